@@ -1,0 +1,74 @@
+// The CLI's only way to the daemon: JSON over HTTP on <data-dir>/shoal.sock.
+import { request } from 'node:http'
+import { dataDirPaths } from '../src/daemon/data-dir.js'
+import { DaemonUnreachableError, ShoalError } from '../src/errors.js'
+
+export interface ApiClient {
+  readonly dataDir: string
+  get<T>(path: string): Promise<T>
+  post<T>(path: string, body: unknown): Promise<T>
+}
+
+export function createClient(dataDir: string): ApiClient {
+  const socketPath = dataDirPaths(dataDir).socket
+  const call = <T>(method: string, path: string, body?: unknown): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body)
+      const req = request(
+        {
+          socketPath,
+          method,
+          path,
+          headers:
+            payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (chunk: Buffer) => chunks.push(chunk))
+          res.on('error', reject)
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8')
+            let json: unknown
+            try {
+              json = JSON.parse(text)
+            } catch (err) {
+              reject(
+                new ShoalError(
+                  'SHOAL_BAD_RESPONSE',
+                  `the daemon answered ${res.statusCode} with non-JSON`,
+                  502,
+                  { cause: err },
+                ),
+              )
+              return
+            }
+            const error = (json as { error?: { code?: unknown; message?: unknown } }).error
+            if ((res.statusCode ?? 500) >= 400 && error !== undefined) {
+              reject(new ShoalError(String(error.code), String(error.message), res.statusCode ?? 500))
+              return
+            }
+            resolve(json as T)
+          })
+        },
+      )
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+          reject(
+            new DaemonUnreachableError(`no shoal daemon is running for data directory ${dataDir}`, {
+              cause: err,
+            }),
+          )
+        } else {
+          reject(err)
+        }
+      })
+      req.end(payload)
+    })
+  return {
+    dataDir,
+    get: (path) => call('GET', path),
+    post: (path, body) => call('POST', path, body),
+  }
+}

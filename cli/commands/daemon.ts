@@ -1,0 +1,45 @@
+// `shoal daemon`: runs one daemon in the foreground until SIGINT or SIGTERM, then stops it cleanly.
+import type { DaemonFlags } from '../../src/daemon/index.js'
+
+/** A stop that takes longer than this is abandoned with exit code 1. */
+const STOP_TIMEOUT_MS = 15_000
+
+export async function daemonCommand(flags: DaemonFlags): Promise<void> {
+  // Loaded here, not at the top, so that every other command starts without libp2p, LevelDB or dockerode.
+  const { Daemon, resolveDaemonConfig } = await import('../../src/daemon/index.js')
+  const { createRootLogger } = await import('../../src/logger.js')
+  const config = resolveDaemonConfig(flags)
+  const logger = createRootLogger({ level: config.logLevel })
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (the daemon keeps running)')
+  })
+  const daemon = await Daemon.start(config, logger)
+
+  await new Promise<void>((resolve) => {
+    let signalled = false
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        logger.warn({ signal }, 'second signal: exiting without a clean stop')
+        process.exit(130)
+      }
+      signalled = true
+      logger.info({ signal }, 'stopping')
+      const timeout = setTimeout(() => {
+        logger.error('clean stop took too long; exiting')
+        process.exit(1)
+      }, STOP_TIMEOUT_MS)
+      daemon
+        .stop()
+        .catch((err: Error) => {
+          logger.error({ err }, 'stop failed')
+          process.exitCode = 1
+        })
+        .finally(() => {
+          clearTimeout(timeout)
+          resolve()
+        })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}

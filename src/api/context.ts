@@ -1,0 +1,28 @@
+// What route handlers can see: the parts' public faces and facts about this daemon.
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Membership } from '../membership/index.js'
+import type { Mesh } from '../mesh/index.js'
+import type { ReplicatedState } from '../state/index.js'
+
+export interface ApiComponents {
+  state: ReplicatedState
+  membership: Membership
+  mesh: Mesh
+  metrics: Registry
+  logger: Logger
+}
+
+export interface DaemonFacts {
+  dataDir: string
+  version: string
+  name: string
+  startedAt: number
+  swarmKeyFingerprint: string
+}
+
+export interface ApiContext extends ApiComponents {
+  facts: DaemonFacts
+  /** Base URL of the TCP listener, once it listens. */
+  httpUrl(): string
+}

@@ -1,0 +1,42 @@
+// Small HTTP helpers: JSON responses, errors as { error: { code, message } }, bounded JSON bodies.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { BadRequestError, RecordTooLargeError, type ShoalError } from '../errors.js'
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  })
+  res.end(text)
+}
+
+export function sendError(res: ServerResponse, err: ShoalError): void {
+  if (res.headersSent) {
+    res.destroy(err)
+    return
+  }
+  sendJson(res, err.status, { error: { code: err.code, message: err.message } })
+}
+
+/** Reads a JSON body of at most `limit` bytes. */
+export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw new RecordTooLargeError(`request body is larger than ${limit} bytes`)
+    chunks.push(chunk)
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch (err) {
+    throw new BadRequestError('request body is not valid JSON', { cause: err })
+  }
+}
+
+export function queryFlag(url: URL, name: string): boolean {
+  const value = url.searchParams.get(name)
+  return value !== null && value !== '0' && value !== 'false'
+}

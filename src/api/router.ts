@@ -1,0 +1,58 @@
+// A route table: method + path pattern (`/v1/nodes/:id`) → handler, and which listeners may serve it.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+export interface RouteContext {
+  req: IncomingMessage
+  res: ServerResponse
+  url: URL
+  params: Record<string, string>
+  /** True when the request came over TCP rather than the owner-only unix socket. */
+  remote: boolean
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE'
+  path: string
+  /** Routes that change anything are served only on the unix socket. */
+  socketOnly?: boolean
+  handle(ctx: RouteContext): void | Promise<void>
+}
+
+export interface RouteMatch {
+  route: Route
+  params: Record<string, string>
+}
+
+export class Router {
+  private readonly routes: Array<{ route: Route; segments: string[] }> = []
+
+  add(...routes: Route[]): this {
+    for (const route of routes) this.routes.push({ route, segments: route.path.split('/').filter(Boolean) })
+    return this
+  }
+
+  /** The route for a path, or `methods` listing which methods the path does support. */
+  match(method: string, pathname: string): RouteMatch | { methods: string[] } | undefined {
+    const parts = pathname.split('/').filter(Boolean)
+    const methods: string[] = []
+    for (const { route, segments } of this.routes) {
+      const params = matchSegments(segments, parts)
+      if (params === undefined) continue
+      if (route.method === method) return { route, params }
+      methods.push(route.method)
+    }
+    return methods.length > 0 ? { methods } : undefined
+  }
+}
+
+function matchSegments(segments: string[], parts: string[]): Record<string, string> | undefined {
+  if (segments.length !== parts.length) return undefined
+  const params: Record<string, string> = {}
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!
+    const part = parts[i]!
+    if (segment.startsWith(':')) params[segment.slice(1)] = decodeURIComponent(part)
+    else if (segment !== part) return undefined
+  }
+  return params
+}

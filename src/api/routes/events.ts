@@ -1,0 +1,68 @@
+// GET /v1/events: server-sent events of record changes (`record`) and liveness changes (`node`).
+import type { ServerResponse } from 'node:http'
+import type { Liveness } from '../../membership/index.js'
+import { kindOf, type RecordChange } from '../../state/index.js'
+import type { ApiContext } from '../context.js'
+import type { Route } from '../router.js'
+import type { NodeStateEvent, RecordEvent } from '../types.js'
+
+/** A client that cannot keep up is cut off once this much is waiting for it; it reconnects and re-reads. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+const KEEPALIVE_MS = 15_000
+
+export function eventRoutes(ctx: ApiContext): Route[] {
+  return [{ method: 'GET', path: '/v1/events', handle: ({ res, url }) => streamEvents(ctx, res, url) }]
+}
+
+function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
+  const kinds = url.searchParams.get('kinds')?.split(',').filter(Boolean)
+  const wanted = kinds === undefined || kinds.length === 0 ? undefined : new Set(kinds)
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  })
+  res.write('retry: 2000\n\n')
+
+  const send = (event: string, data: unknown): void => {
+    if (res.writableLength > MAX_BUFFERED_BYTES) {
+      res.destroy()
+      return
+    }
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+  }
+  const onRecord = ({ record, source }: RecordChange): void => {
+    const kind = kindOf(record.key)
+    if (wanted !== undefined && !wanted.has(kind)) return
+    const event: RecordEvent = {
+      key: record.key,
+      kind,
+      value: record.value,
+      deleted: record.deleted,
+      origin: record.origin,
+      term: record.term,
+      stamp: { wall: record.stamp.wall, counter: record.stamp.counter },
+      source,
+    }
+    send('record', event)
+  }
+  const onNodeState = (peer: string, state: Liveness, previous: Liveness | undefined): void => {
+    let name = peer
+    try {
+      name = ctx.membership.node(peer).name
+    } catch {
+      // A node we have no record of yet is named by its peer id.
+    }
+    const event: NodeStateEvent = { id: peer, name, state, previous: previous ?? null }
+    send('node', event)
+  }
+  const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS)
+  ctx.state.on('record:changed', onRecord)
+  ctx.membership.on('peer:state', onNodeState)
+  res.on('close', () => {
+    clearInterval(keepalive)
+    ctx.state.off('record:changed', onRecord)
+    ctx.membership.off('peer:state', onNodeState)
+  })
+}

@@ -1,0 +1,132 @@
+// The API server: the same routes on an owner-only unix socket (everything) and on TCP (reads; token off loopback).
+import { timingSafeEqual } from 'node:crypto'
+import { chmod, rm } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import {
+  asShoalError,
+  ListenFailedError,
+  MethodNotAllowedError,
+  NotFoundError,
+  UnauthorizedError,
+} from '../errors.js'
+import { partLogger } from '../logger.js'
+import type { ApiContext } from './context.js'
+import { sendError } from './http.js'
+import type { ApiComponents, ApiInit } from './index.js'
+import { Router } from './router.js'
+import { eventRoutes } from './routes/events.js'
+import { metricsRoutes } from './routes/metrics.js'
+import { nodeRoutes } from './routes/nodes.js'
+import { statusRoutes } from './routes/status.js'
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
+}
+
+export class ApiServer {
+  private socketServer: Server | undefined
+  private tcpServer: Server | undefined
+  private readonly router = new Router()
+  private readonly log: Logger
+  private tcpUrl = ''
+
+  constructor(
+    components: ApiComponents,
+    private readonly init: ApiInit,
+  ) {
+    this.log = partLogger(components.logger, 'api')
+    const ctx: ApiContext = { ...components, facts: init.facts, httpUrl: () => this.tcpUrl }
+    this.router.add(...statusRoutes(ctx), ...nodeRoutes(ctx), ...eventRoutes(ctx), ...metricsRoutes(ctx))
+    if (!isLoopbackHost(init.httpHost) && (init.token === undefined || init.token.length < 16)) {
+      throw new TypeError('an HTTP listener off loopback needs a token of at least 16 characters')
+    }
+  }
+
+  get httpUrl(): string {
+    return this.tcpUrl
+  }
+
+  async start(): Promise<void> {
+    if (this.socketServer !== undefined) return
+    const socketServer = createServer((req, res) => this.dispatch(req, res, false))
+    await listen(socketServer, this.init.socketPath)
+    // The socket's directory is already 0700; this makes the socket itself owner-only too.
+    await chmod(this.init.socketPath, 0o600)
+    this.socketServer = socketServer
+
+    const tcpServer = createServer((req, res) => this.dispatch(req, res, true))
+    await listen(tcpServer, { host: this.init.httpHost, port: this.init.httpPort })
+    this.tcpServer = tcpServer
+    const address = tcpServer.address() as AddressInfo
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    this.tcpUrl = `http://${host}:${address.port}`
+    this.log.info({ socket: this.init.socketPath, http: this.tcpUrl }, 'API listening')
+  }
+
+  async stop(): Promise<void> {
+    const servers = [this.socketServer, this.tcpServer].filter((server) => server !== undefined)
+    this.socketServer = undefined
+    this.tcpServer = undefined
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve())
+            // Event streams never end on their own: close every connection now.
+            server.closeAllConnections()
+          }),
+      ),
+    )
+    await rm(this.init.socketPath, { force: true })
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, remote: boolean): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://shoal.invalid')
+    try {
+      if (remote && !this.authorized(req, url)) throw new UnauthorizedError('a valid token is required')
+      const match = this.router.match(req.method ?? 'GET', url.pathname)
+      if (match === undefined) throw new NotFoundError(`no such endpoint: ${req.method} ${url.pathname}`)
+      if ('methods' in match) {
+        res.setHeader('allow', match.methods.join(', '))
+        throw new MethodNotAllowedError(
+          `${url.pathname} supports ${match.methods.join(', ')}, not ${req.method}`,
+        )
+      }
+      if (remote && match.route.socketOnly === true) {
+        throw new MethodNotAllowedError(`${req.method} ${url.pathname} is only served on the unix socket`)
+      }
+      await match.route.handle({ req, res, url, params: match.params, remote })
+    } catch (err) {
+      const error = asShoalError(err)
+      if (error.status >= 500) this.log.error({ err, path: url.pathname }, 'request failed')
+      sendError(res, error)
+    }
+  }
+
+  private authorized(req: IncomingMessage, url: URL): boolean {
+    const token = this.init.token
+    if (isLoopbackHost(this.init.httpHost) || token === undefined) return true
+    const header = req.headers.authorization
+    const given =
+      header?.startsWith('Bearer ') === true ? header.slice(7) : (url.searchParams.get('token') ?? '')
+    const a = Buffer.from(given)
+    const b = Buffer.from(token)
+    return a.length === b.length && timingSafeEqual(a, b)
+  }
+}
+
+function listen(server: Server, target: string | { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      const where = typeof target === 'string' ? target : `${target.host}:${target.port}`
+      reject(new ListenFailedError(`cannot listen on ${where}: ${err.message}`, { cause: err }))
+    }
+    server.once('error', onError)
+    server.listen(target, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}

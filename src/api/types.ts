@@ -1,0 +1,51 @@
+// Shapes of the local API's JSON, shared with the CLI (type-only, so the CLI imports no daemon code).
+import type { NodeView } from '../membership/index.js'
+
+export type { Liveness, NodeView } from '../membership/index.js'
+
+/** `GET /v1/status`, printed by `shoal status --json`. */
+export interface StatusView {
+  peerId: string
+  name: string
+  /** Full multiaddrs ending in /p2p/<peerId>; give one to another machine's --bootstrap. */
+  addresses: string[]
+  /** The HTTP port's base URL (web page, /metrics, read-only API). */
+  httpUrl: string
+  dataDir: string
+  version: string
+  /** Connected peers. */
+  peers: number
+  /** Records held in the replicated state. */
+  records: number
+  /** Other nodes in this node's liveness view, by state. */
+  nodes: Record<'alive' | 'suspect' | 'dead' | 'left', number>
+  startedAt: string
+  uptimeSeconds: number
+  /** First 8 hex digits of the swarm key's SHA-256: equal on every member of one mesh. */
+  swarmKeyFingerprint: string
+}
+
+/** Body of every error response. */
+export interface ErrorBody {
+  error: { code: string; message: string }
+}
+
+/** `data` of a `record` event on `GET /v1/events`. */
+export interface RecordEvent {
+  key: string
+  kind: string
+  value: unknown
+  deleted: boolean
+  origin: string
+  term: number
+  stamp: { wall: number; counter: number }
+  source: 'local' | 'gossip' | 'sync'
+}
+
+/** `data` of a `node` event on `GET /v1/events`: a liveness change seen by this node. */
+export interface NodeStateEvent {
+  id: string
+  name: string
+  state: NodeView['state']
+  previous: NodeView['state'] | null
+}

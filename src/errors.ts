@@ -1,0 +1,67 @@
+// Every failure shoal reports, each with a stable code; messages are for people and may change, codes may not.
+
+/** Base of all shoal errors. `code` is stable and documented; `status` is the HTTP status the API answers with. */
+export class ShoalError extends Error {
+  readonly code: string
+  readonly status: number
+
+  constructor(code: string, message: string, status: number, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    this.status = status
+  }
+
+  toJSON(): { code: string; message: string } {
+    return { code: this.code, message: this.message }
+  }
+}
+
+type ShoalErrorClass = {
+  new (message: string, options?: ErrorOptions): ShoalError
+  readonly code: string
+}
+
+function defineError(name: string, code: string, status: number): ShoalErrorClass {
+  const errorClass = class extends ShoalError {
+    static readonly code = code
+    constructor(message: string, options?: ErrorOptions) {
+      super(code, message, status, options)
+      this.name = name
+    }
+  }
+  Object.defineProperty(errorClass, 'name', { value: name })
+  return errorClass
+}
+
+// Configuration and start-up
+export const InvalidFlagError = defineError('InvalidFlagError', 'SHOAL_INVALID_FLAG', 400)
+export const DataDirInUseError = defineError('DataDirInUseError', 'SHOAL_DATA_DIR_IN_USE', 409)
+export const DataDirUnusableError = defineError('DataDirUnusableError', 'SHOAL_DATA_DIR_UNUSABLE', 500)
+export const SwarmKeyInvalidError = defineError('SwarmKeyInvalidError', 'SHOAL_SWARM_KEY_INVALID', 400)
+export const PeerKeyInvalidError = defineError('PeerKeyInvalidError', 'SHOAL_PEER_KEY_INVALID', 500)
+export const ListenFailedError = defineError('ListenFailedError', 'SHOAL_LISTEN_FAILED', 500)
+
+// State
+export const UnknownKindError = defineError('UnknownKindError', 'SHOAL_UNKNOWN_KIND', 400)
+export const InvalidRecordError = defineError('InvalidRecordError', 'SHOAL_INVALID_RECORD', 400)
+export const RecordTooLargeError = defineError('RecordTooLargeError', 'SHOAL_RECORD_TOO_LARGE', 413)
+export const StoreClosedError = defineError('StoreClosedError', 'SHOAL_STORE_CLOSED', 503)
+
+// API
+export const NotFoundError = defineError('NotFoundError', 'SHOAL_NOT_FOUND', 404)
+export const NodeNotFoundError = defineError('NodeNotFoundError', 'SHOAL_NODE_NOT_FOUND', 404)
+export const NodeAmbiguousError = defineError('NodeAmbiguousError', 'SHOAL_NODE_AMBIGUOUS', 409)
+export const MethodNotAllowedError = defineError('MethodNotAllowedError', 'SHOAL_METHOD_NOT_ALLOWED', 405)
+export const UnauthorizedError = defineError('UnauthorizedError', 'SHOAL_UNAUTHORIZED', 401)
+export const BadRequestError = defineError('BadRequestError', 'SHOAL_BAD_REQUEST', 400)
+export const InternalError = defineError('InternalError', 'SHOAL_INTERNAL', 500)
+
+// CLI
+export const DaemonUnreachableError = defineError('DaemonUnreachableError', 'SHOAL_DAEMON_UNREACHABLE', 503)
+
+/** Turns anything thrown into a ShoalError, keeping the original as `cause`. */
+export function asShoalError(err: unknown): ShoalError {
+  if (err instanceof ShoalError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  return new InternalError(message, { cause: err })
+}

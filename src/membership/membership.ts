@@ -1,0 +1,260 @@
+// Membership: keeps this node's record current with heartbeats and keeps the liveness view of every other node.
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { Gauge, type Registry } from 'prom-client'
+import type { DockerEngine } from '../docker/index.js'
+import { NodeAmbiguousError, NodeNotFoundError } from '../errors.js'
+import { partLogger } from '../logger.js'
+import type { Mesh } from '../mesh/index.js'
+import type { RecordChange, ReplicatedState, StateRecord } from '../state/index.js'
+import { subjectOf } from '../state/index.js'
+import {
+  HEARTBEAT_INTERVAL_MS,
+  LIVENESS_TICK_MS,
+  PROBE_TIMEOUT_MS,
+  RESOURCE_SAMPLE_INTERVAL_MS,
+  SUSPECT_AFTER_MS,
+} from './constants.js'
+import type { MembershipComponents, MembershipEvents, MembershipInit, NodeView } from './index.js'
+import { type Liveness, LivenessView } from './liveness.js'
+import { NODE_KIND, type NodeValue, nodeKey, nodeKind } from './node-record.js'
+import { sampleResources } from './resources.js'
+
+const LIVENESS_STATES: readonly Liveness[] = ['alive', 'suspect', 'dead', 'left']
+
+export class Membership extends EventEmitter<MembershipEvents> {
+  private readonly state: ReplicatedState
+  private readonly mesh: Mesh
+  private readonly docker: DockerEngine | undefined
+  private readonly log: Logger
+  private readonly liveness: LivenessView
+  private readonly timers: NodeJS.Timeout[] = []
+  private readonly probing = new Set<string>()
+  private readonly knownAddresses = new Map<string, string>()
+  private readonly startedAt = Date.now()
+  private readonly heartbeatIntervalMs: number
+  private readonly suspectAfterMs: number
+  private heartbeat = 0
+  private own: NodeValue | undefined
+  private running = false
+  private readonly onChange = (change: RecordChange): void => this.observe(change)
+  private readonly onDisconnect = (peer: string): void => this.probe(peer, true)
+
+  constructor(
+    components: MembershipComponents,
+    private readonly init: MembershipInit,
+  ) {
+    super()
+    this.state = components.state
+    this.mesh = components.mesh
+    this.docker = components.docker
+    this.log = partLogger(components.logger, 'membership')
+    this.heartbeatIntervalMs = init.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS
+    this.suspectAfterMs = init.suspectAfterMs ?? SUSPECT_AFTER_MS
+    this.liveness = new LivenessView({ suspectAfterMs: init.suspectAfterMs, deadAfterMs: init.deadAfterMs })
+    this.liveness.on('peer:state', (peer, state, previous) => {
+      if (previous !== undefined || state !== 'suspect') {
+        this.log.info(
+          { peer, name: this.nameOf(peer), state, previous },
+          `node ${this.nameOf(peer)} is ${state}`,
+        )
+      }
+      if (state === 'suspect') this.probe(peer, false)
+      this.emit('peer:state', peer, state, previous)
+    })
+    this.state.registerKind(nodeKind)
+    const liveness = this.liveness
+    new Gauge({
+      name: 'shoal_nodes',
+      help: 'Other nodes in this node’s liveness view, by state',
+      labelNames: ['state'],
+      registers: [components.metrics as Registry],
+      collect() {
+        const counts = liveness.counts()
+        for (const state of LIVENESS_STATES) this.set({ state }, counts[state])
+      },
+    })
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    for (const record of this.state.list(NODE_KIND)) {
+      const peer = subjectOf(record.key)
+      if (peer === this.mesh.peerId) continue
+      const value = record.value as NodeValue
+      this.liveness.remember(peer, record.stamp.wall, value.state === 'left')
+      this.learnAddresses(peer, value)
+    }
+    this.state.on('record:changed', this.onChange)
+    this.mesh.on('peer:disconnect', this.onDisconnect)
+    this.own = await this.describeSelf()
+    await this.beat()
+    this.every(this.heartbeatIntervalMs, () => this.beat())
+    this.every(LIVENESS_TICK_MS, () => this.liveness.tick())
+    this.every(RESOURCE_SAMPLE_INTERVAL_MS, async () => {
+      this.own = await this.describeSelf()
+    })
+  }
+
+  /** Stops heartbeats and tells the others this node left on purpose. */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const timer of this.timers.splice(0)) clearInterval(timer)
+    this.state.off('record:changed', this.onChange)
+    this.mesh.off('peer:disconnect', this.onDisconnect)
+    if (this.own !== undefined) {
+      await this.state.put(nodeKey(this.mesh.peerId), {
+        ...this.own,
+        heartbeat: ++this.heartbeat,
+        state: 'left',
+      })
+    }
+  }
+
+  private every(intervalMs: number, task: () => unknown): void {
+    const timer = setInterval(() => {
+      Promise.resolve(task()).catch((err: Error) =>
+        this.log.error({ err: err.message }, 'membership task failed'),
+      )
+    }, intervalMs)
+    timer.unref()
+    this.timers.push(timer)
+  }
+
+  private async describeSelf(): Promise<NodeValue> {
+    const [resources, docker] = await Promise.all([
+      sampleResources(this.init.dataDir),
+      this.docker?.ping() ?? Promise.resolve(false),
+    ])
+    return {
+      name: this.init.name,
+      peerId: this.mesh.peerId,
+      addresses: this.mesh.addresses(),
+      resources,
+      labels: this.init.labels,
+      drivers: { docker, exec: true },
+      version: this.init.version,
+      startedAt: this.startedAt,
+      heartbeat: this.heartbeat,
+      state: 'up',
+    }
+  }
+
+  private async beat(): Promise<void> {
+    if (!this.running || this.own === undefined) return
+    this.own = { ...this.own, addresses: this.mesh.addresses(), heartbeat: ++this.heartbeat }
+    await this.state.put(nodeKey(this.mesh.peerId), this.own)
+  }
+
+  private observe(change: RecordChange): void {
+    const { record } = change
+    if (!record.key.startsWith(`${NODE_KIND}/`)) return
+    const peer = subjectOf(record.key)
+    if (peer === this.mesh.peerId || record.deleted) return
+    const value = record.value as NodeValue
+    const left = value.state === 'left'
+    // Gossip is live: its arrival is the heartbeat. A record relayed by sync may be old news about a
+    // node long gone, so it only counts as a sign of life if it was written moments ago.
+    const fresh = change.source === 'gossip' || Date.now() - record.stamp.wall < this.suspectAfterMs
+    if (fresh) this.liveness.heard(peer, left)
+    else this.liveness.remember(peer, record.stamp.wall, left)
+    if (left) {
+      this.mesh.forgetPeer(peer)
+      this.knownAddresses.delete(peer)
+    } else {
+      this.learnAddresses(peer, value)
+    }
+  }
+
+  private learnAddresses(peer: string, value: NodeValue): void {
+    if (value.state === 'left') return
+    const joined = value.addresses.join(' ')
+    if (this.knownAddresses.get(peer) === joined) return
+    this.knownAddresses.set(peer, joined)
+    this.mesh.addPeerAddresses(peer, value.addresses).catch((err: Error) => {
+      this.log.debug({ peer, err: err.message }, 'could not record peer addresses')
+    })
+  }
+
+  /** SWIM-style direct probe. `onDisconnect`: a failed probe after a lost connection is evidence enough to suspect. */
+  private probe(peer: string, onDisconnect: boolean): void {
+    if (!this.running || this.probing.has(peer)) return
+    const state = this.liveness.state(peer)
+    if (state === 'left' || state === 'dead' || state === undefined) return
+    this.probing.add(peer)
+    this.mesh
+      .ping(peer, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
+      .then(
+        () => this.liveness.probeSucceeded(peer),
+        () => {
+          if (onDisconnect) this.liveness.suspect(peer)
+        },
+      )
+      .finally(() => {
+        this.probing.delete(peer)
+        // Keep probing a suspect until a heartbeat clears it or it is declared dead.
+        if (this.liveness.state(peer) === 'suspect') setTimeout(() => this.probe(peer, false), 500).unref()
+      })
+  }
+
+  private nameOf(peer: string): string {
+    const record = this.state.get(nodeKey(peer))
+    return (record?.value as NodeValue | null)?.name ?? peer
+  }
+
+  private view(record: StateRecord): NodeView {
+    const value = record.value as NodeValue
+    const peer = value.peerId
+    const self = peer === this.mesh.peerId
+    const state: Liveness = self ? 'alive' : (this.liveness.state(peer) ?? 'suspect')
+    const lastSeen = self ? Date.now() : (this.liveness.lastSeen(peer) ?? record.stamp.wall)
+    return {
+      id: peer,
+      name: value.name,
+      state,
+      self,
+      connected: !self && this.mesh.isConnected(peer),
+      addresses: value.addresses,
+      lastSeen: new Date(lastSeen).toISOString(),
+      labels: value.labels,
+      resources: value.resources,
+      drivers: value.drivers,
+      version: value.version,
+      startedAt: new Date(value.startedAt).toISOString(),
+    }
+  }
+
+  /** Nodes by name; without `all`, only alive and suspect ones. */
+  nodes(options: { all?: boolean } = {}): NodeView[] {
+    return this.state
+      .list(NODE_KIND)
+      .map((record) => this.view(record))
+      .filter((node) => options.all === true || node.state === 'alive' || node.state === 'suspect')
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+  }
+
+  /** One node by peer id, by name, or by a unique tail of its peer id (at least 4 characters). */
+  node(ref: string): NodeView {
+    const all = this.nodes({ all: true })
+    const exact = all.find((node) => node.id === ref)
+    if (exact !== undefined) return exact
+    const byName = all.filter((node) => node.name === ref)
+    const matches =
+      byName.length > 0 ? byName : ref.length >= 4 ? all.filter((node) => node.id.endsWith(ref)) : []
+    if (matches.length === 1) return matches[0]!
+    if (matches.length === 0) throw new NodeNotFoundError(`no node has the id or name "${ref}"`)
+    throw new NodeAmbiguousError(
+      `"${ref}" matches ${matches.length} nodes: ${matches.map((node) => `${node.name} (${node.id})`).join(', ')}`,
+    )
+  }
+
+  self(): NodeView {
+    return this.node(this.mesh.peerId)
+  }
+
+  livenessOf(peer: string): Liveness | undefined {
+    return peer === this.mesh.peerId ? 'alive' : this.liveness.state(peer)
+  }
+}

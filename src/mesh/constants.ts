@@ -1,0 +1,39 @@
+// Mesh defaults and limits, with where each number comes from.
+
+/** Default libp2p TCP port (unassigned by IANA; IPFS's 4001 is avoided so both can run side by side). */
+export const DEFAULT_P2P_PORT = 7420
+
+export const DEFAULT_LISTEN = [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`]
+
+/**
+ * Connections the dialer keeps open when it knows enough peers. Gossipsub wants D=6 mesh peers (D_hi 12);
+ * eight connections give it room to choose while per-node traffic stays flat as the cluster grows.
+ */
+export const TARGET_CONNECTIONS = 8
+
+/** How often the dialer checks whether it should dial more peers. */
+export const DIAL_MAINTAIN_INTERVAL_MS = 2_000
+
+/** Redial backoff per peer or bootstrap address: 1 s, doubling, at most 60 s. */
+export const DIAL_BACKOFF_MIN_MS = 1_000
+export const DIAL_BACKOFF_MAX_MS = 60_000
+
+/** One dial attempt gives up after this long. */
+export const DIAL_TIMEOUT_MS = 5_000
+
+/** Dials the maintenance loop runs at once. */
+export const MAX_PARALLEL_DIALS = 4
+
+/**
+ * Inbound connections accepted per second from one host. libp2p's default of 5 refuses a rack of machines
+ * behind one NAT, or a test's nodes on one loopback address, rejoining at once; peers without the swarm
+ * key are refused at the pnet handshake anyway.
+ */
+export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 64
+export const MAX_INCOMING_PENDING_CONNECTIONS = 64
+
+/** mDNS query interval: quick discovery on a LAN at a few tiny packets per interval. */
+export const MDNS_INTERVAL_MS = 2_000
+
+/** Gossipsub RPCs larger than this are refused by gossipsub itself (its decoder default). */
+export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024

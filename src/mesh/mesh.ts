@@ -1,0 +1,272 @@
+// The libp2p node behind the Mesh face: transports, private network, discovery, gossipsub and stream protocols.
+import { EventEmitter } from 'node:events'
+import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { type Ping, ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import type { Logger } from 'pino'
+import { Gauge } from 'prom-client'
+import { ListenFailedError } from '../errors.js'
+import { partLogger } from '../logger.js'
+import {
+  DIAL_TIMEOUT_MS,
+  GOSSIP_MAX_RPC_BYTES,
+  INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
+  MAX_INCOMING_PENDING_CONNECTIONS,
+  MDNS_INTERVAL_MS,
+} from './constants.js'
+import { PeerDialer } from './dialer.js'
+import type {
+  GossipTopicHandler,
+  GossipVerdict,
+  Mesh,
+  MeshComponents,
+  MeshEvents,
+  MeshInit,
+  StreamHandlerOptions,
+} from './index.js'
+
+type Node = Libp2p<{ identify: unknown; ping: Ping; pubsub: GossipSub }>
+
+const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
+  accept: TopicValidatorResult.Accept,
+  reject: TopicValidatorResult.Reject,
+  ignore: TopicValidatorResult.Ignore,
+}
+
+export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
+  readonly peerId: string
+  readonly privateKey: PrivateKey
+  private node: Node | undefined
+  private dialer: PeerDialer | undefined
+  private readonly log: Logger
+  private readonly topics = new Map<string, GossipTopicHandler>()
+  private readonly protocols = new Map<
+    string,
+    { handler: (stream: Stream, peer: string) => Promise<void>; options: StreamHandlerOptions }
+  >()
+
+  constructor(
+    components: MeshComponents,
+    private readonly init: MeshInit,
+  ) {
+    super()
+    this.privateKey = init.privateKey
+    this.log = partLogger(components.logger, 'mesh')
+    // The peer id is derived from the key, so it is known before start().
+    this.peerId = peerIdFromPrivateKey(init.privateKey).toString()
+    const mesh = this
+    new Gauge({
+      name: 'shoal_peers',
+      help: 'Peers this node has an open connection to',
+      registers: [components.metrics],
+      collect() {
+        this.set(mesh.connectedPeers().length)
+      },
+    })
+  }
+
+  private requireNode(): Node {
+    if (this.node === undefined) throw new TypeError('mesh is not started')
+    return this.node
+  }
+
+  async start(): Promise<void> {
+    if (this.node !== undefined) return
+    const { init } = this
+    const node = (await createLibp2p({
+      privateKey: init.privateKey,
+      addresses: { listen: [...init.listen] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionProtector: preSharedKey({ psk: init.swarmKey.bytes }),
+      connectionManager: {
+        dialTimeout: DIAL_TIMEOUT_MS,
+        inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
+        maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
+      },
+      peerDiscovery: init.mdns
+        ? [mdns({ interval: MDNS_INTERVAL_MS, serviceTag: `_shoal-${init.swarmKey.fingerprint}._udp.local` })]
+        : [],
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          emitSelf: false,
+          allowPublishToZeroTopicPeers: true,
+          maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
+        }),
+      },
+      start: false,
+    })) as unknown as Node
+
+    node.addEventListener('peer:connect', (event) => {
+      const peer = event.detail.toString()
+      const direction = node.getConnections(event.detail)[0]?.direction ?? 'inbound'
+      this.emit('peer:connect', peer, direction)
+    })
+    node.addEventListener('peer:disconnect', (event) => {
+      this.emit('peer:disconnect', event.detail.toString())
+      this.dialer?.onDisconnect()
+    })
+    node.addEventListener('peer:discovery', (event) => {
+      const peer = event.detail.id.toString()
+      this.log.debug({ peer, addrs: event.detail.multiaddrs.map(String) }, 'discovered peer')
+      node.peerStore
+        .merge(event.detail.id, { multiaddrs: event.detail.multiaddrs })
+        .then(() => this.dialer?.addCandidate(peer))
+        .catch((err: Error) =>
+          this.log.warn({ peer, err: err.message }, 'could not store discovered addresses'),
+        )
+    })
+    node.services.pubsub.addEventListener('message', (event) => {
+      const message = event.detail
+      if (message.type !== 'signed') return
+      this.topics.get(message.topic)?.deliver({ from: message.from.toString(), data: message.data })
+    })
+
+    // Handlers go in before the node listens, so no early peer finds a protocol missing.
+    for (const [protocol, { handler, options }] of this.protocols) {
+      await this.attachProtocol(node, protocol, handler, options)
+    }
+    try {
+      await node.start()
+    } catch (err) {
+      // Release whatever did start (a listener on one of several addresses) before reporting.
+      await node.stop()
+      throw new ListenFailedError(`cannot listen on ${init.listen.join(', ')}: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+    this.node = node
+    for (const [topic, handler] of this.topics) this.attachTopic(node, topic, handler)
+
+    this.dialer = new PeerDialer(
+      {
+        dial: async (target) => {
+          const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS)
+          const connection =
+            'addr' in target
+              ? await node.dial(multiaddr(target.addr), { signal })
+              : await node.dial(peerIdFromString(target.peer), { signal })
+          return connection.remotePeer.toString()
+        },
+        isConnected: (peer) => this.isConnected(peer),
+        connectionCount: () => node.getPeers().length,
+      },
+      { bootstrap: init.bootstrap, selfPeerId: this.peerId, targetConnections: init.targetConnections },
+      this.log,
+    )
+    this.dialer.start()
+    this.log.info({ peerId: this.peerId, addresses: this.addresses() }, 'mesh started')
+  }
+
+  async stop(): Promise<void> {
+    const node = this.node
+    if (node === undefined) return
+    this.dialer?.stop()
+    this.dialer = undefined
+    this.node = undefined
+    await node.stop()
+    this.log.info('mesh stopped')
+  }
+
+  addresses(): string[] {
+    if (this.node === undefined) return []
+    return this.node.getMultiaddrs().map(String)
+  }
+
+  connectedPeers(): string[] {
+    return this.node?.getPeers().map(String) ?? []
+  }
+
+  isConnected(peer: string): boolean {
+    if (this.node === undefined) return false
+    return this.node.getConnections(peerIdFromString(peer)).length > 0
+  }
+
+  /** Registers a stream protocol handler; before start() it is kept and registered when the node starts. */
+  async handle(
+    protocol: string,
+    handler: (stream: Stream, peer: string) => Promise<void>,
+    options: StreamHandlerOptions = {},
+  ): Promise<void> {
+    this.protocols.set(protocol, { handler, options })
+    if (this.node !== undefined) await this.attachProtocol(this.node, protocol, handler, options)
+  }
+
+  private async attachProtocol(
+    node: Node,
+    protocol: string,
+    handler: (stream: Stream, peer: string) => Promise<void>,
+    options: StreamHandlerOptions,
+  ): Promise<void> {
+    await node.handle(
+      protocol,
+      async (stream, connection) => {
+        const peer = connection.remotePeer.toString()
+        try {
+          await handler(stream, peer)
+        } catch (err) {
+          this.log.debug({ protocol, peer, err: (err as Error).message }, 'stream handler failed')
+          stream.abort(err as Error)
+        }
+      },
+      { maxInboundStreams: options.maxInboundStreams ?? 32 },
+    )
+  }
+
+  async openStream(peer: string, protocol: string, options: { signal?: AbortSignal } = {}): Promise<Stream> {
+    return this.requireNode().dialProtocol(peerIdFromString(peer), protocol, options)
+  }
+
+  subscribe(topic: string, handler: GossipTopicHandler): void {
+    this.topics.set(topic, handler)
+    if (this.node !== undefined) this.attachTopic(this.node, topic, handler)
+  }
+
+  private attachTopic(node: Node, topic: string, handler: GossipTopicHandler): void {
+    node.services.pubsub.topicValidators.set(topic, (_peer: PeerId, message) => {
+      if (message.type !== 'signed') return TopicValidatorResult.Reject
+      return VERDICTS[handler.validate({ from: message.from.toString(), data: message.data })]
+    })
+    node.services.pubsub.subscribe(topic)
+  }
+
+  async publish(topic: string, data: Uint8Array): Promise<void> {
+    await this.requireNode().services.pubsub.publish(topic, data)
+  }
+
+  async addPeerAddresses(peer: string, addresses: readonly string[]): Promise<void> {
+    if (peer === this.peerId || this.node === undefined) return
+    const multiaddrs = []
+    for (const addr of addresses) {
+      try {
+        multiaddrs.push(multiaddr(addr))
+      } catch {
+        // An address we cannot parse is useless for dialling; the others still are.
+        this.log.debug({ peer, addr }, 'ignoring unparseable peer address')
+      }
+    }
+    if (multiaddrs.length === 0) return
+    await this.node.peerStore.merge(peerIdFromString(peer), { multiaddrs })
+    this.dialer?.addCandidate(peer)
+  }
+
+  forgetPeer(peer: string): void {
+    this.dialer?.removeCandidate(peer)
+  }
+
+  async ping(peer: string, options: { signal?: AbortSignal } = {}): Promise<number> {
+    return this.requireNode().services.ping.ping(peerIdFromString(peer), options)
+  }
+}

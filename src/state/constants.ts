@@ -1,0 +1,49 @@
+// Limits and timings of the replicated state, with where each number comes from.
+
+/** The one gossipsub topic every record travels on. */
+export const STATE_TOPIC = '/shoal/state/1'
+
+/** Anti-entropy stream protocol. */
+export const SYNC_PROTOCOL = '/shoal/sync/1.0.0'
+
+/** Largest signed record body. Node records are ~1 KiB; a job spec with a large env is the biggest honest record. */
+export const MAX_RECORD_BYTES = 64 * 1024
+
+/** Largest gossip message we accept or send; gossipsub's own decoder allows 4 MiB, so oversize reaches us and is counted. */
+export const MAX_GOSSIP_MESSAGE_BYTES = 1024 * 1024
+
+/** Largest sync frame; record batches are cut well below it. */
+export const MAX_SYNC_FRAME_BYTES = 4 * 1024 * 1024
+
+/** Target size of one batch of records in a gossip message or sync frame. */
+export const RECORD_BATCH_BYTES = 512 * 1024
+
+/**
+ * Stamps further ahead of our wall clock than this are refused. NTP keeps LAN clocks within milliseconds;
+ * 10 s leaves room for a VM that was paused, while stopping a badly set clock from owning LWW (and leases).
+ */
+export const MAX_CLOCK_SKEW_MS = 10_000
+
+/** How often each node runs anti-entropy with one random connected peer (DESIGN.md: "every ~30 s"). */
+export const SYNC_INTERVAL_MS = 30_000
+
+/** A sync round that takes longer than this is abandoned; the next round starts over. */
+export const SYNC_TIMEOUT_MS = 30_000
+
+/** Concurrent inbound sync streams per connection. */
+export const SYNC_MAX_INBOUND_STREAMS = 4
+
+/**
+ * Tombstones are kept this long so that a peer partitioned for less than a week cannot resurrect a
+ * deleted key when it comes back; older tombstones are collected.
+ */
+export const TOMBSTONE_TTL_MS = 7 * 24 * 3_600_000
+
+/** How often tombstones past their TTL are collected. */
+export const TOMBSTONE_GC_INTERVAL_MS = 10 * 60_000
+
+/** Number of key buckets in the sync digest: 256 keeps each bucket's key list small up to ~10^6 records. */
+export const DIGEST_BUCKETS = 256
+
+/** Domain separation for record signatures, so they can never be mistaken for any other libp2p signature. */
+export const SIGNATURE_DOMAIN = 'shoal/record/v1\n'

@@ -1,0 +1,148 @@
+// Gossip of records on the one state topic: batched publishing of local writes, validation at the edge.
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import type { GossipMessage, GossipVerdict, Mesh } from '../mesh/index.js'
+import { MAX_GOSSIP_MESSAGE_BYTES, RECORD_BATCH_BYTES, STATE_TOPIC } from './constants.js'
+import type { StateMetrics } from './metrics.js'
+import type { StateRecord } from './record.js'
+import type { ReplicatedState } from './replicated-state.js'
+import { type DropReason, validateRecord } from './validate.js'
+import { toWire } from './wire.js'
+
+const envelopeSchema = z.strictObject({ v: z.literal(1), r: z.array(z.unknown()).min(1).max(100_000) })
+
+/** Reasons that mark the publisher as broken or hostile: the whole message is refused and the peer penalised. */
+const HOSTILE: ReadonlySet<DropReason> = new Set(['decode', 'oversize', 'schema', 'writer', 'signature'])
+
+export class StateGossip {
+  private outbox: StateRecord[] = []
+  private flushScheduled = false
+  /** Records validated by the topic validator, handed to delivery without decoding twice. */
+  private readonly validated = new WeakMap<Uint8Array, StateRecord[]>()
+  private readonly skewWarnedAt = new Map<string, number>()
+  private running = false
+
+  constructor(
+    private readonly mesh: Mesh,
+    private readonly state: ReplicatedState,
+    private readonly metrics: StateMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    this.mesh.subscribe(STATE_TOPIC, {
+      validate: (message) => this.validate(message),
+      deliver: (message) => this.deliver(message),
+    })
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    await this.flush()
+    this.running = false
+  }
+
+  /** Queues records for publishing; everything queued in one tick goes out in as few messages as fit. */
+  publish(records: readonly StateRecord[]): void {
+    this.outbox.push(...records)
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => {
+      this.flush().catch((err: Error) => this.log.warn({ err: err.message }, 'publish failed'))
+    })
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false
+    const records = this.outbox
+    this.outbox = []
+    const encoder = new TextEncoder()
+    let batch: string[] = []
+    let batchBytes = 0
+    const send = async (): Promise<void> => {
+      if (batch.length === 0) return
+      const data = encoder.encode(`{"v":1,"r":[${batch.join(',')}]}`)
+      batch = []
+      batchBytes = 0
+      await this.mesh.publish(STATE_TOPIC, data)
+      this.metrics.gossipOut.inc()
+    }
+    for (const record of records) {
+      const wire = JSON.stringify(toWire(record))
+      if (batchBytes + wire.length > RECORD_BATCH_BYTES) await send()
+      batch.push(wire)
+      batchBytes += wire.length + 1
+    }
+    await send()
+  }
+
+  private validate(message: GossipMessage): GossipVerdict {
+    const envelope = this.decodeEnvelope(message.data)
+    if (typeof envelope === 'string') return this.dropMessage(envelope, message.from, 'reject')
+    const ctx = this.state.validationContext({ gossipSigner: message.from, verifySignature: false })
+    const accepted: StateRecord[] = []
+    let firstDrop: DropReason | undefined
+    for (const input of envelope.r) {
+      const result = validateRecord(input, ctx)
+      if (result.ok) {
+        accepted.push(result.record)
+        continue
+      }
+      this.metrics.recordsDropped.inc({ reason: result.reason, source: 'gossip' })
+      if (HOSTILE.has(result.reason)) {
+        this.log.debug({ from: message.from, detail: result.detail }, 'refused record')
+        return this.dropMessage(result.reason, message.from, 'reject')
+      }
+      if (result.reason === 'skew') this.warnSkew(result.origin ?? message.from, result.detail)
+      firstDrop ??= result.reason
+    }
+    // Records we merely cannot use (clock skew, a kind from a newer version) are not the sender's fault.
+    if (accepted.length === 0) return this.dropMessage(firstDrop ?? 'schema', message.from, 'ignore')
+    this.validated.set(message.data, accepted)
+    return 'accept'
+  }
+
+  private decodeEnvelope(data: Uint8Array): z.infer<typeof envelopeSchema> | DropReason {
+    if (data.length > MAX_GOSSIP_MESSAGE_BYTES) return 'oversize'
+    let json: unknown
+    try {
+      json = JSON.parse(new TextDecoder().decode(data))
+    } catch {
+      return 'decode'
+    }
+    const parsed = envelopeSchema.safeParse(json)
+    return parsed.success ? parsed.data : 'schema'
+  }
+
+  private dropMessage(reason: DropReason, from: string, verdict: GossipVerdict): GossipVerdict {
+    this.metrics.gossipDropped.inc({ reason })
+    if (verdict === 'reject') this.log.warn({ from, reason }, 'refused gossip message')
+    return verdict
+  }
+
+  private warnSkew(origin: string, detail: string): void {
+    const now = Date.now()
+    if ((this.skewWarnedAt.get(origin) ?? 0) > now - 60_000) return
+    this.skewWarnedAt.set(origin, now)
+    this.log.warn(
+      { peer: origin, detail },
+      `clock of peer ${origin} is too far ahead; its records are refused`,
+    )
+  }
+
+  private deliver(message: GossipMessage): void {
+    let records = this.validated.get(message.data)
+    if (records === undefined) {
+      // Not seen by our validator as this exact object: judge it again rather than trust it.
+      if (this.validate(message) !== 'accept') return
+      records = this.validated.get(message.data) ?? []
+    }
+    this.validated.delete(message.data)
+    this.metrics.gossipIn.inc()
+    this.state.applyRemote(records, 'gossip', message.from).catch((err: Error) => {
+      this.log.error({ from: message.from, err: err.message }, 'could not store gossiped records')
+    })
+  }
+}

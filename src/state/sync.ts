@@ -1,0 +1,273 @@
+// Anti-entropy over a stream protocol: compare bucket digests, list differing buckets, exchange what is newer.
+import { lpStream } from '@libp2p/utils'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import type { Mesh, Stream } from '../mesh/index.js'
+import {
+  DIGEST_BUCKETS,
+  MAX_SYNC_FRAME_BYTES,
+  RECORD_BATCH_BYTES,
+  SYNC_INTERVAL_MS,
+  SYNC_MAX_INBOUND_STREAMS,
+  SYNC_PROTOCOL,
+  SYNC_TIMEOUT_MS,
+} from './constants.js'
+import type { StateMetrics } from './metrics.js'
+import { compareVersions, kindOf, type Version, versionOf } from './record.js'
+import type { ReplicatedState } from './replicated-state.js'
+import { validateRecord } from './validate.js'
+import { toWire } from './wire.js'
+
+/*
+ * One round, started by the initiator (I) with a responder (R):
+ *   I → R  digest        XOR-hash of every (key, version) per bucket
+ *   R → I  entries…      (key, version) of R's records in buckets whose hash differs; then entries-end,
+ *                        which names those buckets (some may hold nothing on R's side)
+ *   I → R  records…      records R lacks or holds older; want… keys I lacks or holds older; then push-end
+ *   R → I  records…      the wanted records; then end
+ * Both sides judge received records like any from the network (signatures included) before merging.
+ */
+
+const versionSchema = z.tuple([
+  z.number().int().nonnegative(),
+  z.number().int(),
+  z.number().int(),
+  z.string(),
+])
+const frameSchema = z.discriminatedUnion('t', [
+  z.strictObject({ t: z.literal('digest'), d: z.string().max(8192) }),
+  z.strictObject({ t: z.literal('entries'), e: z.array(z.tuple([z.string(), versionSchema])) }),
+  z.strictObject({
+    t: z.literal('entries-end'),
+    b: z.array(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(DIGEST_BUCKETS - 1),
+    ),
+  }),
+  z.strictObject({ t: z.literal('records'), r: z.array(z.unknown()) }),
+  z.strictObject({ t: z.literal('want'), k: z.array(z.string()) }),
+  z.strictObject({ t: z.literal('push-end') }),
+  z.strictObject({ t: z.literal('end') }),
+])
+type Frame = z.infer<typeof frameSchema>
+type Entry = [key: string, version: [number, number, number, string]]
+
+class FrameStream {
+  private readonly lp
+  private readonly encoder = new TextEncoder()
+  private readonly decoder = new TextDecoder()
+
+  constructor(
+    readonly stream: Stream,
+    private readonly signal: AbortSignal,
+  ) {
+    this.lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+  }
+
+  async write(frame: Frame): Promise<void> {
+    await this.lp.write(this.encoder.encode(JSON.stringify(frame)), { signal: this.signal })
+  }
+
+  async read(): Promise<Frame> {
+    const bytes = await this.lp.read({ signal: this.signal })
+    const frame = frameSchema.safeParse(JSON.parse(this.decoder.decode(bytes.subarray())))
+    if (!frame.success) throw new Error('malformed sync frame')
+    return frame.data
+  }
+
+  async expect<T extends Frame['t']>(type: T): Promise<Extract<Frame, { t: T }>> {
+    const frame = await this.read()
+    if (frame.t !== type) throw new Error(`expected a ${type} frame, got ${frame.t}`)
+    return frame as Extract<Frame, { t: T }>
+  }
+}
+
+export interface SyncServiceInit {
+  /** @default SYNC_INTERVAL_MS */
+  intervalMs?: number
+}
+
+export class SyncService {
+  private timer: NodeJS.Timeout | undefined
+  private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly intervalMs: number
+  private readonly onConnect = (peer: string, direction: 'inbound' | 'outbound'): void => {
+    // The side that dialled starts the round, so each new connection syncs exactly once.
+    if (direction === 'outbound') this.syncInBackground(peer)
+  }
+
+  constructor(
+    private readonly mesh: Mesh,
+    private readonly state: ReplicatedState,
+    private readonly metrics: StateMetrics,
+    private readonly log: Logger,
+    init: SyncServiceInit = {},
+  ) {
+    this.intervalMs = init.intervalMs ?? SYNC_INTERVAL_MS
+  }
+
+  async start(): Promise<void> {
+    if (this.timer !== undefined) return
+    await this.mesh.handle(SYNC_PROTOCOL, (stream, peer) => this.respond(stream, peer), {
+      maxInboundStreams: SYNC_MAX_INBOUND_STREAMS,
+    })
+    this.mesh.on('peer:connect', this.onConnect)
+    this.scheduleNext()
+  }
+
+  stop(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.mesh.off('peer:connect', this.onConnect)
+  }
+
+  private scheduleNext(): void {
+    // ±20 % jitter keeps a cluster started at once from syncing in lockstep.
+    const delay = this.intervalMs * (0.8 + Math.random() * 0.4)
+    this.timer = setTimeout(() => {
+      const peers = this.mesh.connectedPeers()
+      const peer = peers[Math.floor(Math.random() * peers.length)]
+      if (peer !== undefined) this.syncInBackground(peer)
+      this.scheduleNext()
+    }, delay)
+    this.timer.unref()
+  }
+
+  private syncInBackground(peer: string): void {
+    this.syncWith(peer).catch((err: Error) => this.log.debug({ peer, err: err.message }, 'sync round failed'))
+  }
+
+  /** One round with `peer`; a round already running with that peer is joined rather than duplicated. */
+  syncWith(peer: string): Promise<void> {
+    const running = this.inFlight.get(peer)
+    if (running !== undefined) return running
+    const round = this.initiate(peer).finally(() => this.inFlight.delete(peer))
+    this.inFlight.set(peer, round)
+    return round
+  }
+
+  private async initiate(peer: string): Promise<void> {
+    const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+    let stream: Stream | undefined
+    try {
+      stream = await this.mesh.openStream(peer, SYNC_PROTOCOL, { signal })
+      const frames = new FrameStream(stream, signal)
+      await frames.write({ t: 'digest', d: this.state.digest.encode() })
+
+      const theirs = new Map<string, Version>()
+      let frame = await frames.read()
+      for (; frame.t === 'entries'; frame = await frames.read()) {
+        for (const [key, version] of frame.e) theirs.set(key, version)
+      }
+      if (frame.t !== 'entries-end') throw new Error(`expected entries, got ${frame.t}`)
+      const differing = frame.b
+
+      const push: string[] = []
+      const want: string[] = []
+      for (const [key, version] of theirs) {
+        if (!this.state.kinds.has(kindOf(key))) continue
+        const mine = this.state.get(key)
+        if (mine === undefined || compareVersions(versionOf(mine), version) < 0) want.push(key)
+      }
+      for (const bucket of differing) {
+        for (const key of this.state.keysInBucket(bucket)) {
+          const mine = this.state.get(key)!
+          const version = theirs.get(key)
+          if (version === undefined || compareVersions(versionOf(mine), version) > 0) push.push(key)
+        }
+      }
+      await this.sendRecords(frames, push)
+      for (let i = 0; i < want.length; i += 10_000)
+        await frames.write({ t: 'want', k: want.slice(i, i + 10_000) })
+      await frames.write({ t: 'push-end' })
+
+      let received = 0
+      for (let frame = await frames.read(); frame.t !== 'end'; frame = await frames.read()) {
+        if (frame.t !== 'records') throw new Error(`expected records, got ${frame.t}`)
+        received += await this.receiveRecords(frame.r, peer)
+      }
+      await stream.close({ signal })
+      this.metrics.syncRounds.inc({ role: 'initiator', result: 'ok' })
+      if (push.length + received > 0)
+        this.log.debug({ peer, sent: push.length, received }, 'sync round repaired')
+    } catch (err) {
+      this.metrics.syncRounds.inc({ role: 'initiator', result: 'error' })
+      stream?.abort(err as Error)
+      throw err
+    }
+  }
+
+  private async respond(stream: Stream, peer: string): Promise<void> {
+    const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+    const frames = new FrameStream(stream, signal)
+    try {
+      const { d } = await frames.expect('digest')
+      const differing = this.state.digest.differingBuckets(d)
+      let entries: Entry[] = []
+      let bytes = 0
+      for (const bucket of differing) {
+        for (const key of this.state.keysInBucket(bucket)) {
+          entries.push([key, [...versionOf(this.state.get(key)!)]])
+          bytes += key.length + 80
+          if (bytes > RECORD_BATCH_BYTES) {
+            await frames.write({ t: 'entries', e: entries })
+            entries = []
+            bytes = 0
+          }
+        }
+      }
+      if (entries.length > 0) await frames.write({ t: 'entries', e: entries })
+      await frames.write({ t: 'entries-end', b: differing })
+
+      const wanted: string[] = []
+      let received = 0
+      for (let frame = await frames.read(); frame.t !== 'push-end'; frame = await frames.read()) {
+        if (frame.t === 'records') received += await this.receiveRecords(frame.r, peer)
+        else if (frame.t === 'want') wanted.push(...frame.k)
+        else throw new Error(`unexpected ${frame.t} frame`)
+      }
+      await this.sendRecords(frames, wanted)
+      await frames.write({ t: 'end' })
+      await stream.close({ signal })
+      this.metrics.syncRounds.inc({ role: 'responder', result: 'ok' })
+      if (received + wanted.length > 0)
+        this.log.debug({ peer, sent: wanted.length, received }, 'sync round repaired')
+    } catch (err) {
+      this.metrics.syncRounds.inc({ role: 'responder', result: 'error' })
+      throw err
+    }
+  }
+
+  private async sendRecords(frames: FrameStream, keys: readonly string[]): Promise<void> {
+    let batch: unknown[] = []
+    let bytes = 0
+    for (const key of keys) {
+      const record = this.state.get(key)
+      if (record === undefined) continue
+      batch.push(toWire(record))
+      bytes += record.body.length + 100
+      if (bytes > RECORD_BATCH_BYTES) {
+        await frames.write({ t: 'records', r: batch })
+        batch = []
+        bytes = 0
+      }
+    }
+    if (batch.length > 0) await frames.write({ t: 'records', r: batch })
+    this.metrics.syncRecords.inc({ direction: 'sent' }, keys.length)
+  }
+
+  private async receiveRecords(inputs: readonly unknown[], peer: string): Promise<number> {
+    const ctx = this.state.validationContext({ verifySignature: true })
+    const valid = []
+    for (const input of inputs) {
+      const result = validateRecord(input, ctx)
+      if (result.ok) valid.push(result.record)
+      else this.metrics.recordsDropped.inc({ reason: result.reason, source: 'sync' })
+    }
+    this.metrics.syncRecords.inc({ direction: 'received' }, inputs.length)
+    return this.state.applyRemote(valid, 'sync', peer)
+  }
+}

@@ -1,0 +1,94 @@
+// Validation of records received from the network: every check, in order, with the reason a record is dropped.
+import { type KindRegistry, writerViolation } from './kinds.js'
+import { kindOf, type StateRecord } from './record.js'
+import type { RecordVerifier } from './signer.js'
+import { decodeWireRecord } from './wire.js'
+
+/** Why a received record (or message) was dropped; these are the `reason` labels of the drop counter. */
+export type DropReason =
+  | 'decode'
+  | 'oversize'
+  | 'schema'
+  | 'unknown-kind'
+  | 'writer'
+  | 'signature'
+  | 'skew'
+  | 'stale-tombstone'
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'decode',
+  'oversize',
+  'schema',
+  'unknown-kind',
+  'writer',
+  'signature',
+  'skew',
+  'stale-tombstone',
+]
+
+export interface ValidationContext {
+  kinds: KindRegistry
+  verifier: RecordVerifier
+  /** Our physical wall clock, read once per message. */
+  now: number
+  maxSkewMs: number
+  tombstoneTtlMs: number
+  /**
+   * For gossip: the peer that signed the gossip message. Gossip carries only its publisher's own writes,
+   * so each record's origin must be this peer, and gossipsub's signature already vouches for them.
+   */
+  gossipSigner?: string
+  /** For records relayed by sync, whose only proof of origin is their own signature. */
+  verifySignature: boolean
+}
+
+export type ValidationResult =
+  | { ok: true; record: StateRecord }
+  | { ok: false; reason: DropReason; detail: string; origin?: string }
+
+function drop(reason: DropReason, detail: string, origin?: string): ValidationResult {
+  return origin === undefined ? { ok: false, reason, detail } : { ok: false, reason, detail, origin }
+}
+
+export function validateRecord(input: unknown, ctx: ValidationContext): ValidationResult {
+  const decoded = decodeWireRecord(input)
+  if (typeof decoded === 'string')
+    return drop(decoded, `record failed to ${decoded === 'decode' ? 'parse' : 'validate'}`)
+  const record = decoded
+
+  const kind = ctx.kinds.get(kindOf(record.key))
+  if (kind === undefined) return drop('unknown-kind', `unknown record kind in ${record.key}`, record.origin)
+
+  if (!record.deleted) {
+    const value = kind.schema.safeParse(record.value)
+    if (!value.success) return drop('schema', `value of ${record.key} does not match its kind`, record.origin)
+    record.value = value.data
+  }
+
+  const violation = writerViolation(kind, record)
+  if (violation !== undefined) return drop('writer', violation, record.origin)
+  if (ctx.gossipSigner !== undefined && ctx.gossipSigner !== record.origin) {
+    return drop(
+      'writer',
+      `${record.key} from ${record.origin} was published by ${ctx.gossipSigner}`,
+      record.origin,
+    )
+  }
+
+  if (ctx.verifySignature && !ctx.verifier.verify(record.origin, record.body, record.sig)) {
+    return drop('signature', `bad signature on ${record.key}`, record.origin)
+  }
+
+  const aheadMs = record.stamp.wall - ctx.now
+  if (aheadMs > ctx.maxSkewMs) {
+    return drop(
+      'skew',
+      `${record.key} is stamped ${(aheadMs / 1000).toFixed(1)} s ahead of our clock`,
+      record.origin,
+    )
+  }
+  if (record.deleted && ctx.now - record.stamp.wall > ctx.tombstoneTtlMs) {
+    return drop('stale-tombstone', `tombstone for ${record.key} is past its lifetime`, record.origin)
+  }
+  return { ok: true, record }
+}
