@@ -59,12 +59,6 @@ export function validateRecord(input: unknown, ctx: ValidationContext): Validati
   const kind = ctx.kinds.get(kindOf(record.key))
   if (kind === undefined) return drop('unknown-kind', `unknown record kind in ${record.key}`, record.origin)
 
-  if (!record.deleted) {
-    const value = kind.schema.safeParse(record.value)
-    if (!value.success) return drop('schema', `value of ${record.key} does not match its kind`, record.origin)
-    record.value = value.data
-  }
-
   const violation = writerViolation(kind, record)
   if (violation !== undefined) return drop('writer', violation, record.origin)
   if (ctx.gossipSigner !== undefined && ctx.gossipSigner !== record.origin) {
@@ -73,6 +67,12 @@ export function validateRecord(input: unknown, ctx: ValidationContext): Validati
       `${record.key} from ${record.origin} was published by ${ctx.gossipSigner}`,
       record.origin,
     )
+  }
+
+  if (!record.deleted) {
+    const value = kind.schema.safeParse(record.value)
+    if (!value.success) return drop('schema', `value of ${record.key} does not match its kind`, record.origin)
+    record.value = value.data
   }
 
   if (ctx.verifySignature && !ctx.verifier.verify(record.origin, record.body, record.sig)) {

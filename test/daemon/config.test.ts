@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_HTTP_PORT, resolveDaemonConfig } from '../../src/daemon/config.js'
+import { resolveDataDir } from '../../src/daemon/data-dir.js'
+
+const code = (fn: () => unknown): string | undefined => {
+  try {
+    fn()
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
+  return undefined
+}
+
+describe('resolveDataDir', () => {
+  it('prefers the flag, then SHOAL_DATA_DIR, then the per-user data directory', () => {
+    expect(resolveDataDir('/flag', { SHOAL_DATA_DIR: '/env' })).toBe('/flag')
+    expect(resolveDataDir(undefined, { SHOAL_DATA_DIR: '/env' })).toBe('/env')
+    expect(resolveDataDir(undefined, { HOME: '/home/u', XDG_DATA_HOME: '/xdg' })).toMatch(/shoal$/)
+  })
+})
+
+describe('resolveDaemonConfig', () => {
+  it('has sensible defaults: all interfaces on the fixed port, mDNS on, loopback HTTP', () => {
+    const config = resolveDaemonConfig({ name: 'n1' }, { SHOAL_DATA_DIR: '/tmp/x' })
+    expect(config).toMatchObject({
+      dataDir: '/tmp/x',
+      listen: ['/ip4/0.0.0.0/tcp/7420'],
+      bootstrap: [],
+      mdns: true,
+      name: 'n1',
+      labels: {},
+      httpHost: '127.0.0.1',
+      httpPort: DEFAULT_HTTP_PORT,
+      logLevel: 'info',
+    })
+  })
+
+  it('takes repeated listen, bootstrap and label flags', () => {
+    const config = resolveDaemonConfig(
+      {
+        name: 'n1',
+        listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.2/tcp/0'],
+        bootstrap: ['/ip4/192.0.2.1/tcp/7420', '/dns4/seed.example/tcp/7420'],
+        label: ['zone=a', 'gpu=1'],
+        mdns: false,
+        httpPort: '0',
+      },
+      {},
+    )
+    expect(config.listen).toHaveLength(2)
+    expect(config.bootstrap).toHaveLength(2)
+    expect(config.labels).toEqual({ zone: 'a', gpu: '1' })
+    expect(config.mdns).toBe(false)
+    expect(config.httpPort).toBe(0)
+  })
+
+  it.each([
+    [{ name: 'has space' }],
+    [{ name: '' }],
+    [{ logLevel: 'loud' }],
+    [{ httpPort: '99999' }],
+    [{ label: ['oops'] }],
+    [{ listen: ['not-a-multiaddr'] }],
+    [{ listen: ['/ip4/127.0.0.1/udp/1'] }],
+    [{ bootstrap: ['192.0.2.1:7420'] }],
+  ])('refuses bad flags %j with SHOAL_INVALID_FLAG', (flags) => {
+    expect(code(() => resolveDaemonConfig({ name: 'n', ...flags }, {}))).toBe('SHOAL_INVALID_FLAG')
+  })
+})
