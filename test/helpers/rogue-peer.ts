@@ -50,6 +50,8 @@ export async function startRoguePeer(
         typeof data === 'string' ? new TextEncoder().encode(data) : data,
       )
     },
-    stop: () => node.stop(),
+    async stop() {
+      await node.stop()
+    },
   }
 }

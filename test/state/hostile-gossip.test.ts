@@ -50,9 +50,7 @@ describe('gossip from a hostile member of the mesh', () => {
     expect(
       await metric(victim, 'shoal_records_dropped_total', { reason: 'writer', source: 'gossip' }),
     ).toBeGreaterThanOrEqual(1)
-    expect((victim.daemon.state.get(nodeKey(witness.daemon.peerId))?.value as { name: string }).name).toBe(
-      'witness',
-    )
+    expect(victim.daemon.state.get(nodeKey(witness.daemon.peerId))?.value).toMatchObject({ name: 'witness' })
   })
 
   it('drops a record that claims another origin than the peer that signed the message', async () => {
