@@ -58,6 +58,10 @@ export function createStateMetrics(
     }),
   }
   // Every reason is present from the first scrape, so a rate() over it never starts from nothing.
+  for (const role of ['initiator', 'responder']) {
+    for (const result of ['ok', 'error']) metrics.syncRounds.inc({ role, result }, 0)
+  }
+  for (const direction of ['sent', 'received']) metrics.syncRecords.inc({ direction }, 0)
   for (const reason of DROP_REASONS) {
     metrics.gossipDropped.inc({ reason }, 0)
     for (const source of ['gossip', 'sync']) metrics.recordsDropped.inc({ reason, source }, 0)
