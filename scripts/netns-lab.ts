@@ -65,7 +65,12 @@ export class NetnsLab {
   }
 
   private async addHost(n: number): Promise<void> {
-    const host: LabHost = { name: `h${n}`, ns: `shoal-${this.id}-h${n}`, ip: `198.18.${Math.floor(n / 250)}.${n % 250}`, port: `p${n}` }
+    const host: LabHost = {
+      name: `h${n}`,
+      ns: `shoal-${this.id}-h${n}`,
+      ip: `198.18.${Math.floor(n / 250)}.${n % 250}`,
+      port: `p${n}`,
+    }
     const temp = `sh${this.id}h${n}`
     await ip('netns', 'add', host.ns)
     await ip('link', 'add', temp, 'type', 'veth', 'peer', 'name', `${temp}b`)

@@ -5,7 +5,11 @@ import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js
 import { waitFor } from '../helpers/wait.js'
 
 /** A request over the daemon's unix socket, as the CLI makes it. */
-function overSocket(node: TestNode, method: string, path: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function overSocket(
+  node: TestNode,
+  method: string,
+  path: string,
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: `${node.dataDir}/shoal.sock`, method, path }, (res) => {
       let body = ''
@@ -76,7 +80,13 @@ describe('the local API', () => {
       return match === null ? undefined : (JSON.parse(match[1]!) as RecordEvent)
     })
     controller.abort()
-    expect(event).toMatchObject({ key: 'test/event', kind: 'test', value: { n: 1 }, origin: b.daemon.peerId, source: 'gossip' })
+    expect(event).toMatchObject({
+      key: 'test/event',
+      kind: 'test',
+      value: { n: 1 },
+      origin: b.daemon.peerId,
+      source: 'gossip',
+    })
   })
 
   it('exposes Prometheus metrics: peers, records, gossip in/out/dropped, sync rounds', async () => {

@@ -6,7 +6,7 @@ import type { StatusView } from '../../src/api/types.js'
 import { makeTempDir, removeDir } from './temp-dir.js'
 import { waitFor } from './wait.js'
 
-export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js')
+export const CLI = resolve(import.meta.dirname, '../../dist/shoal.js')
 
 function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it first)`)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { NodeView } from '../../src/api/types.js'
 import { NetnsLab } from '../../scripts/netns-lab.js'
+import type { NodeView } from '../../src/api/types.js'
 import { cleanupDaemons, cliJson, type DaemonProcess, spawnDaemon } from '../helpers/processes.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -17,7 +17,11 @@ describe.skipIf(skip)('mDNS discovery between two hosts in network namespaces', 
     const [h1, h2] = lab.hosts
     // Default listen address and port, mDNS on, no --bootstrap anywhere.
     first = await spawnDaemon({ name: 'lan-one', netns: h1!.ns })
-    second = await spawnDaemon({ name: 'lan-two', netns: h2!.ns, args: ['--swarm-key', `${first.dataDir}/swarm.key`] })
+    second = await spawnDaemon({
+      name: 'lan-two',
+      netns: h2!.ns,
+      args: ['--swarm-key', `${first.dataDir}/swarm.key`],
+    })
   })
   afterAll(async () => {
     await cleanupDaemons()
@@ -32,7 +36,9 @@ describe.skipIf(skip)('mDNS discovery between two hosts in network namespaces', 
       })
       expect(nodes.map((node) => node.name)).toEqual(['lan-one', 'lan-two'])
     }
-    const other = (await cliJson<NodeView[]>(first.dataDir, 'node', 'list')).find((node) => node.name === 'lan-two')!
+    const other = (await cliJson<NodeView[]>(first.dataDir, 'node', 'list')).find(
+      (node) => node.name === 'lan-two',
+    )!
     expect(other.connected).toBe(true)
     // It announced its lab address on the default port.
     expect(other.addresses).toContain(`/ip4/${lab.hosts[1]!.ip}/tcp/7420/p2p/${other.id}`)
