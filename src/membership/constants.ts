@@ -7,6 +7,17 @@
 export const HEARTBEAT_INTERVAL_MS = 1_000
 
 /**
+ * Each node processes every other node's heartbeats, so a fixed interval costs each node O(N) messages a
+ * second. Past this many a second the interval stretches with the cluster (1 s up to 20 nodes, 1.5 s at
+ * 30, 5 s at 100, capped at MAX_HEARTBEAT_INTERVAL_MS), keeping per-node work flat; each node declares its
+ * interval in its record and observers scale its timeouts to it.
+ */
+export const MAX_HEARTBEATS_PER_SECOND = 20
+
+/** The slowest a node ever heartbeats, whatever the cluster size. */
+export const MAX_HEARTBEAT_INTERVAL_MS = 10_000
+
+/**
  * Silent this long (2.5 missed beats) and a peer is suspect. One late or lost gossip message never does it;
  * a second one in a row is worth telling the user about.
  */

@@ -21,6 +21,8 @@ interface PeerLiveness {
   lastProbeOk: number | undefined
   /** Wall time of that sign of life, or of the newest record we hold, for display. */
   lastSeenWall: number
+  /** The peer's declared heartbeat interval over ours: its timeouts stretch by this much. */
+  scale: number
 }
 
 /**
@@ -55,17 +57,22 @@ export class LivenessView extends EventEmitter<LivenessEvents> {
       lastHeard: undefined,
       lastProbeOk: undefined,
       lastSeenWall,
+      scale: 1,
     })
   }
 
-  /** A fresh heartbeat (or a clean-stop notice) from the peer. */
-  heard(peer: string, left: boolean, wallNow = Date.now()): void {
+  /**
+   * A fresh heartbeat (or a clean-stop notice) from the peer. `scale` stretches its timeouts when it
+   * declares a longer heartbeat interval than ours (large clusters heartbeat less often).
+   */
+  heard(peer: string, left: boolean, scale = 1, wallNow = Date.now()): void {
     const lastProbeOk = this.peers.get(peer)?.lastProbeOk
     this.set(peer, {
       state: left ? 'left' : 'alive',
       lastHeard: this.monotonicNow(),
       lastProbeOk,
       lastSeenWall: wallNow,
+      scale: Math.max(1, scale),
     })
   }
 
@@ -101,8 +108,9 @@ export class LivenessView extends EventEmitter<LivenessEvents> {
         entry.lastHeard ?? this.startedAt,
         entry.lastProbeOk ?? Number.NEGATIVE_INFINITY,
       )
-      if (now - lastSign >= this.timings.deadAfterMs) this.set(peer, { ...entry, state: 'dead' })
-      else if (silence >= this.timings.suspectAfterMs && entry.state === 'alive') {
+      if (now - lastSign >= this.timings.deadAfterMs * entry.scale)
+        this.set(peer, { ...entry, state: 'dead' })
+      else if (silence >= this.timings.suspectAfterMs * entry.scale && entry.state === 'alive') {
         this.set(peer, { ...entry, state: 'suspect' })
       }
     }

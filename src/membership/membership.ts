@@ -11,6 +11,8 @@ import { subjectOf } from '../state/index.js'
 import {
   HEARTBEAT_INTERVAL_MS,
   LIVENESS_TICK_MS,
+  MAX_HEARTBEAT_INTERVAL_MS,
+  MAX_HEARTBEATS_PER_SECOND,
   PROBE_TIMEOUT_MS,
   RESOURCE_SAMPLE_INTERVAL_MS,
   SUSPECT_AFTER_MS,
@@ -90,7 +92,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.mesh.on('peer:disconnect', this.onDisconnect)
     this.own = await this.describeSelf()
     await this.beat()
-    this.every(this.heartbeatIntervalMs, () => this.beat())
+    this.everyJittered(
+      () => this.currentHeartbeatMs(),
+      () => this.beat(),
+    )
     this.every(LIVENESS_TICK_MS, () => this.liveness.tick())
     this.every(RESOURCE_SAMPLE_INTERVAL_MS, async () => {
       this.own = await this.describeSelf()
@@ -101,7 +106,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
-    for (const timer of this.timers.splice(0)) clearInterval(timer)
+    for (const timer of this.timers.splice(0)) clearTimeout(timer)
     this.state.off('record:changed', this.onChange)
     this.mesh.off('peer:disconnect', this.onDisconnect)
     if (this.own !== undefined) {
@@ -123,6 +128,28 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.timers.push(timer)
   }
 
+  /**
+   * Like every(), with each interval drawn from ±10 % of the period, so that nodes started together
+   * (a rack after a power cut) do not heartbeat in lockstep and hand everyone bursts of work.
+   */
+  private everyJittered(periodMs: () => number, task: () => unknown): void {
+    const schedule = (): void => {
+      const timer = setTimeout(
+        () => {
+          this.timers.splice(this.timers.indexOf(timer), 1)
+          if (!this.running) return
+          Promise.resolve(task())
+            .catch((err: Error) => this.log.error({ err: err.message }, 'membership task failed'))
+            .finally(schedule)
+        },
+        periodMs() * (0.9 + Math.random() * 0.2),
+      )
+      timer.unref()
+      this.timers.push(timer)
+    }
+    schedule()
+  }
+
   private async describeSelf(): Promise<NodeValue> {
     const [resources, docker] = await Promise.all([
       sampleResources(this.init.dataDir),
@@ -142,9 +169,21 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
+  /** The heartbeat interval for the cluster as this node sees it (see MAX_HEARTBEATS_PER_SECOND). */
+  private currentHeartbeatMs(): number {
+    const alive = 1 + this.liveness.inState('alive').length
+    const stretched = (this.heartbeatIntervalMs * alive) / MAX_HEARTBEATS_PER_SECOND
+    return Math.round(Math.min(Math.max(this.heartbeatIntervalMs, stretched), MAX_HEARTBEAT_INTERVAL_MS))
+  }
+
   private async beat(): Promise<void> {
     if (!this.running || this.own === undefined) return
-    this.own = { ...this.own, addresses: this.mesh.addresses(), heartbeat: ++this.heartbeat }
+    this.own = {
+      ...this.own,
+      addresses: this.mesh.addresses(),
+      heartbeat: ++this.heartbeat,
+      heartbeatMs: this.currentHeartbeatMs(),
+    }
     await this.state.put(nodeKey(this.mesh.peerId), this.own)
   }
 
@@ -158,7 +197,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     // Gossip is live: its arrival is the heartbeat. A record relayed by sync may be old news about a
     // node long gone, so it only counts as a sign of life if it was written moments ago.
     const fresh = change.source === 'gossip' || Date.now() - record.stamp.wall < this.suspectAfterMs
-    if (fresh) this.liveness.heard(peer, left)
+    const scale = (value.heartbeatMs ?? this.heartbeatIntervalMs) / this.heartbeatIntervalMs
+    if (fresh) this.liveness.heard(peer, left, scale)
     else this.liveness.remember(peer, record.stamp.wall, left)
     if (left) {
       this.mesh.forgetPeer(peer)

@@ -30,6 +30,8 @@ export const nodeValueSchema = z.object({
   startedAt: uint,
   /** Increments with every heartbeat of this run. */
   heartbeat: uint,
+  /** The interval this node heartbeats at now; observers time it out relative to this. */
+  heartbeatMs: uint.min(1).optional(),
   /** `left` is written once on a clean stop. */
   state: z.enum(['up', 'left']),
 })

@@ -37,3 +37,6 @@ export const MDNS_INTERVAL_MS = 2_000
 
 /** Gossipsub RPCs larger than this are refused by gossipsub itself (its decoder default). */
 export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024
+
+/** Gossip messages smaller than this get no IDONTWANT (gossipsub's default is 512 bytes). */
+export const IDONTWANT_MIN_BYTES = 16 * 1024

@@ -19,6 +19,7 @@ import { partLogger } from '../logger.js'
 import {
   DIAL_TIMEOUT_MS,
   GOSSIP_MAX_RPC_BYTES,
+  IDONTWANT_MIN_BYTES,
   INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
   MAX_INCOMING_PENDING_CONNECTIONS,
   MDNS_INTERVAL_MS,
@@ -104,6 +105,16 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
           emitSelf: false,
           allowPublishToZeroTopicPeers: true,
           maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
+          // Without a fast id, gossipsub verifies the signature of every duplicate copy before noticing it
+          // is one: with D mesh peers that is up to D Ed25519 verifications per message instead of one.
+          fastMsgIdFn: fastMessageId,
+          // IDONTWANT costs a control message to every mesh peer per message; it saves more than that
+          // only for large messages (record batches), not for ~1 KiB heartbeats. Measured: −11 % CPU.
+          idontwantMinDataSize: IDONTWANT_MIN_BYTES,
+          // IP colocation scoring defends open networks against Sybils by penalising many peers on one IP:
+          // −5 × (peers − 10)² each, so 20 daemons on one host, or a rack behind one NAT, graylist each
+          // other and gossip stops. In a private network the swarm key is the admission control.
+          scoreParams: { IPColocationFactorWeight: 0 },
         }),
       },
       start: false,
@@ -112,9 +123,11 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
     node.addEventListener('peer:connect', (event) => {
       const peer = event.detail.toString()
       const direction = node.getConnections(event.detail)[0]?.direction ?? 'inbound'
+      this.log.debug({ peer, direction }, 'peer connected')
       this.emit('peer:connect', peer, direction)
     })
     node.addEventListener('peer:disconnect', (event) => {
+      this.log.debug({ peer: event.detail.toString() }, 'peer disconnected')
       this.emit('peer:disconnect', event.detail.toString())
       this.dialer?.onDisconnect()
     })
@@ -269,4 +282,15 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   async ping(peer: string, options: { signal?: AbortSignal } = {}): Promise<number> {
     return this.requireNode().services.ping.ping(peerIdFromString(peer), options)
   }
+}
+
+/**
+ * Publisher and sequence number identify a message (they are gossipsub's own message id under StrictSign).
+ * Gossipsub caches fast ids only for messages that passed validation, so a forged copy sent first cannot
+ * make the genuine one look like a duplicate.
+ */
+function fastMessageId(message: { from?: Uint8Array; seqno?: Uint8Array }): string {
+  const from = message.from === undefined ? '' : Buffer.from(message.from).toString('base64')
+  const seqno = message.seqno === undefined ? '' : Buffer.from(message.seqno).toString('hex')
+  return `${from}:${seqno}`
 }

@@ -90,3 +90,29 @@ describe('LivenessView', () => {
     expect(liveness.state('p')).toBe('dead')
   })
 })
+
+describe('LivenessView with peers that heartbeat more slowly (large clusters)', () => {
+  it('stretches a peer’s timeouts by the interval it declares', () => {
+    const clock = { now: 0 }
+    const liveness = new LivenessView({ suspectAfterMs: 2_500, deadAfterMs: 4_000 }, () => clock.now)
+    liveness.heard('slow', false, 3)
+    clock.now = 7_000
+    liveness.tick()
+    expect(liveness.state('slow')).toBe('alive')
+    clock.now = 7_500
+    liveness.tick()
+    expect(liveness.state('slow')).toBe('suspect')
+    clock.now = 12_000
+    liveness.tick()
+    expect(liveness.state('slow')).toBe('dead')
+  })
+
+  it('never shortens timeouts below the local ones', () => {
+    const clock = { now: 0 }
+    const liveness = new LivenessView({ suspectAfterMs: 2_500, deadAfterMs: 4_000 }, () => clock.now)
+    liveness.heard('fast', false, 0.1)
+    clock.now = 2_000
+    liveness.tick()
+    expect(liveness.state('fast')).toBe('alive')
+  })
+})

@@ -1,0 +1,105 @@
+// Convergence across N daemon processes: each heartbeat record, from its stamp until every other daemon has merged it.
+import type { RecordEvent } from '../src/api/types.js'
+import { cleanupDaemons, type DaemonProcess } from '../test/helpers/processes.js'
+import { sleep, waitFor } from '../test/helpers/wait.js'
+import { nodesOf, spawnCluster } from './processes.js'
+import { type Summary, summarize } from './stats.js'
+
+export interface ProcessConvergenceResult {
+  nodes: number
+  sampleSeconds: number
+  /** Heartbeat writes that reached every other node within the window. */
+  writes: number
+  /** Writes that some node never reported (lost, or superseded before it arrived). */
+  incomplete: number
+  /** Stamp of a node record → merged on every other daemon and announced on its event stream (ms). */
+  convergence: Summary
+}
+
+/**
+ * All daemons run on one machine, so one clock: a record's HLC wall stamp is the moment it was written,
+ * and (arrival at the harness − stamp) is its latency to that daemon, plus well under a millisecond of
+ * local SSE delivery.
+ */
+export async function processConvergence(
+  nodeCount: number,
+  sampleSeconds = 60,
+): Promise<ProcessConvergenceResult> {
+  const cluster = await spawnCluster(nodeCount, `pc${nodeCount}-`)
+  const controllers: AbortController[] = []
+  const arrivals = new Map<string, number[]>()
+  let collecting = false
+  try {
+    await waitFor(
+      'every daemon to list every daemon alive',
+      async () => {
+        for (const proc of cluster) {
+          if ((await nodesOf(proc)).filter((node) => node.state === 'alive').length !== nodeCount)
+            return false
+        }
+        return true
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    )
+    await sleep(5_000)
+    await Promise.all(
+      cluster.map((proc) =>
+        follow(proc, controllers, (event) => {
+          if (!collecting || event.source === 'local') return
+          const id = `${event.origin}/${event.stamp.wall}/${event.stamp.counter}`
+          const latency = Date.now() - event.stamp.wall
+          const seen = arrivals.get(id)
+          if (seen === undefined) arrivals.set(id, [latency])
+          else seen.push(latency)
+        }),
+      ),
+    )
+    collecting = true
+    await sleep(sampleSeconds * 1_000)
+    collecting = false
+    // Writes from the last second may still be in flight: give them time, then judge.
+    await sleep(2_000)
+    const complete: number[] = []
+    let incomplete = 0
+    for (const latencies of arrivals.values()) {
+      if (latencies.length >= nodeCount - 1) complete.push(Math.max(...latencies))
+      else incomplete++
+    }
+    return {
+      nodes: nodeCount,
+      sampleSeconds,
+      writes: complete.length,
+      incomplete,
+      convergence: summarize(complete),
+    }
+  } finally {
+    for (const controller of controllers) controller.abort()
+    await cleanupDaemons()
+  }
+}
+
+async function follow(
+  proc: DaemonProcess,
+  controllers: AbortController[],
+  onRecord: (event: RecordEvent) => void,
+): Promise<void> {
+  const controller = new AbortController()
+  controllers.push(controller)
+  const res = await fetch(`${proc.status.httpUrl}/v1/events?kinds=node`, { signal: controller.signal })
+  const reader = res.body!.getReader()
+  const decoder = new TextDecoder()
+  void (async () => {
+    let buffer = ''
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
+      if (done) return
+      buffer += decoder.decode(value, { stream: true })
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const frame = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        if (frame.startsWith('event: record'))
+          onRecord(JSON.parse(frame.slice(frame.indexOf('data: ') + 6)) as RecordEvent)
+      }
+    }
+  })()
+}

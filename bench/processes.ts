@@ -1,0 +1,35 @@
+// Helpers for benchmarks that run real daemon processes: a small joined cluster and /proc sampling.
+import { readFile } from 'node:fs/promises'
+import type { NodeView } from '../src/api/types.js'
+import { type DaemonProcess, spawnDaemon } from '../test/helpers/processes.js'
+
+export async function spawnCluster(count: number, prefix: string): Promise<DaemonProcess[]> {
+  const first = await spawnDaemon({ name: `${prefix}0` })
+  const join = ['--swarm-key', `${first.dataDir}/swarm.key`, '--bootstrap', first.status.addresses[0]!]
+  const rest = await Promise.all(
+    Array.from({ length: count - 1 }, (_, i) => spawnDaemon({ name: `${prefix}${i + 1}`, args: join })),
+  )
+  return [first, ...rest]
+}
+
+export async function nodesOf(proc: DaemonProcess): Promise<NodeView[]> {
+  const res = await fetch(`${proc.status.httpUrl}/v1/nodes?all=1`)
+  return (await res.json()) as NodeView[]
+}
+
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
+}
+
+/** Resident set size in MiB, from /proc/<pid>/status. */
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN)
+  return Math.round((kib / 1024) * 10) / 10
+}

@@ -1,0 +1,56 @@
+// `npm run bench [-- name…]`: runs benchmarks, writes bench/results/<name>.json, prints a summary.
+import '../src/polyfill.js'
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import { cliLatency } from './cli-latency.js'
+import { convergence } from './convergence.js'
+import { processConvergence } from './convergence-processes.js'
+import { cpuScaling } from './cpu-scaling.js'
+import { failureDetection, falseDeaths } from './failure-detection.js'
+import { idle } from './idle.js'
+
+const FALSE_DEATH_MINUTES = Number(process.env.SHOAL_BENCH_FALSE_DEATH_MINUTES ?? 10)
+
+const BENCHMARKS: Record<string, () => Promise<unknown>> = {
+  'convergence-10': () => processConvergence(10),
+  'convergence-30': () => processConvergence(30),
+  'state-overhead': () => convergence(10),
+  'failure-detection': () => failureDetection(10),
+  idle: () => idle(60),
+  'cpu-scaling': () => cpuScaling(),
+  'cli-latency': () => cliLatency(40),
+  'false-deaths': () => falseDeaths(FALSE_DEATH_MINUTES),
+}
+
+const requested = process.argv.slice(2)
+const names = requested.length > 0 ? requested : Object.keys(BENCHMARKS)
+for (const name of names) {
+  if (BENCHMARKS[name] === undefined) {
+    console.error(`unknown benchmark "${name}"; known: ${Object.keys(BENCHMARKS).join(', ')}`)
+    process.exit(1)
+  }
+}
+
+await mkdir('bench/results', { recursive: true })
+const machine = {
+  cpus: os.availableParallelism(),
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
+  node: process.version,
+  platform: `${os.type()} ${os.release()}`,
+}
+for (const name of names) {
+  console.log(`\n== ${name}`)
+  const started = new Date()
+  const result = await BENCHMARKS[name]!()
+  const record = {
+    name,
+    startedAt: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    machine,
+    result,
+  }
+  await writeFile(`bench/results/${name}.json`, `${JSON.stringify(record, null, 2)}\n`)
+  console.log(JSON.stringify(result, null, 2))
+}
+process.exit(0)

@@ -1,0 +1,31 @@
+// Summary statistics for benchmark samples.
+
+export interface Summary {
+  n: number
+  min: number
+  p50: number
+  p90: number
+  p99: number
+  max: number
+  mean: number
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[index]!
+}
+
+export function summarize(samples: readonly number[]): Summary {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const round = (x: number): number => Math.round(x * 100) / 100
+  return {
+    n: sorted.length,
+    min: round(sorted[0] ?? Number.NaN),
+    p50: round(percentile(sorted, 50)),
+    p90: round(percentile(sorted, 90)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted.at(-1) ?? Number.NaN),
+    mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+  }
+}
