@@ -12,6 +12,10 @@ export interface ProcessConvergenceResult {
   writes: number
   /** Writes that some node never reported (lost, or superseded before it arrived). */
   incomplete: number
+  /** Whether every daemon listed every daemon alive before sampling began (false: the machine is saturated). */
+  settledBeforeSampling: boolean
+  /** Daemons whose event stream reported any record from another node during the window. */
+  observersReporting: number
   /** Stamp of a node record → merged on every other daemon and announced on its event stream (ms). */
   convergence: Summary
 }
@@ -30,7 +34,7 @@ export async function processConvergence(
   const arrivals = new Map<string, number[]>()
   let collecting = false
   try {
-    await waitFor(
+    const settledBeforeSampling = await waitFor(
       'every daemon to list every daemon alive',
       async () => {
         for (const proc of cluster) {
@@ -40,12 +44,14 @@ export async function processConvergence(
         return true
       },
       { timeoutMs: 120_000, intervalMs: 500 },
-    )
+    ).catch(() => false)
     await sleep(5_000)
+    const perObserver = new Map<string, number>()
     await Promise.all(
       cluster.map((proc) =>
         follow(proc, controllers, (event) => {
           if (!collecting || event.source === 'local') return
+          perObserver.set(proc.name, (perObserver.get(proc.name) ?? 0) + 1)
           const id = `${event.origin}/${event.stamp.wall}/${event.stamp.counter}`
           const latency = Date.now() - event.stamp.wall
           const seen = arrivals.get(id)
@@ -70,6 +76,8 @@ export async function processConvergence(
       sampleSeconds,
       writes: complete.length,
       incomplete,
+      settledBeforeSampling,
+      observersReporting: perObserver.size,
       convergence: summarize(complete),
     }
   } finally {

@@ -3,13 +3,20 @@ import { readFile } from 'node:fs/promises'
 import type { NodeView } from '../src/api/types.js'
 import { type DaemonProcess, spawnDaemon } from '../test/helpers/processes.js'
 
+/** Daemons started at once: start-up costs ~1.5 s of CPU each, so a big cluster starts in waves. */
+const SPAWN_WAVE = 4
+
 export async function spawnCluster(count: number, prefix: string): Promise<DaemonProcess[]> {
   const first = await spawnDaemon({ name: `${prefix}0` })
   const join = ['--swarm-key', `${first.dataDir}/swarm.key`, '--bootstrap', first.status.addresses[0]!]
-  const rest = await Promise.all(
-    Array.from({ length: count - 1 }, (_, i) => spawnDaemon({ name: `${prefix}${i + 1}`, args: join })),
-  )
-  return [first, ...rest]
+  const cluster = [first]
+  for (let next = 1; next < count; next += SPAWN_WAVE) {
+    const wave = Array.from({ length: Math.min(SPAWN_WAVE, count - next) }, (_, i) =>
+      spawnDaemon({ name: `${prefix}${next + i}`, args: join }),
+    )
+    cluster.push(...(await Promise.all(wave)))
+  }
+  return cluster
 }
 
 export async function nodesOf(proc: DaemonProcess): Promise<NodeView[]> {

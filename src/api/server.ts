@@ -49,19 +49,20 @@ export class ApiServer {
   }
 
   async start(): Promise<void> {
-    if (this.socketServer !== undefined) return
-    const socketServer = createServer((req, res) => this.dispatch(req, res, false))
-    await listen(socketServer, this.init.socketPath)
-    // The socket's directory is already 0700; this makes the socket itself owner-only too.
-    await chmod(this.init.socketPath, 0o600)
-    this.socketServer = socketServer
-
+    if (this.tcpServer !== undefined) return
     const tcpServer = createServer((req, res) => this.dispatch(req, res, true))
     await listen(tcpServer, { host: this.init.httpHost, port: this.init.httpPort })
     this.tcpServer = tcpServer
     const address = tcpServer.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
     this.tcpUrl = `http://${host}:${address.port}`
+
+    // The socket opens last: clients take it answering to mean the daemon is ready, status included.
+    const socketServer = createServer((req, res) => this.dispatch(req, res, false))
+    await listen(socketServer, this.init.socketPath)
+    // The socket's directory is already 0700; this makes the socket itself owner-only too.
+    await chmod(this.init.socketPath, 0o600)
+    this.socketServer = socketServer
     this.log.info({ socket: this.init.socketPath, http: this.tcpUrl }, 'API listening')
   }
 

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { Registry } from 'prom-client'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import {
   type ApiServer,
   createApiServer,
@@ -65,6 +65,8 @@ export class Daemon {
       const privateKey = await loadOrCreatePeerKey(paths.peerKey)
       const swarmKey = await loadOrCreateSwarmKey(config.dataDir, config.swarmKeyFile)
       const metrics = new Registry()
+      // Process metrics (memory, CPU, event-loop lag, GC) under the usual nodejs_/process_ names.
+      collectDefaultMetrics({ register: metrics })
       const tuning = config.tuning ?? {}
       const mesh = await createMesh(
         { logger, metrics },

@@ -30,6 +30,9 @@ export const SYNC_INTERVAL_MS = 30_000
 /** A sync round that takes longer than this is abandoned; the next round starts over. */
 export const SYNC_TIMEOUT_MS = 30_000
 
+/** Most keys one sync round may list or request: far above any real state, low enough to bound memory. */
+export const MAX_SYNC_ENTRIES = 1_000_000
+
 /** Concurrent inbound sync streams per connection. */
 export const SYNC_MAX_INBOUND_STREAMS = 4
 
@@ -47,3 +50,9 @@ export const DIGEST_BUCKETS = 256
 
 /** Domain separation for record signatures, so they can never be mistaken for any other libp2p signature. */
 export const SIGNATURE_DOMAIN = 'shoal/record/v1\n'
+
+/** LevelDB block cache (its default is 8 MiB): records are held in memory and the store is read only at start. */
+export const STORE_CACHE_BYTES = 1024 * 1024
+
+/** LevelDB memtable size (its default is 4 MiB); smaller flushes sooner, which suits small, steady writes. */
+export const STORE_WRITE_BUFFER_BYTES = 1024 * 1024

@@ -46,7 +46,7 @@ export class StateGossip {
 
   /** Queues records for publishing; everything queued in one tick goes out in as few messages as fit. */
   publish(records: readonly StateRecord[]): void {
-    this.outbox.push(...records)
+    for (const record of records) this.outbox.push(record)
     if (this.flushScheduled) return
     this.flushScheduled = true
     setImmediate(() => {
@@ -133,6 +133,7 @@ export class StateGossip {
   }
 
   private deliver(message: GossipMessage): void {
+    if (!this.running) return
     let records = this.validated.get(message.data)
     if (records === undefined) {
       // Not seen by our validator as this exact object: judge it again rather than trust it.

@@ -2,6 +2,7 @@
 import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { DataDirInUseError, DataDirUnusableError, StoreClosedError } from '../errors.js'
+import { STORE_CACHE_BYTES, STORE_WRITE_BUFFER_BYTES } from './constants.js'
 import type { StateRecord } from './record.js'
 import { toWire } from './wire.js'
 
@@ -29,7 +30,12 @@ export class RecordStore {
   ) {}
 
   static async open(path: string): Promise<RecordStore> {
-    const db = new Level<string, string>(path, { valueEncoding: 'utf8' })
+    const db = new Level<string, string>(path, {
+      valueEncoding: 'utf8',
+      // Records live in memory; the store is read once at start, so a big read cache is wasted RAM.
+      cacheSize: STORE_CACHE_BYTES,
+      writeBufferSize: STORE_WRITE_BUFFER_BYTES,
+    })
     try {
       await db.open()
     } catch (err) {

@@ -5,6 +5,7 @@ import { z } from 'zod'
 import type { Mesh, Stream } from '../mesh/index.js'
 import {
   DIGEST_BUCKETS,
+  MAX_SYNC_ENTRIES,
   MAX_SYNC_FRAME_BYTES,
   RECORD_BATCH_BYTES,
   SYNC_INTERVAL_MS,
@@ -161,6 +162,7 @@ export class SyncService {
       let frame = await frames.read()
       for (; frame.t === 'entries'; frame = await frames.read()) {
         for (const [key, version] of frame.e) theirs.set(key, version)
+        if (theirs.size > MAX_SYNC_ENTRIES) throw new Error(`peer listed more than ${MAX_SYNC_ENTRIES} keys`)
       }
       if (frame.t !== 'entries-end') throw new Error(`expected entries, got ${frame.t}`)
       const differing = frame.b
@@ -226,8 +228,11 @@ export class SyncService {
       let received = 0
       for (let frame = await frames.read(); frame.t !== 'push-end'; frame = await frames.read()) {
         if (frame.t === 'records') received += await this.receiveRecords(frame.r, peer)
-        else if (frame.t === 'want') wanted.push(...frame.k)
-        else throw new Error(`unexpected ${frame.t} frame`)
+        else if (frame.t === 'want') {
+          for (const key of frame.k) wanted.push(key)
+          if (wanted.length > MAX_SYNC_ENTRIES)
+            throw new Error(`peer wanted more than ${MAX_SYNC_ENTRIES} keys`)
+        } else throw new Error(`unexpected ${frame.t} frame`)
       }
       await this.sendRecords(frames, wanted)
       await frames.write({ t: 'end' })

@@ -17,6 +17,8 @@ export interface NodeOptions {
   swarmKeyFile?: string
   tuning?: DaemonTuning
   labels?: Record<string, string>
+  /** Docker engine socket; by default one that does not exist, so no test depends on the host's engine. */
+  dockerSocket?: string
 }
 
 export interface TestNode {
@@ -42,6 +44,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
     httpPort: 0,
     logLevel,
     tuning: { extraKinds: [testKind], ...options.tuning },
+    dockerSocket: options.dockerSocket ?? `${dataDir}/no-docker.sock`,
   }
   const keyFile = options.swarmKeyFile ?? joinTo?.daemon.swarmKey.path
   if (keyFile !== undefined) config.swarmKeyFile = keyFile

@@ -2,6 +2,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { existsSync, openSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { createClient } from '../../cli/client.js'
 import type { StatusView } from '../../src/api/types.js'
 import { makeTempDir, removeDir } from './temp-dir.js'
 import { waitFor } from './wait.js'
@@ -109,14 +110,15 @@ export async function spawnDaemon(options: SpawnOptions): Promise<DaemonProcess>
   }
   running.add(proc)
   void exited.then(() => running.delete(proc))
+  // Asked over the socket from this process: spawning the CLI to poll would load the machine it measures.
+  const client = createClient(dataDir)
   proc.status = await waitFor(
     `daemon ${options.name} to answer on its socket (log: ${logFile})`,
     async () => {
       if (child.exitCode !== null) throw new Error(`daemon ${options.name} exited with ${child.exitCode}`)
-      const result = await runCli(['status', '--json', '--data-dir', dataDir])
-      return result.code === 0 ? (JSON.parse(result.stdout) as StatusView) : undefined
+      return await client.get<StatusView>('/v1/status').catch(() => undefined)
     },
-    { timeoutMs: 30_000, intervalMs: 100 },
+    { timeoutMs: 60_000, intervalMs: 100 },
   )
   return proc
 }

@@ -26,4 +26,13 @@ describe('the swarm key', () => {
         .sort(),
     ).toEqual(['a', 'member'])
   })
+
+  it('joins through a bootstrap address that has no /p2p/ peer id', async () => {
+    const seed = await startNode({ name: 'seed' })
+    const bare = seed.daemon.mesh.addresses()[0]!.replace(/\/p2p\/.*$/, '')
+    const joiner = await startNode({ name: 'joiner', join: seed, bootstrap: [bare] })
+    nodes.push(seed, joiner)
+    expect(bare).not.toContain('/p2p/')
+    await waitFor('the joiner to connect', () => joiner.daemon.mesh.isConnected(seed.daemon.peerId))
+  })
 })
