@@ -36,6 +36,8 @@ export interface DaemonTuning {
   suspectAfterMs?: number
   deadAfterMs?: number
   syncIntervalMs?: number
+  tombstoneTtlMs?: number
+  tombstoneGcIntervalMs?: number
   targetConnections?: number
   /** Extra record kinds to register (tests and benchmarks write their own kinds). */
   extraKinds?: RecordKind[]

@@ -1,7 +1,7 @@
 // Membership: keeps this node's record current with heartbeats and keeps the liveness view of every other node.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { Gauge, type Registry } from 'prom-client'
+import { Gauge } from 'prom-client'
 import type { DockerEngine } from '../docker/index.js'
 import { NodeAmbiguousError, NodeNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
@@ -70,7 +70,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       name: 'shoal_nodes',
       help: 'Other nodes in this node’s liveness view, by state',
       labelNames: ['state'],
-      registers: [components.metrics as Registry],
+      registers: [components.metrics],
       collect() {
         const counts = liveness.counts()
         for (const state of LIVENESS_STATES) this.set({ state }, counts[state])

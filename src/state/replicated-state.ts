@@ -65,6 +65,8 @@ export interface ReplicatedStateInit {
   syncIntervalMs?: number
   /** @default TOMBSTONE_TTL_MS */
   tombstoneTtlMs?: number
+  /** @default TOMBSTONE_GC_INTERVAL_MS */
+  tombstoneGcIntervalMs?: number
   /** @default the system clock */
   clock?: WallClock
 }
@@ -92,6 +94,7 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
   private readonly clock: WallClock
   private readonly maxClockSkewMs: number
   private readonly tombstoneTtlMs: number
+  private readonly tombstoneGcIntervalMs: number
   private gcTimer: NodeJS.Timeout | undefined
   private started = false
 
@@ -108,6 +111,7 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
     this.signer = createRecordSigner(mesh.peerId, mesh.privateKey)
     this.maxClockSkewMs = init.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? TOMBSTONE_TTL_MS
+    this.tombstoneGcIntervalMs = init.tombstoneGcIntervalMs ?? TOMBSTONE_GC_INTERVAL_MS
     this.log = partLogger(components.logger, 'state')
     this.metrics = createStateMetrics(components.metrics, () => this.countByKind())
     this.gossip = new StateGossip(mesh, this, this.metrics, partLogger(components.logger, 'state:gossip'))
@@ -130,7 +134,7 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
       this.collectTombstones().catch((err: Error) =>
         this.log.error({ err: err.message }, 'tombstone collection failed'),
       )
-    }, TOMBSTONE_GC_INTERVAL_MS)
+    }, this.tombstoneGcIntervalMs)
     this.gcTimer.unref()
     this.started = true
   }
@@ -355,10 +359,5 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
     const counts = new Map<string, number>()
     for (const [kind, records] of this.byKind) counts.set(kind, records.size)
     return counts
-  }
-
-  /** Runs one anti-entropy round with a peer now (also used by tests and on reconnect). */
-  syncWith(peer: string): Promise<void> {
-    return this.sync.syncWith(peer)
   }
 }
