@@ -6,6 +6,7 @@ import { resolveDataDir } from '../src/daemon/data-dir.js'
 import { DaemonUnreachableError, ShoalError } from '../src/errors.js'
 import { VERSION } from '../src/version.js'
 import { createClient } from './client.js'
+import { coordinatorCommand } from './commands/coordinator.js'
 import { daemonCommand } from './commands/daemon.js'
 import { nodeListCommand, nodeShowCommand } from './commands/node.js'
 import { statusCommand } from './commands/status.js'
@@ -44,6 +45,7 @@ program
   )
   .option('--bootstrap <multiaddr>', 'peer to join through, repeatable', collect, [])
   .option('--no-mdns', 'do not discover peers on the LAN with mDNS')
+  .option('--no-coordinator', 'never take the coordinator role')
   .option('--name <name>', 'node name (default: host name)')
   .option('--label <k=v>', 'node label, repeatable', collect, [])
   .option(
@@ -63,6 +65,12 @@ program
   .description("this daemon's identity, addresses and view of the mesh")
   .option('--json', 'print JSON (see README: status --json)')
   .action((options, command: Command) => statusCommand(client(command), options))
+
+program
+  .command('coordinator')
+  .description('which node coordinates the mesh, under which term')
+  .option('--json', 'print JSON (see README: coordinator --json)')
+  .action((options, command: Command) => coordinatorCommand(client(command), options))
 
 const node = program.command('node').description('nodes of the mesh')
 node

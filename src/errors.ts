@@ -47,6 +47,10 @@ export const InvalidRecordError = defineError('InvalidRecordError', 'SHOAL_INVAL
 export const RecordTooLargeError = defineError('RecordTooLargeError', 'SHOAL_RECORD_TOO_LARGE', 413)
 export const StoreClosedError = defineError('StoreClosedError', 'SHOAL_STORE_CLOSED', 503)
 
+// Coordinator
+export const StaleTermError = defineError('StaleTermError', 'SHOAL_STALE_TERM', 409)
+export const NotCoordinatorError = defineError('NotCoordinatorError', 'SHOAL_NOT_COORDINATOR', 409)
+
 // API
 export const NotFoundError = defineError('NotFoundError', 'SHOAL_NOT_FOUND', 404)
 export const NodeNotFoundError = defineError('NodeNotFoundError', 'SHOAL_NODE_NOT_FOUND', 404)

@@ -18,6 +18,7 @@ export async function nodeListCommand(
   }
   const rows = nodes.map((node) => [
     node.self ? `${node.name} *` : node.name,
+    node.coordinator ? 'coordinator' : '',
     shortId(node.id),
     node.state,
     String(node.resources.cpus),
@@ -27,7 +28,9 @@ export async function nodeListCommand(
     ago(node.lastSeen),
     labels(node.labels),
   ])
-  console.log(table(['NAME', 'ID', 'STATE', 'CPUS', 'MEM FREE', 'DISK FREE', 'LOAD', 'SEEN', 'LABELS'], rows))
+  console.log(
+    table(['NAME', 'ROLE', 'ID', 'STATE', 'CPUS', 'MEM FREE', 'DISK FREE', 'LOAD', 'SEEN', 'LABELS'], rows),
+  )
 }
 
 export async function nodeShowCommand(
@@ -45,6 +48,10 @@ export async function nodeShowCommand(
     ['id', node.id],
     ['name', node.name + (node.self ? ' (this node)' : '')],
     ['state', `${node.state}${node.connected ? ', connected' : ''}`],
+    [
+      'role',
+      node.coordinator ? 'coordinator' : node.eligible ? 'eligible for coordinator' : 'never coordinator',
+    ],
     ['last seen', `${node.lastSeen} (${ago(node.lastSeen)})`],
     ['started', node.startedAt],
     ['version', node.version],

@@ -1,6 +1,7 @@
 // `shoal status [--json]`: this daemon's identity, addresses and view of the mesh.
 import type { StatusView } from '../../src/api/types.js'
 import type { ApiClient } from '../client.js'
+import { describeCoordinator } from './coordinator.js'
 
 export async function statusCommand(client: ApiClient, options: { json?: boolean }): Promise<void> {
   const status = await client.get<StatusView>('/v1/status')
@@ -21,11 +22,12 @@ export async function statusCommand(client: ApiClient, options: { json?: boolean
       'nodes',
       `${nodes.alive} alive, ${nodes.suspect} suspect, ${nodes.dead} dead, ${nodes.left} left (others)`,
     ],
+    ['coordinator', describeCoordinator(status.coordinator)],
     ['records', String(status.records)],
     ['swarm key', `fingerprint ${status.swarmKeyFingerprint}`],
     ...status.addresses.map((addr, i): [string, string] => [i === 0 ? 'addresses' : '', addr]),
   ]
-  for (const [label, value] of rows) console.log(`${label.padEnd(10)}  ${value}`)
+  for (const [label, value] of rows) console.log(`${label.padEnd(11)}  ${value}`)
   if (remote !== undefined) {
     console.log(`\nto join from another machine (with a copy of this node's swarm.key):`)
     console.log(`  shoal daemon --swarm-key ./swarm.key --bootstrap ${remote}`)

@@ -1,6 +1,7 @@
 // What route handlers can see: the parts' public faces and facts about this daemon.
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { Coordinator } from '../coordinator/index.js'
 import type { Membership } from '../membership/index.js'
 import type { Mesh } from '../mesh/index.js'
 import type { ReplicatedState } from '../state/index.js'
@@ -8,6 +9,7 @@ import type { ReplicatedState } from '../state/index.js'
 export interface ApiComponents {
   state: ReplicatedState
   membership: Membership
+  coordinator: Coordinator
   mesh: Mesh
   metrics: Registry
   logger: Logger

@@ -16,6 +16,7 @@ import type { ApiContext } from './context.js'
 import { sendError } from './http.js'
 import type { ApiComponents, ApiInit } from './index.js'
 import { Router } from './router.js'
+import { coordinatorRoutes } from './routes/coordinator.js'
 import { eventRoutes } from './routes/events.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/nodes.js'
@@ -38,7 +39,13 @@ export class ApiServer {
   ) {
     this.log = partLogger(components.logger, 'api')
     const ctx: ApiContext = { ...components, facts: init.facts, httpUrl: () => this.tcpUrl }
-    this.router.add(...statusRoutes(ctx), ...nodeRoutes(ctx), ...eventRoutes(ctx), ...metricsRoutes(ctx))
+    this.router.add(
+      ...statusRoutes(ctx),
+      ...nodeRoutes(ctx),
+      ...coordinatorRoutes(ctx),
+      ...eventRoutes(ctx),
+      ...metricsRoutes(ctx),
+    )
     if (!isLoopbackHost(init.httpHost) && (init.token === undefined || init.token.length < 16)) {
       throw new TypeError('an HTTP listener off loopback needs a token of at least 16 characters')
     }

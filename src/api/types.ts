@@ -1,6 +1,8 @@
 // Shapes of the local API's JSON, shared with the CLI (type-only, so the CLI imports no daemon code).
+import type { CoordinatorView } from '../coordinator/index.js'
 import type { NodeView } from '../membership/index.js'
 
+export type { CoordinatorView, Role } from '../coordinator/index.js'
 export type { Liveness, NodeView } from '../membership/index.js'
 
 /** `GET /v1/status`, printed by `shoal status --json`. */
@@ -23,6 +25,8 @@ export interface StatusView {
   uptimeSeconds: number
   /** First 8 hex digits of the swarm key's SHA-256: equal on every member of one mesh. */
   swarmKeyFingerprint: string
+  /** The coordinator as this node sees it (`GET /v1/coordinator`). */
+  coordinator: CoordinatorView
 }
 
 /** Body of every error response. */

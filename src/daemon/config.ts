@@ -19,6 +19,8 @@ export interface DaemonConfig {
   listen: string[]
   bootstrap: string[]
   mdns: boolean
+  /** Stands for the coordinator role (`--no-coordinator` says no). */
+  coordinator: boolean
   name: string
   labels: Record<string, string>
   httpHost: string
@@ -39,6 +41,8 @@ export interface DaemonTuning {
   tombstoneTtlMs?: number
   tombstoneGcIntervalMs?: number
   targetConnections?: number
+  leaseMs?: number
+  renewEveryMs?: number
   /** Extra record kinds to register (tests and benchmarks write their own kinds). */
   extraKinds?: RecordKind[]
 }
@@ -50,6 +54,7 @@ export interface DaemonFlags {
   listen?: string[]
   bootstrap?: string[]
   mdns?: boolean
+  coordinator?: boolean
   name?: string
   label?: string[]
   httpHost?: string
@@ -75,6 +80,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     listen: [...listen],
     bootstrap: [...(flags.bootstrap ?? [])],
     mdns: flags.mdns ?? true,
+    coordinator: flags.coordinator ?? true,
     name,
     labels: parseLabels(flags.label ?? []),
     httpHost: flags.httpHost ?? '127.0.0.1',

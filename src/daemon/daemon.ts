@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { type ApiServer, createApiServer, type DaemonFacts, isLoopbackHost } from '../api/index.js'
+import { type Coordinator, createCoordinator } from '../coordinator/index.js'
 import { createDockerEngine } from '../docker/index.js'
 import { DataDirInUseError, DataDirUnusableError, InvalidFlagError, ShoalError } from '../errors.js'
 import { createMembership, type Membership } from '../membership/index.js'
@@ -34,6 +35,7 @@ export class Daemon {
     readonly mesh: Mesh,
     readonly state: ReplicatedState,
     readonly membership: Membership,
+    readonly coordinator: Coordinator,
     readonly api: ApiServer,
     readonly metrics: Registry,
     readonly facts: DaemonFacts,
@@ -90,11 +92,23 @@ export class Daemon {
           name: config.name,
           labels: config.labels,
           version: VERSION,
+          coordinatorEligible: config.coordinator,
           heartbeatIntervalMs: tuning.heartbeatIntervalMs,
           suspectAfterMs: tuning.suspectAfterMs,
           deadAfterMs: tuning.deadAfterMs,
         },
       )
+      const coordinator = createCoordinator(
+        { state, membership, mesh, logger, metrics },
+        {
+          name: config.name,
+          eligible: config.coordinator,
+          leaseMs: tuning.leaseMs,
+          renewEveryMs: tuning.renewEveryMs,
+          clock: tuning.clock,
+        },
+      )
+      membership.showCoordinator(() => coordinator.holder())
       const facts: DaemonFacts = {
         dataDir: config.dataDir,
         version: VERSION,
@@ -103,7 +117,7 @@ export class Daemon {
         swarmKeyFingerprint: swarmKey.fingerprint,
       }
       const api = createApiServer(
-        { state, membership, mesh, metrics, logger },
+        { state, membership, coordinator, mesh, metrics, logger },
         {
           socketPath: paths.socket,
           httpHost: config.httpHost,
@@ -116,8 +130,8 @@ export class Daemon {
       )
       // State starts first: it loads the store and registers its protocol and topic before the mesh
       // accepts anyone. It stops before the mesh, though, so its last gossip (the `left` notice) goes out.
-      const startSequence: Startable[] = [state, mesh, membership, api]
-      const fullStopSequence: Startable[] = [api, membership, state, mesh]
+      const startSequence: Startable[] = [state, mesh, membership, coordinator, api]
+      const fullStopSequence: Startable[] = [api, coordinator, membership, state, mesh]
       for (const part of startSequence) {
         await part.start()
         stopSequence = fullStopSequence.filter((p) => startSequence.indexOf(p) <= startSequence.indexOf(part))
@@ -130,6 +144,7 @@ export class Daemon {
         mesh,
         state,
         membership,
+        coordinator,
         api,
         metrics,
         facts,

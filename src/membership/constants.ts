@@ -35,6 +35,12 @@ export const DEAD_AFTER_MS = 4_000
 export const LIVENESS_TICK_MS = 250
 
 /** A direct ping to a suspect (SWIM's probe) gives up after this long. */
+/**
+ * A liveness tick later than this beyond its interval means this process was stalled: the stall is not
+ * held against peers (a node resuming from a pause must not declare everyone dead).
+ */
+export const STALL_GRACE_MS = 1_000
+
 export const PROBE_TIMEOUT_MS = 1_000
 
 /** Disk, memory and Docker reachability are sampled this often; heartbeats carry the latest sample. */

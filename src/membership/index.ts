@@ -30,6 +30,10 @@ export interface NodeView {
   labels: Record<string, string>
   resources: Resources
   drivers: { docker: boolean; exec: boolean }
+  /** Stands for the coordinator role. */
+  eligible: boolean
+  /** Holds the coordinator role, as the answering node sees it. */
+  coordinator: boolean
   version: string
   startedAt: string
 }
@@ -43,6 +47,8 @@ export interface MembershipInit {
   name: string
   labels: Record<string, string>
   version: string
+  /** Stands for the coordinator role. @default true */
+  coordinatorEligible?: boolean
   /** @default HEARTBEAT_INTERVAL_MS */
   heartbeatIntervalMs?: number
   /** @default SUSPECT_AFTER_MS */

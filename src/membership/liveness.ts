@@ -1,6 +1,6 @@
 // The local liveness view: alive → suspect → dead from heartbeat silence on a monotonic clock; left on a clean stop.
 import { EventEmitter } from 'node:events'
-import { DEAD_AFTER_MS, SUSPECT_AFTER_MS } from './constants.js'
+import { DEAD_AFTER_MS, LIVENESS_TICK_MS, STALL_GRACE_MS, SUSPECT_AFTER_MS } from './constants.js'
 
 export type Liveness = 'alive' | 'suspect' | 'dead' | 'left'
 
@@ -32,7 +32,8 @@ interface PeerLiveness {
 export class LivenessView extends EventEmitter<LivenessEvents> {
   private readonly peers = new Map<string, PeerLiveness>()
   private readonly timings: LivenessTimings
-  private readonly startedAt: number
+  private startedAt: number
+  private lastTick: number
 
   constructor(
     timings: Partial<LivenessTimings> = {},
@@ -44,6 +45,7 @@ export class LivenessView extends EventEmitter<LivenessEvents> {
       deadAfterMs: timings.deadAfterMs ?? DEAD_AFTER_MS,
     }
     this.startedAt = monotonicNow()
+    this.lastTick = this.startedAt
   }
 
   /**
@@ -98,9 +100,14 @@ export class LivenessView extends EventEmitter<LivenessEvents> {
     this.set(peer, { ...entry, state: 'suspect' })
   }
 
-  /** Re-evaluates every peer; call on a short tick. */
+  /** Re-evaluates every peer; call every LIVENESS_TICK_MS. */
   tick(): void {
     const now = this.monotonicNow()
+    const stalled = now - this.lastTick - LIVENESS_TICK_MS
+    this.lastTick = now
+    // We were stopped (SIGSTOP, a VM pause, a blocked event loop): nobody could be heard meanwhile, so the
+    // silence is ours, not theirs. Their heartbeats are queued in our sockets and arrive next.
+    if (stalled > STALL_GRACE_MS) this.forgive(stalled)
     for (const [peer, entry] of this.peers) {
       if (entry.state === 'left' || entry.state === 'dead') continue
       const silence = now - (entry.lastHeard ?? this.startedAt)
@@ -113,6 +120,14 @@ export class LivenessView extends EventEmitter<LivenessEvents> {
       else if (silence >= this.timings.suspectAfterMs * entry.scale && entry.state === 'alive') {
         this.set(peer, { ...entry, state: 'suspect' })
       }
+    }
+  }
+
+  private forgive(stalledMs: number): void {
+    this.startedAt += stalledMs
+    for (const entry of this.peers.values()) {
+      if (entry.lastHeard !== undefined) entry.lastHeard += stalledMs
+      if (entry.lastProbeOk !== undefined) entry.lastProbeOk += stalledMs
     }
   }
 

@@ -38,6 +38,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly suspectAfterMs: number
   private heartbeat = 0
   private own: NodeValue | undefined
+  private coordinatorHolder: (() => string | undefined) | undefined
   private running = false
   private readonly onChange = (change: RecordChange): void => this.observe(change)
   private readonly onDisconnect = (peer: string): void => this.probe(peer, true)
@@ -162,6 +163,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       resources,
       labels: this.init.labels,
       drivers: { docker, exec: true },
+      coordinator: this.init.coordinatorEligible ?? true,
       version: this.init.version,
       startedAt: this.startedAt,
       heartbeat: this.heartbeat,
@@ -239,7 +241,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       })
   }
 
-  private nameOf(peer: string): string {
+  nameOf(peer: string): string {
     const record = this.state.get(nodeKey(peer))
     return (record?.value as NodeValue | null)?.name ?? peer
   }
@@ -261,6 +263,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
       labels: value.labels,
       resources: value.resources,
       drivers: value.drivers,
+      eligible: value.coordinator ?? true,
+      coordinator: this.coordinatorHolder?.() === peer,
       version: value.version,
       startedAt: new Date(value.startedAt).toISOString(),
     }
@@ -292,6 +296,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   self(): NodeView {
     return this.node(this.mesh.peerId)
+  }
+
+  /** Tells node views who holds the coordinator role (the coordinator starts after membership). */
+  showCoordinator(holder: () => string | undefined): void {
+    this.coordinatorHolder = holder
   }
 
   livenessOf(peer: string): Liveness | undefined {

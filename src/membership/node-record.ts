@@ -25,6 +25,8 @@ export const nodeValueSchema = z.object({
     .record(z.string().max(63), z.string().max(256))
     .refine((labels) => Object.keys(labels).length <= 64, 'at most 64 labels'),
   drivers: z.object({ docker: z.boolean(), exec: z.boolean() }),
+  /** Whether this node stands for the coordinator role (`--no-coordinator` says no); absent means yes. */
+  coordinator: z.boolean().optional(),
   version: z.string().max(64),
   /** When this run of the daemon started (ms since the epoch). */
   startedAt: uint,

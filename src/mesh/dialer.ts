@@ -73,6 +73,17 @@ export class PeerDialer {
     this.backoff.delete(peer)
   }
 
+  /** The peer reached us (or we it): whatever failed before, it is reachable now. */
+  markReachable(peer: string): void {
+    this.backoff.delete(peer)
+  }
+
+  /** Forgets every failure and dials at once (a partition healed). */
+  resetBackoff(): void {
+    this.backoff.clear()
+    if (this.timer !== undefined) setImmediate(() => this.maintain())
+  }
+
   /** Called when a peer disconnects: try to stay above target without waiting for the next tick. */
   onDisconnect(): void {
     if (this.timer !== undefined) setImmediate(() => this.maintain())
@@ -129,7 +140,10 @@ export class PeerDialer {
       (err: Error) => {
         this.inFlight.delete(key)
         const failures = (this.backoff.get(key)?.failures ?? 0) + 1
-        const delay = Math.min(DIAL_BACKOFF_MIN_MS * 2 ** (failures - 1), DIAL_BACKOFF_MAX_MS)
+        // ±20 % jitter, so that the nodes on each side of a healed partition do not redial in lockstep.
+        const delay =
+          Math.min(DIAL_BACKOFF_MIN_MS * 2 ** (failures - 1), DIAL_BACKOFF_MAX_MS) *
+          (0.8 + Math.random() * 0.4)
         this.backoff.set(key, { failures, nextAttemptAt: Date.now() + delay })
         this.log.debug({ target: key, failures, retryInMs: delay, err: err.message }, 'dial failed')
       },

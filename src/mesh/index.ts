@@ -64,6 +64,11 @@ export interface Mesh extends EventEmitter<MeshEvents> {
   addPeerAddresses(peer: string, addresses: readonly string[]): Promise<void>
   /** Stops dialling a peer that left for good. */
   forgetPeer(peer: string): void
+  /**
+   * Refuses every connection to or from these peers and closes open ones; an empty list lifts the block.
+   * Fault injection for partition tests (a real partition is a link going down).
+   */
+  blockPeers(peers: Iterable<string>): Promise<void>
   /** Round-trip time in ms over the libp2p ping protocol; dials if needed. */
   ping(peer: string, options?: { signal?: AbortSignal }): Promise<number>
 }

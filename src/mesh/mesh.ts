@@ -50,6 +50,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   private dialer: PeerDialer | undefined
   private readonly log: Logger
   private readonly topics = new Map<string, GossipTopicHandler>()
+  private blocked: ReadonlySet<string> = new Set()
   private readonly protocols = new Map<
     string,
     { handler: (stream: Stream, peer: string) => Promise<void>; options: StreamHandlerOptions }
@@ -90,6 +91,12 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionProtector: preSharedKey({ psk: init.swarmKey.bytes }),
+      // Only blockPeers() (partition tests) ever refuses a peer that holds the swarm key.
+      connectionGater: {
+        denyDialPeer: (peer) => this.blocked.has(peer.toString()),
+        denyInboundEncryptedConnection: (peer) => this.blocked.has(peer.toString()),
+        denyOutboundEncryptedConnection: (peer) => this.blocked.has(peer.toString()),
+      },
       connectionManager: {
         dialTimeout: DIAL_TIMEOUT_MS,
         inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
@@ -124,6 +131,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
       const peer = event.detail.toString()
       const direction = node.getConnections(event.detail)[0]?.direction ?? 'inbound'
       this.log.debug({ peer, direction }, 'peer connected')
+      this.dialer?.markReachable(peer)
       this.emit('peer:connect', peer, direction)
     })
     node.addEventListener('peer:disconnect', (event) => {
@@ -277,6 +285,19 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
 
   forgetPeer(peer: string): void {
     this.dialer?.removeCandidate(peer)
+  }
+
+  async blockPeers(peers: Iterable<string>): Promise<void> {
+    this.blocked = new Set(peers)
+    const node = this.node
+    if (node === undefined) return
+    await Promise.all(
+      node
+        .getPeers()
+        .filter((peer) => this.blocked.has(peer.toString()))
+        .map((peer) => node.hangUp(peer).catch(() => undefined)),
+    )
+    if (this.blocked.size === 0) this.dialer?.resetBackoff()
   }
 
   async ping(peer: string, options: { signal?: AbortSignal } = {}): Promise<number> {

@@ -5,7 +5,7 @@ import { ReplicatedState } from './replicated-state.js'
 export * as stateConstants from './constants.js'
 export type { Stamp, WallClock } from './hlc.js'
 export { compareStamps, HybridLogicalClock, systemClock } from './hlc.js'
-export type { RecordKind, WriterRule } from './kinds.js'
+export type { Fence, RecordKind, WriterRule } from './kinds.js'
 export type { StateRecord, Version } from './record.js'
 export { compareRecords, kindOf, mergeRecords, subjectOf, versionOf } from './record.js'
 export type {

@@ -16,6 +16,20 @@ export interface RecordKind<V = unknown> {
   /** Schema of the value; tombstones skip it. */
   schema: z.ZodType<V>
   writer: WriterRule
+  /**
+   * Written by the coordinator under its term (a fencing token): every record must carry a term, and the
+   * state's fence (see `ReplicatedState.setFence`) refuses records from a coordinator whose term is over.
+   */
+  fenced?: boolean
+}
+
+/**
+ * Judges records of fenced kinds against the newest coordinator term this node knows. Must be a pure
+ * function of the record and that term's lease, so that every node that knows the lease judges alike.
+ */
+export interface Fence {
+  /** Why this record is refused (it comes from a coordinator whose term is over), or undefined. */
+  judge(record: StateRecord): string | undefined
 }
 
 export class KindRegistry {

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { InvalidRecordError, RecordTooLargeError, UnknownKindError } from '../errors.js'
+import { InvalidRecordError, RecordTooLargeError, StaleTermError, UnknownKindError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import type { Mesh } from '../mesh/index.js'
 import {
@@ -14,8 +14,8 @@ import {
 } from './constants.js'
 import { bucketOf, SyncDigest } from './digest.js'
 import { StateGossip } from './gossip.js'
-import { HybridLogicalClock, systemClock, type WallClock } from './hlc.js'
-import { KindRegistry, type RecordKind } from './kinds.js'
+import { HybridLogicalClock, type Stamp, systemClock, type WallClock } from './hlc.js'
+import { type Fence, KindRegistry, type RecordKind } from './kinds.js'
 import { createStateMetrics, type StateMetrics } from './metrics.js'
 import { compareRecords, kindOf, type StateRecord, versionOf } from './record.js'
 import { createRecordSigner, type RecordSigner, RecordVerifier } from './signer.js'
@@ -97,6 +97,7 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
   private readonly tombstoneGcIntervalMs: number
   private gcTimer: NodeJS.Timeout | undefined
   private started = false
+  private fence: Fence | undefined
 
   constructor(
     private readonly components: ReplicatedStateComponents,
@@ -125,9 +126,21 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
     this.kinds.register(kind)
   }
 
+  /** A fresh HLC stamp, ordered after everything this node has written or accepted. */
+  clockNow(): Stamp {
+    return this.hlc.now()
+  }
+
+  /** Installs the judge of fenced kinds (the coordinator does, before start()). */
+  setFence(fence: Fence): void {
+    this.fence = fence
+  }
+
   async start(): Promise<void> {
     if (this.started) return
     await this.load()
+    // The lease may have loaded after records it fences; judge them now that everything is in.
+    await this.refence()
     await this.gossip.start()
     await this.sync.start()
     this.gcTimer = setInterval(() => {
@@ -212,6 +225,29 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
     return results
   }
 
+  /**
+   * Re-judges every record of a fenced kind, after the fence learned of a newer term: records written
+   * under a term that had already ended are removed here as they are refused everywhere else; a peer that
+   * still holds the version they replaced gives it back at the next sync. Returns how many were removed.
+   */
+  async refence(): Promise<number> {
+    if (this.fence === undefined) return 0
+    const refused: StateRecord[] = []
+    for (const [kindName, records] of this.byKind) {
+      if (this.kinds.get(kindName)?.fenced !== true) continue
+      for (const record of records.values()) if (this.fence.judge(record) !== undefined) refused.push(record)
+    }
+    if (refused.length === 0) return 0
+    for (const record of refused) this.setRecord(undefined, record)
+    await this.components.store.remove(refused.map((record) => record.key))
+    this.metrics.recordsDropped.inc({ reason: 'stale-term', source: 'refence' }, refused.length)
+    this.log.warn(
+      { count: refused.length, keys: refused.slice(0, 8).map((record) => record.key) },
+      'removed records written under a coordinator term that had already ended',
+    )
+    return refused.length
+  }
+
   private encodeLocal(write: LocalWrite): StateRecord {
     if (!KEY_PATTERN.test(write.key)) throw new InvalidRecordError(`"${write.key}" is not a valid record key`)
     const kind = this.kinds.get(kindOf(write.key))
@@ -228,6 +264,11 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
       deleted: write.deleted,
       term: write.term,
     })
+    if (kind.fenced === true) {
+      const refusal =
+        record.term < 1 ? `${write.key} must be written under a term` : this.fence?.judge(record)
+      if (refusal !== undefined) throw new StaleTermError(refusal)
+    }
     if (record.body.length > MAX_RECORD_BYTES) {
       throw new RecordTooLargeError(
         `${write.key} is ${record.body.length} bytes; the limit is ${MAX_RECORD_BYTES}`,
@@ -244,6 +285,7 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
       now: this.clock.now(),
       maxSkewMs: this.maxClockSkewMs,
       tombstoneTtlMs: this.tombstoneTtlMs,
+      fence: this.fence,
       ...options,
     }
   }

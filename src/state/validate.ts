@@ -1,5 +1,5 @@
 // Validation of records received from the network: every check, in order, with the reason a record is dropped.
-import { type KindRegistry, writerViolation } from './kinds.js'
+import { type Fence, type KindRegistry, writerViolation } from './kinds.js'
 import { kindOf, type StateRecord } from './record.js'
 import type { RecordVerifier } from './signer.js'
 import { decodeWireRecord } from './wire.js'
@@ -14,6 +14,7 @@ export type DropReason =
   | 'signature'
   | 'skew'
   | 'stale-tombstone'
+  | 'stale-term'
 
 export const DROP_REASONS: readonly DropReason[] = [
   'decode',
@@ -24,6 +25,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'signature',
   'skew',
   'stale-tombstone',
+  'stale-term',
 ]
 
 export interface ValidationContext {
@@ -33,6 +35,8 @@ export interface ValidationContext {
   now: number
   maxSkewMs: number
   tombstoneTtlMs: number
+  /** Judges records of fenced kinds; without one, they are judged by their writer rule alone. */
+  fence?: Fence
   /**
    * For gossip: the peer that signed the gossip message. Gossip carries only its publisher's own writes,
    * so each record's origin must be this peer, and gossipsub's signature already vouches for them.
@@ -89,6 +93,10 @@ export function validateRecord(input: unknown, ctx: ValidationContext): Validati
   }
   if (record.deleted && ctx.now - record.stamp.wall > ctx.tombstoneTtlMs) {
     return drop('stale-tombstone', `tombstone for ${record.key} is past its lifetime`, record.origin)
+  }
+  if (kind.fenced === true) {
+    const refusal = record.term < 1 ? `${record.key} carries no term` : ctx.fence?.judge(record)
+    if (refusal !== undefined) return drop('stale-term', refusal, record.origin)
   }
   return { ok: true, record }
 }

@@ -8,6 +8,14 @@ import { makeTempDir, removeDir } from './temp-dir.js'
 /** A kind any node may write, for tests and benchmarks that need records of their own. */
 export const testKind: RecordKind<unknown> = { name: 'test', schema: z.unknown(), writer: 'any' }
 
+/** A fenced kind: what a coordinator writes under its term (as job assignments will be). */
+export const workKind: RecordKind<unknown> = {
+  name: 'work',
+  schema: z.unknown(),
+  writer: 'any',
+  fenced: true,
+}
+
 export interface NodeOptions {
   name: string
   dataDir?: string
@@ -17,6 +25,8 @@ export interface NodeOptions {
   swarmKeyFile?: string
   tuning?: DaemonTuning
   labels?: Record<string, string>
+  /** Stands for the coordinator role. @default true */
+  coordinator?: boolean
   /** Docker engine socket; by default one that does not exist, so no test depends on the host's engine. */
   dockerSocket?: string
 }
@@ -38,12 +48,13 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrap: options.bootstrap ?? (joinTo === undefined ? [] : [joinTo.daemon.mesh.addresses()[0]!]),
     mdns: false,
+    coordinator: options.coordinator ?? true,
     name: options.name,
     labels: options.labels ?? {},
     httpHost: '127.0.0.1',
     httpPort: 0,
     logLevel,
-    tuning: { extraKinds: [testKind], ...options.tuning },
+    tuning: { extraKinds: [testKind, workKind], ...options.tuning },
     dockerSocket: options.dockerSocket ?? `${dataDir}/no-docker.sock`,
   }
   const keyFile = options.swarmKeyFile ?? joinTo?.daemon.swarmKey.path

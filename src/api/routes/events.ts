@@ -1,5 +1,6 @@
-// GET /v1/events: server-sent events of record changes (`record`) and liveness changes (`node`).
+// GET /v1/events: server-sent events of record changes (`record`), liveness changes (`node`), coordinator changes.
 import type { ServerResponse } from 'node:http'
+import type { CoordinatorView } from '../../coordinator/index.js'
 import type { Liveness } from '../../membership/index.js'
 import { kindOf, type RecordChange } from '../../state/index.js'
 import type { ApiContext } from '../context.js'
@@ -57,12 +58,15 @@ function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
     const event: NodeStateEvent = { id: peer, name, state, previous: previous ?? null }
     send('node', event)
   }
+  const onCoordinator = (view: CoordinatorView): void => send('coordinator', view)
   const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS)
   ctx.state.on('record:changed', onRecord)
   ctx.membership.on('peer:state', onNodeState)
+  ctx.coordinator.on('change', onCoordinator)
   res.on('close', () => {
     clearInterval(keepalive)
     ctx.state.off('record:changed', onRecord)
     ctx.membership.off('peer:state', onNodeState)
+    ctx.coordinator.off('change', onCoordinator)
   })
 }

@@ -1,0 +1,370 @@
+// The coordinator role: lease claims by rank, renewal on a monotonic clock, step-down, and fenced writes.
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { NotCoordinatorError, StaleTermError } from '../errors.js'
+import { partLogger } from '../logger.js'
+import { NODE_KIND, type NodeValue } from '../membership/index.js'
+import type { LocalWrite, RecordChange, StateRecord, WriteResult } from '../state/index.js'
+import { stateConstants, subjectOf, systemClock } from '../state/index.js'
+import { ClockCheck } from './clock-check.js'
+import {
+  CLAIM_SETTLE_MS,
+  CLAIM_STAGGER_MS,
+  COORDINATOR_TICK_MS,
+  HOLDER_SAFETY_MARGIN_MS,
+  LEASE_MS,
+  RENEW_EVERY_MS,
+  STALL_THRESHOLD_MS,
+  STARTUP_GRACE_MS,
+} from './constants.js'
+import type {
+  CoordinatorComponents,
+  CoordinatorEvents,
+  CoordinatorInit,
+  CoordinatorView,
+  Role,
+} from './index.js'
+import { COORDINATOR_LEASE_KEY, type LeaseValue, leaseFence, leaseKind } from './lease.js'
+import { type CoordinatorMetrics, createCoordinatorMetrics, type StepDownReason } from './metrics.js'
+
+export class Coordinator extends EventEmitter<CoordinatorEvents> {
+  private readonly log: Logger
+  private readonly metrics: CoordinatorMetrics
+  private readonly clockCheck: ClockCheck
+  private readonly leaseMs: number
+  private readonly renewEveryMs: number
+  private role: Role = 'follower'
+  /** The term this node claimed or holds (meaningful while not a follower). */
+  private ownTerm = 0
+  /** Monotonic times: when we last saw the lease change, when our current claim or renewal was made. */
+  private leaseSeenAt: number
+  private claimedAt = 0
+  private renewedAt = 0
+  /** Until then this node acts as coordinator (its lease cannot have lapsed in anyone's view). */
+  private deadline = 0
+  private quietUntil = 0
+  private lastTick: number
+  private writing = false
+  private clockAheadMs: number | undefined
+  private timer: NodeJS.Timeout | undefined
+  private readonly onChange = (change: RecordChange): void => this.observe(change)
+  private readonly wallNow: () => number
+
+  constructor(
+    private readonly components: CoordinatorComponents,
+    private readonly init: CoordinatorInit,
+  ) {
+    super()
+    this.setMaxListeners(0)
+    this.log = partLogger(components.logger, 'coordinator')
+    this.leaseMs = init.leaseMs ?? LEASE_MS
+    this.renewEveryMs = init.renewEveryMs ?? RENEW_EVERY_MS
+    this.clockCheck = new ClockCheck(init.maxClockSkewMs ?? stateConstants.MAX_CLOCK_SKEW_MS)
+    const clock = init.clock ?? systemClock
+    this.wallNow = () => clock.now()
+    this.leaseSeenAt = performance.now()
+    this.lastTick = this.leaseSeenAt
+    components.state.registerKind(leaseKind)
+    components.state.setFence(leaseFence(() => this.lease()))
+    this.metrics = createCoordinatorMetrics(components.metrics, {
+      term: () => this.term(),
+      isHolder: () => this.isHolder(),
+    })
+  }
+
+  async start(): Promise<void> {
+    if (this.timer !== undefined) return
+    this.leaseSeenAt = performance.now()
+    this.lastTick = this.leaseSeenAt
+    this.components.state.on('record:changed', this.onChange)
+    this.timer = setInterval(() => this.tick(), COORDINATOR_TICK_MS)
+    this.timer.unref()
+    if (this.init.eligible === false)
+      this.log.info('this node does not stand for coordinator (--no-coordinator)')
+  }
+
+  /** Stops; a holder releases its lease so that the others elect at once. */
+  async stop(): Promise<void> {
+    if (this.timer === undefined) return
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.components.state.off('record:changed', this.onChange)
+    if (this.isHolder()) {
+      const lease = this.lease()?.value
+      this.stepDown('released')
+      if (lease != null) {
+        await this.components.state
+          .put(
+            COORDINATOR_LEASE_KEY,
+            { ...lease, expiresAt: this.wallNow(), released: true },
+            { term: lease.term },
+          )
+          .catch((err: Error) =>
+            this.log.warn({ err: err.message }, 'could not release the coordinator lease'),
+          )
+      }
+    }
+  }
+
+  /** The newest lease this node knows (the highest term: leases merge by term first). */
+  lease(): StateRecord<LeaseValue> | undefined {
+    return this.components.state.get(COORDINATOR_LEASE_KEY) as StateRecord<LeaseValue> | undefined
+  }
+
+  /** The highest coordinator term this node has seen. */
+  term(): number {
+    return this.lease()?.term ?? 0
+  }
+
+  /** True while this node may act as coordinator: it holds the lease and it cannot have lapsed anywhere. */
+  isHolder(): boolean {
+    return this.role === 'holder' && performance.now() < this.deadline
+  }
+
+  /** The holder as this node sees it now, or undefined if the lease lapsed or there never was one. */
+  holder(): string | undefined {
+    const lease = this.lease()?.value
+    if (lease == null || this.lapsedAt(performance.now()) <= performance.now()) return undefined
+    return lease.holder
+  }
+
+  /**
+   * Writes records as coordinator under `term` (the fencing token). Refused unless this node holds that
+   * term right now; receivers refuse them too once they know a newer term (see lease.ts, judgeFenced).
+   */
+  async writeAsCoordinator(term: number, writes: readonly LocalWrite[]): Promise<WriteResult[]> {
+    if (!this.isHolder()) {
+      throw new NotCoordinatorError(`this node does not hold the coordinator role (term ${this.term()})`)
+    }
+    if (term !== this.ownTerm) {
+      throw new StaleTermError(`term ${term} is not the coordinator term this node holds (${this.ownTerm})`)
+    }
+    return this.components.state.write(writes.map((write) => ({ ...write, term })))
+  }
+
+  view(): CoordinatorView {
+    const record = this.lease()
+    const lease = record?.value
+    const now = performance.now()
+    const base = { role: this.role, eligible: this.eligible(), term: record?.term ?? 0 }
+    if (lease == null) {
+      return {
+        ...base,
+        status: 'none',
+        holder: null,
+        holderName: null,
+        self: false,
+        since: null,
+        expiresAt: null,
+      }
+    }
+    return {
+      ...base,
+      status: this.lapsedAt(now) <= now ? 'lapsed' : 'held',
+      holder: lease.holder,
+      holderName: lease.holderName,
+      self: lease.holder === this.components.mesh.peerId && this.isHolder(),
+      since: new Date(lease.since).toISOString(),
+      // When the lease ends in this node's view, on our own clock.
+      expiresAt: new Date(this.wallNow() + Math.max(0, this.lapsedAt(now) - now)).toISOString(),
+    }
+  }
+
+  private observe(change: RecordChange): void {
+    const { record } = change
+    if (change.source === 'gossip' && record.origin !== this.components.mesh.peerId) {
+      // Gossip arrives moments after it is written: how old it looks is how far our clock runs ahead.
+      this.clockCheck.observe(record.origin, this.wallNow() - record.stamp.wall)
+    }
+    if (record.key !== COORDINATOR_LEASE_KEY) return
+    this.leaseSeenAt = performance.now()
+    const lease = record.value as LeaseValue
+    const previous = change.previous?.value as LeaseValue | undefined
+    const changed = previous === undefined || previous.holder !== lease.holder || previous.term !== lease.term
+    if (changed) {
+      this.metrics.changes.inc()
+      this.log.info(
+        { holder: lease.holder, name: lease.holderName, term: lease.term },
+        `coordinator is ${lease.holderName} (term ${lease.term})`,
+      )
+    }
+    if (record.term > (change.previous?.term ?? 0)) {
+      // A newer term fences off whatever older coordinators wrote after it began.
+      this.components.state
+        .refence()
+        .catch((err: Error) => this.log.error({ err: err.message }, 'could not re-judge fenced records'))
+    }
+    const ours = lease.holder === this.components.mesh.peerId && lease.term === this.ownTerm
+    if (this.role !== 'follower' && !ours) {
+      this.stepDown('superseded', `${lease.holderName} holds term ${lease.term}`)
+    }
+    if (changed || lease.released === true) this.emit('change', this.view())
+  }
+
+  private tick(): void {
+    const now = performance.now()
+    const late = now - this.lastTick - COORDINATOR_TICK_MS
+    this.lastTick = now
+    if (late > STALL_THRESHOLD_MS) {
+      // What we believe about the lease may be long out of date: hear the news before claiming anything.
+      this.quietUntil = now + this.leaseMs
+      this.log.warn(
+        { stalledMs: Math.round(late) },
+        'this process was stalled; holding off coordinator claims',
+      )
+    }
+    this.checkClock()
+    if (this.role === 'holder') {
+      if (now >= this.deadline) this.stepDown('lapsed', 'its lease could have lapsed in others’ views')
+      else if (now - this.renewedAt >= this.renewEveryMs) this.renew()
+    } else if (this.role === 'candidate') {
+      if (now - this.claimedAt >= CLAIM_SETTLE_MS) this.settle()
+    } else if (this.mayClaim(now)) {
+      this.claim()
+    }
+  }
+
+  private checkClock(): void {
+    const ahead = this.clockCheck.aheadByMs()
+    if ((ahead === undefined) === (this.clockAheadMs === undefined)) {
+      this.clockAheadMs = ahead
+      return
+    }
+    this.clockAheadMs = ahead
+    if (ahead === undefined) {
+      this.log.info('this node’s clock agrees with its peers again; it stands for coordinator again')
+      return
+    }
+    this.log.error(
+      { aheadMs: Math.round(ahead) },
+      `this node’s clock runs ${(ahead / 1000).toFixed(1)} s ahead of its peers’; they refuse its records, so it will not stand for coordinator until the clock is fixed`,
+    )
+    if (this.role !== 'follower') this.stepDown('clock-ahead')
+  }
+
+  private eligible(): boolean {
+    return this.init.eligible !== false && this.clockAheadMs === undefined
+  }
+
+  /** When the current lease lapses (or lapsed) in this node's view, on the monotonic clock. */
+  private lapsedAt(now: number): number {
+    const lease = this.lease()?.value
+    if (lease == null) return this.leaseSeenAt + STARTUP_GRACE_MS
+    if (lease.released === true) return this.leaseSeenAt
+    if (lease.holder === this.components.mesh.peerId && this.role === 'holder')
+      return Math.max(now + 1, this.deadline)
+    return this.leaseSeenAt + lease.durationMs
+  }
+
+  private mayClaim(now: number): boolean {
+    if (!this.eligible() || now < this.quietUntil || this.writing) return false
+    const lapsedAt = this.lapsedAt(now)
+    if (now < lapsedAt) return false
+    const rank = this.rank()
+    return rank >= 0 && now >= lapsedAt + rank * CLAIM_STAGGER_MS
+  }
+
+  /**
+   * This node's place among the alive, eligible nodes it knows, by peer id (the same order everywhere).
+   * The holder of the lapsed lease is left out: it is dead, paused or cut off from us.
+   */
+  private rank(): number {
+    const self = this.components.mesh.peerId
+    const lapsedHolder = this.lease()?.value?.holder
+    const candidates = [self]
+    for (const record of this.components.state.list(NODE_KIND)) {
+      const peer = subjectOf(record.key)
+      const node = record.value as NodeValue | null
+      if (peer === self || peer === lapsedHolder || node == null) continue
+      if (node.state !== 'up' || node.coordinator === false) continue
+      if (this.components.membership.livenessOf(peer) === 'alive') candidates.push(peer)
+    }
+    candidates.sort()
+    return candidates.indexOf(self)
+  }
+
+  private claim(): void {
+    const { state, mesh } = this.components
+    const term = this.term() + 1
+    const claimedAt = performance.now()
+    const now = this.wallNow()
+    const value: LeaseValue = {
+      holder: mesh.peerId,
+      holderName: this.init.name,
+      term,
+      claim: state.clockNow(),
+      since: now,
+      expiresAt: now + this.leaseMs,
+      durationMs: this.leaseMs,
+    }
+    this.writing = true
+    this.ownTerm = term
+    this.role = 'candidate'
+    this.claimedAt = claimedAt
+    this.renewedAt = claimedAt
+    this.deadline = claimedAt + this.leaseMs - HOLDER_SAFETY_MARGIN_MS
+    this.metrics.claims.inc()
+    this.log.info({ term }, `claiming the coordinator role for term ${term}`)
+    state
+      .put(COORDINATOR_LEASE_KEY, value, { term })
+      .then((result) => {
+        if (!result.applied && this.role === 'candidate') this.role = 'follower'
+      })
+      .catch((err: Error) => {
+        this.log.error({ err: err.message }, 'could not write the coordinator claim')
+        if (this.role === 'candidate') this.role = 'follower'
+      })
+      .finally(() => {
+        this.writing = false
+      })
+  }
+
+  /** After the settle time: still ours means no competing claim won, so act as coordinator. */
+  private settle(): void {
+    const lease = this.lease()?.value
+    if (lease?.holder !== this.components.mesh.peerId || lease.term !== this.ownTerm) {
+      this.role = 'follower'
+      return
+    }
+    this.role = 'holder'
+    this.metrics.elections.inc()
+    this.log.info({ term: this.ownTerm }, `this node is coordinator for term ${this.ownTerm}`)
+    this.emit('change', this.view())
+  }
+
+  private renew(): void {
+    if (this.writing) return
+    const lease = this.lease()?.value
+    if (lease == null || lease.holder !== this.components.mesh.peerId || lease.term !== this.ownTerm) {
+      this.stepDown('superseded')
+      return
+    }
+    const renewedAt = performance.now()
+    this.writing = true
+    this.components.state
+      .put(
+        COORDINATOR_LEASE_KEY,
+        { ...lease, expiresAt: this.wallNow() + this.leaseMs },
+        { term: this.ownTerm },
+      )
+      .then((result) => {
+        if (!result.applied) return
+        this.renewedAt = renewedAt
+        if (this.role === 'holder') this.deadline = renewedAt + this.leaseMs - HOLDER_SAFETY_MARGIN_MS
+      })
+      .catch((err: Error) => this.log.error({ err: err.message }, 'could not renew the coordinator lease'))
+      .finally(() => {
+        this.writing = false
+      })
+  }
+
+  private stepDown(reason: StepDownReason, detail?: string): void {
+    const wasHolder = this.role === 'holder'
+    this.role = 'follower'
+    this.deadline = 0
+    if (!wasHolder) return
+    this.metrics.stepDowns.inc({ reason })
+    this.log.warn({ term: this.ownTerm, reason, detail }, `stepped down as coordinator (${reason})`)
+    this.emit('change', this.view())
+  }
+}

@@ -1,0 +1,74 @@
+// The `lease/coordinator` record: who coordinates under which term, and the fence it implies for fenced kinds.
+import { z } from 'zod'
+import {
+  compareStamps,
+  type Fence,
+  PEER_ID_PATTERN,
+  type RecordKind,
+  type StateRecord,
+  subjectOf,
+} from '../state/index.js'
+
+export const LEASE_KIND = 'lease'
+export const COORDINATOR_LEASE_KEY = `${LEASE_KIND}/coordinator`
+
+const uint = z.number().int().nonnegative()
+
+export const leaseValueSchema = z.object({
+  holder: z.string().regex(PEER_ID_PATTERN),
+  holderName: z.string().min(1).max(253),
+  /** Also the record's term, so that a claim under a newer term beats any renewal of an older one. */
+  term: uint.min(1),
+  /**
+   * The HLC stamp taken just before the claim: the fence between terms. Fenced records written under an
+   * older term are refused if stamped after it.
+   */
+  claim: z.object({ wall: uint, counter: uint, node: z.string().regex(PEER_ID_PATTERN) }),
+  /** Holder's wall time when the term began and when the lease ends unless renewed (for display). */
+  since: uint,
+  expiresAt: uint,
+  /** Lease length observers should time out after, counted from when they see each renewal. */
+  durationMs: uint.min(1).max(60_000),
+  /** Set by a holder that stopped cleanly, so the others elect at once instead of waiting out the lease. */
+  released: z.boolean().optional(),
+})
+export type LeaseValue = z.infer<typeof leaseValueSchema>
+
+export const leaseKind: RecordKind<LeaseValue> = {
+  name: LEASE_KIND,
+  schema: leaseValueSchema,
+  writer: (record: StateRecord) => {
+    if (subjectOf(record.key) !== 'coordinator') return `${record.key} is not a known lease`
+    if (record.deleted) return 'leases are never deleted'
+    const value = record.value as LeaseValue
+    if (value.holder !== record.origin) return `${record.origin} claimed the lease for ${value.holder}`
+    if (value.term !== record.term) return `lease term ${value.term} differs from record term ${record.term}`
+    if (value.claim.node !== record.origin) return 'the claim stamp is not the holder’s'
+    return undefined
+  },
+}
+
+/**
+ * The fence as a pure function of the newest lease: a fenced record is accepted if its writer holds the
+ * current term, or if it was stamped before the current term began (its coordinator was legitimate then;
+ * a concurrent loser of a same-term race included). Everything else is a stale coordinator's work.
+ */
+export function judgeFenced(
+  record: StateRecord,
+  lease: StateRecord<LeaseValue> | undefined,
+): string | undefined {
+  const current = lease?.value
+  if (current === undefined || current === null) {
+    return `${record.key} was written under term ${record.term}, and no coordinator lease is known yet`
+  }
+  if (record.term > current.term) {
+    return `${record.key} was written under term ${record.term}, newer than the newest known lease (${current.term})`
+  }
+  if (record.term === current.term && record.origin === current.holder) return undefined
+  if (compareStamps(record.stamp, current.claim) < 0) return undefined
+  return `${record.key} was written under term ${record.term} by ${record.origin} after term ${current.term} began`
+}
+
+export function leaseFence(currentLease: () => StateRecord<LeaseValue> | undefined): Fence {
+  return { judge: (record) => judgeFenced(record, currentLease()) }
+}

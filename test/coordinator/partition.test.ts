@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { agreedCoordinator } from '../helpers/coordinator.js'
+import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
+import { metric } from '../helpers/metrics.js'
+import { waitFor } from '../helpers/wait.js'
+
+/** Cuts every connection between the two groups, both ways, and refuses new ones. */
+async function partition(a: readonly TestNode[], b: readonly TestNode[]): Promise<void> {
+  const ids = (group: readonly TestNode[]) => group.map((node) => node.daemon.peerId)
+  await Promise.all([
+    ...a.map((node) => node.daemon.mesh.blockPeers(ids(b))),
+    ...b.map((node) => node.daemon.mesh.blockPeers(ids(a))),
+  ])
+}
+
+async function heal(nodes: readonly TestNode[]): Promise<void> {
+  await Promise.all(nodes.map((node) => node.daemon.mesh.blockPeers([])))
+}
+
+describe('a partition between two groups of in-process nodes', () => {
+  let nodes: TestNode[] = []
+  beforeAll(async () => {
+    nodes = await startCluster(5, 'p')
+  })
+  afterAll(async () => destroyNodes(nodes))
+
+  it('lets each side coordinate; after the heal one holder with the highest term remains, and stale work is refused', async () => {
+    const before = await agreedCoordinator(nodes)
+    const others = nodes.filter((node) => node !== before.node)
+    const minority = [before.node, others[0]!]
+    const majority = others.slice(1)
+
+    await partition(minority, majority)
+    // The side without the holder sees the lease lapse and elects under the next term; the holder's side
+    // keeps its holder, which goes on renewing (it cannot know it was cut off).
+    const elected = await agreedCoordinator(majority, 'the cut-off side to elect its own coordinator')
+    expect(elected.term).toBe(before.term + 1)
+    const minorityView = await agreedCoordinator(minority, 'the holder’s side to keep its coordinator')
+    expect(minorityView).toMatchObject({ holder: before.holder, term: before.term })
+
+    // Both coordinators act on their side: the old holder's work is stamped after the new term began.
+    await before.node.daemon.coordinator.writeAsCoordinator(before.term, [
+      { key: 'work/from-old-term', value: { by: 'old' } },
+      { key: 'work/shared', value: { by: 'old' } },
+    ])
+    await elected.node.daemon.coordinator.writeAsCoordinator(elected.term, [
+      { key: 'work/from-new-term', value: { by: 'new' } },
+    ])
+    await waitFor('the old term’s work on its side', () =>
+      minority[1]!.daemon.state.get('work/from-old-term'),
+    )
+
+    const healedAt = Date.now()
+    await heal(nodes)
+    const after = await agreedCoordinator(nodes, 'all five to agree after the heal')
+    const singleAfterMs = Date.now() - healedAt
+    expect(after).toMatchObject({ holder: elected.holder, term: elected.term })
+    expect(before.node.daemon.coordinator.isHolder()).toBe(false)
+
+    // The records converge: the new term's work everywhere, the stale term's work nowhere.
+    await waitFor('the records to converge', () =>
+      nodes.every(
+        (node) =>
+          node.daemon.state.get('work/from-new-term') !== undefined &&
+          node.daemon.state.get('work/from-old-term') === undefined &&
+          node.daemon.state.get('work/shared') === undefined,
+      ),
+    )
+    await waitFor('identical state digests on all five nodes', () => {
+      const digests = new Set(nodes.map((node) => node.daemon.state.digest.encode()))
+      return digests.size === 1
+    })
+    let refused = 0
+    for (const node of nodes) {
+      refused +=
+        (await metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'gossip' })) +
+        (await metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'sync' })) +
+        (await metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'refence' }))
+    }
+    expect(refused).toBeGreaterThan(0)
+    expect(await metric(before.node, 'shoal_coordinator_step_downs_total', { reason: 'superseded' })).toBe(1)
+    console.log(`single coordinator ${singleAfterMs} ms after the heal`)
+  })
+})
