@@ -6,6 +6,7 @@ import { cliLatency } from './cli-latency.js'
 import { convergence } from './convergence.js'
 import { processConvergence } from './convergence-processes.js'
 import { cpuScaling } from './cpu-scaling.js'
+import { failover, healTime, leaseTraffic } from './failover.js'
 import { failureDetection, falseDeaths } from './failure-detection.js'
 import { idle } from './idle.js'
 
@@ -20,6 +21,10 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'cpu-scaling': () => cpuScaling(),
   'cli-latency': () => cliLatency(40),
   'false-deaths': () => falseDeaths(FALSE_DEATH_MINUTES),
+  'failover-loopback': () => failover(20, false),
+  'failover-lab': () => failover(20, true),
+  'heal-lab': () => healTime(10, 8_000),
+  'lease-traffic': () => leaseTraffic(30),
 }
 
 const requested = process.argv.slice(2)

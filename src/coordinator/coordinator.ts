@@ -38,6 +38,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private ownTerm = 0
   /** Monotonic times: when we last saw the lease change, when our current claim or renewal was made. */
   private leaseSeenAt: number
+  /** The lease record `leaseSeenAt` refers to; the state may hold a newer one not yet announced to us. */
+  private observedLease: StateRecord | undefined
   private claimedAt = 0
   private renewedAt = 0
   /** Until then this node acts as coordinator (its lease cannot have lapsed in anyone's view). */
@@ -76,6 +78,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.timer !== undefined) return
     this.leaseSeenAt = performance.now()
     this.lastTick = this.leaseSeenAt
+    this.observedLease = this.lease()
     this.components.state.on('record:changed', this.onChange)
     this.timer = setInterval(() => this.tick(), COORDINATOR_TICK_MS)
     this.timer.unref()
@@ -178,6 +181,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
     if (record.key !== COORDINATOR_LEASE_KEY) return
     this.leaseSeenAt = performance.now()
+    this.observedLease = record
     const lease = record.value as LeaseValue
     const previous = change.previous?.value as LeaseValue | undefined
     const changed = previous === undefined || previous.holder !== lease.holder || previous.term !== lease.term
@@ -258,6 +262,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   private mayClaim(now: number): boolean {
     if (!this.eligible() || now < this.quietUntil || this.writing) return false
+    // A lease merged but not yet announced (it is being stored) is news we have not timed yet: no claim.
+    if (this.lease() !== this.observedLease) return false
     const lapsedAt = this.lapsedAt(now)
     if (now < lapsedAt) return false
     const rank = this.rank()

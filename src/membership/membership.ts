@@ -232,6 +232,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
         () => this.liveness.probeSucceeded(peer),
         () => {
           if (onDisconnect) this.liveness.suspect(peer)
+          // Silent for the suspect timeout and not answering a ping: whatever connection we still have to
+          // it is dead (a pulled cable leaves TCP looking open). Drop it so that the dialer redials.
+          else if (this.mesh.isConnected(peer)) this.mesh.dropConnections(peer)
         },
       )
       .finally(() => {

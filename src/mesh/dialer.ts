@@ -61,10 +61,23 @@ export class PeerDialer {
     this.timer = undefined
   }
 
-  /** A peer found by discovery (mDNS) or learned from the replicated state. */
+  /** A peer learned from the replicated state (or found by discovery: see `discovered`). */
   addCandidate(peer: string): void {
     if (peer === this.init.selfPeerId || this.candidates.has(peer)) return
     this.candidates.add(peer)
+    if (this.timer !== undefined && this.node.connectionCount() < this.target) this.dialPeer(peer)
+  }
+
+  /**
+   * A peer just answered discovery (mDNS), so it is reachable now: forget its failures and dial it if we
+   * are not connected. This is what reconnects the two sides of a LAN within one mDNS interval after a
+   * partition heals, instead of waiting out the redial backoff.
+   */
+  discovered(peer: string): void {
+    if (peer === this.init.selfPeerId) return
+    this.candidates.add(peer)
+    if (this.node.isConnected(peer)) return
+    this.backoff.delete(peer)
     if (this.timer !== undefined && this.node.connectionCount() < this.target) this.dialPeer(peer)
   }
 

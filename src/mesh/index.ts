@@ -65,6 +65,11 @@ export interface Mesh extends EventEmitter<MeshEvents> {
   /** Stops dialling a peer that left for good. */
   forgetPeer(peer: string): void
   /**
+   * Aborts every connection to a peer that stopped answering on it (a link that went down leaves TCP
+   * connections looking open for minutes); the dialer then redials it like any other lost peer.
+   */
+  dropConnections(peer: string): void
+  /**
    * Refuses every connection to or from these peers and closes open ones; an empty list lifts the block.
    * Fault injection for partition tests (a real partition is a link going down).
    */

@@ -144,7 +144,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
       this.log.debug({ peer, addrs: event.detail.multiaddrs.map(String) }, 'discovered peer')
       node.peerStore
         .merge(event.detail.id, { multiaddrs: event.detail.multiaddrs })
-        .then(() => this.dialer?.addCandidate(peer))
+        .then(() => this.dialer?.discovered(peer))
         .catch((err: Error) =>
           this.log.warn({ peer, err: err.message }, 'could not store discovered addresses'),
         )
@@ -285,6 +285,14 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
 
   forgetPeer(peer: string): void {
     this.dialer?.removeCandidate(peer)
+  }
+
+  dropConnections(peer: string): void {
+    const node = this.node
+    if (node === undefined) return
+    for (const connection of node.getConnections(peerIdFromString(peer))) {
+      connection.abort(new Error('the peer stopped answering'))
+    }
   }
 
   async blockPeers(peers: Iterable<string>): Promise<void> {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CoordinatorView } from '../../src/coordinator/index.js'
 import { ShoalError } from '../../src/errors.js'
 import { actingCount, agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startCluster, startNode, type TestNode } from '../helpers/in-process.js'
@@ -56,16 +57,41 @@ describe('coordinator election among five in-process nodes', () => {
 
   it('a clean stop releases the lease and the others elect at once, with a higher term', async () => {
     const before = await agreedCoordinator(nodes)
+    const rest = nodes.filter((n) => n !== before.node)
+    const events = await collectCoordinatorEvents(rest[0]!)
     const stoppedAt = Date.now()
     await before.node.stop()
-    const rest = nodes.filter((n) => n !== before.node)
     const after = await agreedCoordinator(rest, 'the remaining four to agree on a new coordinator')
     expect(after.holder).not.toBe(before.holder)
     expect(after.term).toBeGreaterThan(before.term)
+    // The change reached the event stream, with the new holder and term.
+    await waitFor('a coordinator event naming the new holder', () =>
+      events.seen.some((view) => view.holder === after.holder && view.term === after.term),
+    )
+    events.close()
     // Released, not waited out: well under one lease (3 s) plus the claim stagger.
     expect(Date.now() - stoppedAt).toBeLessThan(10_000)
   })
 })
+
+/** Reads `coordinator` events from a node's /v1/events stream until closed. */
+async function collectCoordinatorEvents(node: TestNode): Promise<{ seen: CoordinatorView[]; close(): void }> {
+  const controller = new AbortController()
+  const seen: CoordinatorView[] = []
+  const res = await fetch(`${node.daemon.api.httpUrl}/v1/events?kinds=none`, { signal: controller.signal })
+  void (async () => {
+    const decoder = new TextDecoder()
+    let buffer = ''
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true })
+      for (const match of buffer.matchAll(/event: coordinator\ndata: (.*)\n\n/g)) {
+        seen.push(JSON.parse(match[1]!) as CoordinatorView)
+      }
+      buffer = buffer.slice(buffer.lastIndexOf('\n\n') + 2)
+    }
+  })().catch(() => undefined)
+  return { seen, close: () => controller.abort() }
+}
 
 describe('a node started with --no-coordinator', () => {
   const nodes: TestNode[] = []
