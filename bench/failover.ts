@@ -52,7 +52,7 @@ async function startCluster(inLab: boolean): Promise<Cluster> {
     const proc = await spawnDaemon({
       name: `fo${index}`,
       dataDir,
-      netns: lab?.hosts[index]!.ns,
+      netns: lab?.hosts[index]?.ns,
       args: join,
     })
     procs[index] = proc
