@@ -58,10 +58,14 @@ describe('three shoal daemon processes joined by --bootstrap', () => {
       }
       expect(nodes.find((node) => node.name === 'alpha')?.labels).toEqual({ zone: 'a' })
     }
-    const human = await runCli(['node', 'list', '--data-dir', b.dataDir])
-    expect(human.code).toBe(0)
-    expect(human.stdout).toMatch(/^NAME\s+ID\s+STATE/)
+    // Once a coordinator is elected, the table marks it in the ROLE column.
+    const human = await waitFor('the table to mark the coordinator', async () => {
+      const result = await runCli(['node', 'list', '--data-dir', b.dataDir])
+      return result.code === 0 && /\scoordinator\s/.test(result.stdout) ? result : undefined
+    })
+    expect(human.stdout).toMatch(/^NAME\s+ROLE\s+ID\s+STATE/)
     expect(human.stdout).toMatch(/beta \*/)
+    expect(human.stdout.match(/\scoordinator\s/g)).toHaveLength(1)
   })
 
   it('node show finds a node by name, by peer id and by the tail of its id', async () => {
