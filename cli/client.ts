@@ -7,6 +7,9 @@ export interface ApiClient {
   readonly dataDir: string
   get<T>(path: string): Promise<T>
   post<T>(path: string, body: unknown): Promise<T>
+  delete<T>(path: string): Promise<T>
+  /** POSTs and hands each line of a JSON-lines answer to `onLine` as it arrives. */
+  stream(path: string, body: unknown, onLine: (value: unknown) => void): Promise<void>
 }
 
 export function createClient(dataDir: string): ApiClient {
@@ -66,9 +69,56 @@ export function createClient(dataDir: string): ApiClient {
       })
       req.end(payload)
     })
+  const unreachable = (err: NodeJS.ErrnoException): Error =>
+    err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+      ? new DaemonUnreachableError(`no shoal daemon is running for data directory ${dataDir}`, { cause: err })
+      : err
+  const stream = (path: string, body: unknown, onLine: (value: unknown) => void): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const payload = JSON.stringify(body)
+      const req = request(
+        {
+          socketPath,
+          method: 'POST',
+          path,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (res) => {
+          let buffered = ''
+          const chunks: string[] = []
+          res.setEncoding('utf8')
+          res.on('data', (chunk: string) => {
+            if ((res.statusCode ?? 500) >= 400) {
+              chunks.push(chunk)
+              return
+            }
+            buffered += chunk
+            let newline = buffered.indexOf('\n')
+            while (newline >= 0) {
+              const line = buffered.slice(0, newline)
+              buffered = buffered.slice(newline + 1)
+              if (line.length > 0) onLine(JSON.parse(line))
+              newline = buffered.indexOf('\n')
+            }
+          })
+          res.on('error', reject)
+          res.on('end', () => {
+            if ((res.statusCode ?? 500) < 400) return resolve()
+            const error = (
+              JSON.parse(chunks.join('') || '{}') as { error?: { code?: string; message?: string } }
+            ).error
+            reject(new ShoalError(String(error?.code), String(error?.message), res.statusCode ?? 500))
+          })
+        },
+      )
+      req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(err)))
+      req.end(payload)
+    })
   return {
     dataDir,
     get: (path) => call('GET', path),
     post: (path, body) => call('POST', path, body),
+    delete: (path) => call('DELETE', path),
+    stream,
   }
 }

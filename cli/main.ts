@@ -8,6 +8,7 @@ import { VERSION } from '../src/version.js'
 import { createClient } from './client.js'
 import { coordinatorCommand } from './commands/coordinator.js'
 import { daemonCommand } from './commands/daemon.js'
+import { imageListCommand, imagePullCommand, imageRemoveCommand, layerListCommand } from './commands/image.js'
 import { nodeListCommand, nodeShowCommand } from './commands/node.js'
 import { statusCommand } from './commands/status.js'
 
@@ -54,6 +55,19 @@ program
   )
   .option('--http-host <host>', 'HTTP listen address; off loopback a token is required (default: 127.0.0.1)')
   .option('--docker-socket <path>', 'Docker engine socket (default: $DOCKER_HOST or /var/run/docker.sock)')
+  .option(
+    '--store-max <size>',
+    'cap on the content store, e.g. 50G; unused blobs are evicted past it (default: 20G)',
+  )
+  .option(
+    '--blob-port <port>',
+    'port of the blob channel that peers fetch layers from; 0 = any (default: 7422)',
+  )
+  .option(
+    '--registry-config <file>',
+    'registry credentials and insecure registries (default: <data-dir>/registries.json)',
+  )
+  .option('--mirror-upstream <host>', 'registry the /v2 mirror maps unknown names to (default: docker.io)')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
   .action(async (options, command: Command) => {
     const globals = command.optsWithGlobals<{ dataDir?: string }>()
@@ -71,6 +85,37 @@ program
   .description('which node coordinates the mesh, under which term')
   .option('--json', 'print JSON (see README: coordinator --json)')
   .action((options, command: Command) => coordinatorCommand(client(command), options))
+
+const image = program.command('image').description('images pulled through the mesh')
+image
+  .command('pull')
+  .description('pull an image: each layer from peers that have it, else once from its registry')
+  .argument('<ref>')
+  .option('--json', 'print the result as JSON (no progress)')
+  .action((ref: string, options, command: Command) => imagePullCommand(client(command), ref, options))
+image
+  .command('list')
+  .description('images on this node (--all: every node; --node: one node)')
+  .option('--all', 'images on every node')
+  .option('--node <id-or-name>', 'images on one node')
+  .option('--json', 'print JSON')
+  .action((options, command: Command) => imageListCommand(client(command), options))
+image
+  .command('rm')
+  .description('remove an image from this node and the layers no other image uses')
+  .argument('<ref>')
+  .option('--json', 'print JSON')
+  .action((ref: string, options, command: Command) => imageRemoveCommand(client(command), ref, options))
+
+program
+  .command('layer')
+  .description('image layers (blobs)')
+  .command('list')
+  .description('layers on this node with every node that holds each (--all: every node; --node: one node)')
+  .option('--all', 'layers on every node')
+  .option('--node <id-or-name>', 'layers on one node')
+  .option('--json', 'print JSON')
+  .action((options, command: Command) => layerListCommand(client(command), options))
 
 const node = program.command('node').description('nodes of the mesh')
 node

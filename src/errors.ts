@@ -51,6 +51,28 @@ export const StoreClosedError = defineError('StoreClosedError', 'SHOAL_STORE_CLO
 export const StaleTermError = defineError('StaleTermError', 'SHOAL_STALE_TERM', 409)
 export const NotCoordinatorError = defineError('NotCoordinatorError', 'SHOAL_NOT_COORDINATOR', 409)
 
+// Layers and images
+export const InvalidDigestError = defineError('InvalidDigestError', 'SHOAL_INVALID_DIGEST', 400)
+export const InvalidReferenceError = defineError('InvalidReferenceError', 'SHOAL_INVALID_REFERENCE', 400)
+export const DigestMismatchError = defineError('DigestMismatchError', 'SHOAL_DIGEST_MISMATCH', 502)
+export const RegistryUnreachableError = defineError(
+  'RegistryUnreachableError',
+  'SHOAL_REGISTRY_UNREACHABLE',
+  502,
+)
+export const RegistryAuthError = defineError('RegistryAuthError', 'SHOAL_REGISTRY_AUTH', 401)
+export const ManifestNotFoundError = defineError('ManifestNotFoundError', 'SHOAL_MANIFEST_NOT_FOUND', 404)
+export const BlobNotFoundError = defineError('BlobNotFoundError', 'SHOAL_BLOB_NOT_FOUND', 404)
+export const RegistryError = defineError('RegistryError', 'SHOAL_REGISTRY_ERROR', 502)
+export const ManifestInvalidError = defineError('ManifestInvalidError', 'SHOAL_MANIFEST_INVALID', 502)
+export const PlatformNotFoundError = defineError('PlatformNotFoundError', 'SHOAL_PLATFORM_NOT_FOUND', 404)
+export const InsecureRegistryError = defineError('InsecureRegistryError', 'SHOAL_INSECURE_REGISTRY', 400)
+export const StoreFullError = defineError('StoreFullError', 'SHOAL_STORE_FULL', 507)
+export const ImageNotFoundError = defineError('ImageNotFoundError', 'SHOAL_IMAGE_NOT_FOUND', 404)
+export const ImageInUseError = defineError('ImageInUseError', 'SHOAL_IMAGE_IN_USE', 409)
+export const DockerUnavailableError = defineError('DockerUnavailableError', 'SHOAL_DOCKER_UNAVAILABLE', 503)
+export const PullFailedError = defineError('PullFailedError', 'SHOAL_PULL_FAILED', 502)
+
 // API
 export const NotFoundError = defineError('NotFoundError', 'SHOAL_NOT_FOUND', 404)
 export const NodeNotFoundError = defineError('NodeNotFoundError', 'SHOAL_NODE_NOT_FOUND', 404)

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Coordinator } from '../coordinator/index.js'
+import type { Layers } from '../layers/index.js'
 import type { Membership } from '../membership/index.js'
 import type { Mesh } from '../mesh/index.js'
 import type { ReplicatedState } from '../state/index.js'
@@ -10,6 +11,7 @@ export interface ApiComponents {
   state: ReplicatedState
   membership: Membership
   coordinator: Coordinator
+  layers: Layers
   mesh: Mesh
   metrics: Registry
   logger: Logger

@@ -10,8 +10,9 @@ export interface RouteContext {
   remote: boolean
 }
 
+/** A path ending in `/*` matches any deeper path too; the rest is in `params['*']`. */
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE'
+  method: 'GET' | 'HEAD' | 'POST' | 'DELETE'
   path: string
   /** Routes that change anything are served only on the unix socket. */
   socketOnly?: boolean
@@ -46,8 +47,14 @@ export class Router {
 }
 
 function matchSegments(segments: string[], parts: string[]): Record<string, string> | undefined {
-  if (segments.length !== parts.length) return undefined
   const params: Record<string, string> = {}
+  if (segments.at(-1) === '*') {
+    if (parts.length < segments.length - 1) return undefined
+    const head = matchSegments(segments.slice(0, -1), parts.slice(0, segments.length - 1))
+    if (head === undefined) return undefined
+    return { ...head, '*': parts.slice(segments.length - 1).join('/') }
+  }
+  if (segments.length !== parts.length) return undefined
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!
     const part = parts[i]!

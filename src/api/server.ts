@@ -18,8 +18,10 @@ import type { ApiComponents, ApiInit } from './index.js'
 import { Router } from './router.js'
 import { coordinatorRoutes } from './routes/coordinator.js'
 import { eventRoutes } from './routes/events.js'
+import { imageRoutes } from './routes/images.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/nodes.js'
+import { registryRoutes } from './routes/registry.js'
 import { statusRoutes } from './routes/status.js'
 
 export function isLoopbackHost(host: string): boolean {
@@ -43,6 +45,8 @@ export class ApiServer {
       ...statusRoutes(ctx),
       ...nodeRoutes(ctx),
       ...coordinatorRoutes(ctx),
+      ...imageRoutes(ctx),
+      ...registryRoutes(ctx),
       ...eventRoutes(ctx),
       ...metricsRoutes(ctx),
     )

@@ -3,10 +3,12 @@ import os from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { LevelWithSilent } from 'pino'
 import { InvalidFlagError } from '../errors.js'
+import { DEFAULT_BLOB_PORT, DEFAULT_STORE_MAX_BYTES } from '../layers/constants.js'
+import { DOCKER_HUB } from '../layers/reference.js'
 import { LOG_LEVELS } from '../logger.js'
 import { DEFAULT_LISTEN } from '../mesh/constants.js'
 import type { RecordKind, WallClock } from '../state/index.js'
-import { parseLabels, parsePort } from '../util/parse.js'
+import { parseLabels, parsePort, parseSize } from '../util/parse.js'
 import { resolveDataDir } from './data-dir.js'
 
 /** Default HTTP port (web page, /metrics, read-only API), next to the p2p port. */
@@ -27,6 +29,13 @@ export interface DaemonConfig {
   httpPort: number
   /** Docker engine socket; else DOCKER_HOST; else /var/run/docker.sock. */
   dockerSocket?: string
+  /** Cap on the content store in bytes. */
+  storeMaxBytes: number
+  /** Blob channel port (0 = any); it listens on the host of the first --listen address. */
+  blobPort: number
+  registryConfigFile?: string
+  /** Registry the mirror maps names it does not know to. */
+  mirrorUpstream: string
   logLevel: LevelWithSilent
   /** Test and tuning hooks; not flags. */
   tuning?: DaemonTuning
@@ -60,6 +69,10 @@ export interface DaemonFlags {
   httpHost?: string
   httpPort?: string
   dockerSocket?: string
+  storeMax?: string
+  blobPort?: string
+  registryConfig?: string
+  mirrorUpstream?: string
   logLevel?: string
 }
 
@@ -85,6 +98,10 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     labels: parseLabels(flags.label ?? []),
     httpHost: flags.httpHost ?? '127.0.0.1',
     httpPort: flags.httpPort === undefined ? DEFAULT_HTTP_PORT : parsePort(flags.httpPort, '--http-port'),
+    storeMaxBytes:
+      flags.storeMax === undefined ? DEFAULT_STORE_MAX_BYTES : parseSize(flags.storeMax, '--store-max'),
+    blobPort: flags.blobPort === undefined ? DEFAULT_BLOB_PORT : parsePort(flags.blobPort, '--blob-port'),
+    mirrorUpstream: flags.mirrorUpstream ?? DOCKER_HUB,
     logLevel: logLevel as LevelWithSilent,
   }
   for (const [flag, addrs] of [
@@ -95,6 +112,10 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
   }
   if (flags.swarmKey !== undefined) config.swarmKeyFile = flags.swarmKey
   if (flags.dockerSocket !== undefined) config.dockerSocket = flags.dockerSocket
+  if (flags.registryConfig !== undefined) config.registryConfigFile = flags.registryConfig
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(config.mirrorUpstream)) {
+    throw new InvalidFlagError(`--mirror-upstream "${config.mirrorUpstream}" is not a registry host[:port]`)
+  }
   return config
 }
 

@@ -7,6 +7,7 @@ import { type ApiServer, createApiServer, type DaemonFacts, isLoopbackHost } fro
 import { type Coordinator, createCoordinator } from '../coordinator/index.js'
 import { createDockerEngine } from '../docker/index.js'
 import { DataDirInUseError, DataDirUnusableError, InvalidFlagError, ShoalError } from '../errors.js'
+import { createLayers, type Layers } from '../layers/index.js'
 import { createMembership, type Membership } from '../membership/index.js'
 import {
   createMesh,
@@ -36,6 +37,7 @@ export class Daemon {
     readonly state: ReplicatedState,
     readonly membership: Membership,
     readonly coordinator: Coordinator,
+    readonly layers: Layers,
     readonly api: ApiServer,
     readonly metrics: Registry,
     readonly facts: DaemonFacts,
@@ -85,8 +87,9 @@ export class Daemon {
         },
       )
       for (const kind of tuning.extraKinds ?? []) state.registerKind(kind)
+      const docker = createDockerEngine({ socketPath: config.dockerSocket })
       const membership = createMembership(
-        { state, mesh, docker: createDockerEngine({ socketPath: config.dockerSocket }), logger, metrics },
+        { state, mesh, docker, logger, metrics },
         {
           dataDir: config.dataDir,
           name: config.name,
@@ -109,6 +112,18 @@ export class Daemon {
         },
       )
       membership.showCoordinator(() => coordinator.holder())
+      const layers = createLayers(
+        { state, mesh, membership, docker, logger, metrics },
+        {
+          dataDir: config.dataDir,
+          swarmKey: swarmKey.bytes,
+          storeMaxBytes: config.storeMaxBytes,
+          blobHost: listenHost(config.listen),
+          blobPort: config.blobPort,
+          registryConfigFile: config.registryConfigFile,
+          mirrorUpstream: config.mirrorUpstream,
+        },
+      )
       const facts: DaemonFacts = {
         dataDir: config.dataDir,
         version: VERSION,
@@ -117,7 +132,7 @@ export class Daemon {
         swarmKeyFingerprint: swarmKey.fingerprint,
       }
       const api = createApiServer(
-        { state, membership, coordinator, mesh, metrics, logger },
+        { state, membership, coordinator, layers, mesh, metrics, logger },
         {
           socketPath: paths.socket,
           httpHost: config.httpHost,
@@ -130,8 +145,8 @@ export class Daemon {
       )
       // State starts first: it loads the store and registers its protocol and topic before the mesh
       // accepts anyone. It stops before the mesh, though, so its last gossip (the `left` notice) goes out.
-      const startSequence: Startable[] = [state, mesh, membership, coordinator, api]
-      const fullStopSequence: Startable[] = [api, coordinator, membership, state, mesh]
+      const startSequence: Startable[] = [state, mesh, membership, coordinator, layers, api]
+      const fullStopSequence: Startable[] = [api, layers, coordinator, membership, state, mesh]
       for (const part of startSequence) {
         await part.start()
         stopSequence = fullStopSequence.filter((p) => startSequence.indexOf(p) <= startSequence.indexOf(part))
@@ -145,6 +160,7 @@ export class Daemon {
         state,
         membership,
         coordinator,
+        layers,
         api,
         metrics,
         facts,
@@ -197,6 +213,12 @@ export class Daemon {
     this.log.info('shoal daemon stopped')
     if (errors.length > 0) throw new AggregateError(errors, 'some parts failed to stop cleanly')
   }
+}
+
+/** The IP of the first listen multiaddr (`0.0.0.0` by default): the blob channel listens there too. */
+function listenHost(listen: readonly string[]): string {
+  const match = /^\/ip[46]\/([^/]+)\//.exec(listen[0] ?? '')
+  return match?.[1] ?? '0.0.0.0'
 }
 
 async function prepareDataDir(dataDir: string, socketPath: string): Promise<void> {

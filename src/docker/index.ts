@@ -1,11 +1,25 @@
 // The Docker engine behind a small face, so parts depend on what they use and tests can pass a stub.
 import { request } from 'node:http'
+import type { Readable } from 'node:stream'
+import type Dockerode from 'dockerode'
+import { DockerUnavailableError } from '../errors.js'
+
+export interface DockerImage {
+  id: string
+  tags: string[]
+}
 
 export interface DockerEngine {
   /** The socket the engine is reached at, for logs and status. */
   readonly endpoint: string
   /** True if the engine answers GET /_ping within the timeout. */
   ping(timeoutMs?: number): Promise<boolean>
+  /** Images in the engine. */
+  listImages(): Promise<DockerImage[]>
+  /** `docker load` of an image archive; resolves when the engine has it. */
+  loadImage(archive: Readable): Promise<void>
+  /** The dockerode client (loaded on first use), for parts that run containers. */
+  client(): Promise<Dockerode>
 }
 
 export interface DockerEngineInit {
@@ -27,8 +41,36 @@ export function dockerSocketPath(init: DockerEngineInit, env: NodeJS.ProcessEnv 
  */
 export function createDockerEngine(init: DockerEngineInit = {}): DockerEngine {
   const socketPath = dockerSocketPath(init)
+  let dockerode: Promise<Dockerode> | undefined
+  const client = (): Promise<Dockerode> => {
+    dockerode ??= import('dockerode').then(({ default: Docker }) => new Docker({ socketPath }))
+    return dockerode
+  }
+  const unavailable = (err: unknown): never => {
+    throw new DockerUnavailableError(`the Docker engine at ${socketPath} failed: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
   return {
     endpoint: `unix://${socketPath}`,
+    client,
+    async listImages() {
+      const docker = await client()
+      const images = await docker.listImages().catch(unavailable)
+      return images.map((image) => ({ id: image.Id, tags: image.RepoTags ?? [] }))
+    },
+    async loadImage(archive) {
+      const docker = await client()
+      const output = await docker.loadImage(archive).catch(unavailable)
+      // The engine reports progress and errors in a JSON stream; wait for it to end, and surface an error.
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(output, (err: Error | null, events: Array<{ error?: string }>) => {
+          const failed = err ?? events.find((event) => event.error !== undefined)?.error
+          if (failed) reject(new DockerUnavailableError(`docker load failed: ${String(failed)}`))
+          else resolve()
+        })
+      })
+    },
     ping(timeoutMs = 1_000) {
       return new Promise((resolve) => {
         const req = request({ socketPath, path: '/_ping', timeout: timeoutMs }, (res) => {

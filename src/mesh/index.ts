@@ -64,6 +64,8 @@ export interface Mesh extends EventEmitter<MeshEvents> {
   addPeerAddresses(peer: string, addresses: readonly string[]): Promise<void>
   /** Stops dialling a peer that left for good. */
   forgetPeer(peer: string): void
+  /** The IP address we are connected to a peer on, if connected (where its other services answer). */
+  remoteHost(peer: string): string | undefined
   /**
    * Aborts every connection to a peer that stopped answering on it (a link that went down leaves TCP
    * connections looking open for minutes); the dialer then redials it like any other lost peer.

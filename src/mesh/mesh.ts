@@ -287,6 +287,12 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
     this.dialer?.removeCandidate(peer)
   }
 
+  remoteHost(peer: string): string | undefined {
+    const connection = this.node?.getConnections(peerIdFromString(peer))[0]
+    return connection?.remoteAddr.getComponents().find((part) => part.name === 'ip4' || part.name === 'ip6')
+      ?.value
+  }
+
   dropConnections(peer: string): void {
     const node = this.node
     if (node === undefined) return

@@ -27,6 +27,8 @@ export interface NodeOptions {
   labels?: Record<string, string>
   /** Stands for the coordinator role. @default true */
   coordinator?: boolean
+  storeMaxBytes?: number
+  mirrorUpstream?: string
   /** Docker engine socket; by default one that does not exist, so no test depends on the host's engine. */
   dockerSocket?: string
 }
@@ -49,6 +51,9 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
     bootstrap: options.bootstrap ?? (joinTo === undefined ? [] : [joinTo.daemon.mesh.addresses()[0]!]),
     mdns: false,
     coordinator: options.coordinator ?? true,
+    storeMaxBytes: options.storeMaxBytes ?? 2 * 1024 ** 3,
+    blobPort: 0,
+    mirrorUpstream: options.mirrorUpstream ?? 'docker.io',
     name: options.name,
     labels: options.labels ?? {},
     httpHost: '127.0.0.1',

@@ -86,7 +86,9 @@ export async function spawnDaemon(options: SpawnOptions): Promise<DaemonProcess>
     options.name,
     '--http-port',
     '0',
-    ...(options.netns === undefined ? ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'] : []),
+    ...(options.netns === undefined
+      ? ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--blob-port', '0']
+      : []),
     ...(options.args ?? []),
   ]
   const [command, commandArgs] =

@@ -1,0 +1,73 @@
+// The read-only registry mirror on the HTTP port: GET/HEAD /v2/, manifests and blobs, resolved through the mesh.
+import type { ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream/promises'
+import { asShoalError, BlobNotFoundError, ManifestNotFoundError } from '../../errors.js'
+import { parseDigest } from '../../layers/index.js'
+import type { ApiContext } from '../context.js'
+import type { Route, RouteContext } from '../router.js'
+
+/** Errors in the distribution API's own shape, which docker and other clients read. */
+function registryError(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ errors: [{ code, message }] })
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+const API_VERSION = { 'docker-distribution-api-version': 'registry/2.0' }
+
+export function registryRoutes(ctx: ApiContext): Route[] {
+  const base = ({ req, res }: RouteContext): void => {
+    res.writeHead(200, { ...API_VERSION, 'content-type': 'application/json', 'content-length': 2 })
+    res.end(req.method === 'HEAD' ? undefined : '{}')
+  }
+  const content = (routeCtx: RouteContext): Promise<void> => serveContent(ctx, routeCtx)
+  return [
+    { method: 'GET', path: '/v2', handle: base },
+    { method: 'HEAD', path: '/v2', handle: base },
+    { method: 'GET', path: '/v2/*', handle: content },
+    { method: 'HEAD', path: '/v2/*', handle: content },
+  ]
+}
+
+async function serveContent(ctx: ApiContext, { req, res, params }: RouteContext): Promise<void> {
+  const head = req.method === 'HEAD'
+  const match = /^(.+)\/(manifests|blobs)\/([^/]+)$/.exec(params['*'] ?? '')
+  if (match === null) {
+    registryError(res, 404, 'NAME_UNKNOWN', 'not a manifest or blob path')
+    return
+  }
+  const [, name, what, reference] = match as unknown as [string, string, string, string]
+  try {
+    if (what === 'manifests') {
+      const manifest = await ctx.layers.mirrorManifest(name, reference)
+      res.writeHead(200, {
+        ...API_VERSION,
+        'content-type': manifest.mediaType,
+        'content-length': manifest.bytes.length,
+        'docker-content-digest': manifest.digest,
+      })
+      res.end(head ? undefined : manifest.bytes)
+      return
+    }
+    const digest = parseDigest(reference)
+    const blob = ctx.layers.store.get(digest)
+    if (blob === undefined) throw new BlobNotFoundError(`no blob ${digest} here`)
+    res.writeHead(200, {
+      ...API_VERSION,
+      'content-type': 'application/octet-stream',
+      'content-length': blob.size,
+      'docker-content-digest': digest,
+    })
+    if (head) res.end()
+    else await pipeline(ctx.layers.store.read(digest), res)
+  } catch (err) {
+    const error = asShoalError(err)
+    if (res.headersSent) {
+      res.destroy(error)
+      return
+    }
+    if (error.code === ManifestNotFoundError.code) registryError(res, 404, 'MANIFEST_UNKNOWN', error.message)
+    else if (error.code === BlobNotFoundError.code) registryError(res, 404, 'BLOB_UNKNOWN', error.message)
+    else registryError(res, error.status, error.code, error.message)
+  }
+}

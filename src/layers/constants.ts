@@ -1,0 +1,41 @@
+// Layer sharing limits and timings, with where each number comes from.
+
+/** Default cap on the content store; `--store-max` changes it. Unreferenced blobs are evicted past it. */
+export const DEFAULT_STORE_MAX_BYTES = 20 * 1024 ** 3
+
+/** The blob channel's default TCP port (TLS with a key derived from the swarm key), next to p2p and HTTP. */
+export const DEFAULT_BLOB_PORT = 7422
+
+/**
+ * A claim to fetch a blob from its origin lasts this long unless renewed; the claimant renews it every
+ * CLAIM_RENEW_MS while it downloads. A claimant that dies is replaced within one claim lifetime.
+ */
+export const CLAIM_TTL_MS = 6_000
+export const CLAIM_RENEW_MS = 2_000
+
+/** After claiming, wait this long for a competing claim to win before fetching from the origin. */
+export const CLAIM_SETTLE_MS = 250
+
+/** Blobs at least this big are fetched from several holders at once, in ranges of at least this size. */
+export const MIN_RANGE_BYTES = 8 * 1024 * 1024
+
+/** Range requests to one blob in flight at once (several holders, or several connections to one). */
+export const MAX_PARALLEL_RANGES = 4
+
+/** Layers of one image pulled at once. */
+export const MAX_PARALLEL_LAYERS = 4
+
+/** Manifests larger than this are refused (Docker's own limit is 4 MiB). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+/** One registry request (headers) or one peer connection attempt gives up after this long. */
+export const REQUEST_TIMEOUT_MS = 30_000
+
+/** A peer that served bytes that did not match their digest is not asked again for this long. */
+export const BAD_PEER_MS = 10 * 60_000
+
+/** The inventory record is rewritten at most this often while blobs come and go. */
+export const INVENTORY_DEBOUNCE_MS = 500
+
+/** Blob entries listed in one inventory record (records are bounded at 64 KiB). */
+export const MAX_INVENTORY_BLOBS = 400

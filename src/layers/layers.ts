@@ -1,0 +1,476 @@
+// The layers part: content store, image index, blob channel, inventory record, fetch claims, pulls and Docker loads.
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import type { Logger } from 'pino'
+import { ImageNotFoundError, ManifestNotFoundError } from '../errors.js'
+import { partLogger } from '../logger.js'
+import { NODE_KIND, type NodeValue } from '../membership/index.js'
+import type { RecordChange, Stamp } from '../state/index.js'
+import { compareStamps, subjectOf } from '../state/index.js'
+import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
+import {
+  BAD_PEER_MS,
+  CLAIM_SETTLE_MS,
+  CLAIM_TTL_MS,
+  INVENTORY_DEBOUNCE_MS,
+  MAX_INVENTORY_BLOBS,
+} from './constants.js'
+import { type Digest, isDigest } from './digest.js'
+import { dockerArchive } from './docker-archive.js'
+import { ImageIndex, type LocalImage } from './images.js'
+import type { ImageView, LayersComponents, LayersInit, LayerView, PullResult } from './index.js'
+import { hostPlatform, MEDIA_TYPES } from './manifest.js'
+import { createLayerMetrics, type LayerMetrics } from './metrics.js'
+import { type PeerEndpoint, type PullEvent, Puller, type PullSources } from './pull.js'
+import {
+  FETCH_KIND,
+  type FetchClaim,
+  fetchKey,
+  fetchKind,
+  INVENTORY_KIND,
+  type InventoryValue,
+  inventoryKey,
+  inventoryKind,
+} from './records.js'
+import { formatReference, parseReference } from './reference.js'
+import { RegistryClient } from './registry-client.js'
+import { RegistryConfig } from './registry-config.js'
+import { BlobStore } from './store.js'
+
+export class Layers {
+  readonly store: BlobStore
+  readonly images: ImageIndex
+  private readonly log: Logger
+  private readonly blobKey: Buffer
+  private readonly server: BlobChannelServer
+  private readonly metrics: LayerMetrics
+  private registry: RegistryClient | undefined
+  private blobPort = 0
+  /** Fetch claims by digest and claimant: when we last saw each change, and whether it was released. */
+  private readonly claims = new Map<
+    Digest,
+    Map<string, { claimedAt: Stamp; seenAt: number; released: boolean }>
+  >()
+  private readonly holdersByDigest = new Map<Digest, Set<string>>()
+  private readonly badPeers = new Map<string, number>()
+  private readonly ownClaims = new Map<Digest, Stamp>()
+  private dockerImages: InventoryValue['docker'] = []
+  private inventoryTimer: NodeJS.Timeout | undefined
+  private running = false
+  private readonly onChange = (change: RecordChange): void => this.observe(change)
+  private readonly onBlobsChanged = (): void => this.scheduleInventory()
+
+  constructor(
+    private readonly components: LayersComponents,
+    private readonly init: LayersInit,
+  ) {
+    this.log = partLogger(components.logger, 'layers')
+    this.images = new ImageIndex(join(init.dataDir, 'images.json'))
+    this.store = new BlobStore(join(init.dataDir, 'blobs'), init.storeMaxBytes, () =>
+      this.images.referenced(),
+    )
+    this.blobKey = blobChannelKey(init.swarmKey)
+    this.server = new BlobChannelServer(
+      this.store,
+      this.blobKey,
+      partLogger(components.logger, 'layers:blobs'),
+    )
+    this.metrics = createLayerMetrics(components.metrics, () => this.store.usedBytes())
+    components.state.registerKind(inventoryKind)
+    components.state.registerKind(fetchKind)
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    const config = this.init.registryConfigFile
+      ? await RegistryConfig.load(this.init.registryConfigFile, true)
+      : await RegistryConfig.load(join(this.init.dataDir, 'registries.json'), false)
+    this.registry = new RegistryClient(config, partLogger(this.components.logger, 'layers:registry'))
+    await this.images.load()
+    await this.store.open()
+    this.blobPort = await this.server.start(this.init.blobHost, this.init.blobPort)
+    for (const record of this.components.state.list(INVENTORY_KIND))
+      this.indexInventory(subjectOf(record.key), record.value as InventoryValue | null)
+    this.components.state.on('record:changed', this.onChange)
+    this.store.on('blob:added', this.onBlobsChanged)
+    this.store.on('blob:removed', this.onBlobsChanged)
+    this.running = true
+    await this.refreshDockerImages()
+    await this.publishInventory()
+    this.log.info(
+      { blobPort: this.blobPort, blobs: this.store.list().length, images: this.images.list().length },
+      'layers started',
+    )
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearTimeout(this.inventoryTimer)
+    this.components.state.off('record:changed', this.onChange)
+    this.store.off('blob:added', this.onBlobsChanged)
+    this.store.off('blob:removed', this.onBlobsChanged)
+    await this.server.stop()
+    await this.store.close()
+  }
+
+  get blobChannelPort(): number {
+    return this.blobPort
+  }
+
+  /** Pulls an image into the store (and into the Docker engine when one is reachable), reporting progress. */
+  async pull(refText: string, emit: (event: PullEvent) => void, signal?: AbortSignal): Promise<PullResult> {
+    const ref = parseReference(refText)
+    const registry = this.registry
+    if (registry === undefined) throw new TypeError('layers is not started')
+    let tally = { origin: 0, peers: 0 }
+    const puller = new Puller({
+      store: this.store,
+      registry,
+      sources: this.sources(),
+      blobKey: this.blobKey,
+      log: this.log,
+      platform: hostPlatform(),
+    })
+    const image = await puller.pull(
+      ref,
+      (event) => {
+        if (event.type === 'done') tally = { origin: event.bytesFromOrigin, peers: event.bytesFromPeers }
+        if (event.type === 'blob' && event.status === 'done' && event.source !== undefined) {
+          this.metrics.blobs.inc({ source: event.source })
+          this.metrics.bytes.inc({ source: event.source }, event.total)
+        }
+        emit(event)
+      },
+      signal,
+    )
+    await this.images.put(image)
+    this.scheduleInventory()
+    let docker = false
+    if (this.components.docker !== undefined && (await this.components.docker.ping())) {
+      await this.components.docker.loadImage(dockerArchive(this.store, image, dockerTag(image.ref)))
+      docker = true
+      await this.refreshDockerImages()
+    }
+    return { image, bytesFromOrigin: tally.origin, bytesFromPeers: tally.peers, loadedIntoDocker: docker }
+  }
+
+  /** Removes an image from the index and deletes the blobs no other image uses. */
+  async removeImage(refText: string): Promise<LocalImage> {
+    const ref = formatReference({ ...parseReference(refText), digest: undefined })
+    const image = this.images.get(ref)
+    if (image === undefined) throw new ImageNotFoundError(`no image ${ref} on this node`)
+    await this.images.remove(ref)
+    const stillUsed = this.images.referenced()
+    for (const digest of [image.digest, image.config.digest, ...image.layers.map((layer) => layer.digest)]) {
+      if (!stillUsed.has(digest)) await this.store.remove(digest)
+    }
+    this.scheduleInventory()
+    return image
+  }
+
+  /** Images on this node, or on every node (`all`), or on one node. */
+  imageViews(options: { all?: boolean; node?: string } = {}): ImageView[] {
+    const self = this.components.mesh.peerId
+    const views: ImageView[] = []
+    for (const [peer, inventory] of this.inventories()) {
+      if (options.node !== undefined ? peer !== options.node : options.all !== true && peer !== self) continue
+      const name = this.nameOf(peer)
+      for (const image of inventory.images)
+        views.push({ ...image, node: peer, nodeName: name, source: 'store' })
+      for (const image of inventory.docker) {
+        for (const tag of image.tags)
+          views.push({
+            ref: tag,
+            digest: image.id as Digest,
+            layers: [],
+            size: 0,
+            node: peer,
+            nodeName: name,
+            source: 'docker',
+          })
+      }
+    }
+    return views.sort((a, b) => a.ref.localeCompare(b.ref) || a.nodeName.localeCompare(b.nodeName))
+  }
+
+  /** Blobs on this node (or all nodes, or one), each with every node that holds it. */
+  layerViews(options: { all?: boolean; node?: string } = {}): LayerView[] {
+    const self = this.components.mesh.peerId
+    const byDigest = new Map<Digest, LayerView>()
+    for (const [peer, inventory] of this.inventories()) {
+      for (const blob of inventory.blobs) {
+        const view = byDigest.get(blob.digest) ?? { digest: blob.digest, size: blob.size, holders: [] }
+        view.holders.push(peer)
+        byDigest.set(blob.digest, view)
+      }
+    }
+    const wanted = options.node ?? (options.all === true ? undefined : self)
+    return [...byDigest.values()]
+      .filter((view) => wanted === undefined || view.holders.includes(wanted))
+      .sort((a, b) => a.digest.localeCompare(b.digest))
+  }
+
+  /**
+   * A manifest for the registry mirror. A digest is served from the store; a tag is looked up among the
+   * images pulled anywhere in the cluster (same repository path and tag, any registry), else pulled from
+   * `<mirror upstream>/<name>:<tag>`; either way through the mesh, so the origin sees each blob once.
+   */
+  async mirrorManifest(
+    name: string,
+    reference: string,
+  ): Promise<{ bytes: Buffer; mediaType: string; digest: Digest }> {
+    if (isDigest(reference)) {
+      if (!this.store.has(reference))
+        throw new ManifestNotFoundError(`no manifest ${reference} in this node's store`)
+      const bytes = await readAll(this.store.read(reference))
+      const known = this.images.list().find((image) => image.digest === reference)
+      const declared = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType
+      return { bytes, digest: reference, mediaType: known?.mediaType ?? declared ?? MEDIA_TYPES.ociManifest }
+    }
+    const matches = (ref: string): boolean => {
+      const parsed = parseReference(ref)
+      const path = parsed.repository.replace(/^library\//, '')
+      return parsed.tag === reference && (parsed.repository === name || path === name)
+    }
+    let image = this.images.list().find((candidate) => matches(candidate.ref))
+    if (image === undefined) {
+      const elsewhere = this.imageViews({ all: true }).find(
+        (view) => view.source === 'store' && matches(view.ref),
+      )
+      const ref = elsewhere?.ref ?? `${this.init.mirrorUpstream}/${name}:${reference}`
+      image = (await this.pull(ref, () => undefined)).image
+    }
+    const bytes = await readAll(this.store.read(image.digest))
+    return { bytes, digest: image.digest, mediaType: image.mediaType }
+  }
+
+  /** Peers that hold a blob, from local state only (no network round trip). */
+  holdersOf(digest: Digest): string[] {
+    return [...(this.holdersByDigest.get(digest) ?? [])]
+  }
+
+  private inventories(): Map<string, InventoryValue> {
+    const result = new Map<string, InventoryValue>()
+    for (const record of this.components.state.list(INVENTORY_KIND)) {
+      if (record.value !== null && !record.deleted)
+        result.set(subjectOf(record.key), record.value as InventoryValue)
+    }
+    return result
+  }
+
+  private sources(): PullSources {
+    const { state, mesh, membership } = this.components
+    const self = mesh.peerId
+    const alive = (peer: string): boolean => membership.livenessOf(peer) === 'alive'
+    return {
+      holders: (digest) => {
+        const result: PeerEndpoint[] = []
+        for (const peer of this.holdersByDigest.get(digest) ?? []) {
+          if (peer === self || !alive(peer) || this.isBad(peer)) continue
+          const endpoint = this.endpointOf(peer)
+          if (endpoint !== undefined) result.push(endpoint)
+        }
+        return result
+      },
+      claimant: (digest) => {
+        const claim = this.firstClaim(digest, (peer) => peer !== self && alive(peer) && !this.isBad(peer))
+        return claim === undefined ? undefined : this.endpointOf(claim)
+      },
+      claim: async (digest, size) => {
+        const claimedAt = state.clockNow()
+        this.ownClaims.set(digest, claimedAt)
+        await state.put(fetchKey(digest, self), {
+          holder: self,
+          digest,
+          size,
+          claimedAt,
+        } satisfies FetchClaim)
+        await new Promise((resolve) => setTimeout(resolve, CLAIM_SETTLE_MS))
+        // The earliest live claim wins; every node that knows the same claims picks the same one.
+        const first = this.firstClaim(digest, (peer) => peer === self || alive(peer))
+        if (first === self) return true
+        this.ownClaims.delete(digest)
+        await state.remove(fetchKey(digest, self))
+        return false
+      },
+      renewClaim: async (digest, size) => {
+        const claimedAt = this.ownClaims.get(digest)
+        if (claimedAt === undefined) return
+        await state.put(fetchKey(digest, self), {
+          holder: self,
+          digest,
+          size,
+          claimedAt,
+        } satisfies FetchClaim)
+      },
+      releaseClaim: async (digest) => {
+        // Announce the blob first: the others must learn where it is before the claim disappears.
+        if (this.store.has(digest)) await this.publishInventory()
+        this.ownClaims.delete(digest)
+        if (state.get(fetchKey(digest, self))?.deleted === false) await state.remove(fetchKey(digest, self))
+      },
+      markBad: (peer, digest) => {
+        this.badPeers.set(peer, performance.now() + BAD_PEER_MS)
+        this.metrics.badPeers.inc()
+        this.log.warn(
+          { peer, name: this.nameOf(peer), digest },
+          'peer served bytes that do not match their digest',
+        )
+      },
+    }
+  }
+
+  /**
+   * The claimant to follow for a blob: the earliest live claim among peers passing `eligible`; failing that,
+   * a peer that released its claim moments ago (it just fetched the blob, even if its inventory is late).
+   */
+  private firstClaim(digest: Digest, eligible: (peer: string) => boolean): string | undefined {
+    const now = performance.now()
+    let first: { peer: string; claimedAt: Stamp } | undefined
+    let released: string | undefined
+    for (const [peer, claim] of this.claims.get(digest) ?? []) {
+      if (!eligible(peer) || now - claim.seenAt > CLAIM_TTL_MS) continue
+      if (claim.released) {
+        released ??= peer
+        continue
+      }
+      if (first === undefined || compareStamps(claim.claimedAt, first.claimedAt) < 0)
+        first = { peer, claimedAt: claim.claimedAt }
+    }
+    return first?.peer ?? released
+  }
+
+  private isBad(peer: string): boolean {
+    const until = this.badPeers.get(peer)
+    return until !== undefined && performance.now() < until
+  }
+
+  private endpointOf(peer: string): PeerEndpoint | undefined {
+    const inventory = this.components.state.get(inventoryKey(peer))?.value as
+      | InventoryValue
+      | null
+      | undefined
+    if (inventory == null) return undefined
+    const host = this.components.mesh.remoteHost(peer) ?? this.addressHostOf(peer)
+    return host === undefined ? undefined : { peer, host, port: inventory.blobPort }
+  }
+
+  /** A host from the peer's advertised addresses, when we have no connection to it. */
+  private addressHostOf(peer: string): string | undefined {
+    const node = this.components.state.get(`${NODE_KIND}/${peer}`)?.value as NodeValue | null | undefined
+    for (const address of node?.addresses ?? []) {
+      const match = /^\/ip[46]\/([^/]+)\//.exec(address)
+      if (match !== null) return match[1]
+    }
+    return undefined
+  }
+
+  private nameOf(peer: string): string {
+    const node = this.components.state.get(`${NODE_KIND}/${peer}`)?.value as NodeValue | null | undefined
+    return node?.name ?? peer
+  }
+
+  private observe(change: RecordChange): void {
+    const { record } = change
+    if (record.key.startsWith(`${FETCH_KIND}/`)) {
+      // A released claim still says who just fetched the blob: ask that node, even if its inventory has not
+      // reached us yet, rather than fetch from the origin again.
+      const claim = (record.deleted ? change.previous?.value : record.value) as FetchClaim | null | undefined
+      if (claim == null) return
+      let byPeer = this.claims.get(claim.digest)
+      if (byPeer === undefined) {
+        byPeer = new Map()
+        this.claims.set(claim.digest, byPeer)
+      }
+      byPeer.set(claim.holder, {
+        claimedAt: claim.claimedAt,
+        seenAt: performance.now(),
+        released: record.deleted,
+      })
+      this.pruneClaims(claim.digest)
+      return
+    }
+    if (record.key.startsWith(`${INVENTORY_KIND}/`)) {
+      this.indexInventory(subjectOf(record.key), record.deleted ? null : (record.value as InventoryValue))
+    }
+  }
+
+  private pruneClaims(digest: Digest): void {
+    const byPeer = this.claims.get(digest)
+    if (byPeer === undefined) return
+    const now = performance.now()
+    for (const [peer, claim] of byPeer) if (now - claim.seenAt > CLAIM_TTL_MS) byPeer.delete(peer)
+    if (byPeer.size === 0) this.claims.delete(digest)
+  }
+
+  private indexInventory(peer: string, inventory: InventoryValue | null): void {
+    for (const holders of this.holdersByDigest.values()) holders.delete(peer)
+    for (const blob of inventory?.blobs ?? []) {
+      let holders = this.holdersByDigest.get(blob.digest)
+      if (holders === undefined) {
+        holders = new Set()
+        this.holdersByDigest.set(blob.digest, holders)
+      }
+      holders.add(peer)
+    }
+  }
+
+  private scheduleInventory(): void {
+    if (!this.running || this.inventoryTimer !== undefined) return
+    this.inventoryTimer = setTimeout(() => {
+      this.inventoryTimer = undefined
+      this.publishInventory().catch((err: Error) =>
+        this.log.warn({ err: err.message }, 'could not publish inventory'),
+      )
+    }, INVENTORY_DEBOUNCE_MS)
+    this.inventoryTimer.unref()
+  }
+
+  private async publishInventory(): Promise<void> {
+    const blobs = this.store
+      .list()
+      .sort((a, b) => b.usedAt - a.usedAt)
+      .slice(0, MAX_INVENTORY_BLOBS)
+      .map((blob) => ({ digest: blob.digest, size: blob.size }))
+    const value: InventoryValue = {
+      blobPort: this.blobPort,
+      blobs,
+      blobCount: this.store.list().length,
+      storeBytes: this.store.usedBytes(),
+      images: this.images.list().map((image) => ({
+        ref: image.ref,
+        digest: image.digest,
+        layers: image.layers.map((layer) => layer.digest),
+        size: image.size,
+      })),
+      docker: this.dockerImages,
+    }
+    await this.components.state.put(inventoryKey(this.components.mesh.peerId), value)
+  }
+
+  private async refreshDockerImages(): Promise<void> {
+    const docker = this.components.docker
+    if (docker === undefined || !(await docker.ping())) return
+    try {
+      const images = await docker.listImages()
+      this.dockerImages = images
+        .slice(0, 200)
+        .map((image) => ({ id: image.id.slice(0, 100), tags: image.tags.slice(0, 32) }))
+      this.scheduleInventory()
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not list Docker images')
+    }
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+/** Docker's name for a reference: Docker Hub images without the `docker.io/` prefix. */
+function dockerTag(ref: string): string {
+  return ref.startsWith('docker.io/') ? ref.slice('docker.io/'.length).replace(/^library\//, '') : ref
+}

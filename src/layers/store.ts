@@ -1,0 +1,305 @@
+// The content store: blobs/sha256/<hex>, written under a temporary name and renamed only once the digest checks out.
+import { EventEmitter } from 'node:events'
+import { createReadStream } from 'node:fs'
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { BlobNotFoundError, DigestMismatchError, StoreFullError } from '../errors.js'
+import { type Digest, digestHex, isDigest, newDigester } from './digest.js'
+
+export interface StoredBlob {
+  digest: Digest
+  size: number
+  /** Last time the blob was written or read (ms), for least-recently-used eviction. */
+  usedAt: number
+}
+
+export interface BlobStoreEvents {
+  'blob:writing': [writer: BlobWriter]
+  'blob:added': [blob: StoredBlob]
+  'blob:removed': [digest: Digest]
+}
+
+/**
+ * A blob being written. Sequential writes (from an origin or one peer) are hashed as they arrive and can be
+ * read by others while they arrive: `written` only grows, and `whenWritten` resolves as bytes land.
+ */
+export class BlobWriter {
+  /** Bytes written: a contiguous prefix when sequential; the sum of ranges written when ranged. */
+  written = 0
+  private readonly digester = newDigester()
+  private readonly waiters: Array<{ offset: number; resolve: () => void; reject: (err: Error) => void }> = []
+  private failure: Error | undefined
+  private finished = false
+
+  constructor(
+    readonly digest: Digest,
+    readonly tempPath: string,
+    private readonly handle: FileHandle,
+    /** Expected size, if the manifest says; used to refuse oversize streams early. */
+    readonly expectedSize: number | undefined,
+    private readonly onCommit: (writer: BlobWriter) => Promise<StoredBlob>,
+    private readonly onAbort: (writer: BlobWriter) => Promise<void>,
+    /** Ranged writers take ranges in any order (several peers at once) and are hashed at commit. */
+    readonly ranged = false,
+  ) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.ranged) throw new TypeError('a ranged writer takes writeAt()')
+    if (this.failure !== undefined) throw this.failure
+    if (this.expectedSize !== undefined && this.written + chunk.length > this.expectedSize) {
+      throw new DigestMismatchError(`${this.digest} is longer than its declared ${this.expectedSize} bytes`)
+    }
+    await this.handle.write(chunk, 0, chunk.length, this.written)
+    this.digester.hash.update(chunk)
+    this.written += chunk.length
+    this.wake()
+  }
+
+  /** Writes bytes at a position (ranged writers only). */
+  async writeAt(position: number, chunk: Uint8Array): Promise<void> {
+    if (!this.ranged) throw new TypeError('a sequential writer takes write()')
+    if (this.failure !== undefined) throw this.failure
+    if (this.expectedSize !== undefined && position + chunk.length > this.expectedSize) {
+      throw new DigestMismatchError(`${this.digest} is longer than its declared ${this.expectedSize} bytes`)
+    }
+    await this.handle.write(chunk, 0, chunk.length, position)
+    this.written += chunk.length
+  }
+
+  /** Resolves once at least `offset` bytes are written (or the blob is complete); rejects if it is aborted. */
+  whenWritten(offset: number): Promise<void> {
+    if (this.written >= offset || this.finished) return Promise.resolve()
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    return new Promise((resolve, reject) => this.waiters.push({ offset, resolve, reject }))
+  }
+
+  get done(): boolean {
+    return this.finished
+  }
+
+  /** Checks the digest and moves the blob into the store; on a mismatch nothing is kept. */
+  async commit(): Promise<StoredBlob> {
+    await this.handle.close()
+    const actual = this.ranged ? await hashFile(this.tempPath) : this.digester.digest()
+    if (actual !== this.digest) {
+      const err = new DigestMismatchError(`expected ${this.digest}, got ${actual} (${this.written} bytes)`)
+      await this.abort(err)
+      throw err
+    }
+    const blob = await this.onCommit(this)
+    this.finished = true
+    this.wake()
+    return blob
+  }
+
+  async abort(reason: Error = new Error('download abandoned')): Promise<void> {
+    if (this.finished || this.failure !== undefined) return
+    this.failure = reason
+    await this.handle.close().catch(() => undefined)
+    for (const waiter of this.waiters.splice(0)) waiter.reject(reason)
+    await this.onAbort(this)
+  }
+
+  private wake(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const waiter = this.waiters[i]!
+      if (this.finished || this.written >= waiter.offset) {
+        this.waiters.splice(i, 1)
+        waiter.resolve()
+      }
+    }
+  }
+}
+
+async function hashFile(path: string): Promise<Digest> {
+  const digester = newDigester()
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
+    digester.hash.update(chunk as Buffer)
+  return digester.digest()
+}
+
+export class BlobStore extends EventEmitter<BlobStoreEvents> {
+  private readonly blobs = new Map<Digest, StoredBlob>()
+  private readonly writing = new Map<Digest, BlobWriter>()
+  private readonly blobDir: string
+  private readonly tempDir: string
+  private tempCounter = 0
+  private totalBytes = 0
+
+  constructor(
+    root: string,
+    private readonly maxBytes: number,
+    /** Blobs that images in the local index use: never evicted. */
+    private readonly referenced: () => ReadonlySet<Digest>,
+  ) {
+    super()
+    this.setMaxListeners(0)
+    this.blobDir = join(root, 'sha256')
+    this.tempDir = join(root, 'tmp')
+  }
+
+  /** Creates the directories, removes what a killed daemon left half-written, and indexes the blobs. */
+  async open(): Promise<void> {
+    await mkdir(this.blobDir, { recursive: true, mode: 0o700 })
+    await rm(this.tempDir, { recursive: true, force: true })
+    await mkdir(this.tempDir, { recursive: true, mode: 0o700 })
+    for (const name of await readdir(this.blobDir)) {
+      const digest = `sha256:${name}`
+      if (!isDigest(digest)) continue
+      const info = await stat(join(this.blobDir, name))
+      this.index({ digest, size: info.size, usedAt: info.mtimeMs })
+    }
+  }
+
+  has(digest: Digest): boolean {
+    return this.blobs.has(digest)
+  }
+
+  get(digest: Digest): StoredBlob | undefined {
+    return this.blobs.get(digest)
+  }
+
+  list(): StoredBlob[] {
+    return [...this.blobs.values()]
+  }
+
+  usedBytes(): number {
+    return this.totalBytes
+  }
+
+  /** The file of a complete blob; the digest was parsed, so this path is inside the store. */
+  pathOf(digest: Digest): string {
+    return join(this.blobDir, digestHex(digest))
+  }
+
+  /** The download in progress for a digest, if any (its bytes can be read as they arrive). */
+  writerOf(digest: Digest): BlobWriter | undefined {
+    return this.writing.get(digest)
+  }
+
+  /** Starts writing a blob under a temporary name; one writer per digest at a time. */
+  async beginWrite(
+    digest: Digest,
+    expectedSize?: number,
+    options: { ranged?: boolean } = {},
+  ): Promise<BlobWriter> {
+    if (this.writing.has(digest)) throw new TypeError(`${digest} is already being written`)
+    if (expectedSize !== undefined) this.makeRoom(expectedSize)
+    const tempPath = join(this.tempDir, `${digestHex(digest)}.${process.pid}.${this.tempCounter++}`)
+    const handle = await open(tempPath, 'w', 0o600)
+    const writer = new BlobWriter(
+      digest,
+      tempPath,
+      handle,
+      expectedSize,
+      (w) => this.commit(w),
+      async (w) => {
+        this.writing.delete(w.digest)
+        await rm(w.tempPath, { force: true })
+      },
+      options.ranged === true,
+    )
+    this.writing.set(digest, writer)
+    this.emit('blob:writing', writer)
+    return writer
+  }
+
+  private async commit(writer: BlobWriter): Promise<StoredBlob> {
+    this.writing.delete(writer.digest)
+    await rename(writer.tempPath, this.pathOf(writer.digest))
+    const blob = { digest: writer.digest, size: writer.written, usedAt: Date.now() }
+    this.index(blob)
+    this.emit('blob:added', blob)
+    return blob
+  }
+
+  /** Reads `[start, end)` of a complete blob. */
+  read(digest: Digest, start = 0, end?: number): Readable {
+    const blob = this.blobs.get(digest)
+    if (blob === undefined) throw new BlobNotFoundError(`${digest} is not in the store`)
+    this.touch(blob)
+    const last = Math.min(end ?? blob.size, blob.size) - 1
+    return createReadStream(this.pathOf(digest), {
+      start,
+      end: Math.max(start, last),
+      highWaterMark: 1024 * 1024,
+    })
+  }
+
+  async remove(digest: Digest): Promise<void> {
+    const blob = this.blobs.get(digest)
+    if (blob === undefined) return
+    this.blobs.delete(digest)
+    this.totalBytes -= blob.size
+    await rm(this.pathOf(digest), { force: true })
+    this.emit('blob:removed', digest)
+  }
+
+  /**
+   * Evicts unreferenced blobs, least recently used first, until `bytes` more fit under the cap; refuses with
+   * SHOAL_STORE_FULL if even that is not enough.
+   */
+  makeRoom(bytes: number): Digest[] {
+    const referenced = this.referenced()
+    const evicted: Digest[] = []
+    if (this.totalBytes + bytes <= this.maxBytes) return evicted
+    const candidates = [...this.blobs.values()]
+      .filter((blob) => !referenced.has(blob.digest))
+      .sort((a, b) => a.usedAt - b.usedAt)
+    for (const blob of candidates) {
+      if (this.totalBytes + bytes <= this.maxBytes) break
+      evicted.push(blob.digest)
+      this.blobs.delete(blob.digest)
+      this.totalBytes -= blob.size
+      rm(this.pathOf(blob.digest), { force: true }).catch(() => undefined)
+      this.emit('blob:removed', blob.digest)
+    }
+    if (this.totalBytes + bytes > this.maxBytes) {
+      throw new StoreFullError(
+        `the store needs ${bytes} more bytes but holds ${this.totalBytes} of ${this.maxBytes} in blobs that images use (--store-max)`,
+      )
+    }
+    return evicted
+  }
+
+  /** Resolves once the blob is complete or being written here, or false after `timeoutMs`. */
+  whenAvailable(digest: Digest, timeoutMs: number): Promise<boolean> {
+    if (this.blobs.has(digest) || this.writing.has(digest)) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const done = (found: boolean): void => {
+        clearTimeout(timer)
+        this.off('blob:writing', onWriting)
+        this.off('blob:added', onAdded)
+        resolve(found)
+      }
+      const onWriting = (writer: BlobWriter): void => {
+        if (writer.digest === digest) done(true)
+      }
+      const onAdded = (blob: StoredBlob): void => {
+        if (blob.digest === digest) done(true)
+      }
+      const timer = setTimeout(() => done(false), timeoutMs)
+      this.on('blob:writing', onWriting)
+      this.on('blob:added', onAdded)
+    })
+  }
+
+  /** Abandons every download in progress (daemon stop). */
+  async close(): Promise<void> {
+    await Promise.all([...this.writing.values()].map((writer) => writer.abort(new Error('daemon stopping'))))
+  }
+
+  private index(blob: StoredBlob): void {
+    const previous = this.blobs.get(blob.digest)
+    if (previous !== undefined) this.totalBytes -= previous.size
+    this.blobs.set(blob.digest, blob)
+    this.totalBytes += blob.size
+  }
+
+  private touch(blob: StoredBlob): void {
+    blob.usedAt = Date.now()
+    const seconds = blob.usedAt / 1000
+    utimes(this.pathOf(blob.digest), seconds, seconds).catch(() => undefined)
+  }
+}

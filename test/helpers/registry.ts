@@ -1,0 +1,229 @@
+// A real origin registry (Debian's docker-registry) on loopback, a counting and throttling proxy in front of it, and test images.
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { createServer, request, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import tar from 'tar-stream'
+import { makeTempDir, removeDir } from './temp-dir.js'
+import { waitFor } from './wait.js'
+
+export interface Registry {
+  /** host:port of the registry itself. */
+  host: string
+  stop(): Promise<void>
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export async function startRegistry(): Promise<Registry> {
+  const dir = await makeTempDir('shoal-registry-')
+  const port = await freePort()
+  const config = join(dir, 'config.yml')
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  )
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const host = `127.0.0.1:${port}`
+  await waitFor(`the registry on ${host} (stderr: ${stderr.slice(-300)})`, async () => {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr.slice(-500)}`)
+    const res = await fetch(`http://${host}/v2/`).catch(() => undefined)
+    return res?.status === 200
+  })
+  return {
+    host,
+    async stop() {
+      child.kill('SIGTERM')
+      await exited
+      await removeDir(dir)
+    },
+  }
+}
+
+export interface CountingProxy {
+  host: string
+  /** GET requests for each blob digest that reached the origin. */
+  blobGets: Map<string, number>
+  /** Bytes of blob bodies sent to clients. */
+  blobBytes(): number
+  /** Slows blob bodies to about this many bytes per second (0: full speed). */
+  throttle(bytesPerSecond: number): void
+  stop(): Promise<void>
+}
+
+/** A proxy in front of the registry that counts blob fetches (the origin's own view) and can slow them. */
+export async function startCountingProxy(target: string): Promise<CountingProxy> {
+  const blobGets = new Map<string, number>()
+  let bytes = 0
+  let rate = 0
+  const server: Server = createServer((req, res) => {
+    const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')
+    if (blob !== null && req.method === 'GET') blobGets.set(blob[1]!, (blobGets.get(blob[1]!) ?? 0) + 1)
+    const upstream = request(
+      {
+        host: '127.0.0.1',
+        port: Number(target.split(':')[1]),
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      async (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers)
+        for await (const chunk of up as AsyncIterable<Buffer>) {
+          if (blob !== null) bytes += chunk.length
+          if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve))
+          if (blob !== null && rate > 0)
+            await new Promise((resolve) => setTimeout(resolve, (chunk.length / rate) * 1000))
+        }
+        res.end()
+      },
+    )
+    upstream.on('error', () => res.destroy())
+    res.on('close', () => upstream.destroy())
+    req.pipe(upstream)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    host: `127.0.0.1:${port}`,
+    blobGets,
+    blobBytes: () => bytes,
+    throttle(bytesPerSecond) {
+      rate = bytesPerSecond
+    },
+    async stop() {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+export interface TestImage {
+  /** Digests and sizes of every blob the registry serves for it (config and layers). */
+  blobs: Array<{ digest: string; size: number }>
+  layers: Array<{ digest: string; size: number }>
+  manifestDigest: string
+  size: number
+}
+
+function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+}
+
+async function tarOf(files: Array<{ name: string; content: Buffer; mode?: number }>): Promise<Buffer> {
+  const pack = tar.pack()
+  for (const file of files) pack.entry({ name: file.name, mode: file.mode ?? 0o644 }, file.content)
+  pack.finalize()
+  const chunks: Buffer[] = []
+  for await (const chunk of pack) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+/**
+ * Builds an image (a layer holding the host's static busybox, so it runs, then layers of random bytes) and
+ * pushes it to `registry` as `repository:tag`.
+ */
+export async function pushTestImage(
+  registry: string,
+  repository: string,
+  tag: string,
+  randomLayerBytes: readonly number[],
+): Promise<TestImage> {
+  const busybox = await readFile('/bin/busybox')
+  const tars = [
+    await tarOf([{ name: 'bin/busybox', content: busybox, mode: 0o755 }]),
+    ...(await Promise.all(
+      randomLayerBytes.map((size, i) => tarOf([{ name: `data/layer-${i}.bin`, content: randomBytes(size) }])),
+    )),
+  ]
+  const layers = tars.map((plain) => {
+    const compressed = gzipSync(plain, { level: 1 })
+    return { plain, compressed, digest: sha256(compressed), diffId: sha256(plain) }
+  })
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['/bin/busybox', 'echo', 'hello from shoal'] },
+      rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) },
+    }),
+  )
+  const configDigest = sha256(config)
+  for (const blob of [
+    { digest: configDigest, bytes: config },
+    ...layers.map((l) => ({ digest: l.digest, bytes: l.compressed })),
+  ]) {
+    await pushBlob(registry, repository, blob.digest, blob.bytes)
+  }
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: {
+        mediaType: 'application/vnd.docker.container.image.v1+json',
+        size: config.length,
+        digest: configDigest,
+      },
+      layers: layers.map((layer) => ({
+        mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+        size: layer.compressed.length,
+        digest: layer.digest,
+      })),
+    }),
+  )
+  const res = await fetch(`http://${registry}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.docker.distribution.manifest.v2+json' },
+    body: manifest,
+  })
+  if (res.status !== 201) throw new Error(`manifest push failed: ${res.status} ${await res.text()}`)
+  const blobs = [
+    { digest: configDigest, size: config.length },
+    ...layers.map((layer) => ({ digest: layer.digest, size: layer.compressed.length })),
+  ]
+  return {
+    blobs,
+    layers: blobs.slice(1),
+    manifestDigest: sha256(manifest),
+    size: blobs.reduce((sum, blob) => sum + blob.size, 0),
+  }
+}
+
+async function pushBlob(registry: string, repository: string, digest: string, bytes: Buffer): Promise<void> {
+  const start = await fetch(`http://${registry}/v2/${repository}/blobs/uploads/`, { method: 'POST' })
+  if (start.status !== 202) throw new Error(`upload start failed: ${start.status}`)
+  const location = new URL(start.headers.get('location')!, `http://${registry}`)
+  location.searchParams.set('digest', digest)
+  const put = await fetch(location, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+    body: bytes,
+  })
+  if (put.status !== 201) throw new Error(`blob push failed: ${put.status} ${await put.text()}`)
+}

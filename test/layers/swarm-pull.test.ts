@@ -1,0 +1,92 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Digest } from '../../src/layers/index.js'
+import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
+import { metric } from '../helpers/metrics.js'
+import {
+  type CountingProxy,
+  pushTestImage,
+  type Registry,
+  startCountingProxy,
+  startRegistry,
+  type TestImage,
+} from '../helpers/registry.js'
+import { waitFor } from '../helpers/wait.js'
+
+describe('four nodes pulling one image at the same moment', () => {
+  let registry: Registry
+  let proxy: CountingProxy
+  let image: TestImage
+  let nodes: TestNode[] = []
+
+  beforeAll(async () => {
+    registry = await startRegistry()
+    image = await pushTestImage(registry.host, 'team/app', 'v1', [6_000_000, 3_000_000, 20_000_000])
+    proxy = await startCountingProxy(registry.host)
+    nodes = await startCluster(4, 'pull')
+    await waitFor('every node to see every inventory', () =>
+      nodes.every((node) => node.daemon.state.list('inventory').length === 4),
+    )
+  }, 60_000)
+  afterAll(async () => {
+    await destroyNodes(nodes)
+    await proxy?.stop()
+    await registry?.stop()
+  })
+
+  it('fetches every blob from the origin once, and every node ends up with the whole image', async () => {
+    proxy.throttle(20_000_000)
+    const ref = `${proxy.host}/team/app:v1`
+    const results = await Promise.all(nodes.map((node) => node.daemon.layers.pull(ref, () => undefined)))
+    for (const blob of image.blobs) expect(proxy.blobGets.get(blob.digest), blob.digest).toBe(1)
+    const fromOrigin = results.reduce((sum, result) => sum + result.bytesFromOrigin, 0)
+    const fromPeers = results.reduce((sum, result) => sum + result.bytesFromPeers, 0)
+    expect(fromOrigin).toBe(image.size)
+    expect(fromPeers).toBe(3 * image.size)
+    for (const [i, node] of nodes.entries()) {
+      expect(results[i]!.image.digest).toBe(image.manifestDigest)
+      for (const blob of image.blobs) expect(node.daemon.layers.store.has(blob.digest as Digest)).toBe(true)
+    }
+    // The origin sent the image's bytes about once: G1 = 1.0 here.
+    expect(proxy.blobBytes()).toBe(image.size)
+  })
+
+  it('lists images and layers on every node, with holders, from local state', async () => {
+    await waitFor(
+      'inventories to list the blobs on all four',
+      () => nodes[0]!.daemon.layers.holdersOf(image.layers[2]!.digest as Digest).length === 4,
+    )
+    const views = await waitFor('all four images listed', () => {
+      const list = nodes[1]!.daemon.layers.imageViews({ all: true }).filter((view) => view.source === 'store')
+      return list.length === 4 ? list : undefined
+    })
+    expect(views.map((view) => view.nodeName).sort()).toEqual(['pull0', 'pull1', 'pull2', 'pull3'])
+    const layers = nodes[2]!.daemon.layers.layerViews()
+    expect(layers.find((layer) => layer.digest === image.layers[0]!.digest)?.holders).toHaveLength(4)
+    expect(await metric(nodes[0]!, 'shoal_store_bytes')).toBeGreaterThanOrEqual(image.size)
+  })
+
+  it('catches a peer serving corrupt bytes, stores nothing corrupt, and falls back', async () => {
+    const [a, b, c, d] = nodes as [TestNode, TestNode, TestNode, TestNode]
+    const big = image.layers[2]!.digest as Digest
+    // b, c and d forget the image; a's copy of the big layer is corrupted on disk.
+    for (const node of [b, c, d]) await node.daemon.layers.removeImage(`${proxy.host}/team/app:v1`)
+    const path = a.daemon.layers.store.pathOf(big)
+    const bytes = await readFile(path)
+    bytes[1_000_000] = bytes[1_000_000]! ^ 0xff
+    await writeFile(path, bytes)
+    await waitFor('only a to hold the big layer', () => b.daemon.layers.holdersOf(big).length === 1)
+
+    const before = proxy.blobGets.get(big) ?? 0
+    const result = await b.daemon.layers.pull(`${proxy.host}/team/app:v1`, () => undefined)
+    expect(result.image.digest).toBe(image.manifestDigest)
+    expect(await metric(b, 'shoal_layer_bad_peers_total')).toBeGreaterThanOrEqual(1)
+    // The fallback went to the origin, and what b stored is the real thing.
+    expect(proxy.blobGets.get(big)).toBe(before + 1)
+    const stored = await readFile(b.daemon.layers.store.pathOf(big))
+    const { createHash } = await import('node:crypto')
+    expect(`sha256:${createHash('sha256').update(stored).digest('hex')}`).toBe(big)
+    expect(await readdir(join(b.dataDir, 'blobs', 'tmp'))).toEqual([])
+  })
+})
