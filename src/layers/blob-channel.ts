@@ -132,14 +132,15 @@ export class BlobChannelServer {
     const file = await open(writer.tempPath, 'r')
     try {
       let position = offset
-      const buffer = Buffer.allocUnsafe(CHUNK_BYTES)
       for (;;) {
         if (end !== undefined && position >= end) break
         await writer.whenWritten(position + 1)
         if (writer.done && position >= writer.written) break
         const available = Math.min(writer.written, end ?? Number.POSITIVE_INFINITY) - position
         if (available <= 0) continue
-        const { bytesRead } = await file.read(buffer, 0, Math.min(available, CHUNK_BYTES), position)
+        // A fresh buffer each time: socket.write() keeps a reference until the bytes are sent.
+        const buffer = Buffer.allocUnsafe(Math.min(available, CHUNK_BYTES))
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, position)
         if (bytesRead === 0) continue
         position += bytesRead
         if (!socket.write(buffer.subarray(0, bytesRead))) await new Promise((r) => socket.once('drain', r))
