@@ -13,8 +13,12 @@ export const DEFAULT_BLOB_PORT = 7422
 export const CLAIM_TTL_MS = 6_000
 export const CLAIM_RENEW_MS = 2_000
 
-/** After claiming, wait this long for a competing claim to win before fetching from the origin. */
-export const CLAIM_SETTLE_MS = 250
+/**
+ * After claiming, wait this long for an earlier competing claim to arrive before fetching from the origin.
+ * Gossip takes milliseconds between idle machines; a busy daemon (hashing and serving several layers) can
+ * take a few hundred, and a late-arriving earlier claim means a second fetch from the origin.
+ */
+export const CLAIM_SETTLE_MS = 500
 
 /** Blobs at least this big are fetched from several holders at once, in ranges of at least this size. */
 export const MIN_RANGE_BYTES = 8 * 1024 * 1024
