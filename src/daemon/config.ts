@@ -52,6 +52,7 @@ export interface DaemonTuning {
   targetConnections?: number
   leaseMs?: number
   renewEveryMs?: number
+  claimSettleMs?: number
   /** Extra record kinds to register (tests and benchmarks write their own kinds). */
   extraKinds?: RecordKind[]
 }

@@ -122,6 +122,7 @@ export class Daemon {
           blobPort: config.blobPort,
           registryConfigFile: config.registryConfigFile,
           mirrorUpstream: config.mirrorUpstream,
+          claimSettleMs: tuning.claimSettleMs,
         },
       )
       const facts: DaemonFacts = {

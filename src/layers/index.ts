@@ -57,6 +57,8 @@ export interface LayersInit {
   registryConfigFile?: string
   /** Registry the mirror maps unknown names to (`--mirror-upstream`, default docker.io). */
   mirrorUpstream: string
+  /** @default CLAIM_SETTLE_MS */
+  claimSettleMs?: number
 }
 
 export interface LayersComponents {

@@ -176,6 +176,33 @@ export class Layers {
     for (const [peer, inventory] of this.inventories()) {
       if (options.node !== undefined ? peer !== options.node : options.all !== true && peer !== self) continue
       const name = this.nameOf(peer)
+      if (peer === self) {
+        // Our own images from the index itself: the inventory record trails it by a moment.
+        for (const image of this.images.list()) {
+          views.push({
+            ref: image.ref,
+            digest: image.digest,
+            layers: image.layers.map((layer) => layer.digest),
+            size: image.size,
+            node: peer,
+            nodeName: name,
+            source: 'store',
+          })
+        }
+        for (const image of this.dockerImages) {
+          for (const tag of image.tags)
+            views.push({
+              ref: tag,
+              digest: image.id as Digest,
+              layers: [],
+              size: 0,
+              node: peer,
+              nodeName: name,
+              source: 'docker',
+            })
+        }
+        continue
+      }
       for (const image of inventory.images)
         views.push({ ...image, node: peer, nodeName: name, source: 'store' })
       for (const image of inventory.docker) {
@@ -199,7 +226,9 @@ export class Layers {
     const self = this.components.mesh.peerId
     const byDigest = new Map<Digest, LayerView>()
     for (const [peer, inventory] of this.inventories()) {
-      for (const blob of inventory.blobs) {
+      // Our own blobs from the store itself: the inventory record trails it by a moment.
+      const blobs = peer === self ? this.store.list() : inventory.blobs
+      for (const blob of blobs) {
         const view = byDigest.get(blob.digest) ?? { digest: blob.digest, size: blob.size, holders: [] }
         view.holders.push(peer)
         byDigest.set(blob.digest, view)
@@ -286,7 +315,7 @@ export class Layers {
           size,
           claimedAt,
         } satisfies FetchClaim)
-        await new Promise((resolve) => setTimeout(resolve, CLAIM_SETTLE_MS))
+        await new Promise((resolve) => setTimeout(resolve, this.init.claimSettleMs ?? CLAIM_SETTLE_MS))
         // The earliest live claim wins; every node that knows the same claims picks the same one.
         const first = this.firstClaim(digest, (peer) => peer === self || alive(peer))
         if (first === self) return true

@@ -1,6 +1,7 @@
 // Real `shoal daemon` processes and CLI runs from the compiled package (dist/), as users run them.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { existsSync, openSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createClient } from '../../cli/client.js'
 import type { StatusView } from '../../src/api/types.js'
@@ -114,14 +115,18 @@ export async function spawnDaemon(options: SpawnOptions): Promise<DaemonProcess>
   void exited.then(() => running.delete(proc))
   // Asked over the socket from this process: spawning the CLI to poll would load the machine it measures.
   const client = createClient(dataDir)
-  proc.status = await waitFor(
+  const ready = waitFor(
     `daemon ${options.name} to answer on its socket (log: ${logFile})`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`daemon ${options.name} exited with ${child.exitCode}`)
-      return await client.get<StatusView>('/v1/status').catch(() => undefined)
-    },
+    () => client.get<StatusView>('/v1/status').catch(() => undefined),
     { timeoutMs: 60_000, intervalMs: 100 },
   )
+  // A daemon that exits during start-up fails the wait at once, with its log, instead of timing out.
+  const died = exited.then(async (code) => {
+    const log = await readFile(logFile, 'utf8').catch(() => '')
+    throw new Error(`daemon ${options.name} exited with ${code} during start-up:\n${log.slice(-2000)}`)
+  })
+  proc.status = await Promise.race([ready, died])
+  died.catch(() => undefined)
   return proc
 }
 

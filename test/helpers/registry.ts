@@ -5,6 +5,8 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { gzipSync } from 'node:zlib'
 import tar from 'tar-stream'
 import { makeTempDir, removeDir } from './temp-dir.js'
@@ -93,20 +95,22 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
         path: req.url,
         headers: req.headers,
       },
-      async (up) => {
+      (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers)
-        for await (const chunk of up as AsyncIterable<Buffer>) {
-          if (blob !== null) bytes += chunk.length
-          if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve))
-          if (blob !== null && rate > 0)
-            await new Promise((resolve) => setTimeout(resolve, (chunk.length / rate) * 1000))
-        }
-        res.end()
+        const meter = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            if (blob === null) return callback(null, chunk)
+            bytes += chunk.length
+            if (rate <= 0) return callback(null, chunk)
+            setTimeout(() => callback(null, chunk), (chunk.length / rate) * 1000)
+          },
+        })
+        // A client that goes away (a daemon killed mid-download) ends the relay; that is expected here.
+        pipeline(up, meter, res).catch(() => undefined)
       },
     )
     upstream.on('error', () => res.destroy())
-    res.on('close', () => upstream.destroy())
-    req.pipe(upstream)
+    pipeline(req, upstream).catch(() => undefined)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

@@ -24,7 +24,9 @@ describe('four nodes pulling one image at the same moment', () => {
     registry = await startRegistry()
     image = await pushTestImage(registry.host, 'team/app', 'v1', [6_000_000, 3_000_000, 20_000_000])
     proxy = await startCountingProxy(registry.host)
-    nodes = await startCluster(4, 'pull')
+    // Four daemons share this one event loop (and the machine runs other suites meanwhile), so gossip can
+    // lag far behind a real daemon's; a longer claim settle keeps the test about the protocol, not the load.
+    nodes = await startCluster(4, 'pull', { claimSettleMs: 1_500 })
     await waitFor('every node to see every inventory', () =>
       nodes.every((node) => node.daemon.state.list('inventory').length === 4),
     )

@@ -1,0 +1,89 @@
+// A private Docker engine for tests: dockerd with its own data and exec roots and socket, vfs, no networking.
+import { spawn } from 'node:child_process'
+import { mkdtemp } from 'node:fs/promises'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { removeDir } from './temp-dir.js'
+import { waitFor } from './wait.js'
+
+export interface TestDockerd {
+  socket: string
+  /** Runs the docker CLI against this engine. */
+  docker(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }>
+  stop(): Promise<void>
+}
+
+function ping(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', timeout: 1_000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('error', () => resolve(false))
+    req.on('timeout', () => req.destroy())
+    req.end()
+  })
+}
+
+export async function startDockerd(): Promise<TestDockerd> {
+  // Short paths: containerd's sockets live under the exec root and unix socket paths are limited to 108 bytes.
+  const dir = await mkdtemp('/tmp/shoal-dk-')
+  const socket = join(dir, 'docker.sock')
+  const child = spawn(
+    'dockerd',
+    [
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'x'),
+      '--pidfile',
+      join(dir, 'docker.pid'),
+      '--host',
+      `unix://${socket}`,
+      '--storage-driver=vfs',
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  let log = ''
+  child.stderr.on('data', (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-4000)
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  await waitFor(
+    'dockerd to answer',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`dockerd exited: ${log}`)
+      return ping(socket)
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  )
+  return {
+    socket,
+    docker(args) {
+      return new Promise((resolve) => {
+        const cli = spawn('docker', ['-H', `unix://${socket}`, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        let stdout = ''
+        let stderr = ''
+        cli.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString()
+        })
+        cli.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString()
+        })
+        cli.on('exit', (code) => resolve({ code, stdout, stderr }))
+      })
+    },
+    async stop() {
+      child.kill('SIGTERM')
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))])
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+      await removeDir(dir)
+    },
+  }
+}
