@@ -9,6 +9,8 @@ import { cpuScaling } from './cpu-scaling.js'
 import { failover, healTime, leaseTraffic } from './failover.js'
 import { failureDetection, falseDeaths } from './failure-detection.js'
 import { idle } from './idle.js'
+import { layersLab } from './layers-lab.js'
+import { layersThroughput } from './layers-throughput.js'
 
 const FALSE_DEATH_MINUTES = Number(process.env.SHOAL_BENCH_FALSE_DEATH_MINUTES ?? 10)
 
@@ -25,6 +27,8 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'failover-lab': () => failover(20, true),
   'heal-lab': () => healTime(10, 8_000),
   'lease-traffic': () => leaseTraffic(30),
+  'layers-throughput': () => layersThroughput(500, 3),
+  'layers-lab': () => layersLab(8, 100),
 }
 
 const requested = process.argv.slice(2)

@@ -102,13 +102,23 @@ export class NetnsLab {
     return ['ip', ['netns', 'exec', host.ns, command, ...args]]
   }
 
-  /** Shapes a host's link in both directions (host egress on eth0, switch egress on its port). */
+  /**
+   * Shapes a host's link in both directions (host egress on eth0, switch egress on its port). A rate alone
+   * uses a token bucket (tbf, in every kernel); a delay needs netem, which some kernels lack.
+   */
   async shape(host: LabHost, shape: LinkShape): Promise<void> {
-    const netem = ['netem']
-    if (shape.delayMs !== undefined) netem.push('delay', `${shape.delayMs}ms`)
-    if (shape.rateMbit !== undefined) netem.push('rate', `${shape.rateMbit}mbit`, 'limit', '10000')
-    await this.inHost(host, 'tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', ...netem)
-    await this.inSwitch('tc', 'qdisc', 'replace', 'dev', host.port, 'root', ...netem)
+    let qdisc: string[]
+    if (shape.delayMs === undefined && shape.rateMbit !== undefined) {
+      // Burst: 2 ms worth of bytes at the rate, at least 32 KiB, so the bucket does not starve TCP.
+      const burst = Math.max(32 * 1024, Math.round((shape.rateMbit * 1e6) / 8 / 500))
+      qdisc = ['tbf', 'rate', `${shape.rateMbit}mbit`, 'burst', String(burst), 'latency', '100ms']
+    } else {
+      qdisc = ['netem']
+      if (shape.delayMs !== undefined) qdisc.push('delay', `${shape.delayMs}ms`)
+      if (shape.rateMbit !== undefined) qdisc.push('rate', `${shape.rateMbit}mbit`, 'limit', '10000')
+    }
+    await this.inHost(host, 'tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', ...qdisc)
+    await this.inSwitch('tc', 'qdisc', 'replace', 'dev', host.port, 'root', ...qdisc)
   }
 
   /** Cuts (or restores) a host's link at the switch, as if its cable were pulled. */

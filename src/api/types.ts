@@ -26,6 +26,8 @@ export interface StatusView {
   uptimeSeconds: number
   /** First 8 hex digits of the swarm key's SHA-256: equal on every member of one mesh. */
   swarmKeyFingerprint: string
+  /** Port of the blob channel peers fetch layers from (TLS with a key derived from the swarm key). */
+  blobPort: number
   /** The coordinator as this node sees it (`GET /v1/coordinator`). */
   coordinator: CoordinatorView
 }

@@ -20,6 +20,9 @@ export const CLAIM_RENEW_MS = 2_000
  */
 export const CLAIM_SETTLE_MS = 500
 
+/** A node joining a relay chain waits this long to see who else joins before it picks its upstream. */
+export const RELAY_SETTLE_MS = 200
+
 /** Blobs at least this big are fetched from several holders at once, in ranges of at least this size. */
 export const MIN_RANGE_BYTES = 8 * 1024 * 1024
 

@@ -14,6 +14,7 @@ import {
   CLAIM_TTL_MS,
   INVENTORY_DEBOUNCE_MS,
   MAX_INVENTORY_BLOBS,
+  RELAY_SETTLE_MS,
 } from './constants.js'
 import { type Digest, isDigest } from './digest.js'
 import { dockerArchive } from './docker-archive.js'
@@ -49,7 +50,7 @@ export class Layers {
   /** Fetch claims by digest and claimant: when we last saw each change, and whether it was released. */
   private readonly claims = new Map<
     Digest,
-    Map<string, { claimedAt: Stamp; seenAt: number; released: boolean }>
+    Map<string, { claimedAt: Stamp; seenAt: number; released: boolean; relay: boolean }>
   >()
   private readonly holdersByDigest = new Map<Digest, Set<string>>()
   private readonly badPeers = new Map<string, number>()
@@ -339,6 +340,31 @@ export class Layers {
         this.ownClaims.delete(digest)
         if (state.get(fetchKey(digest, self))?.deleted === false) await state.remove(fetchKey(digest, self))
       },
+      joinRelay: async (digest, size, claimant) => {
+        const claimedAt = state.clockNow()
+        this.ownClaims.set(digest, claimedAt)
+        await state.put(fetchKey(digest, self), {
+          holder: self,
+          digest,
+          size,
+          claimedAt,
+          mode: 'relay',
+        } satisfies FetchClaim)
+        await new Promise((resolve) => setTimeout(resolve, RELAY_SETTLE_MS))
+        const upstream = this.relayUpstream(digest, claimant.peer, (peer) => alive(peer) && !this.isBad(peer))
+        return upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
+      },
+      renewRelay: async (digest, size) => {
+        const claimedAt = this.ownClaims.get(digest)
+        if (claimedAt === undefined) return
+        await state.put(fetchKey(digest, self), {
+          holder: self,
+          digest,
+          size,
+          claimedAt,
+          mode: 'relay',
+        } satisfies FetchClaim)
+      },
       markBad: (peer, digest) => {
         this.badPeers.set(peer, performance.now() + BAD_PEER_MS)
         this.metrics.badPeers.inc()
@@ -359,7 +385,7 @@ export class Layers {
     let first: { peer: string; claimedAt: Stamp } | undefined
     let released: string | undefined
     for (const [peer, claim] of this.claims.get(digest) ?? []) {
-      if (!eligible(peer) || now - claim.seenAt > CLAIM_TTL_MS) continue
+      if (claim.relay || !eligible(peer) || now - claim.seenAt > CLAIM_TTL_MS) continue
       if (claim.released) {
         released ??= peer
         continue
@@ -368,6 +394,28 @@ export class Layers {
         first = { peer, claimedAt: claim.claimedAt }
     }
     return first?.peer ?? released
+  }
+
+  /**
+   * Who this node streams a blob from: the relays line up by the time they joined, and each takes the bytes
+   * from the one before it (the first from the claimant). A chain moves the blob across every link at full
+   * speed at once; everyone streaming from the claimant would share its one uplink N ways.
+   */
+  private relayUpstream(digest: Digest, claimant: string, usable: (peer: string) => boolean): string {
+    const self = this.components.mesh.peerId
+    const now = performance.now()
+    const relays = [...(this.claims.get(digest) ?? [])]
+      .filter(
+        ([peer, claim]) =>
+          claim.relay &&
+          !claim.released &&
+          now - claim.seenAt <= CLAIM_TTL_MS &&
+          (peer === self || usable(peer)),
+      )
+      .sort(([, a], [, b]) => compareStamps(a.claimedAt, b.claimedAt))
+      .map(([peer]) => peer)
+    const position = relays.indexOf(self)
+    return position <= 0 ? claimant : relays[position - 1]!
   }
 
   private isBad(peer: string): boolean {
@@ -416,6 +464,7 @@ export class Layers {
         claimedAt: claim.claimedAt,
         seenAt: performance.now(),
         released: record.deleted,
+        relay: claim.mode === 'relay',
       })
       this.pruneClaims(claim.digest)
       return

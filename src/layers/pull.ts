@@ -44,6 +44,9 @@ export interface PullSources {
   holders(digest: Digest): PeerEndpoint[]
   /** The live claim on the blob by another alive peer, if any. */
   claimant(digest: Digest): PeerEndpoint | undefined
+  /** Joins the relay chain behind `claimant`; resolves to the node to stream from. */
+  joinRelay(digest: Digest, size: number, claimant: PeerEndpoint): Promise<PeerEndpoint>
+  renewRelay(digest: Digest, size: number): Promise<void>
   /** Claims the blob; resolves true if the claim still stands after the settle time. */
   claim(digest: Digest, size: number): Promise<boolean>
   renewClaim(digest: Digest, size: number): Promise<void>
@@ -158,7 +161,16 @@ export class Puller {
         }
         const claimant = sources.claimant(blob.digest)
         if (claimant !== undefined) {
-          await this.fromStream(blob, claimant, (n) => progress('downloading', n, 'peer'), signal)
+          const upstream = await sources.joinRelay(blob.digest, blob.size, claimant)
+          const renew = setInterval(() => {
+            sources.renewRelay(blob.digest, blob.size).catch(() => undefined)
+          }, CLAIM_RENEW_MS)
+          try {
+            await this.fromStream(blob, upstream, (n) => progress('downloading', n, 'peer'), signal)
+          } finally {
+            clearInterval(renew)
+            await sources.releaseClaim(blob.digest).catch(() => undefined)
+          }
           tally.peers += blob.size
           progress('done', blob.size, 'peer')
           return

@@ -46,6 +46,11 @@ export const fetchClaimSchema = z.object({
   size: uint.optional(),
   /** HLC stamp of the first claim (kept across renewals): the earliest live claim wins. */
   claimedAt: z.object({ wall: uint, counter: uint, node: z.string().regex(PEER_ID_PATTERN) }),
+  /**
+   * `origin`: fetching the blob from its registry; `relay`: streaming it from another node while it arrives
+   * there, and passing it on. Relays line up in a chain by `claimedAt` (see Layers.relayUpstream).
+   */
+  mode: z.enum(['origin', 'relay']).optional(),
 })
 export type FetchClaim = z.infer<typeof fetchClaimSchema>
 

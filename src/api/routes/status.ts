@@ -20,6 +20,7 @@ export function statusView(ctx: ApiContext): StatusView {
     startedAt: new Date(ctx.facts.startedAt).toISOString(),
     uptimeSeconds: Math.round((Date.now() - ctx.facts.startedAt) / 1000),
     swarmKeyFingerprint: ctx.facts.swarmKeyFingerprint,
+    blobPort: ctx.layers.blobChannelPort,
     coordinator: ctx.coordinator.view(),
   }
 }

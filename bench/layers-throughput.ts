@@ -1,0 +1,174 @@
+// G3: one 500 MB blob over shoal's blob channel (TLS-PSK, parallel ranges) versus plain HTTP from a registry, same run.
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { blobChannelKey, fetchBlobRange } from '../src/layers/blob-channel.js'
+import { MAX_PARALLEL_RANGES } from '../src/layers/constants.js'
+import { type Digest, newDigester } from '../src/layers/digest.js'
+import { loadSwarmKey } from '../src/mesh/swarm-key.js'
+import { cleanupDaemons, spawnDaemon } from '../test/helpers/processes.js'
+import { startRegistry } from '../test/helpers/registry.js'
+import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
+import { type Summary, summarize } from './stats.js'
+
+const MIB = 1024 * 1024
+
+export interface ThroughputResult {
+  blobBytes: number
+  runs: number
+  /** MB/s: GET from docker-registry on loopback, hashed and written to disk. */
+  http: Summary
+  /** MB/s: the same blob from a shoal daemon's blob channel, in parallel ranges, written and verified. */
+  shoal: Summary
+  /** Median shoal ÷ median HTTP. */
+  ratio: number
+  /** The same without the disk: bytes received and hashed only (the data plane alone). */
+  network: { http: Summary; shoal: Summary; ratio: number }
+}
+
+/** A blob of random bytes, streamed to a file and hashed on the way. */
+async function makeBlob(path: string, bytes: number): Promise<Digest> {
+  const digester = newDigester()
+  const file = await open(path, 'w')
+  for (let written = 0; written < bytes; written += 4 * MIB) {
+    const chunk = randomBytes(Math.min(4 * MIB, bytes - written))
+    digester.hash.update(chunk)
+    await file.write(chunk)
+  }
+  await file.close()
+  return digester.digest()
+}
+
+async function sink(body: AsyncIterable<Uint8Array>, path: string | undefined): Promise<number> {
+  const digester = newDigester()
+  const file = path === undefined ? undefined : await open(path, 'w')
+  let total = 0
+  for await (const chunk of body) {
+    digester.hash.update(chunk)
+    await file?.write(chunk)
+    total += chunk.length
+  }
+  await file?.close()
+  return total
+}
+
+export async function layersThroughput(blobMiB = 500, runs = 3): Promise<ThroughputResult> {
+  const work = await makeTempDir('shoal-g3-')
+  const registry = await startRegistry()
+  const bytes = blobMiB * MIB
+  try {
+    const source = join(work, 'blob')
+    const digest = await makeBlob(source, bytes)
+    // The registry gets the blob by a monolithic upload; the daemon finds it in its store at start.
+    const upload = await fetch(`http://${registry.host}/v2/bench/blob/blobs/uploads/`, { method: 'POST' })
+    const location = new URL(upload.headers.get('location')!, `http://${registry.host}`)
+    location.searchParams.set('digest', digest)
+    const { createReadStream } = await import('node:fs')
+    const put = await fetch(location, {
+      method: 'PUT',
+      headers: { 'content-length': String(bytes) },
+      body: createReadStream(source) as unknown as ReadableStream,
+      duplex: 'half',
+    } as RequestInit)
+    if (put.status !== 201) throw new Error(`upload failed: ${put.status}`)
+
+    const dataDir = await makeTempDir('shoal-g3-daemon-')
+    await mkdir(join(dataDir, 'blobs', 'sha256'), { recursive: true })
+    const { rename } = await import('node:fs/promises')
+    await rename(source, join(dataDir, 'blobs', 'sha256', digest.slice('sha256:'.length)))
+    const daemon = await spawnDaemon({ name: 'g3', dataDir })
+    const key = blobChannelKey((await loadSwarmKey(join(dataDir, 'swarm.key'))).bytes)
+    const inventory = (await (await fetch(`${daemon.status.httpUrl}/v1/layers`)).json()) as unknown[]
+    if (inventory.length === 0) throw new Error('the daemon did not index the blob')
+    const { blobPort: port } = (await (await fetch(`${daemon.status.httpUrl}/v1/status`)).json()) as {
+      blobPort: number
+    }
+
+    const http: number[] = []
+    const shoal: number[] = []
+    const httpNet: number[] = []
+    const shoalNet: number[] = []
+    for (let run = 0; run < runs; run++) {
+      let started = performance.now()
+      const res = await fetch(`http://${registry.host}/v2/bench/blob/blobs/${digest}`)
+      const got = await sink(res.body as unknown as AsyncIterable<Uint8Array>, join(work, 'http.out'))
+      if (got !== bytes) throw new Error('short HTTP read')
+      http.push(bytes / 1e6 / ((performance.now() - started) / 1000))
+      await rm(join(work, 'http.out'))
+
+      started = performance.now()
+      await fetchInRanges({ host: '127.0.0.1', port }, key, digest, bytes, join(work, 'shoal.out'))
+      shoal.push(bytes / 1e6 / ((performance.now() - started) / 1000))
+      await rm(join(work, 'shoal.out'))
+
+      started = performance.now()
+      const res2 = await fetch(`http://${registry.host}/v2/bench/blob/blobs/${digest}`)
+      await sink(res2.body as unknown as AsyncIterable<Uint8Array>, undefined)
+      httpNet.push(bytes / 1e6 / ((performance.now() - started) / 1000))
+      started = performance.now()
+      await Promise.all(
+        Array.from({ length: MAX_PARALLEL_RANGES }, async (_, i) => {
+          const rangeSize = Math.ceil(bytes / MAX_PARALLEL_RANGES)
+          const offset = i * rangeSize
+          const range = await fetchBlobRange({ host: '127.0.0.1', port }, key, {
+            digest,
+            offset,
+            length: Math.min(rangeSize, bytes - offset),
+          })
+          await sink(range.body, undefined)
+        }),
+      )
+      shoalNet.push(bytes / 1e6 / ((performance.now() - started) / 1000))
+    }
+    await cleanupDaemons()
+    await removeDir(dataDir)
+    const httpSummary = summarize(http)
+    const shoalSummary = summarize(shoal)
+    return {
+      blobBytes: bytes,
+      runs,
+      http: httpSummary,
+      shoal: shoalSummary,
+      ratio: Math.round((shoalSummary.p50 / httpSummary.p50) * 100) / 100,
+      network: {
+        http: summarize(httpNet),
+        shoal: summarize(shoalNet),
+        ratio: Math.round((summarize(shoalNet).p50 / summarize(httpNet).p50) * 100) / 100,
+      },
+    }
+  } finally {
+    await registry.stop()
+    await removeDir(work)
+  }
+}
+
+/** What the pull planner does with one holder: MAX_PARALLEL_RANGES ranges at once, then a full verify. */
+async function fetchInRanges(
+  target: { host: string; port: number },
+  key: Buffer,
+  digest: Digest,
+  size: number,
+  path: string,
+): Promise<void> {
+  const file = await open(path, 'w')
+  const rangeSize = Math.ceil(size / MAX_PARALLEL_RANGES)
+  await Promise.all(
+    Array.from({ length: MAX_PARALLEL_RANGES }, async (_, i) => {
+      const offset = i * rangeSize
+      const length = Math.min(rangeSize, size - offset)
+      const range = await fetchBlobRange(target, key, { digest, offset, length })
+      let position = offset
+      for await (const chunk of range.body) {
+        await file.write(chunk, 0, chunk.length, position)
+        position += chunk.length
+      }
+    }),
+  )
+  await file.close()
+  const digester = newDigester()
+  const { createReadStream } = await import('node:fs')
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MIB }))
+    digester.hash.update(chunk as Buffer)
+  if (digester.digest() !== digest) throw new Error('digest mismatch over the blob channel')
+}
