@@ -66,7 +66,6 @@ export const BlobNotFoundError = defineError('BlobNotFoundError', 'SHOAL_BLOB_NO
 export const RegistryError = defineError('RegistryError', 'SHOAL_REGISTRY_ERROR', 502)
 export const ManifestInvalidError = defineError('ManifestInvalidError', 'SHOAL_MANIFEST_INVALID', 502)
 export const PlatformNotFoundError = defineError('PlatformNotFoundError', 'SHOAL_PLATFORM_NOT_FOUND', 404)
-export const InsecureRegistryError = defineError('InsecureRegistryError', 'SHOAL_INSECURE_REGISTRY', 400)
 export const StoreFullError = defineError('StoreFullError', 'SHOAL_STORE_FULL', 507)
 export const ImageNotFoundError = defineError('ImageNotFoundError', 'SHOAL_IMAGE_NOT_FOUND', 404)
 export const ImageInUseError = defineError('ImageInUseError', 'SHOAL_IMAGE_IN_USE', 409)

@@ -2,7 +2,6 @@
 import type { Logger } from 'pino'
 import {
   BlobNotFoundError,
-  InsecureRegistryError,
   ManifestInvalidError,
   ManifestNotFoundError,
   RegistryAuthError,
@@ -12,7 +11,7 @@ import {
 import { MAX_MANIFEST_BYTES, REQUEST_TIMEOUT_MS } from './constants.js'
 import { type Digest, digestOf } from './digest.js'
 import { type Descriptor, MANIFEST_ACCEPT, type Platform, parseManifest, pickPlatform } from './manifest.js'
-import { apiHost, formatReference, type ImageReference, isLoopbackRegistry } from './reference.js'
+import { apiHost, formatReference, type ImageReference } from './reference.js'
 import type { RegistryConfig } from './registry-config.js'
 
 /** An image resolved at its origin: from here on everything is content-addressed. */
@@ -193,17 +192,9 @@ export class RegistryClient {
     return `Bearer ${token}`
   }
 
+  /** HTTPS, except for loopback registries and those the config marks `insecure`. */
   private baseUrl(registry: string): string {
-    const host = apiHost(registry)
-    if (this.config.isPlainHttp(registry)) {
-      if (!isLoopbackRegistry(registry) && !this.config.isInsecureAllowed(registry)) {
-        throw new InsecureRegistryError(
-          `${registry} would be plain HTTP; allow it with "insecure": true in the registry config`,
-        )
-      }
-      return `http://${host}`
-    }
-    return `https://${host}`
+    return `${this.config.isPlainHttp(registry) ? 'http' : 'https'}://${apiHost(registry)}`
   }
 
   private statusError(status: number, what: string): Error {
