@@ -143,21 +143,32 @@ export class RegistryClient {
     return res
   }
 
+  /** One request; the timeout covers the answer's headers only, since a big blob may rightly take minutes. */
   private async send(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
-    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+    const timeout = new AbortController()
+    const timer = setTimeout(
+      () =>
+        timeout.abort(
+          new RegistryUnreachableError(`${new URL(url).host} did not answer within ${REQUEST_TIMEOUT_MS} ms`),
+        ),
+      REQUEST_TIMEOUT_MS,
+    )
     try {
       return await fetch(url, {
         headers,
         redirect: 'follow',
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+        signal: signal === undefined ? timeout.signal : AbortSignal.any([signal, timeout.signal]),
       })
     } catch (err) {
       if (signal?.aborted === true) throw err
+      if (timeout.signal.aborted) throw timeout.signal.reason
       const cause = (err as { cause?: { code?: string; message?: string } }).cause
       throw new RegistryUnreachableError(
         `cannot reach ${new URL(url).host}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
         { cause: err },
       )
+    } finally {
+      clearTimeout(timer)
     }
   }
 
