@@ -3,9 +3,13 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { BatchingSink } from '../src/layers/batching-sink.js'
 import { blobChannelKey, fetchBlobRange } from '../src/layers/blob-channel.js'
 import { MAX_PARALLEL_RANGES } from '../src/layers/constants.js'
 import { type Digest, newDigester } from '../src/layers/digest.js'
+import { BlobStore } from '../src/layers/store.js'
 import { loadSwarmKey } from '../src/mesh/swarm-key.js'
 import { cleanupDaemons, spawnDaemon } from '../test/helpers/processes.js'
 import { startRegistry } from '../test/helpers/registry.js'
@@ -40,15 +44,19 @@ async function makeBlob(path: string, bytes: number): Promise<Digest> {
   return digester.digest()
 }
 
-async function sink(body: AsyncIterable<Uint8Array>, path: string | undefined): Promise<number> {
+/** Receives a body as any careful client would: hashed as it arrives, written to disk in 256 KiB batches. */
+async function sink(body: Readable, path: string | undefined): Promise<number> {
   const digester = newDigester()
   const file = path === undefined ? undefined : await open(path, 'w')
   let total = 0
-  for await (const chunk of body) {
-    digester.hash.update(chunk)
-    await file?.write(chunk)
-    total += chunk.length
-  }
+  await pipeline(
+    body,
+    new BatchingSink(async (batch) => {
+      digester.hash.update(batch)
+      await file?.write(batch)
+      total += batch.length
+    }),
+  )
   await file?.close()
   return total
 }
@@ -92,19 +100,19 @@ export async function layersThroughput(blobMiB = 500, runs = 3): Promise<Through
     for (let run = 0; run < runs; run++) {
       let started = performance.now()
       const res = await fetch(`http://${registry.host}/v2/bench/blob/blobs/${digest}`)
-      const got = await sink(res.body as unknown as AsyncIterable<Uint8Array>, join(work, 'http.out'))
+      const got = await sink(Readable.fromWeb(res.body as never), join(work, 'http.out'))
       if (got !== bytes) throw new Error('short HTTP read')
       http.push(bytes / 1e6 / ((performance.now() - started) / 1000))
       await rm(join(work, 'http.out'))
 
       started = performance.now()
-      await fetchInRanges({ host: '127.0.0.1', port }, key, digest, bytes, join(work, 'shoal.out'))
+      await fetchInRanges({ host: '127.0.0.1', port }, key, digest, bytes, join(work, 'shoal-store'))
       shoal.push(bytes / 1e6 / ((performance.now() - started) / 1000))
-      await rm(join(work, 'shoal.out'))
+      await rm(join(work, 'shoal-store'), { recursive: true, force: true })
 
       started = performance.now()
       const res2 = await fetch(`http://${registry.host}/v2/bench/blob/blobs/${digest}`)
-      await sink(res2.body as unknown as AsyncIterable<Uint8Array>, undefined)
+      await sink(Readable.fromWeb(res2.body as never), undefined)
       httpNet.push(bytes / 1e6 / ((performance.now() - started) / 1000))
       started = performance.now()
       await Promise.all(
@@ -116,7 +124,7 @@ export async function layersThroughput(blobMiB = 500, runs = 3): Promise<Through
             offset,
             length: Math.min(rangeSize, bytes - offset),
           })
-          await sink(range.body, undefined)
+          await sink(range.stream, undefined)
         }),
       )
       shoalNet.push(bytes / 1e6 / ((performance.now() - started) / 1000))
@@ -143,32 +151,35 @@ export async function layersThroughput(blobMiB = 500, runs = 3): Promise<Through
   }
 }
 
-/** What the pull planner does with one holder: MAX_PARALLEL_RANGES ranges at once, then a full verify. */
+/** What the pull planner does with one holder: MAX_PARALLEL_RANGES ranges at once into a ranged writer, then commit. */
 async function fetchInRanges(
   target: { host: string; port: number },
   key: Buffer,
   digest: Digest,
   size: number,
-  path: string,
+  root: string,
 ): Promise<void> {
-  const file = await open(path, 'w')
+  const store = new BlobStore(root, 2 * size, () => new Set())
+  await store.open()
+  const writer = await store.beginWrite(digest, size, { ranged: true })
   const rangeSize = Math.ceil(size / MAX_PARALLEL_RANGES)
   await Promise.all(
     Array.from({ length: MAX_PARALLEL_RANGES }, async (_, i) => {
       const offset = i * rangeSize
-      const length = Math.min(rangeSize, size - offset)
-      const range = await fetchBlobRange(target, key, { digest, offset, length })
+      const range = await fetchBlobRange(target, key, {
+        digest,
+        offset,
+        length: Math.min(rangeSize, size - offset),
+      })
       let position = offset
-      for await (const chunk of range.body) {
-        await file.write(chunk, 0, chunk.length, position)
-        position += chunk.length
-      }
+      await pipeline(
+        range.stream,
+        new BatchingSink(async (batch) => {
+          await writer.writeAt(position, batch)
+          position += batch.length
+        }),
+      )
     }),
   )
-  await file.close()
-  const digester = newDigester()
-  const { createReadStream } = await import('node:fs')
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MIB }))
-    digester.hash.update(chunk as Buffer)
-  if (digester.digest() !== digest) throw new Error('digest mismatch over the blob channel')
+  await writer.commit()
 }

@@ -2,6 +2,7 @@
 import { hkdfSync } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tls from 'node:tls'
 import type { Logger } from 'pino'
@@ -196,8 +197,8 @@ export interface BlobRange {
   size: number | undefined
   /** Bytes that follow; undefined while the server's copy is still arriving and its size unknown. */
   length: number | undefined
-  body: AsyncIterable<Uint8Array>
-  close(): void
+  /** The bytes, straight from the TLS socket (pipe it; it ends when the range is complete). */
+  stream: Readable
 }
 
 /** Asks a peer's blob channel for `[offset, offset + length)` of a blob (to the end without a length). */
@@ -220,42 +221,47 @@ export async function fetchBlobRange(
     socket.destroy(new PullFailedError('blob transfer aborted'))
   }
   signal?.addEventListener('abort', abort, { once: true })
+  socket.once('close', () => signal?.removeEventListener('abort', abort))
   socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new PullFailedError('blob peer timed out')))
-  await new Promise<void>((resolve, reject) => {
-    socket.once('secureConnect', () => resolve())
-    socket.once('error', reject)
+  const header = await new Promise<ResponseHeader>((resolve, reject) => {
+    let buffered = Buffer.alloc(0)
+    const fail = (err: Error): void => {
+      cleanup()
+      reject(err)
+    }
+    const onEnd = (): void => fail(new PullFailedError('blob peer closed the connection before answering'))
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk])
+      const newline = buffered.indexOf(10)
+      if (newline < 0) {
+        if (buffered.length > MAX_REQUEST_BYTES) fail(new PullFailedError('blob peer sent a bad header'))
+        return
+      }
+      cleanup()
+      socket.pause()
+      const rest = buffered.subarray(newline + 1)
+      if (rest.length > 0) socket.unshift(rest)
+      try {
+        resolve(JSON.parse(buffered.subarray(0, newline).toString('utf8')) as ResponseHeader)
+      } catch {
+        reject(new PullFailedError('blob peer sent a bad header'))
+      }
+    }
+    const cleanup = (): void => {
+      socket.off('data', onData)
+      socket.off('end', onEnd)
+      socket.off('error', fail)
+    }
+    socket.on('data', onData)
+    socket.once('end', onEnd)
+    socket.once('error', fail)
+    socket.once('secureConnect', () => socket.write(`${JSON.stringify(request)}\n`))
   })
-  socket.write(`${JSON.stringify(request)}\n`)
-  const iterator = socket[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-  let buffered = Buffer.alloc(0)
-  let newline = -1
-  while (newline < 0) {
-    const next = await iterator.next()
-    if (next.done === true) throw new PullFailedError('blob peer closed the connection before answering')
-    buffered = Buffer.concat([buffered, next.value])
-    newline = buffered.indexOf(10)
-    if (newline < 0 && buffered.length > MAX_REQUEST_BYTES)
-      throw new PullFailedError('blob peer sent a bad header')
-  }
-  const header = JSON.parse(buffered.subarray(0, newline).toString('utf8')) as ResponseHeader
   if (!header.ok) {
     socket.destroy()
     if (header.code === BlobNotFoundError.code)
       throw new BlobNotFoundError(header.message ?? 'blob not found')
     throw new PullFailedError(header.message ?? 'blob peer refused')
   }
-  const rest = buffered.subarray(newline + 1)
-  async function* body(): AsyncIterable<Uint8Array> {
-    try {
-      if (rest.length > 0) yield rest
-      for (;;) {
-        const next = await iterator.next()
-        if (next.done === true) return
-        yield next.value
-      }
-    } finally {
-      signal?.removeEventListener('abort', abort)
-    }
-  }
-  return { size: header.size, length: header.length, body: body(), close: () => socket.destroy() }
+  return { size: header.size, length: header.length, stream: socket }
 }

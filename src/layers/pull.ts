@@ -1,6 +1,10 @@
 // The pull planner: each blob from peers that hold it, else from the peer fetching it, else claimed and fetched from the origin.
+
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { Logger } from 'pino'
 import { DigestMismatchError, PullFailedError } from '../errors.js'
+import { BatchingSink } from './batching-sink.js'
 import { fetchBlobRange } from './blob-channel.js'
 import { CLAIM_RENEW_MS, MAX_PARALLEL_LAYERS, MAX_PARALLEL_RANGES, MIN_RANGE_BYTES } from './constants.js'
 import type { Digest } from './digest.js'
@@ -235,7 +239,7 @@ export class Puller {
     const writer = await store.beginWrite(blob.digest, blob.size)
     try {
       const range = await fetchBlobRange(from, blobKey, { digest: blob.digest, offset: 0 }, signal)
-      await this.copy(range.body, writer, onBytes)
+      await this.copy(range.stream, writer, onBytes)
       if (writer.written !== blob.size)
         throw new PullFailedError(`${from.peer} stopped after ${writer.written} of ${blob.size} bytes`)
       await writer.commit()
@@ -271,11 +275,14 @@ export class Puller {
           const length = Math.min(rangeSize, blob.size - offset)
           const range = await fetchBlobRange(holder, blobKey, { digest: blob.digest, offset, length }, signal)
           let position = offset
-          for await (const chunk of range.body) {
-            await writer.writeAt(position, chunk)
-            position += chunk.length
-            onBytes(writer.written)
-          }
+          await pipeline(
+            range.stream,
+            new BatchingSink(async (batch) => {
+              await writer.writeAt(position, batch)
+              position += batch.length
+              onBytes(writer.written)
+            }),
+          )
           if (position !== offset + length) throw new PullFailedError(`${holder.peer} sent a short range`)
         }),
       )
@@ -287,15 +294,14 @@ export class Puller {
     }
   }
 
-  private async copy(
-    body: AsyncIterable<Uint8Array>,
-    writer: BlobWriter,
-    onBytes: (n: number) => void,
-  ): Promise<void> {
-    for await (const chunk of body) {
-      await writer.write(chunk)
-      onBytes(writer.written)
-    }
+  private async copy(body: Readable, writer: BlobWriter, onBytes: (n: number) => void): Promise<void> {
+    await pipeline(
+      body,
+      new BatchingSink(async (batch) => {
+        await writer.write(batch)
+        onBytes(writer.written)
+      }),
+    )
   }
 }
 

@@ -1,4 +1,5 @@
 // A client for the OCI distribution API: manifests, indexes and blobs, with bearer-token and basic auth.
+import { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import {
   BlobNotFoundError,
@@ -74,7 +75,7 @@ export class RegistryClient {
     ref: ImageReference,
     digest: Digest,
     options: { offset?: number; signal?: AbortSignal } = {},
-  ): Promise<{ body: AsyncIterable<Uint8Array>; length: number | undefined }> {
+  ): Promise<{ body: Readable; length: number | undefined }> {
     const headers: Record<string, string> = {}
     if (options.offset !== undefined && options.offset > 0) headers.range = `bytes=${options.offset}-`
     const res = await this.request(ref, `/blobs/${digest}`, headers, options.signal)
@@ -85,7 +86,7 @@ export class RegistryClient {
     }
     const length = res.headers.get('content-length')
     return {
-      body: res.body as unknown as AsyncIterable<Uint8Array>,
+      body: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>),
       length: length === null ? undefined : Number(length),
     }
   }
