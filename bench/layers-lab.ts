@@ -1,6 +1,7 @@
 // G1 and G2 in the namespace lab: N hosts and a registry host, every link shaped to B; shoal against N plain pulls.
 import { execFile, spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
@@ -11,6 +12,7 @@ import { cleanupDaemons, type DaemonProcess, spawnDaemon } from '../test/helpers
 import type { TestImage } from '../test/helpers/registry.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
+import { cpuSeconds } from './processes.js'
 
 const run = promisify(execFile)
 const ORIGIN_SCRIPT = join(import.meta.dirname, 'lab-origin.ts')
@@ -23,7 +25,17 @@ export interface LabPullResult {
   layers: number
   /** S / B: the time one host needs to receive the image over its link. */
   idealSeconds: number
-  shoal: { seconds: number; originBytes: number; peerBytes: number; g1: number; g2: number }
+  shoal: {
+    seconds: number
+    originBytes: number
+    peerBytes: number
+    g1: number
+    g2: number
+    cpuSeconds: number
+    cpuShareOfMachine: number
+    retries: number
+    retryReasons: string[]
+  }
   baseline: { seconds: number; originBytes: number; g1: number; g2: number }
 }
 
@@ -113,6 +125,7 @@ export async function layersLab(
       { timeoutMs: 60_000 },
     )
     await new Promise((resolve) => setTimeout(resolve, 3_000))
+    const cpuBefore = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
     started = performance.now()
     const results = await Promise.all(
       procs.map(async (proc) => {
@@ -130,6 +143,14 @@ export async function layersLab(
       }),
     )
     const shoalSeconds = (performance.now() - started) / 1000
+    const cpuAfter = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
+    // Blob routes that failed and were retried: each costs a backoff and a new route.
+    const logs = await Promise.all(procs.map((proc) => readFile(proc.logFile, 'utf8')))
+    const retryReasons = logs
+      .flatMap((log) => log.split('\n'))
+      .filter((line) => line.includes('trying another route'))
+      .map((line) => (JSON.parse(line) as { err?: string }).err ?? '')
+    const cpuUsed = cpuAfter.reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0)
     const originBytes = results.reduce((sum, r) => sum + r.bytesFromOrigin, 0)
     const peerBytes = results.reduce((sum, r) => sum + r.bytesFromPeers, 0)
     const round = (x: number): number => Math.round(x * 100) / 100
@@ -145,6 +166,13 @@ export async function layersLab(
         peerBytes,
         g1: round(originBytes / image.size),
         g2: round(shoalSeconds / idealSeconds),
+        /** CPU seconds all daemons used during the pull, and that over the cores the machine has × the time. */
+        cpuSeconds: round(cpuUsed),
+        cpuShareOfMachine: round(cpuUsed / (availableParallelism() * shoalSeconds)),
+        retries: retryReasons.length,
+        retryReasons: [
+          ...new Set(retryReasons.map((reason) => reason.replace(/sha256:[a-f0-9]{64}/g, '<digest>'))),
+        ].slice(0, 5),
       },
       baseline: {
         seconds: round(baselineSeconds),

@@ -1,6 +1,6 @@
 // The blob data channel: TLS 1.2 with a pre-shared key derived from the swarm key, serving blobs by digest and range.
 import { hkdfSync } from 'node:crypto'
-import { open } from 'node:fs/promises'
+import { type FileHandle, open } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -98,19 +98,18 @@ export class BlobChannelServer {
     const digest = request.digest as Digest
     // A peer may ask as soon as it sees our claim, while we still settle it and connect to the origin.
     await this.store.whenAvailable(digest, AWAIT_CLAIMED_BLOB_MS)
-    const blob = this.store.get(digest)
-    if (blob !== undefined) {
-      const end =
-        request.length === undefined ? blob.size : Math.min(blob.size, request.offset + request.length)
-      const length = Math.max(0, end - request.offset)
-      socket.write(`${JSON.stringify({ ok: true, size: blob.size, length } satisfies ResponseHeader)}\n`)
-      if (length > 0) await pipeline(this.store.read(digest, request.offset, end), socket)
-      else socket.end()
-      return
-    }
+    if (await this.serveComplete(socket, digest, request.offset, request.length)) return
     const writer = this.store.writerOf(digest)
     if (writer !== undefined && !writer.ranged) {
-      await this.serveGrowing(socket, writer, request.offset, request.length)
+      let file: FileHandle
+      try {
+        file = await open(writer.tempPath, 'r')
+      } catch (err) {
+        // It was committed (renamed into the store) a moment ago: serve it whole.
+        if (await this.serveComplete(socket, digest, request.offset, request.length)) return
+        throw err
+      }
+      await this.serveGrowing(socket, writer, file, request.offset, request.length)
       return
     }
     socket.end(
@@ -119,9 +118,27 @@ export class BlobChannelServer {
   }
 
   /** Streams a blob that is still arriving from its origin: bytes go out as they land. */
+  /** Serves a complete blob from the store; false if the store does not hold it. */
+  private async serveComplete(
+    socket: tls.TLSSocket,
+    digest: Digest,
+    offset: number,
+    wanted?: number,
+  ): Promise<boolean> {
+    const blob = this.store.get(digest)
+    if (blob === undefined) return false
+    const end = wanted === undefined ? blob.size : Math.min(blob.size, offset + wanted)
+    const length = Math.max(0, end - offset)
+    socket.write(`${JSON.stringify({ ok: true, size: blob.size, length } satisfies ResponseHeader)}\n`)
+    if (length > 0) await pipeline(this.store.read(digest, offset, end), socket)
+    else socket.end()
+    return true
+  }
+
   private async serveGrowing(
     socket: tls.TLSSocket,
     writer: BlobWriter,
+    file: FileHandle,
     offset: number,
     length?: number,
   ): Promise<void> {
@@ -130,7 +147,6 @@ export class BlobChannelServer {
     socket.write(
       `${JSON.stringify({ ok: true, size, length: end === undefined ? undefined : end - offset } satisfies ResponseHeader)}\n`,
     )
-    const file = await open(writer.tempPath, 'r')
     try {
       let position = offset
       for (;;) {
