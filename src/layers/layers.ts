@@ -6,12 +6,12 @@ import { ImageNotFoundError, ManifestNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import { NODE_KIND, type NodeValue } from '../membership/index.js'
 import type { RecordChange, Stamp } from '../state/index.js'
-import { compareStamps, subjectOf } from '../state/index.js'
+import { subjectOf } from '../state/index.js'
 import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
+import { ClaimBook } from './claims.js'
 import {
   BAD_PEER_MS,
   CLAIM_SETTLE_MS,
-  CLAIM_TTL_MS,
   INVENTORY_DEBOUNCE_MS,
   MAX_INVENTORY_BLOBS,
   RELAY_SETTLE_MS,
@@ -47,11 +47,7 @@ export class Layers {
   private readonly metrics: LayerMetrics
   private registry: RegistryClient | undefined
   private blobPort = 0
-  /** Fetch claims by digest and claimant: when we last saw each change, and whether it was released. */
-  private readonly claims = new Map<
-    Digest,
-    Map<string, { claimedAt: Stamp; seenAt: number; released: boolean; relay: boolean }>
-  >()
+  private readonly claims = new ClaimBook()
   private readonly holdersByDigest = new Map<Digest, Set<string>>()
   private readonly badPeers = new Map<string, number>()
   private readonly ownClaims = new Map<Digest, Stamp>()
@@ -304,7 +300,10 @@ export class Layers {
         return result
       },
       claimant: (digest) => {
-        const claim = this.firstClaim(digest, (peer) => peer !== self && alive(peer) && !this.isBad(peer))
+        const claim = this.claims.firstClaim(
+          digest,
+          (peer) => peer !== self && alive(peer) && !this.isBad(peer),
+        )
         return claim === undefined ? undefined : this.endpointOf(claim)
       },
       claim: async (digest, size) => {
@@ -318,7 +317,7 @@ export class Layers {
         } satisfies FetchClaim)
         await new Promise((resolve) => setTimeout(resolve, this.init.claimSettleMs ?? CLAIM_SETTLE_MS))
         // The earliest live claim wins; every node that knows the same claims picks the same one.
-        const first = this.firstClaim(digest, (peer) => peer === self || alive(peer))
+        const first = this.claims.firstClaim(digest, (peer) => peer === self || alive(peer))
         if (first === self) return true
         this.ownClaims.delete(digest)
         await state.remove(fetchKey(digest, self))
@@ -351,7 +350,12 @@ export class Layers {
           mode: 'relay',
         } satisfies FetchClaim)
         await new Promise((resolve) => setTimeout(resolve, RELAY_SETTLE_MS))
-        const upstream = this.relayUpstream(digest, claimant.peer, (peer) => alive(peer) && !this.isBad(peer))
+        const upstream = this.claims.relayUpstream(
+          digest,
+          self,
+          claimant.peer,
+          (peer) => alive(peer) && !this.isBad(peer),
+        )
         return upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
       },
       renewRelay: async (digest, size) => {
@@ -374,48 +378,6 @@ export class Layers {
         )
       },
     }
-  }
-
-  /**
-   * The claimant to follow for a blob: the earliest live claim among peers passing `eligible`; failing that,
-   * a peer that released its claim moments ago (it just fetched the blob, even if its inventory is late).
-   */
-  private firstClaim(digest: Digest, eligible: (peer: string) => boolean): string | undefined {
-    const now = performance.now()
-    let first: { peer: string; claimedAt: Stamp } | undefined
-    let released: string | undefined
-    for (const [peer, claim] of this.claims.get(digest) ?? []) {
-      if (claim.relay || !eligible(peer) || now - claim.seenAt > CLAIM_TTL_MS) continue
-      if (claim.released) {
-        released ??= peer
-        continue
-      }
-      if (first === undefined || compareStamps(claim.claimedAt, first.claimedAt) < 0)
-        first = { peer, claimedAt: claim.claimedAt }
-    }
-    return first?.peer ?? released
-  }
-
-  /**
-   * Who this node streams a blob from: the relays line up by the time they joined, and each takes the bytes
-   * from the one before it (the first from the claimant). A chain moves the blob across every link at full
-   * speed at once; everyone streaming from the claimant would share its one uplink N ways.
-   */
-  private relayUpstream(digest: Digest, claimant: string, usable: (peer: string) => boolean): string {
-    const self = this.components.mesh.peerId
-    const now = performance.now()
-    const relays = [...(this.claims.get(digest) ?? [])]
-      .filter(
-        ([peer, claim]) =>
-          claim.relay &&
-          !claim.released &&
-          now - claim.seenAt <= CLAIM_TTL_MS &&
-          (peer === self || usable(peer)),
-      )
-      .sort(([, a], [, b]) => compareStamps(a.claimedAt, b.claimedAt))
-      .map(([peer]) => peer)
-    const position = relays.indexOf(self)
-    return position <= 0 ? claimant : relays[position - 1]!
   }
 
   private isBad(peer: string): boolean {
@@ -455,31 +417,12 @@ export class Layers {
       // reached us yet, rather than fetch from the origin again.
       const claim = (record.deleted ? change.previous?.value : record.value) as FetchClaim | null | undefined
       if (claim == null) return
-      let byPeer = this.claims.get(claim.digest)
-      if (byPeer === undefined) {
-        byPeer = new Map()
-        this.claims.set(claim.digest, byPeer)
-      }
-      byPeer.set(claim.holder, {
-        claimedAt: claim.claimedAt,
-        seenAt: performance.now(),
-        released: record.deleted,
-        relay: claim.mode === 'relay',
-      })
-      this.pruneClaims(claim.digest)
+      this.claims.observe(claim, record.deleted)
       return
     }
     if (record.key.startsWith(`${INVENTORY_KIND}/`)) {
       this.indexInventory(subjectOf(record.key), record.deleted ? null : (record.value as InventoryValue))
     }
-  }
-
-  private pruneClaims(digest: Digest): void {
-    const byPeer = this.claims.get(digest)
-    if (byPeer === undefined) return
-    const now = performance.now()
-    for (const [peer, claim] of byPeer) if (now - claim.seenAt > CLAIM_TTL_MS) byPeer.delete(peer)
-    if (byPeer.size === 0) this.claims.delete(digest)
   }
 
   private indexInventory(peer: string, inventory: InventoryValue | null): void {

@@ -1,0 +1,83 @@
+// What this node knows of fetch claims: who fetches each blob from its origin, and the relay chain behind them.
+import type { Stamp } from '../state/index.js'
+import { compareStamps } from '../state/index.js'
+import { CLAIM_TTL_MS } from './constants.js'
+import type { Digest } from './digest.js'
+import type { FetchClaim } from './records.js'
+
+interface ClaimEntry {
+  claimedAt: Stamp
+  /** Monotonic time we last saw the claim change (claims lapse CLAIM_TTL_MS after that). */
+  seenAt: number
+  released: boolean
+  relay: boolean
+}
+
+export class ClaimBook {
+  private readonly claims = new Map<Digest, Map<string, ClaimEntry>>()
+
+  /** A claim record changed (`released`: it was deleted; `claim` is then the value it had). */
+  observe(claim: FetchClaim, released: boolean): void {
+    let byPeer = this.claims.get(claim.digest)
+    if (byPeer === undefined) {
+      byPeer = new Map()
+      this.claims.set(claim.digest, byPeer)
+    }
+    byPeer.set(claim.holder, {
+      claimedAt: claim.claimedAt,
+      seenAt: performance.now(),
+      released,
+      relay: claim.mode === 'relay',
+    })
+    this.prune(claim.digest)
+  }
+
+  /**
+   * The claimant to follow for a blob: the earliest live claim among peers passing `eligible`; failing that,
+   * a peer that released its claim moments ago (it just fetched the blob, even if its inventory is late).
+   */
+  firstClaim(digest: Digest, eligible: (peer: string) => boolean): string | undefined {
+    const now = performance.now()
+    let first: { peer: string; claimedAt: Stamp } | undefined
+    let released: string | undefined
+    for (const [peer, claim] of this.claims.get(digest) ?? []) {
+      if (claim.relay || !eligible(peer) || now - claim.seenAt > CLAIM_TTL_MS) continue
+      if (claim.released) {
+        released ??= peer
+        continue
+      }
+      if (first === undefined || compareStamps(claim.claimedAt, first.claimedAt) < 0)
+        first = { peer, claimedAt: claim.claimedAt }
+    }
+    return first?.peer ?? released
+  }
+
+  /**
+   * Who this node streams a blob from: the relays line up by the time they joined, and each takes the bytes
+   * from the one before it (the first from the claimant). A chain moves the blob across every link at full
+   * speed at once; everyone streaming from the claimant would share its one uplink N ways.
+   */
+  relayUpstream(digest: Digest, self: string, claimant: string, usable: (peer: string) => boolean): string {
+    const now = performance.now()
+    const relays = [...(this.claims.get(digest) ?? [])]
+      .filter(
+        ([peer, claim]) =>
+          claim.relay &&
+          !claim.released &&
+          now - claim.seenAt <= CLAIM_TTL_MS &&
+          (peer === self || usable(peer)),
+      )
+      .sort(([, a], [, b]) => compareStamps(a.claimedAt, b.claimedAt))
+      .map(([peer]) => peer)
+    const position = relays.indexOf(self)
+    return position <= 0 ? claimant : relays[position - 1]!
+  }
+
+  private prune(digest: Digest): void {
+    const byPeer = this.claims.get(digest)
+    if (byPeer === undefined) return
+    const now = performance.now()
+    for (const [peer, claim] of byPeer) if (now - claim.seenAt > CLAIM_TTL_MS) byPeer.delete(peer)
+    if (byPeer.size === 0) this.claims.delete(digest)
+  }
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import { ClaimBook } from '../../src/layers/claims.js'
+import type { Digest } from '../../src/layers/digest.js'
+
+const BLOB = `sha256:${'b'.repeat(64)}` as Digest
+const claim = (holder: string, wall: number, mode: 'origin' | 'relay' = 'origin') => ({
+  holder,
+  digest: BLOB,
+  claimedAt: { wall, counter: 0, node: holder },
+  mode,
+})
+
+describe('the claim book', () => {
+  it('follows the earliest live origin claim, whatever order the claims arrive in', () => {
+    const book = new ClaimBook()
+    book.observe(claim('late', 200), false)
+    book.observe(claim('early', 100), false)
+    expect(book.firstClaim(BLOB, () => true)).toBe('early')
+    // A claimant that is not usable (dead, or marked bad) is passed over.
+    expect(book.firstClaim(BLOB, (peer) => peer !== 'early')).toBe('late')
+  })
+
+  it('remembers a claimant that just released its claim: it holds the blob now', () => {
+    const book = new ClaimBook()
+    book.observe(claim('done', 100), true)
+    expect(book.firstClaim(BLOB, () => true)).toBe('done')
+  })
+
+  it('lines relays up by the time they joined, each streaming from the one before', () => {
+    const book = new ClaimBook()
+    book.observe(claim('origin', 50), false)
+    book.observe(claim('r3', 300, 'relay'), false)
+    book.observe(claim('r1', 100, 'relay'), false)
+    book.observe(claim('r2', 200, 'relay'), false)
+    expect(book.firstClaim(BLOB, () => true)).toBe('origin')
+    expect(book.relayUpstream(BLOB, 'r1', 'origin', () => true)).toBe('origin')
+    expect(book.relayUpstream(BLOB, 'r2', 'origin', () => true)).toBe('r1')
+    expect(book.relayUpstream(BLOB, 'r3', 'origin', () => true)).toBe('r2')
+    // A relay that dropped out is skipped: its follower takes the one before it.
+    expect(book.relayUpstream(BLOB, 'r3', 'origin', (peer) => peer !== 'r2')).toBe('r1')
+  })
+})
