@@ -56,6 +56,11 @@ export class Layers {
   private running = false
   private readonly onChange = (change: RecordChange): void => this.observe(change)
   private readonly onBlobsChanged = (): void => this.scheduleInventory()
+  /**
+   * A record written before a node had peers reaches the others only through sync with each of them; a
+   * fresh gossip of the inventory when a peer connects tells everyone at once (it is debounced).
+   */
+  private readonly onPeerConnect = (): void => this.scheduleInventory()
 
   constructor(
     private readonly components: LayersComponents,
@@ -91,6 +96,7 @@ export class Layers {
     this.components.state.on('record:changed', this.onChange)
     this.store.on('blob:added', this.onBlobsChanged)
     this.store.on('blob:removed', this.onBlobsChanged)
+    this.components.mesh.on('peer:connect', this.onPeerConnect)
     this.running = true
     await this.refreshDockerImages()
     await this.publishInventory()
@@ -107,6 +113,7 @@ export class Layers {
     this.components.state.off('record:changed', this.onChange)
     this.store.off('blob:added', this.onBlobsChanged)
     this.store.off('blob:removed', this.onBlobsChanged)
+    this.components.mesh.off('peer:connect', this.onPeerConnect)
     await this.server.stop()
     await this.store.close()
   }
