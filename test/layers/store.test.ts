@@ -34,6 +34,32 @@ describe('the content store', () => {
     expect(await readdir(join(dir, 'sha256'))).toEqual([digestOf(good).slice(7)])
   })
 
+  it('takes ranges in any order, hashing as the prefix fills, and verifies them at commit', async () => {
+    const store = new BlobStore(dir, 1024 ** 3, () => new Set())
+    await store.open()
+    const blob = randomBytes(3_000_000)
+    const writer = await store.beginWrite(digestOf(blob), blob.length, { ranged: true })
+    // Out of order, in uneven pieces, some concurrently.
+    await writer.writeAt(2_000_000, blob.subarray(2_000_000))
+    await Promise.all([
+      writer.writeAt(1_000_000, blob.subarray(1_000_000, 2_000_000)),
+      writer.writeAt(0, blob.subarray(0, 400_000)),
+    ])
+    await writer.writeAt(400_000, blob.subarray(400_000, 1_000_000))
+    await writer.commit()
+    expect(store.has(digestOf(blob))).toBe(true)
+
+    const other = randomBytes(2_000_000)
+    const bad = await store.beginWrite(digestOf(other), other.length, { ranged: true })
+    await bad.writeAt(1_000_000, other.subarray(1_000_000))
+    await bad.writeAt(0, randomBytes(1_000_000))
+    await expect(bad.commit()).rejects.toMatchObject({ code: 'SHOAL_DIGEST_MISMATCH' })
+    const missing = await store.beginWrite(digestOf(other), other.length, { ranged: true })
+    await missing.writeAt(0, other.subarray(0, 1_000_000))
+    await expect(missing.commit()).rejects.toMatchObject({ code: 'SHOAL_DIGEST_MISMATCH' })
+    expect(store.has(digestOf(other))).toBe(false)
+  })
+
   it('refuses more bytes than the manifest declared', async () => {
     const store = new BlobStore(dir, 1024 ** 3, () => new Set())
     await store.open()
