@@ -38,6 +38,12 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 /** One registry request (headers) or one peer connection attempt gives up after this long. */
 export const REQUEST_TIMEOUT_MS = 30_000
 
+/**
+ * A registry or peer that sends no bytes of a blob for this long is given up on, and the blob takes another
+ * route (a slow source is fine; a silent one is not).
+ */
+export const STALL_TIMEOUT_MS = 30_000
+
 /** A peer that served bytes that did not match their digest is not asked again for this long. */
 export const BAD_PEER_MS = 10 * 60_000
 

@@ -6,7 +6,13 @@ import type { Logger } from 'pino'
 import { DigestMismatchError, PullFailedError } from '../errors.js'
 import { BatchingSink } from './batching-sink.js'
 import { fetchBlobRange } from './blob-channel.js'
-import { CLAIM_RENEW_MS, MAX_PARALLEL_LAYERS, MAX_PARALLEL_RANGES, MIN_RANGE_BYTES } from './constants.js'
+import {
+  CLAIM_RENEW_MS,
+  MAX_PARALLEL_LAYERS,
+  MAX_PARALLEL_RANGES,
+  MIN_RANGE_BYTES,
+  STALL_TIMEOUT_MS,
+} from './constants.js'
 import type { Digest } from './digest.js'
 import type { LocalImage } from './images.js'
 import type { Descriptor, Platform } from './manifest.js'
@@ -294,14 +300,29 @@ export class Puller {
     }
   }
 
+  /** Copies a body into a writer; a source that sends nothing for STALL_TIMEOUT_MS is given up on. */
   private async copy(body: Readable, writer: BlobWriter, onBytes: (n: number) => void): Promise<void> {
-    await pipeline(
-      body,
-      new BatchingSink(async (batch) => {
-        await writer.write(batch)
-        onBytes(writer.written)
-      }),
-    )
+    let stall: NodeJS.Timeout | undefined
+    const arm = (): void => {
+      clearTimeout(stall)
+      stall = setTimeout(
+        () => body.destroy(new PullFailedError(`no bytes of ${writer.digest} for ${STALL_TIMEOUT_MS} ms`)),
+        STALL_TIMEOUT_MS,
+      )
+    }
+    arm()
+    body.on('data', arm)
+    try {
+      await pipeline(
+        body,
+        new BatchingSink(async (batch) => {
+          await writer.write(batch)
+          onBytes(writer.written)
+        }),
+      )
+    } finally {
+      clearTimeout(stall)
+    }
   }
 }
 
