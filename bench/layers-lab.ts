@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { createClient } from '../cli/client.js'
 import { type LabHost, NetnsLab } from '../scripts/netns-lab.js'
 import type { PullResult } from '../src/api/types.js'
-import { cleanupDaemons, type DaemonProcess, spawnDaemon } from '../test/helpers/processes.js'
+import { cleanupDaemons, type DaemonProcess, signalDaemon, spawnDaemon } from '../test/helpers/processes.js'
 import type { TestImage } from '../test/helpers/registry.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
@@ -60,6 +60,8 @@ export async function layersLab(
   )
   const [command, args] = lab.wrap(registryHost, 'docker-registry', ['serve', config])
   const registryProcess = spawn(command, args, { stdio: 'ignore' })
+  const procs: DaemonProcess[] = []
+  const dataDirs: string[] = []
   try {
     await waitFor(
       'the lab registry',
@@ -104,15 +106,17 @@ export async function layersLab(
     )
 
     // shoal: one daemon per host (mDNS finds the others), all pulling the same image at once.
-    const procs: DaemonProcess[] = []
     for (const host of lab.hosts.slice(1)) {
       const dataDir = await makeTempDir('shoal-lab-')
+      dataDirs.push(dataDir)
       await writeFile(
         join(dataDir, 'registries.json'),
         JSON.stringify({ registries: { [registry]: { insecure: true } } }),
       )
       const swarm = procs[0] === undefined ? [] : ['--swarm-key', `${procs[0].dataDir}/swarm.key`]
-      procs.push(await spawnDaemon({ name: host.name, dataDir, netns: host.ns, args: swarm }))
+      const profile = process.env.SHOAL_BENCH_CPU_PROF
+      const nodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]
+      procs.push(await spawnDaemon({ name: host.name, dataDir, netns: host.ns, args: swarm, nodeArgs }))
     }
     await waitFor(
       'every daemon to see every inventory',
@@ -153,6 +157,10 @@ export async function layersLab(
     const cpuUsed = cpuAfter.reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0)
     const originBytes = results.reduce((sum, r) => sum + r.bytesFromOrigin, 0)
     const peerBytes = results.reduce((sum, r) => sum + r.bytesFromPeers, 0)
+    if (process.env.SHOAL_BENCH_CPU_PROF !== undefined) {
+      // A profile is written on a clean exit only.
+      await Promise.all(procs.map((proc) => signalDaemon(proc, 'SIGTERM')))
+    }
     const round = (x: number): number => Math.round(x * 100) / 100
     return {
       hosts,
@@ -186,6 +194,7 @@ export async function layersLab(
     registryProcess.kill('SIGTERM')
     await new Promise((resolve) => registryProcess.once('exit', resolve))
     await removeDir(registryDir)
+    for (const dir of dataDirs) await removeDir(dir)
     await lab.destroy()
   }
 }

@@ -7,11 +7,16 @@ export class BatchingSink extends Writable {
   private pending: Buffer[] = []
   private pendingBytes = 0
 
-  constructor(private readonly flushBatch: (batch: Buffer) => Promise<void>) {
+  constructor(
+    private readonly flushBatch: (batch: Buffer) => Promise<void>,
+    /** Called with every chunk as it arrives (a stall watchdog; the source stream itself is left alone). */
+    private readonly onChunk?: () => void,
+  ) {
     super({ highWaterMark: BATCH_BYTES })
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.onChunk?.()
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
     if (this.pendingBytes < BATCH_BYTES) {

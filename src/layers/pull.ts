@@ -311,14 +311,13 @@ export class Puller {
       )
     }
     arm()
-    body.on('data', arm)
     try {
       await pipeline(
         body,
         new BatchingSink(async (batch) => {
           await writer.write(batch)
           onBytes(writer.written)
-        }),
+        }, arm),
       )
     } finally {
       clearTimeout(stall)

@@ -65,6 +65,8 @@ export interface SpawnOptions {
   /** Run inside this network namespace (`ip netns exec`), listening on all its interfaces. */
   netns?: string
   env?: NodeJS.ProcessEnv
+  /** Options for node itself, before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[]
 }
 
 const running = new Set<DaemonProcess>()
@@ -79,6 +81,7 @@ export async function spawnDaemon(options: SpawnOptions): Promise<DaemonProcess>
   }
   const logFile = join(dataDir, `daemon-${Date.now()}.log`)
   const args = [
+    ...(options.nodeArgs ?? []),
     CLI,
     'daemon',
     '--data-dir',
