@@ -7,7 +7,6 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BatchingSink } from '../src/layers/batching-sink.js'
 import { blobChannelKey, fetchBlobRange } from '../src/layers/blob-channel.js'
-import { MAX_PARALLEL_RANGES } from '../src/layers/constants.js'
 import { type Digest, newDigester } from '../src/layers/digest.js'
 import { BlobStore } from '../src/layers/store.js'
 import { loadSwarmKey } from '../src/mesh/swarm-key.js'
@@ -23,7 +22,7 @@ export interface ThroughputResult {
   runs: number
   /** MB/s: GET from docker-registry on loopback, hashed and written to disk. */
   http: Summary
-  /** MB/s: the same blob from a shoal daemon's blob channel, in parallel ranges, written and verified. */
+  /** MB/s: the same blob from a shoal daemon's blob channel, as the planner takes it from one holder. */
   shoal: Summary
   /** Median shoal ÷ median HTTP. */
   ratio: number
@@ -106,7 +105,7 @@ export async function layersThroughput(blobMiB = 500, runs = 3): Promise<Through
       await rm(join(work, 'http.out'))
 
       started = performance.now()
-      await fetchInRanges({ host: '127.0.0.1', port }, key, digest, bytes, join(work, 'shoal-store'))
+      await fetchFromHolder({ host: '127.0.0.1', port }, key, digest, bytes, join(work, 'shoal-store'))
       shoal.push(bytes / 1e6 / ((performance.now() - started) / 1000))
       await rm(join(work, 'shoal-store'), { recursive: true, force: true })
 
@@ -115,18 +114,8 @@ export async function layersThroughput(blobMiB = 500, runs = 3): Promise<Through
       await sink(Readable.fromWeb(res2.body as never), undefined)
       httpNet.push(bytes / 1e6 / ((performance.now() - started) / 1000))
       started = performance.now()
-      await Promise.all(
-        Array.from({ length: MAX_PARALLEL_RANGES }, async (_, i) => {
-          const rangeSize = Math.ceil(bytes / MAX_PARALLEL_RANGES)
-          const offset = i * rangeSize
-          const range = await fetchBlobRange({ host: '127.0.0.1', port }, key, {
-            digest,
-            offset,
-            length: Math.min(rangeSize, bytes - offset),
-          })
-          await sink(range.stream, undefined)
-        }),
-      )
+      const whole = await fetchBlobRange({ host: '127.0.0.1', port }, key, { digest, offset: 0 })
+      await sink(whole.stream, undefined)
       shoalNet.push(bytes / 1e6 / ((performance.now() - started) / 1000))
     }
     await cleanupDaemons()
@@ -151,8 +140,8 @@ export async function layersThroughput(blobMiB = 500, runs = 3): Promise<Through
   }
 }
 
-/** What the pull planner does with one holder: MAX_PARALLEL_RANGES ranges at once into a ranged writer, then commit. */
-async function fetchInRanges(
+/** What the pull planner does with one holder: one stream into a sequential writer, hashed as it arrives. */
+async function fetchFromHolder(
   target: { host: string; port: number },
   key: Buffer,
   digest: Digest,
@@ -161,25 +150,8 @@ async function fetchInRanges(
 ): Promise<void> {
   const store = new BlobStore(root, 2 * size, () => new Set())
   await store.open()
-  const writer = await store.beginWrite(digest, size, { ranged: true })
-  const rangeSize = Math.ceil(size / MAX_PARALLEL_RANGES)
-  await Promise.all(
-    Array.from({ length: MAX_PARALLEL_RANGES }, async (_, i) => {
-      const offset = i * rangeSize
-      const range = await fetchBlobRange(target, key, {
-        digest,
-        offset,
-        length: Math.min(rangeSize, size - offset),
-      })
-      let position = offset
-      await pipeline(
-        range.stream,
-        new BatchingSink(async (batch) => {
-          await writer.writeAt(position, batch)
-          position += batch.length
-        }),
-      )
-    }),
-  )
+  const writer = await store.beginWrite(digest, size)
+  const range = await fetchBlobRange(target, key, { digest, offset: 0 })
+  await pipeline(range.stream, new BatchingSink((batch) => writer.write(batch)))
   await writer.commit()
 }

@@ -264,7 +264,12 @@ export class Puller {
     signal?: AbortSignal,
   ): Promise<void> {
     const { store, blobKey, sources } = this.components
-    const rangeCount = Math.max(1, Math.min(MAX_PARALLEL_RANGES, Math.floor(blob.size / MIN_RANGE_BYTES)))
+    // One range per holder: several ranges from one holder add no bandwidth (its one thread encrypts them all)
+    // and cost a re-read to hash; one sequential stream is hashed as it arrives.
+    const rangeCount = Math.max(
+      1,
+      Math.min(MAX_PARALLEL_RANGES, holders.length, Math.floor(blob.size / MIN_RANGE_BYTES)),
+    )
     if (rangeCount === 1) {
       await this.fromStream(blob, holders[0]!, onBytes, signal)
       return
@@ -275,7 +280,7 @@ export class Puller {
     try {
       await Promise.all(
         Array.from({ length: rangeCount }, async (_, i) => {
-          const holder = holders[i % holders.length]!
+          const holder = holders[i]!
           used.add(holder.peer)
           const offset = i * rangeSize
           const length = Math.min(rangeSize, blob.size - offset)
