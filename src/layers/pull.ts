@@ -28,7 +28,7 @@ export type PullEvent =
   | {
       type: 'blob'
       digest: Digest
-      status: 'waiting' | 'downloading' | 'verifying' | 'done'
+      status: 'waiting' | 'downloading' | 'done'
       source?: BlobSource
       current: number
       total: number
@@ -141,7 +141,7 @@ export class Puller {
   ): Promise<void> {
     const { store, sources, log } = this.components
     const progress = (
-      status: 'waiting' | 'downloading' | 'verifying' | 'done',
+      status: 'waiting' | 'downloading' | 'done',
       current: number,
       source?: BlobSource,
     ): void => emit({ type: 'blob', digest: blob.digest, status, source, current, total: blob.size })
