@@ -121,7 +121,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /** True while this node may act as coordinator: it holds the lease and it cannot have lapsed anywhere. */
   isHolder(): boolean {
-    return this.role === 'holder' && performance.now() < this.deadline
+    if (this.role !== 'holder' || performance.now() >= this.deadline) return false
+    // A newer lease may be merged already and only its announcement pending: it counts at once.
+    const lease = this.lease()?.value
+    return lease?.holder === this.components.mesh.peerId && lease.term === this.ownTerm
   }
 
   /** The holder as this node sees it now, or undefined if the lease lapsed or there never was one. */
@@ -149,7 +152,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const record = this.lease()
     const lease = record?.value
     const now = performance.now()
-    const base = { role: this.role, eligible: this.eligible(), term: record?.term ?? 0 }
+    const role: Role = this.role === 'holder' && !this.isHolder() ? 'follower' : this.role
+    const base = { role, eligible: this.eligible(), term: record?.term ?? 0 }
     if (lease == null) {
       return {
         ...base,
