@@ -59,7 +59,8 @@ export interface Mesh extends EventEmitter<MeshEvents> {
   openStream(peer: string, protocol: string, options?: { signal?: AbortSignal }): Promise<Stream>
   /** Subscribes to a gossip topic; before start() it is kept and subscribed as the node starts. */
   subscribe(topic: string, handler: GossipTopicHandler): void
-  publish(topic: string, data: Uint8Array): Promise<void>
+  /** Publishes; resolves to how many peers it was sent to (0 when no peer's subscription is known yet). */
+  publish(topic: string, data: Uint8Array): Promise<number>
   /** Tells the dialer about a peer and where it listens (learned from the replicated state). */
   addPeerAddresses(peer: string, addresses: readonly string[]): Promise<void>
   /** Stops dialling a peer that left for good. */

@@ -263,8 +263,9 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
     node.services.pubsub.subscribe(topic)
   }
 
-  async publish(topic: string, data: Uint8Array): Promise<void> {
-    await this.requireNode().services.pubsub.publish(topic, data)
+  async publish(topic: string, data: Uint8Array): Promise<number> {
+    const { recipients } = await this.requireNode().services.pubsub.publish(topic, data)
+    return recipients.length
   }
 
   async addPeerAddresses(peer: string, addresses: readonly string[]): Promise<void> {

@@ -27,6 +27,13 @@ export const MAX_CLOCK_SKEW_MS = 10_000
 /** How often each node runs anti-entropy with one random connected peer (DESIGN.md: "every ~30 s"). */
 export const SYNC_INTERVAL_MS = 30_000
 
+/**
+ * Records published while connected but before any peer's subscription was known are sent again after this
+ * (× the attempt number), a few times: gossipsub learns subscriptions within a heartbeat (1 s).
+ */
+export const REPUBLISH_DELAY_MS = 500
+export const REPUBLISH_ATTEMPTS = 4
+
 /** A sync round that takes longer than this is abandoned; the next round starts over. */
 export const SYNC_TIMEOUT_MS = 30_000
 

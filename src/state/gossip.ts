@@ -2,7 +2,13 @@
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { GossipMessage, GossipVerdict, Mesh } from '../mesh/index.js'
-import { MAX_GOSSIP_MESSAGE_BYTES, RECORD_BATCH_BYTES, STATE_TOPIC } from './constants.js'
+import {
+  MAX_GOSSIP_MESSAGE_BYTES,
+  RECORD_BATCH_BYTES,
+  REPUBLISH_ATTEMPTS,
+  REPUBLISH_DELAY_MS,
+  STATE_TOPIC,
+} from './constants.js'
 import type { StateMetrics } from './metrics.js'
 import type { StateRecord } from './record.js'
 import type { ReplicatedState } from './replicated-state.js'
@@ -60,22 +66,50 @@ export class StateGossip {
     this.outbox = []
     const encoder = new TextEncoder()
     let batch: string[] = []
+    let batchRecords: StateRecord[] = []
     let batchBytes = 0
     const send = async (): Promise<void> => {
       if (batch.length === 0) return
       const data = encoder.encode(`{"v":1,"r":[${batch.join(',')}]}`)
+      const sent = batchRecords
       batch = []
+      batchRecords = []
       batchBytes = 0
-      await this.mesh.publish(STATE_TOPIC, data)
+      const recipients = await this.mesh.publish(STATE_TOPIC, data)
       this.metrics.gossipOut.inc()
+      if (recipients === 0 && this.mesh.connectedPeers().length > 0) this.retryLater(sent, 1)
     }
     for (const record of records) {
       const wire = JSON.stringify(toWire(record))
       if (batchBytes + wire.length > RECORD_BATCH_BYTES) await send()
       batch.push(wire)
+      batchRecords.push(record)
       batchBytes += wire.length + 1
     }
     await send()
+  }
+
+  /**
+   * Connected, yet nobody's subscription was known: a write in the moment after a connection opens, before
+   * gossipsub exchanged subscriptions. Sync on connect had already run, so without this the write would
+   * reach the others only at the next periodic sync. Records still current are sent again shortly.
+   */
+  private retryLater(records: readonly StateRecord[], attempt: number): void {
+    if (attempt > REPUBLISH_ATTEMPTS) return
+    const timer = setTimeout(() => {
+      const current = records.filter((record) => this.state.get(record.key) === record)
+      if (!this.running || current.length === 0 || this.mesh.connectedPeers().length === 0) return
+      const wires = current.map((record) => JSON.stringify(toWire(record)))
+      const data = new TextEncoder().encode(`{"v":1,"r":[${wires.join(',')}]}`)
+      this.mesh
+        .publish(STATE_TOPIC, data)
+        .then((recipients) => {
+          this.metrics.gossipOut.inc()
+          if (recipients === 0) this.retryLater(current, attempt + 1)
+        })
+        .catch((err: Error) => this.log.debug({ err: err.message }, 'republish failed'))
+    }, REPUBLISH_DELAY_MS * attempt)
+    timer.unref()
   }
 
   private validate(message: GossipMessage): GossipVerdict {
