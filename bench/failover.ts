@@ -1,33 +1,16 @@
 // Coordinator failover (kill -9 → all survivors name one new holder), time to one holder after a heal, lease traffic.
 import { performance } from 'node:perf_hooks'
-import { createClient } from '../cli/client.js'
 import { NetnsLab } from '../scripts/netns-lab.js'
-import type { CoordinatorView } from '../src/api/types.js'
 import { LEASE_MS } from '../src/coordinator/constants.js'
+import { agreedProcesses } from '../test/helpers/coordinator.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon, spawnDaemon } from '../test/helpers/processes.js'
-import { sleep, waitFor } from '../test/helpers/wait.js'
+import { sleep } from '../test/helpers/wait.js'
 import { type Summary, summarize } from './stats.js'
 
 const CLUSTER_SIZE = 5
 
-function coordinatorOf(proc: DaemonProcess): Promise<CoordinatorView> {
-  return createClient(proc.dataDir).get<CoordinatorView>('/v1/coordinator')
-}
-
-/** Every daemon names one live holder under one term of at least `minTerm`. */
-async function agreement(
-  procs: readonly DaemonProcess[],
-  minTerm: number,
-): Promise<CoordinatorView | undefined> {
-  const views = await Promise.all(procs.map((proc) => coordinatorOf(proc).catch(() => undefined)))
-  const first = views[0]
-  if (first === undefined || first.status !== 'held' || first.term < minTerm) return undefined
-  const same = views.every((v) => v?.status === 'held' && v.holder === first.holder && v.term === first.term)
-  return same ? first : undefined
-}
-
 function waitAgreement(procs: readonly DaemonProcess[], minTerm: number, what: string) {
-  return waitFor(what, () => agreement(procs, minTerm), { timeoutMs: 60_000, intervalMs: 20 })
+  return agreedProcesses(procs, what, { minTerm, timeoutMs: 60_000, intervalMs: 20 })
 }
 
 interface Cluster {

@@ -35,6 +35,27 @@ export function dockerSocketPath(init: DockerEngineInit, env: NodeJS.ProcessEnv 
   return '/var/run/docker.sock'
 }
 
+function getJson(socketPath: string, path: string, timeoutMs = 10_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('error', reject)
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`GET ${path} answered ${res.statusCode}`))
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+        } catch (err) {
+          reject(err as Error)
+        }
+      })
+    })
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
 /**
  * Reachability is probed with a bare GET /_ping rather than through dockerode, which costs ~23 MiB of
  * memory to load; the parts that run containers load dockerode when they first need it.
@@ -54,9 +75,12 @@ export function createDockerEngine(init: DockerEngineInit = {}): DockerEngine {
   return {
     endpoint: `unix://${socketPath}`,
     client,
+    // A bare GET too: listing at every start must not load dockerode into a daemon that never runs a container.
     async listImages() {
-      const docker = await client()
-      const images = await docker.listImages().catch(unavailable)
+      const images = (await getJson(socketPath, '/images/json').catch(unavailable)) as Array<{
+        Id: string
+        RepoTags?: string[] | null
+      }>
       return images.map((image) => ({ id: image.Id, tags: image.RepoTags ?? [] }))
     },
     async loadImage(archive) {

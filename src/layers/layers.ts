@@ -56,11 +56,6 @@ export class Layers {
   private running = false
   private readonly onChange = (change: RecordChange): void => this.observe(change)
   private readonly onBlobsChanged = (): void => this.scheduleInventory()
-  /**
-   * A record written before a node had peers reaches the others only through sync with each of them; a
-   * fresh gossip of the inventory when a peer connects tells everyone at once (it is debounced).
-   */
-  private readonly onPeerConnect = (): void => this.scheduleInventory()
 
   constructor(
     private readonly components: LayersComponents,
@@ -96,7 +91,6 @@ export class Layers {
     this.components.state.on('record:changed', this.onChange)
     this.store.on('blob:added', this.onBlobsChanged)
     this.store.on('blob:removed', this.onBlobsChanged)
-    this.components.mesh.on('peer:connect', this.onPeerConnect)
     this.running = true
     await this.refreshDockerImages()
     await this.publishInventory()
@@ -113,7 +107,6 @@ export class Layers {
     this.components.state.off('record:changed', this.onChange)
     this.store.off('blob:added', this.onBlobsChanged)
     this.store.off('blob:removed', this.onBlobsChanged)
-    this.components.mesh.off('peer:connect', this.onPeerConnect)
     await this.server.stop()
     await this.store.close()
   }
@@ -179,47 +172,12 @@ export class Layers {
     const views: ImageView[] = []
     for (const [peer, inventory] of this.inventories()) {
       if (options.node !== undefined ? peer !== options.node : options.all !== true && peer !== self) continue
-      const name = this.nameOf(peer)
-      if (peer === self) {
-        // Our own images from the index itself: the inventory record trails it by a moment.
-        for (const image of this.images.list()) {
-          views.push({
-            ref: image.ref,
-            digest: image.digest,
-            layers: image.layers.map((layer) => layer.digest),
-            size: image.size,
-            node: peer,
-            nodeName: name,
-            source: 'store',
-          })
-        }
-        for (const image of this.dockerImages) {
-          for (const tag of image.tags)
-            views.push({
-              ref: tag,
-              digest: image.id as Digest,
-              layers: [],
-              size: 0,
-              node: peer,
-              nodeName: name,
-              source: 'docker',
-            })
-        }
-        continue
-      }
-      for (const image of inventory.images)
-        views.push({ ...image, node: peer, nodeName: name, source: 'store' })
+      const node = { node: peer, nodeName: this.components.membership.nameOf(peer) }
+      for (const image of inventory.images) views.push({ ...image, ...node, source: 'store' })
       for (const image of inventory.docker) {
-        for (const tag of image.tags)
-          views.push({
-            ref: tag,
-            digest: image.id as Digest,
-            layers: [],
-            size: 0,
-            node: peer,
-            nodeName: name,
-            source: 'docker',
-          })
+        for (const tag of image.tags) {
+          views.push({ ref: tag, digest: image.id as Digest, layers: [], size: 0, ...node, source: 'docker' })
+        }
       }
     }
     return views.sort((a, b) => a.ref.localeCompare(b.ref) || a.nodeName.localeCompare(b.nodeName))
@@ -230,9 +188,7 @@ export class Layers {
     const self = this.components.mesh.peerId
     const byDigest = new Map<Digest, LayerView>()
     for (const [peer, inventory] of this.inventories()) {
-      // Our own blobs from the store itself: the inventory record trails it by a moment.
-      const blobs = peer === self ? this.store.list() : inventory.blobs
-      for (const blob of blobs) {
+      for (const blob of inventory.blobs) {
         const view = byDigest.get(blob.digest) ?? { digest: blob.digest, size: blob.size, holders: [] }
         view.holders.push(peer)
         byDigest.set(blob.digest, view)
@@ -283,12 +239,17 @@ export class Layers {
     return [...(this.holdersByDigest.get(digest) ?? [])]
   }
 
+  /**
+   * Every node's inventory; ours comes from the store and index themselves (our record trails them by a
+   * moment), with every blob listed, not only the newest ones the record has room for.
+   */
   private inventories(): Map<string, InventoryValue> {
     const result = new Map<string, InventoryValue>()
     for (const record of this.components.state.list(INVENTORY_KIND)) {
       if (record.value !== null && !record.deleted)
         result.set(subjectOf(record.key), record.value as InventoryValue)
     }
+    result.set(this.components.mesh.peerId, this.ownInventory(Number.POSITIVE_INFINITY))
     return result
   }
 
@@ -380,7 +341,7 @@ export class Layers {
         this.badPeers.set(peer, performance.now() + BAD_PEER_MS)
         this.metrics.badPeers.inc()
         this.log.warn(
-          { peer, name: this.nameOf(peer), digest },
+          { peer, name: this.components.membership.nameOf(peer), digest },
           'peer served bytes that do not match their digest',
         )
       },
@@ -410,11 +371,6 @@ export class Layers {
       if (match !== null) return match[1]
     }
     return undefined
-  }
-
-  private nameOf(peer: string): string {
-    const node = this.components.state.get(`${NODE_KIND}/${peer}`)?.value as NodeValue | null | undefined
-    return node?.name ?? peer
   }
 
   private observe(change: RecordChange): void {
@@ -456,15 +412,21 @@ export class Layers {
   }
 
   private async publishInventory(): Promise<void> {
-    const blobs = this.store
-      .list()
+    const value = this.ownInventory(MAX_INVENTORY_BLOBS)
+    await this.components.state.put(inventoryKey(this.components.mesh.peerId), value)
+  }
+
+  /** What this node holds, as its inventory record says it (with at most `maxBlobs` blobs, newest first). */
+  private ownInventory(maxBlobs: number): InventoryValue {
+    const stored = this.store.list()
+    const blobs = stored
       .sort((a, b) => b.usedAt - a.usedAt)
-      .slice(0, MAX_INVENTORY_BLOBS)
+      .slice(0, maxBlobs)
       .map((blob) => ({ digest: blob.digest, size: blob.size }))
-    const value: InventoryValue = {
+    return {
       blobPort: this.blobPort,
       blobs,
-      blobCount: this.store.list().length,
+      blobCount: stored.length,
       storeBytes: this.store.usedBytes(),
       images: this.images.list().map((image) => ({
         ref: image.ref,
@@ -474,7 +436,6 @@ export class Layers {
       })),
       docker: this.dockerImages,
     }
-    await this.components.state.put(inventoryKey(this.components.mesh.peerId), value)
   }
 
   private async refreshDockerImages(): Promise<void> {

@@ -244,6 +244,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       })
   }
 
+  /** A node's name from its record, or its peer id if we have none. */
   nameOf(peer: string): string {
     const record = this.state.get(nodeKey(peer))
     return (record?.value as NodeValue | null)?.name ?? peer

@@ -77,7 +77,7 @@ export class StateGossip {
       batchBytes = 0
       const recipients = await this.mesh.publish(STATE_TOPIC, data)
       this.metrics.gossipOut.inc()
-      if (recipients === 0 && this.mesh.connectedPeers().length > 0) this.retryLater(sent, 1)
+      if (recipients === 0) this.retryLater(sent, 1)
     }
     for (const record of records) {
       const wire = JSON.stringify(toWire(record))
@@ -90,15 +90,19 @@ export class StateGossip {
   }
 
   /**
-   * Connected, yet nobody's subscription was known: a write in the moment after a connection opens, before
-   * gossipsub exchanged subscriptions. Sync on connect had already run, so without this the write would
+   * Nobody's subscription was known: a write made just before or just after a connection opened, before
+   * gossipsub exchanged subscriptions. Sync on connect may already have run, so without this the write would
    * reach the others only at the next periodic sync. Records still current are sent again shortly.
    */
   private retryLater(records: readonly StateRecord[], attempt: number): void {
     if (attempt > REPUBLISH_ATTEMPTS) return
     const timer = setTimeout(() => {
       const current = records.filter((record) => this.state.get(record.key) === record)
-      if (!this.running || current.length === 0 || this.mesh.connectedPeers().length === 0) return
+      if (!this.running || current.length === 0) return
+      if (this.mesh.connectedPeers().length === 0) {
+        this.retryLater(current, attempt + 1)
+        return
+      }
       const wires = current.map((record) => JSON.stringify(toWire(record)))
       const data = new TextEncoder().encode(`{"v":1,"r":[${wires.join(',')}]}`)
       this.mesh

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClient } from '../../cli/client.js'
 import type { CoordinatorView } from '../../src/api/types.js'
+import { agreedProcesses, coordinatorOf } from '../helpers/coordinator.js'
 import {
   cleanupDaemons,
   cliJson,
@@ -9,28 +9,14 @@ import {
   signalDaemon,
   spawnDaemon,
 } from '../helpers/processes.js'
-import { sleep, waitFor } from '../helpers/wait.js'
+import { sleep } from '../helpers/wait.js'
 
-function coordinatorOf(proc: DaemonProcess): Promise<CoordinatorView> {
-  return createClient(proc.dataDir).get<CoordinatorView>('/v1/coordinator')
-}
-
-/** Waits until every daemon names one live holder under one term; returns that view and the holder. */
+/** Waits for agreement among the daemons; returns the view and the process that holds the role. */
 async function agreed(procs: readonly DaemonProcess[], what: string, minTerm = 1) {
-  return waitFor(
-    what,
-    async () => {
-      const views = await Promise.all(procs.map(coordinatorOf))
-      const first = views[0]!
-      const same = views.every(
-        (view) => view.status === 'held' && view.holder === first.holder && view.term === first.term,
-      )
-      if (!same || first.term < minTerm) return undefined
-      const holder = procs.find((proc) => proc.status.peerId === first.holder)
-      return holder === undefined ? undefined : { view: first, holder }
-    },
-    { timeoutMs: 30_000, intervalMs: 100 },
-  )
+  const view = await agreedProcesses(procs, what, { minTerm })
+  const holder = procs.find((proc) => proc.status.peerId === view.holder)
+  if (holder === undefined) throw new Error(`the agreed holder ${view.holder} is none of these daemons`)
+  return { view, holder }
 }
 
 async function metricOf(proc: DaemonProcess, name: string, labels = ''): Promise<number> {

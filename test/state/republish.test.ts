@@ -27,26 +27,28 @@ function scriptedMesh(recipients: number[]): { mesh: Mesh; published: string[] }
   return { mesh, published }
 }
 
+/** StateGossip over a scripted mesh, with a state whose current records the test controls. */
+async function scriptedGossip(recipients: number[]) {
+  const me = await newIdentity()
+  const current = new Map<string, StateRecord>()
+  const state = { get: (key: string) => current.get(key) } as unknown as ReplicatedState
+  const { mesh, published } = scriptedMesh(recipients)
+  const metrics = createStateMetrics(new Registry(), () => new Map())
+  const gossip = new StateGossip(mesh, state, metrics, pino({ level: 'silent' }))
+  await gossip.start()
+  /** Writes a record as this node: it becomes the current one for its key. */
+  const write = (key: string, value: unknown, wall = Date.now()): StateRecord => {
+    const record = encodeRecord(me.signer, key, value, { wall, counter: 0, node: me.peerId })
+    current.set(key, record)
+    return record
+  }
+  return { gossip, published, write }
+}
+
 describe('state gossip published before any peer subscribed', () => {
   it('is sent again shortly, while the record is still current', async () => {
-    const me = await newIdentity()
-    const record = encodeRecord(
-      me.signer,
-      'test/early',
-      { n: 1 },
-      { wall: Date.now(), counter: 0, node: me.peerId },
-    )
-    const current = new Map<string, StateRecord>([[record.key, record]])
-    const state = { get: (key: string) => current.get(key) } as unknown as ReplicatedState
-    const { mesh, published } = scriptedMesh([0, 0, 3])
-    const gossip = new StateGossip(
-      mesh,
-      state,
-      createStateMetrics(new Registry(), () => new Map()),
-      pino({ level: 'silent' }),
-    )
-    await gossip.start()
-    gossip.publish([record])
+    const { gossip, published, write } = await scriptedGossip([0, 0, 3])
+    gossip.publish([write('test/early', { n: 1 })])
     await waitFor('two retries after the first publish reached nobody', () => published.length === 3, {
       timeoutMs: 5_000,
     })
@@ -57,24 +59,10 @@ describe('state gossip published before any peer subscribed', () => {
   })
 
   it('is not sent again once a newer write replaced it', async () => {
-    const me = await newIdentity()
-    const old = encodeRecord(me.signer, 'test/replaced', 1, { wall: Date.now(), counter: 0, node: me.peerId })
-    const current = new Map<string, StateRecord>([[old.key, old]])
-    const state = { get: (key: string) => current.get(key) } as unknown as ReplicatedState
-    const { mesh, published } = scriptedMesh([0])
-    const gossip = new StateGossip(
-      mesh,
-      state,
-      createStateMetrics(new Registry(), () => new Map()),
-      pino({ level: 'silent' }),
-    )
-    await gossip.start()
-    gossip.publish([old])
+    const { gossip, published, write } = await scriptedGossip([0])
+    gossip.publish([write('test/replaced', 1)])
     await waitFor('the first publish', () => published.length === 1)
-    current.set(
-      old.key,
-      encodeRecord(me.signer, 'test/replaced', 2, { wall: Date.now() + 1, counter: 0, node: me.peerId }),
-    )
+    write('test/replaced', 2, Date.now() + 1)
     await new Promise((resolve) => setTimeout(resolve, 1_500))
     expect(published).toHaveLength(1)
     await gossip.stop()
