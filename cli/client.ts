@@ -10,6 +10,8 @@ export interface ApiClient {
   delete<T>(path: string): Promise<T>
   /** POSTs and hands each line of a JSON-lines answer to `onLine` as it arrives. */
   stream(path: string, body: unknown, onLine: (value: unknown) => void): Promise<void>
+  /** GETs a byte stream (a job's log), handing each chunk to `onChunk` as it arrives. */
+  getBytes(path: string, onChunk: (chunk: Buffer) => void): Promise<void>
 }
 
 export function createClient(dataDir: string): ApiClient {
@@ -114,8 +116,26 @@ export function createClient(dataDir: string): ApiClient {
       req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(err)))
       req.end(payload)
     })
+  const getBytes = (path: string, onChunk: (chunk: Buffer) => void): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const req = request({ socketPath, method: 'GET', path }, (res) => {
+        const failed = (res.statusCode ?? 500) >= 400
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => (failed ? chunks.push(chunk) : onChunk(chunk)))
+        res.on('error', reject)
+        res.on('end', () => {
+          if (!failed) return resolve()
+          const text = Buffer.concat(chunks).toString('utf8')
+          const error = (JSON.parse(text || '{}') as { error?: { code?: string; message?: string } }).error
+          reject(new ShoalError(String(error?.code), String(error?.message), res.statusCode ?? 500))
+        })
+      })
+      req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(err)))
+      req.end()
+    })
   return {
     dataDir,
+    getBytes,
     get: (path) => call('GET', path),
     post: (path, body) => call('POST', path, body),
     delete: (path) => call('DELETE', path),

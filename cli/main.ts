@@ -9,6 +9,14 @@ import { createClient } from './client.js'
 import { coordinatorCommand } from './commands/coordinator.js'
 import { daemonCommand } from './commands/daemon.js'
 import { imageListCommand, imagePullCommand, imageRemoveCommand, layerListCommand } from './commands/image.js'
+import {
+  jobActionCommand,
+  jobListCommand,
+  jobLogsCommand,
+  jobShowCommand,
+  jobSubmitCommand,
+  jobWaitCommand,
+} from './commands/job.js'
 import { nodeListCommand, nodeShowCommand } from './commands/node.js'
 import { statusCommand } from './commands/status.js'
 
@@ -130,6 +138,75 @@ node
   .argument('<id-or-name>')
   .option('--json', 'print JSON')
   .action((ref: string, options, command: Command) => nodeShowCommand(client(command), ref, options))
+
+const job = program.command('job').description('jobs run anywhere in the mesh')
+job
+  .command('submit')
+  .description('submit a job: --exec -- CMD… (a process) or --image REF -- CMD… (a container); prints its id')
+  .argument('[command...]', 'the command, after --')
+  .option('-f, --file <file>', 'submit a JSON array of job specs from a file (- for stdin)')
+  .option('--name <name>', 'job name (default: the command)')
+  .option('--tag <k=v>', 'tag, repeatable', collect, [])
+  .option('--exec', 'run the command as a process')
+  .option('--image <ref>', 'run the command in a container of this image')
+  .option('--cpu <n>', 'CPUs it needs, e.g. 0.5 (default: 0.1)')
+  .option('--mem <size>', 'memory it needs, e.g. 512M')
+  .option('--disk <size>', 'disk it needs, e.g. 2G')
+  .option('--gpu <n>', 'GPUs it needs')
+  .option('--constraint <k=v>', 'run only on nodes with this label, repeatable', collect, [])
+  .option('--timeout <duration>', 'stop it after this long, e.g. 30s')
+  .option('--retries <n>', 'run it again this many times if it fails')
+  .option('--backoff <duration>', 'first wait before a retry, doubling after each (default: 1s)')
+  .option('--restart <policy>', 'never | on-failure | always (a service)')
+  .option('--after <id>', 'start only after this job succeeded, repeatable', collect, [])
+  .option('--env <K=V>', 'environment variable, repeatable', collect, [])
+  .option('--workdir <dir>', 'working directory')
+  .option('--network <mode>', 'container network (default: none)')
+  .option('--priority <n>', 'higher runs first (default: 0)')
+  .option('--submission-id <id>', 'idempotency key: the same id always yields the same job')
+  .option('--json', 'print the job as JSON')
+  .action((command: string[], options, cmd: Command) => jobSubmitCommand(client(cmd), command, options))
+job
+  .command('list')
+  .description('jobs, newest first')
+  .option('--state <state>', 'pending, assigned, running, succeeded, failed, timed-out or cancelled')
+  .option('--tag <k=v>', 'only jobs with this tag, repeatable', collect, [])
+  .option('--node <id-or-name>', 'only jobs on this node')
+  .option('--limit <n>', 'at most this many')
+  .option('--json', 'print JSON')
+  .action((options, cmd: Command) => jobListCommand(client(cmd), options))
+job
+  .command('show')
+  .description('one job')
+  .argument('<id>')
+  .option('--json', 'print JSON')
+  .action((ref: string, options, cmd: Command) => jobShowCommand(client(cmd), ref, options))
+job
+  .command('logs')
+  .description("a job's output, from whichever node ran it")
+  .argument('<id>')
+  .option('-f, --follow', 'keep printing while it runs')
+  .option('--attempt <n>', 'an earlier attempt (default: the current one)')
+  .action((ref: string, options, cmd: Command) => jobLogsCommand(client(cmd), ref, options))
+job
+  .command('cancel')
+  .description('cancel jobs; running ones are stopped')
+  .argument('<id...>')
+  .option('--json', 'print JSON')
+  .action((refs: string[], options, cmd: Command) => jobActionCommand(client(cmd), 'cancel', refs, options))
+job
+  .command('retry')
+  .description('run finished jobs again')
+  .argument('<id...>')
+  .option('--json', 'print JSON')
+  .action((refs: string[], options, cmd: Command) => jobActionCommand(client(cmd), 'retry', refs, options))
+job
+  .command('wait')
+  .description('wait for jobs to finish; exits 0 only if all succeeded')
+  .argument('<id...>')
+  .option('--timeout <duration>', 'give up after this long, e.g. 10m')
+  .option('--json', 'print JSON')
+  .action((refs: string[], options, cmd: Command) => jobWaitCommand(client(cmd), refs, options))
 
 try {
   await program.parseAsync()

@@ -72,6 +72,17 @@ export const ImageInUseError = defineError('ImageInUseError', 'SHOAL_IMAGE_IN_US
 export const DockerUnavailableError = defineError('DockerUnavailableError', 'SHOAL_DOCKER_UNAVAILABLE', 503)
 export const PullFailedError = defineError('PullFailedError', 'SHOAL_PULL_FAILED', 502)
 
+// Jobs
+export const InvalidJobError = defineError('InvalidJobError', 'SHOAL_INVALID_JOB', 400)
+export const JobTooLargeError = defineError('JobTooLargeError', 'SHOAL_JOB_TOO_LARGE', 413)
+export const JobCycleError = defineError('JobCycleError', 'SHOAL_JOB_CYCLE', 400)
+export const JobNotFoundError = defineError('JobNotFoundError', 'SHOAL_JOB_NOT_FOUND', 404)
+export const JobFinishedError = defineError('JobFinishedError', 'SHOAL_JOB_FINISHED', 409)
+export const JobNotFinishedError = defineError('JobNotFinishedError', 'SHOAL_JOB_NOT_FINISHED', 409)
+export const TooManyJobsError = defineError('TooManyJobsError', 'SHOAL_TOO_MANY_JOBS', 413)
+export const LogsUnavailableError = defineError('LogsUnavailableError', 'SHOAL_LOGS_UNAVAILABLE', 503)
+export const WaitTimeoutError = defineError('WaitTimeoutError', 'SHOAL_WAIT_TIMEOUT', 408)
+
 // API
 export const NotFoundError = defineError('NotFoundError', 'SHOAL_NOT_FOUND', 404)
 export const NodeNotFoundError = defineError('NodeNotFoundError', 'SHOAL_NODE_NOT_FOUND', 404)

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Coordinator } from '../coordinator/index.js'
+import type { Jobs } from '../jobs/index.js'
 import type { Layers } from '../layers/index.js'
 import type { Membership } from '../membership/index.js'
 import type { Mesh } from '../mesh/index.js'
@@ -12,6 +13,7 @@ export interface ApiComponents {
   membership: Membership
   coordinator: Coordinator
   layers: Layers
+  jobs: Jobs
   mesh: Mesh
   metrics: Registry
   logger: Logger

@@ -19,6 +19,7 @@ import { Router } from './router.js'
 import { coordinatorRoutes } from './routes/coordinator.js'
 import { eventRoutes } from './routes/events.js'
 import { imageRoutes } from './routes/images.js'
+import { jobRoutes } from './routes/jobs.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/nodes.js'
 import { registryRoutes } from './routes/registry.js'
@@ -46,6 +47,7 @@ export class ApiServer {
       ...nodeRoutes(ctx),
       ...coordinatorRoutes(ctx),
       ...imageRoutes(ctx),
+      ...jobRoutes(ctx),
       ...registryRoutes(ctx),
       ...eventRoutes(ctx),
       ...metricsRoutes(ctx),

@@ -7,6 +7,7 @@ import { type ApiServer, createApiServer, type DaemonFacts, isLoopbackHost } fro
 import { type Coordinator, createCoordinator } from '../coordinator/index.js'
 import { createDockerEngine } from '../docker/index.js'
 import { DataDirInUseError, DataDirUnusableError, InvalidFlagError, ShoalError } from '../errors.js'
+import { createJobs, type Jobs } from '../jobs/index.js'
 import { createLayers, type Layers } from '../layers/index.js'
 import { createMembership, type Membership } from '../membership/index.js'
 import {
@@ -38,6 +39,7 @@ export class Daemon {
     readonly membership: Membership,
     readonly coordinator: Coordinator,
     readonly layers: Layers,
+    readonly jobs: Jobs,
     readonly api: ApiServer,
     readonly metrics: Registry,
     readonly facts: DaemonFacts,
@@ -125,6 +127,10 @@ export class Daemon {
           claimSettleMs: tuning.claimSettleMs,
         },
       )
+      const jobs = createJobs(
+        { state, mesh, membership, coordinator, layers, docker, logger, metrics },
+        { dataDir: config.dataDir, clock: tuning.clock },
+      )
       const facts: DaemonFacts = {
         dataDir: config.dataDir,
         version: VERSION,
@@ -133,7 +139,7 @@ export class Daemon {
         swarmKeyFingerprint: swarmKey.fingerprint,
       }
       const api = createApiServer(
-        { state, membership, coordinator, layers, mesh, metrics, logger },
+        { state, membership, coordinator, layers, jobs, mesh, metrics, logger },
         {
           socketPath: paths.socket,
           httpHost: config.httpHost,
@@ -146,8 +152,8 @@ export class Daemon {
       )
       // State starts first: it loads the store and registers its protocol and topic before the mesh
       // accepts anyone. It stops before the mesh, though, so its last gossip (the `left` notice) goes out.
-      const startSequence: Startable[] = [state, mesh, membership, coordinator, layers, api]
-      const fullStopSequence: Startable[] = [api, layers, coordinator, membership, state, mesh]
+      const startSequence: Startable[] = [state, mesh, membership, coordinator, layers, jobs, api]
+      const fullStopSequence: Startable[] = [api, jobs, layers, coordinator, membership, state, mesh]
       for (const part of startSequence) {
         await part.start()
         stopSequence = fullStopSequence.filter((p) => startSequence.indexOf(p) <= startSequence.indexOf(part))
@@ -162,6 +168,7 @@ export class Daemon {
         membership,
         coordinator,
         layers,
+        jobs,
         api,
         metrics,
         facts,

@@ -234,6 +234,20 @@ export class Layers {
     return { bytes, digest: image.digest, mediaType: image.mediaType }
   }
 
+  /** Nodes whose store or Docker engine holds an image, by reference, from local state only. */
+  imageHolders(refText: string): Set<string> {
+    const wanted = sameImageAs(refText)
+    const holders = new Set<string>()
+    for (const [peer, inventory] of this.inventories()) {
+      if (
+        inventory.images.some((image) => wanted(image.ref)) ||
+        inventory.docker.some((image) => image.tags.some(wanted))
+      )
+        holders.add(peer)
+    }
+    return holders
+  }
+
   /** Peers that hold a blob, from local state only (no network round trip). */
   holdersOf(digest: Digest): string[] {
     return [...(this.holdersByDigest.get(digest) ?? [])]
@@ -462,4 +476,17 @@ async function readAll(stream: Readable): Promise<Buffer> {
 /** Docker's name for a reference: Docker Hub images without the `docker.io/` prefix. */
 function dockerTag(ref: string): string {
   return ref.startsWith('docker.io/') ? ref.slice('docker.io/'.length).replace(/^library\//, '') : ref
+}
+
+/** A test for references naming the same image as `refText` (`busybox` is `docker.io/library/busybox:latest`). */
+export function sameImageAs(refText: string): (other: string) => boolean {
+  const normal = (text: string): string | undefined => {
+    try {
+      return formatReference(parseReference(text))
+    } catch {
+      return undefined
+    }
+  }
+  const wanted = normal(refText) ?? refText
+  return (other) => other === refText || normal(other) === wanted
 }

@@ -11,6 +11,8 @@ export const resourcesSchema = z.object({
   memoryFree: uint,
   diskTotal: uint,
   diskFree: uint,
+  /** GPUs (NVIDIA device nodes); absent from nodes older than the job service. */
+  gpus: uint.optional(),
   /** 1, 5 and 15 minute load averages. */
   load: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number().nonnegative()]),
 })

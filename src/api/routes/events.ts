@@ -1,4 +1,4 @@
-// GET /v1/events: server-sent events of record changes (`record`), liveness changes (`node`), coordinator changes.
+// GET /v1/events: server-sent events of record changes (`record`), liveness (`node`), the coordinator, job views (`job`).
 import type { ServerResponse } from 'node:http'
 import type { CoordinatorView } from '../../coordinator/index.js'
 import type { Liveness } from '../../membership/index.js'
@@ -59,12 +59,34 @@ function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
     send('node', event)
   }
   const onCoordinator = (view: CoordinatorView): void => send('coordinator', view)
+  // A burst of record changes for one job (spec, assignment, run report) is sent as one view per tick.
+  const changedJobs = new Set<string>()
+  let jobTimer: NodeJS.Timeout | undefined
+  const flushJobs = (): void => {
+    jobTimer = undefined
+    for (const id of changedJobs) {
+      try {
+        send('job', ctx.jobs.view(id))
+      } catch {
+        // Parts of a job can arrive before its spec; its view is sent when the spec does.
+      }
+    }
+    changedJobs.clear()
+  }
+  const onJob = (id: string): void => {
+    if (wanted !== undefined && !wanted.has('job')) return
+    changedJobs.add(id)
+    jobTimer ??= setTimeout(flushJobs, 0)
+  }
   const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS)
   ctx.state.on('record:changed', onRecord)
   ctx.membership.on('peer:state', onNodeState)
   ctx.coordinator.on('change', onCoordinator)
+  ctx.jobs.on('job:changed', onJob)
   res.on('close', () => {
     clearInterval(keepalive)
+    clearTimeout(jobTimer)
+    ctx.jobs.off('job:changed', onJob)
     ctx.state.off('record:changed', onRecord)
     ctx.membership.off('peer:state', onNodeState)
     ctx.coordinator.off('change', onCoordinator)

@@ -1,0 +1,137 @@
+// Jobs: POST /v1/jobs (one spec or an array), GET /v1/jobs[/:id], cancel, retry, wait, and GET /v1/jobs/:id/logs.
+import { z } from 'zod'
+import { asShoalError, BadRequestError, InvalidFlagError } from '../../errors.js'
+import { JOB_STATES, type JobListQuery, type JobState, jobConstants } from '../../jobs/index.js'
+import { parseLabel } from '../../util/parse.js'
+import type { ApiContext } from '../context.js'
+import { queryFlag, readJson, sendJson } from '../http.js'
+import type { Route } from '../router.js'
+
+const waitRequest = z.strictObject({
+  ids: z.array(z.string().min(1).max(64)).min(1).max(jobConstants.MAX_JOBS_PER_SUBMISSION),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 24 * 3_600_000),
+})
+
+export function jobRoutes(ctx: ApiContext): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/jobs',
+      socketOnly: true,
+      async handle({ req, res }) {
+        const body = await readJson(req, jobConstants.MAX_SUBMISSION_BYTES)
+        if (Array.isArray(body)) {
+          const result = await ctx.jobs.submit(body)
+          sendJson(res, result.created > 0 ? 201 : 200, result)
+          return
+        }
+        const result = await ctx.jobs.submit([body])
+        sendJson(res, result.created > 0 ? 201 : 200, result.jobs[0])
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/jobs',
+      handle: ({ res, url }) => sendJson(res, 200, ctx.jobs.list(listQuery(ctx, url))),
+    },
+    {
+      method: 'POST',
+      path: '/v1/jobs/wait',
+      socketOnly: true,
+      async handle({ req, res }) {
+        const body = waitRequest.safeParse(await readJson(req, 8 * 1024 * 1024))
+        if (!body.success) throw new BadRequestError('expected { "ids": ["<job id>", …], "timeoutMs": <ms> }')
+        const controller = new AbortController()
+        res.on('close', () => controller.abort())
+        sendJson(res, 200, await ctx.jobs.wait(body.data.ids, body.data.timeoutMs, controller.signal))
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/jobs/:id',
+      handle: ({ res, params }) => sendJson(res, 200, ctx.jobs.view(params.id!)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/jobs/:id/cancel',
+      socketOnly: true,
+      handle: async ({ res, params }) => sendJson(res, 200, await ctx.jobs.cancel(params.id!)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/jobs/:id/retry',
+      socketOnly: true,
+      handle: async ({ res, params }) => sendJson(res, 200, await ctx.jobs.retry(params.id!)),
+    },
+    {
+      method: 'GET',
+      path: '/v1/jobs/:id/logs',
+      async handle({ res, url, params }) {
+        const attemptText = url.searchParams.get('attempt')
+        const attempt = attemptText === null ? undefined : Number(attemptText)
+        if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 1)) {
+          throw new BadRequestError(`attempt must be a whole number from 1, got "${attemptText}"`)
+        }
+        const controller = new AbortController()
+        res.on('close', () => controller.abort())
+        const chunks = ctx.jobs.logs(params.id!, {
+          attempt,
+          follow: queryFlag(url, 'follow'),
+          signal: controller.signal,
+        })
+        // The first chunk is awaited before the headers, so that a log that cannot be read is a JSON error.
+        const first = await chunks.next()
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+        if (first.done !== true) res.write(first.value)
+        try {
+          for await (const chunk of chunks) {
+            if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve))
+          }
+        } catch (err) {
+          if (!controller.signal.aborted)
+            res.write(`\nshoal: the log stream broke: ${asShoalError(err).message}\n`)
+        }
+        res.end()
+      },
+    },
+  ]
+}
+
+function listQuery(ctx: ApiContext, url: URL): JobListQuery {
+  const query: JobListQuery = {}
+  const state = url.searchParams.get('state')
+  if (state !== null && state !== '') {
+    if (!(JOB_STATES as readonly string[]).includes(state)) {
+      throw new BadRequestError(`state must be one of ${JOB_STATES.join(', ')}; got "${state}"`)
+    }
+    query.state = state as JobState
+  }
+  const tags = url.searchParams.getAll('tag')
+  if (tags.length > 0) {
+    query.tags = {}
+    for (const tag of tags) {
+      try {
+        const [key, value] = parseLabel(tag, 'tag')
+        query.tags[key] = value
+      } catch (err) {
+        if (err instanceof InvalidFlagError) throw new BadRequestError(err.message)
+        throw err
+      }
+    }
+  }
+  const node = url.searchParams.get('node')
+  if (node !== null && node !== '') query.node = ctx.membership.node(node).id
+  for (const name of ['limit', 'offset'] as const) {
+    const text = url.searchParams.get(name)
+    if (text === null) continue
+    const value = Number(text)
+    if (!Number.isInteger(value) || value < 0)
+      throw new BadRequestError(`${name} must be a whole number, got "${text}"`)
+    query[name] = value
+  }
+  return query
+}

@@ -1,0 +1,60 @@
+// Job service limits and timings, with where each number comes from.
+
+/** Stream protocol that serves a job's log from the node that ran it. */
+export const LOGS_PROTOCOL = '/shoal/job-logs/1.0.0'
+
+/** Largest frame on the log protocol; log chunks are cut well below it. */
+export const MAX_LOG_FRAME_BYTES = 256 * 1024
+
+/** Most specs one submission may carry: ten times the issue's 10,000, and a bounded request body. */
+export const MAX_JOBS_PER_SUBMISSION = 100_000
+
+/** Largest POST /v1/jobs body: 100,000 specs of ~300 bytes; a 100 MB env is refused before it is parsed. */
+export const MAX_SUBMISSION_BYTES = 32 * 1024 * 1024
+
+/** A job spec must fit in one record (state's MAX_RECORD_BYTES is 64 KiB) with room for the signature. */
+export const MAX_JOB_SPEC_BYTES = 56 * 1024
+
+/** Specs are written to the state in batches of this many, yielding between batches so the API stays responsive. */
+export const SUBMIT_BATCH = 1_000
+
+/**
+ * CPU a job asks for when it says nothing: a tenth of a core, like Nomad's 100 MHz default. A full core would
+ * cap a 2-core node at two jobs however light they are; jobs that need more say so with --cpu.
+ */
+export const DEFAULT_CPU_MILLIS = 100
+
+/** First retry waits this long, doubling per failure up to MAX_BACKOFF_MS (the `always` policy too). */
+export const DEFAULT_BACKOFF_MS = 1_000
+export const MAX_BACKOFF_MS = 60_000
+
+/** An `always` service that ran at least this long before exiting restarts without backoff growth. */
+export const SERVICE_HEALTHY_RUN_MS = 60_000
+
+/** Most retries a spec may ask for. */
+export const MAX_RETRIES = 100
+
+/**
+ * The scheduler runs a pass this soon after a change (coalescing bursts of records into one batch of
+ * placements), and at least this often while work waits for a retry time or capacity.
+ */
+export const SCHEDULE_DEBOUNCE_MS = 5
+export const SCHEDULE_TICK_MS = 1_000
+
+/** Most assignments written in one state batch (one gossip message of ~500 KiB carries ~1,000 of them). */
+export const PLACEMENT_BATCH = 1_000
+
+/**
+ * A job assigned to a live node that has not reported it running after this long is moved (its node missed
+ * the assignment, e.g. it restarted between the write and the gossip): at-least-once, never stuck `assigned`.
+ */
+export const START_TIMEOUT_MS = 30_000
+
+/** The runner writes run records in batches at most this often: a `true` job that ends within it writes once. */
+export const RUN_FLUSH_MS = 20
+
+/** After SIGTERM, a job's process group (or container) gets this long before SIGKILL. */
+export const STOP_GRACE_MS = 5_000
+
+/** Followers of a log poll its file this often while the job runs. */
+export const LOG_FOLLOW_POLL_MS = 200

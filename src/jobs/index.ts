@@ -1,0 +1,90 @@
+// The job service's face: submit, list, cancel, retry, wait and read logs of jobs run anywhere in the mesh.
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Coordinator } from '../coordinator/index.js'
+import type { DockerEngine } from '../docker/index.js'
+import type { Layers } from '../layers/index.js'
+import type { Membership } from '../membership/index.js'
+import type { Mesh } from '../mesh/index.js'
+import type { ReplicatedState, WallClock } from '../state/index.js'
+import { Jobs } from './jobs.js'
+import type { JobState } from './records.js'
+import type { RestartPolicy } from './spec.js'
+
+export * as jobConstants from './constants.js'
+export { Jobs } from './jobs.js'
+export type { JobState } from './records.js'
+export { FINAL_STATES, JOB_STATES } from './records.js'
+export type { JobInput } from './spec.js'
+
+/** A job as the API and CLI show it (`shoal job show --json`). */
+export interface JobView {
+  id: string
+  name: string
+  state: JobState
+  /** Peer id of the node running (or that ran) the current attempt; null while pending. */
+  node: string | null
+  nodeName: string | null
+  attempt: number
+  exitCode: number | null
+  tags: Record<string, string>
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  /** Why it is in this state, when that needs saying (a failure, a retry, a dependency, no node fits). */
+  reason: string | null
+  driver: 'exec' | 'docker'
+  image: string | null
+  command: string[]
+  /** CPU in cores, memory and disk in bytes. */
+  resources: { cpu: number; memory: number; disk: number; gpu: number }
+  constraints: Record<string, string>
+  timeoutMs: number | null
+  retries: number
+  restart: RestartPolicy
+  priority: number
+  after: string[]
+  submissionId: string | null
+}
+
+export interface JobListQuery {
+  state?: JobState
+  tags?: Record<string, string>
+  /** Peer id. */
+  node?: string
+  limit?: number
+  offset?: number
+}
+
+export interface WaitResult {
+  jobs: JobView[]
+  /** True if the time ran out before every job finished. */
+  timedOut: boolean
+}
+
+export interface JobEvents {
+  /** A record of this job changed (its view may have). */
+  'job:changed': [id: string]
+}
+
+export interface JobInit {
+  dataDir: string
+  /** @default the system clock */
+  clock?: WallClock
+}
+
+export interface JobComponents {
+  state: ReplicatedState
+  mesh: Mesh
+  membership: Membership
+  coordinator: Coordinator
+  layers: Layers
+  /** Absent when no engine is configured; the docker driver is then missing. */
+  docker?: DockerEngine
+  logger: Logger
+  metrics: Registry
+}
+
+export function createJobs(components: JobComponents, init: JobInit): Jobs {
+  return new Jobs(components, init)
+}

@@ -1,0 +1,293 @@
+// The job service on every node: submissions, views, cancel and retry, waiting, logs; composes scheduler and runner.
+import { EventEmitter } from 'node:events'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import type { Logger } from 'pino'
+import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailableError } from '../errors.js'
+import { sameImageAs } from '../layers/index.js'
+import { partLogger } from '../logger.js'
+import type { RecordChange } from '../state/index.js'
+import { kindOf, subjectOf } from '../state/index.js'
+import { SUBMIT_BATCH } from './constants.js'
+import { createDockerDriver } from './drivers/docker.js'
+import type { JobDriver } from './drivers/driver.js'
+import { createExecDriver } from './drivers/exec.js'
+import type { JobComponents, JobEvents, JobInit, JobListQuery, JobView, WaitResult } from './index.js'
+import { fetchLogs, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
+import { createJobMetrics, type JobMetrics } from './metrics.js'
+import {
+  ASSIGN_KIND,
+  CONTROL_KIND,
+  type ControlValue,
+  controlKey,
+  JOB_KIND,
+  jobKey,
+  jobKinds,
+  parseRunKey,
+  RUN_KIND,
+  type RunValue,
+  runKey,
+} from './records.js'
+import { Runner } from './runner.js'
+import { Scheduler } from './scheduler.js'
+import { JOB_ID_PATTERN, type JobSpec } from './spec.js'
+import { prepareSubmission } from './submit.js'
+import { deriveState, isFinal, readJob } from './view.js'
+
+export class Jobs extends EventEmitter<JobEvents> {
+  private readonly log: Logger
+  private readonly metrics: JobMetrics
+  private readonly scheduler: Scheduler
+  private readonly runner: Runner
+  private readonly now: () => number
+  private started = false
+  private readonly onRecord = ({ record }: RecordChange): void => {
+    const kind = kindOf(record.key)
+    if (kind === JOB_KIND || kind === ASSIGN_KIND || kind === CONTROL_KIND)
+      this.emit('job:changed', subjectOf(record.key))
+    else if (kind === RUN_KIND) {
+      const run = parseRunKey(record.key)
+      if (run !== undefined) this.emit('job:changed', run.id)
+    }
+  }
+
+  constructor(
+    private readonly components: JobComponents,
+    private readonly init: JobInit,
+  ) {
+    super()
+    this.setMaxListeners(0)
+    const { state, coordinator, membership, layers, docker } = components
+    this.log = partLogger(components.logger, 'jobs')
+    this.now = () => (init.clock ?? Date).now()
+    for (const kind of jobKinds) state.registerKind(kind)
+    this.metrics = createJobMetrics(components.metrics, {
+      running: () => this.runner.runningCount(),
+      waiting: () => this.scheduler.waitingCount(),
+    })
+    this.scheduler = new Scheduler({
+      state,
+      coordinator,
+      membership,
+      imageHolders: (ref) => layers.imageHolders(ref),
+      metrics: this.metrics,
+      log: partLogger(components.logger, 'jobs:scheduler'),
+      now: this.now,
+    })
+    const drivers: Partial<Record<'exec' | 'docker', JobDriver>> = { exec: createExecDriver() }
+    if (docker !== undefined) {
+      drivers.docker = createDockerDriver({
+        engine: docker,
+        hasImage: async (ref) => {
+          const same = sameImageAs(ref)
+          return (await docker.listImages()).some((image) => image.tags.some(same))
+        },
+        pullImage: async (ref) => {
+          await layers.pull(ref, () => undefined)
+        },
+      })
+    }
+    this.runner = new Runner({
+      state,
+      drivers,
+      dataDir: init.dataDir,
+      metrics: this.metrics,
+      log: partLogger(components.logger, 'jobs:runner'),
+      now: this.now,
+    })
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await serveLogs(this.components.mesh, (request, signal) => this.localLog(request, signal))
+    this.components.state.on('record:changed', this.onRecord)
+    this.runner.start()
+    this.scheduler.start()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.components.state.off('record:changed', this.onRecord)
+    await this.scheduler.stop()
+    await this.runner.stop()
+  }
+
+  /** Validates and writes a submission (all or nothing); returns every submitted job, new or already known. */
+  async submit(inputs: readonly unknown[]): Promise<{ jobs: JobView[]; created: number }> {
+    const { state } = this.components
+    const submission = prepareSubmission(inputs, {
+      now: this.now(),
+      submittedBy: state.peerId,
+      exists: (id) => state.get(jobKey(id)) !== undefined,
+    })
+    for (let i = 0; i < submission.fresh.length; i += SUBMIT_BATCH) {
+      const batch = submission.fresh.slice(i, i + SUBMIT_BATCH)
+      await state.write(batch.map((spec) => ({ key: jobKey(spec.id), value: spec })))
+      if (i + SUBMIT_BATCH < submission.fresh.length) await yieldToLoop()
+    }
+    if (submission.fresh.length > 0) this.log.info({ count: submission.fresh.length }, 'jobs submitted')
+    return { jobs: submission.ids.map((id) => this.view(id)), created: submission.fresh.length }
+  }
+
+  /** One job by id (or a unique prefix of one). */
+  view(ref: string): JobView {
+    const id = this.resolve(ref)
+    const records = readJob(this.components.state, id)
+    if (records === undefined) throw new JobNotFoundError(`no job ${ref}`)
+    return this.toView(records.spec, deriveState(records))
+  }
+
+  /** Jobs matching the query, newest first, with the count before paging. */
+  list(query: JobListQuery = {}): { jobs: JobView[]; total: number } {
+    const { state } = this.components
+    const tags = Object.entries(query.tags ?? {})
+    const matched: JobView[] = []
+    for (const record of state.list(JOB_KIND)) {
+      const spec = record.value as JobSpec
+      if (tags.some(([key, value]) => spec.tags[key] !== value)) continue
+      const records = readJob(state, spec.id)
+      if (records === undefined) continue
+      const derived = deriveState(records)
+      if (query.state !== undefined && derived.state !== query.state) continue
+      if (query.node !== undefined && derived.node !== query.node) continue
+      matched.push(this.toView(spec, derived))
+    }
+    matched.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || (a.id < b.id ? -1 : 1))
+    const offset = query.offset ?? 0
+    const limit = query.limit ?? matched.length
+    return { jobs: matched.slice(offset, offset + limit), total: matched.length }
+  }
+
+  /** Asks for a job to be cancelled; a running attempt is stopped by its node. */
+  async cancel(ref: string): Promise<JobView> {
+    const current = this.view(ref)
+    if (isFinal(current.state)) throw new JobFinishedError(`job ${current.id} has already ${current.state}`)
+    const generation = this.generationOf(current.id)
+    await this.writeControl(current.id, { generation, cancel: true, at: this.now() })
+    return this.view(current.id)
+  }
+
+  /** Runs a finished job again (a new generation: attempts and retries start over). */
+  async retry(ref: string): Promise<JobView> {
+    const current = this.view(ref)
+    if (!isFinal(current.state)) {
+      throw new JobNotFinishedError(
+        `job ${current.id} is ${current.state}; only a finished job can be retried`,
+      )
+    }
+    const generation = this.generationOf(current.id) + 1
+    await this.writeControl(current.id, { generation, cancel: false, at: this.now() })
+    return this.view(current.id)
+  }
+
+  /** Resolves when every job has finished, or when the time is up (then `timedOut` says so). */
+  wait(refs: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
+    const ids = refs.map((ref) => this.view(ref).id)
+    const open = new Set(ids.filter((id) => !isFinal(this.view(id).state)))
+    const result = (timedOut: boolean): WaitResult => ({ jobs: ids.map((id) => this.view(id)), timedOut })
+    if (open.size === 0) return Promise.resolve(result(false))
+    return new Promise((resolve) => {
+      const onChange = (id: string): void => {
+        if (!open.has(id) || !isFinal(this.view(id).state)) return
+        open.delete(id)
+        if (open.size === 0) finish(false)
+      }
+      const timer = setTimeout(() => finish(true), timeoutMs)
+      const finish = (timedOut: boolean): void => {
+        clearTimeout(timer)
+        this.off('job:changed', onChange)
+        signal?.removeEventListener('abort', onAbort)
+        resolve(result(timedOut))
+      }
+      const onAbort = (): void => finish(true)
+      this.on('job:changed', onChange)
+      signal?.addEventListener('abort', onAbort)
+    })
+  }
+
+  /** The log of a job's attempt (the current one by default), from whichever node ran it. */
+  logs(
+    ref: string,
+    options: { attempt?: number; follow: boolean; signal: AbortSignal },
+  ): AsyncGenerator<Uint8Array> {
+    const current = this.view(ref)
+    const attempt = options.attempt ?? current.attempt
+    const run = this.components.state.get(runKey(current.id, attempt))?.value as RunValue | null | undefined
+    if (run == null) {
+      throw new LogsUnavailableError(
+        `job ${current.id} attempt ${attempt} has not started on any node yet (it is ${current.state})`,
+      )
+    }
+    const request: LogRequest = { id: current.id, attempt, follow: options.follow }
+    if (run.node === this.components.state.peerId) return this.localLog(request, options.signal)
+    return fetchLogs(this.components.mesh, run.node, request, options.signal)
+  }
+
+  private localLog(request: LogRequest, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+    if (!JOB_ID_PATTERN.test(request.id)) throw new JobNotFoundError(`no job ${request.id}`)
+    return readLog(logPathOf(this.init.dataDir, request.id, request.attempt), {
+      follow: request.follow,
+      running: () => this.runner.isRunning(request.id, request.attempt),
+      signal,
+    })
+  }
+
+  private generationOf(id: string): number {
+    const { state } = this.components
+    const control = state.get(controlKey(id))?.value as ControlValue | null | undefined
+    const assign = readJob(state, id)?.assign
+    return Math.max(control?.generation ?? 0, assign?.generation ?? 0)
+  }
+
+  private async writeControl(id: string, value: ControlValue): Promise<void> {
+    await this.components.state.put(controlKey(id), value)
+  }
+
+  /** A full id, from an id or a unique prefix of at least 5 characters. */
+  private resolve(ref: string): string {
+    const { state } = this.components
+    if (JOB_ID_PATTERN.test(ref)) return ref
+    if (ref.length >= 5 && /^j[0-9a-f]+$/.test(ref)) {
+      const matches = state.list(JOB_KIND).filter((record) => subjectOf(record.key).startsWith(ref))
+      if (matches.length === 1) return subjectOf(matches[0]!.key)
+      if (matches.length > 1)
+        throw new JobNotFoundError(`${ref} matches ${matches.length} jobs; give more of the id`)
+    }
+    throw new JobNotFoundError(`no job ${ref}`)
+  }
+
+  private toView(spec: JobSpec, derived: ReturnType<typeof deriveState>): JobView {
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
+    return {
+      id: spec.id,
+      name: spec.name,
+      state: derived.state,
+      node: derived.node,
+      nodeName: derived.node === null ? null : this.components.membership.nameOf(derived.node),
+      attempt: derived.attempt,
+      exitCode: derived.exitCode,
+      tags: spec.tags,
+      createdAt: new Date(spec.createdAt).toISOString(),
+      startedAt: iso(derived.startedAt),
+      finishedAt: iso(derived.finishedAt),
+      reason: derived.reason,
+      driver: spec.driver,
+      image: spec.image,
+      command: spec.command,
+      resources: {
+        cpu: spec.resources.cpuMillis / 1000,
+        memory: spec.resources.memory,
+        disk: spec.resources.disk,
+        gpu: spec.resources.gpu,
+      },
+      constraints: spec.constraints,
+      timeoutMs: spec.timeoutMs,
+      retries: spec.retries,
+      restart: spec.restart,
+      priority: spec.priority,
+      after: spec.after,
+      submissionId: spec.submissionId,
+    }
+  }
+}

@@ -1,0 +1,107 @@
+// Placement as a pure function: filter nodes that fit (alive, free resources, constraints, driver), then score them.
+import type { JobSpec } from './spec.js'
+
+export interface Amounts {
+  cpuMillis: number
+  memory: number
+  disk: number
+  gpu: number
+}
+
+export interface Candidate {
+  id: string
+  name: string
+  capacity: Amounts
+  labels: Record<string, string>
+  drivers: { exec: boolean; docker: boolean }
+}
+
+export const ZERO: Amounts = { cpuMillis: 0, memory: 0, disk: 0, gpu: 0 }
+
+export function addAmounts(a: Amounts, b: Amounts): Amounts {
+  return {
+    cpuMillis: a.cpuMillis + b.cpuMillis,
+    memory: a.memory + b.memory,
+    disk: a.disk + b.disk,
+    gpu: a.gpu + b.gpu,
+  }
+}
+
+export function subtractAmounts(a: Amounts, b: Amounts): Amounts {
+  return {
+    cpuMillis: a.cpuMillis - b.cpuMillis,
+    memory: a.memory - b.memory,
+    disk: a.disk - b.disk,
+    gpu: a.gpu - b.gpu,
+  }
+}
+
+export function fits(need: Amounts, used: Amounts, capacity: Amounts): boolean {
+  return (
+    used.cpuMillis + need.cpuMillis <= capacity.cpuMillis &&
+    used.memory + need.memory <= capacity.memory &&
+    used.disk + need.disk <= capacity.disk &&
+    used.gpu + need.gpu <= capacity.gpu
+  )
+}
+
+/** Why no node could ever run this job (nothing to wait for), or undefined if some node could once free. */
+export function neverFits(spec: JobSpec, nodes: readonly Candidate[]): string | undefined {
+  const able = nodes.filter((node) => node.drivers[spec.driver] && matches(spec, node))
+  if (able.length === 0) {
+    const constraints = Object.entries(spec.constraints).map(([k, v]) => `${k}=${v}`)
+    return `no live node has the ${spec.driver} driver${constraints.length > 0 ? ` and ${constraints.join(', ')}` : ''}`
+  }
+  if (able.some((node) => fits(spec.resources, ZERO, node.capacity))) return undefined
+  return `no live node is large enough (it asks for ${describe(spec.resources)})`
+}
+
+function matches(spec: JobSpec, node: Candidate): boolean {
+  for (const [key, value] of Object.entries(spec.constraints)) if (node.labels[key] !== value) return false
+  return true
+}
+
+/**
+ * The node to run `spec` on, or undefined if none fits now. Among nodes that fit, those holding the job's
+ * image come first, then the least loaded after placing it (the largest share of any resource it would use).
+ */
+export function chooseNode(
+  spec: JobSpec,
+  nodes: readonly Candidate[],
+  used: ReadonlyMap<string, Amounts>,
+  imageHolders: ReadonlySet<string>,
+): Candidate | undefined {
+  let best: Candidate | undefined
+  let bestScore = Number.POSITIVE_INFINITY
+  for (const node of nodes) {
+    if (!node.drivers[spec.driver] || !matches(spec, node)) continue
+    const usage = used.get(node.id) ?? ZERO
+    if (!fits(spec.resources, usage, node.capacity)) continue
+    const load = loadAfter(addAmounts(usage, spec.resources), node.capacity)
+    const score = (imageHolders.has(node.id) ? 0 : 2) + load
+    if (score < bestScore || (score === bestScore && best !== undefined && node.id < best.id)) {
+      best = node
+      bestScore = score
+    }
+  }
+  return best
+}
+
+/** The largest fraction of any resource in use (0..1). */
+function loadAfter(used: Amounts, capacity: Amounts): number {
+  const share = (u: number, c: number): number => (c === 0 ? 0 : u / c)
+  return Math.max(
+    share(used.cpuMillis, capacity.cpuMillis),
+    share(used.memory, capacity.memory),
+    share(used.disk, capacity.disk),
+    share(used.gpu, capacity.gpu),
+  )
+}
+
+export function describe(amounts: Amounts): string {
+  const parts = [`${amounts.cpuMillis / 1000} CPU`]
+  if (amounts.memory > 0) parts.push(`${Math.round(amounts.memory / 1024 ** 2)} MiB memory`)
+  if (amounts.disk > 0) parts.push(`${Math.round(amounts.disk / 1024 ** 2)} MiB disk`)
+  if (amounts.gpu > 0) parts.push(`${amounts.gpu} GPU`)
+  return parts.join(', ')
+}

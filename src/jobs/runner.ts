@@ -1,0 +1,237 @@
+// The runner on every node: starts the attempts assigned to it, enforces timeouts and cancels, stops moved work.
+import { mkdir } from 'node:fs/promises'
+import { dirname, isAbsolute, join } from 'node:path'
+import type { Logger } from 'pino'
+import { asShoalError } from '../errors.js'
+import type { RecordChange, ReplicatedState } from '../state/index.js'
+import { kindOf, subjectOf } from '../state/index.js'
+import type { Execution, Exit, JobDriver } from './drivers/driver.js'
+import { killGroup } from './drivers/exec.js'
+import { logPathOf } from './logs.js'
+import type { JobMetrics } from './metrics.js'
+import {
+  ASSIGN_KIND,
+  type AssignValue,
+  CONTROL_KIND,
+  type RunState,
+  type RunValue,
+  runKey,
+} from './records.js'
+import { RunWriter } from './run-writer.js'
+import type { JobSpec } from './spec.js'
+import { readJob } from './view.js'
+
+export interface RunnerComponents {
+  state: ReplicatedState
+  drivers: Partial<Record<'exec' | 'docker', JobDriver>>
+  dataDir: string
+  metrics: JobMetrics
+  log: Logger
+  now(): number
+}
+
+type Ending = 'timed-out' | 'cancelled' | 'moved' | 'shutdown'
+
+interface Attempt {
+  id: string
+  attempt: number
+  execution: Execution | undefined
+  startedAt: number
+  /** Set when the runner (not the job itself) ends it. */
+  ending: Ending | undefined
+  timer: NodeJS.Timeout | undefined
+  /** Stop requested before the driver had started it. */
+  stopRequested: boolean
+}
+
+export class Runner {
+  private readonly self: string
+  private readonly attempts = new Map<string, Attempt>()
+  private readonly writer: RunWriter
+  private started = false
+  private readonly onRecord = ({ record }: RecordChange): void => {
+    const kind = kindOf(record.key)
+    if (kind === ASSIGN_KIND || kind === CONTROL_KIND) this.look(subjectOf(record.key))
+  }
+
+  constructor(private readonly c: RunnerComponents) {
+    this.self = c.state.peerId
+    this.writer = new RunWriter(c.state, c.log)
+  }
+
+  start(): void {
+    if (this.started) return
+    this.started = true
+    this.c.state.on('record:changed', this.onRecord)
+    for (const record of this.c.state.list(ASSIGN_KIND)) {
+      if ((record.value as AssignValue).node === this.self) this.look(subjectOf(record.key))
+    }
+  }
+
+  /** Stops listening and stops what runs here; the work is reported `lost` so the coordinator runs it again. */
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.c.state.off('record:changed', this.onRecord)
+    await Promise.all([...this.attempts.values()].map((attempt) => this.end(attempt, 'shutdown')))
+    await this.writer.flush()
+  }
+
+  /** Attempts running on this node now. */
+  runningCount(): number {
+    return this.attempts.size
+  }
+
+  /** True while this node runs that attempt (log followers stop when it ends). */
+  isRunning(jobId: string, attempt: number): boolean {
+    return this.attempts.has(`${jobId}/${attempt}`)
+  }
+
+  /** Looks at a job whose assignment or control changed: start it, stop it, or leave it. */
+  private look(id: string): void {
+    if (!this.started) return
+    const job = readJob(this.c.state, id)
+    if (job === undefined) return
+    const { assign, control } = job
+    const mine = assign?.phase === 'assigned' && assign.node === this.self ? assign.attempt : undefined
+    for (const attempt of this.attempts.values()) {
+      if (attempt.id !== id) continue
+      if (attempt.attempt !== mine) void this.end(attempt, 'moved')
+      else if (control?.cancel === true && control.generation >= assign!.generation)
+        void this.end(attempt, 'cancelled')
+    }
+    if (mine === undefined || this.attempts.has(`${id}/${mine}`)) return
+    const reported = this.c.state.get(runKey(id, mine))?.value as RunValue | null | undefined
+    if (reported != null && reported.node === this.self && reported.state !== 'running') return
+    if (control?.cancel === true && control.generation >= assign!.generation) {
+      this.report(id, mine, { state: 'cancelled', exitCode: null, reason: 'cancelled before it started' })
+      return
+    }
+    if (reported != null && reported.node === this.self && job.spec.driver === 'exec') {
+      // Running before this daemon restarted: its output went unwatched, so it is stopped and run again.
+      if (reported.pid !== null) killGroup(reported.pid, 'SIGKILL')
+      this.report(id, mine, { state: 'lost', exitCode: null, reason: 'its node restarted while it ran' })
+      return
+    }
+    void this.launch(job.spec, mine)
+  }
+
+  private async launch(spec: JobSpec, attemptNo: number): Promise<void> {
+    const attempt: Attempt = {
+      id: spec.id,
+      attempt: attemptNo,
+      execution: undefined,
+      startedAt: this.c.now(),
+      ending: undefined,
+      timer: undefined,
+      stopRequested: false,
+    }
+    const key = `${spec.id}/${attemptNo}`
+    this.attempts.set(key, attempt)
+    const driver = this.c.drivers[spec.driver]
+    let exit: Exit
+    try {
+      if (driver === undefined) throw new Error(`this node has no ${spec.driver} driver`)
+      const logPath = logPathOf(this.c.dataDir, spec.id, attemptNo)
+      const jobDir = dirname(logPath)
+      const workdir =
+        spec.workdir === null
+          ? join(jobDir, 'work')
+          : isAbsolute(spec.workdir)
+            ? spec.workdir
+            : join(jobDir, spec.workdir)
+      await mkdir(spec.driver === 'exec' ? workdir : jobDir, { recursive: true })
+      const env = { SHOAL_JOB_ID: spec.id, SHOAL_ATTEMPT: String(attemptNo), SHOAL_JOB_NAME: spec.name }
+      attempt.execution = await driver.start({ spec, attempt: attemptNo, logPath, workdir, env })
+      this.c.metrics.started.inc({ driver: spec.driver })
+      if (attempt.stopRequested) void attempt.execution.stop()
+      else {
+        this.report(spec.id, attemptNo, {
+          state: 'running',
+          exitCode: null,
+          reason: null,
+          pid: attempt.execution.pid,
+          startedAt: attempt.startedAt,
+        })
+        if (spec.timeoutMs !== null) {
+          attempt.timer = setTimeout(() => void this.end(attempt, 'timed-out'), spec.timeoutMs)
+        }
+      }
+      exit = await attempt.execution.ended
+    } catch (err) {
+      const error = asShoalError(err)
+      this.c.log.warn({ job: spec.id, attempt: attemptNo, err: error.message }, 'job could not start')
+      exit = { exitCode: null, reason: `${error.code}: ${error.message}` }
+    }
+    clearTimeout(attempt.timer)
+    this.attempts.delete(key)
+    const state = finalState(attempt.ending, exit)
+    if (state === undefined) return
+    this.c.metrics.finished.inc({ state })
+    const reason =
+      attempt.ending === 'timed-out'
+        ? `ran longer than its ${spec.timeoutMs} ms timeout`
+        : attempt.ending === 'cancelled'
+          ? 'cancelled while running'
+          : attempt.ending === 'shutdown'
+            ? 'its node stopped while it ran'
+            : exit.reason
+    this.report(spec.id, attemptNo, {
+      state,
+      exitCode: exit.exitCode,
+      reason,
+      pid: attempt.execution?.pid ?? null,
+      startedAt: attempt.startedAt,
+    })
+  }
+
+  private async end(attempt: Attempt, ending: Ending): Promise<void> {
+    if (attempt.ending !== undefined) return
+    attempt.ending = ending
+    clearTimeout(attempt.timer)
+    if (ending === 'moved')
+      this.c.log.info(
+        { job: attempt.id, attempt: attempt.attempt },
+        'job moved elsewhere: stopping this copy',
+      )
+    if (attempt.execution === undefined) {
+      attempt.stopRequested = true
+      return
+    }
+    await attempt.execution.stop()
+  }
+
+  private report(
+    id: string,
+    attempt: number,
+    outcome: {
+      state: RunState
+      exitCode: number | null
+      reason: string | null
+      pid?: number | null
+      startedAt?: number
+    },
+  ): void {
+    const previous = this.c.state.get(runKey(id, attempt))?.value as RunValue | null | undefined
+    const now = this.c.now()
+    const running = outcome.state === 'running'
+    this.writer.report(id, {
+      node: this.self,
+      attempt,
+      state: outcome.state,
+      exitCode: outcome.exitCode,
+      reason: outcome.reason,
+      startedAt: outcome.startedAt ?? previous?.startedAt ?? null,
+      finishedAt: running ? null : now,
+      pid: outcome.pid ?? previous?.pid ?? null,
+    })
+  }
+}
+
+/** How an attempt ended, for its run record; undefined when it was moved away (the new attempt reports). */
+function finalState(ending: Ending | undefined, exit: Exit): RunState | undefined {
+  if (ending === 'moved') return undefined
+  if (ending === 'timed-out' || ending === 'cancelled') return ending
+  if (ending === 'shutdown') return 'lost'
+  return exit.exitCode === 0 ? 'succeeded' : 'failed'
+}

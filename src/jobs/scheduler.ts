@@ -1,0 +1,449 @@
+// The scheduler, active only on the coordinator: places waiting jobs, retries, fails dependents, moves lost work.
+import type { Logger } from 'pino'
+import type { Coordinator } from '../coordinator/index.js'
+import { NotCoordinatorError, StaleTermError } from '../errors.js'
+import type { Liveness, Membership } from '../membership/index.js'
+import type { LocalWrite, RecordChange, ReplicatedState } from '../state/index.js'
+import { kindOf, subjectOf } from '../state/index.js'
+import {
+  MAX_BACKOFF_MS,
+  PLACEMENT_BATCH,
+  SCHEDULE_DEBOUNCE_MS,
+  SCHEDULE_TICK_MS,
+  SERVICE_HEALTHY_RUN_MS,
+  START_TIMEOUT_MS,
+} from './constants.js'
+import type { JobMetrics } from './metrics.js'
+import {
+  type Amounts,
+  addAmounts,
+  type Candidate,
+  chooseNode,
+  neverFits,
+  subtractAmounts,
+} from './placement.js'
+import {
+  ASSIGN_KIND,
+  type AssignValue,
+  assignKey,
+  CONTROL_KIND,
+  JOB_KIND,
+  parseRunKey,
+  RUN_KIND,
+} from './records.js'
+import type { JobSpec } from './spec.js'
+import { deriveState, isFinal, type JobRecords, readJob, willRestart } from './view.js'
+
+export interface SchedulerComponents {
+  state: ReplicatedState
+  coordinator: Coordinator
+  membership: Membership
+  /** Nodes holding an image (store or engine), to prefer them. */
+  imageHolders(ref: string): ReadonlySet<string>
+  metrics: JobMetrics
+  log: Logger
+  now(): number
+}
+
+interface Active {
+  node: string
+  need: Amounts
+  /** performance.now() when this coordinator first saw the assignment without a run report. */
+  since: number
+}
+
+const LOST: ReadonlySet<Liveness | undefined> = new Set<Liveness | undefined>(['dead', 'left'])
+
+export class Scheduler {
+  private holding = false
+  private readonly dirty = new Set<string>()
+  /** Jobs placed and not yet ended, by id. */
+  private readonly active = new Map<string, Active>()
+  private readonly used = new Map<string, Amounts>()
+  /** Jobs waiting to be placed, by id; `queue` is them in placement order, rebuilt when it changes. */
+  private readonly waiting = new Map<string, JobSpec>()
+  private queue: JobSpec[] | undefined
+  private passing: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private tickTimer: NodeJS.Timeout | undefined
+  private readonly onRecord = (change: RecordChange): void => this.observe(change)
+  private readonly onPeerState = (peer: string, state: Liveness): void => {
+    if (!LOST.has(state) || !this.holding) return
+    for (const [id, active] of this.active) if (active.node === peer) this.dirty.add(id)
+    this.soon()
+  }
+  private readonly onCoordinator = (): void => this.soon()
+
+  constructor(private readonly c: SchedulerComponents) {}
+
+  start(): void {
+    if (this.tickTimer !== undefined) return
+    this.c.state.on('record:changed', this.onRecord)
+    this.c.membership.on('peer:state', this.onPeerState)
+    this.c.coordinator.on('change', this.onCoordinator)
+    this.tickTimer = setInterval(() => this.soon(), SCHEDULE_TICK_MS)
+    this.tickTimer.unref()
+    this.soon()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.tickTimer)
+    clearTimeout(this.timer)
+    this.tickTimer = undefined
+    this.timer = undefined
+    this.c.state.off('record:changed', this.onRecord)
+    this.c.membership.off('peer:state', this.onPeerState)
+    this.c.coordinator.off('change', this.onCoordinator)
+    await this.passing
+    this.release()
+  }
+
+  /** Jobs waiting for placement (0 unless coordinating). */
+  waitingCount(): number {
+    return this.waiting.size
+  }
+
+  private observe({ record }: RecordChange): void {
+    if (!this.holding) return
+    const kind = kindOf(record.key)
+    if (kind === JOB_KIND || kind === ASSIGN_KIND || kind === CONTROL_KIND)
+      this.dirty.add(subjectOf(record.key))
+    else if (kind === RUN_KIND) {
+      const run = parseRunKey(record.key)
+      if (run !== undefined) this.dirty.add(run.id)
+    } else return
+    this.soon()
+  }
+
+  private soon(): void {
+    if (this.timer !== undefined || this.tickTimer === undefined) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      if (this.passing !== undefined) {
+        void this.passing.then(() => this.soon())
+        return
+      }
+      this.passing = this.pass()
+        .catch((err: Error) => this.log(err))
+        .finally(() => {
+          this.passing = undefined
+        })
+    }, SCHEDULE_DEBOUNCE_MS)
+  }
+
+  private log(err: Error): void {
+    if (err instanceof NotCoordinatorError || err instanceof StaleTermError) {
+      this.c.log.debug({ err: err.message }, 'scheduling pass ended: no longer coordinator')
+      this.release()
+      return
+    }
+    this.c.log.error({ err }, 'scheduling pass failed')
+  }
+
+  private release(): void {
+    this.holding = false
+    this.dirty.clear()
+    this.active.clear()
+    this.used.clear()
+    this.waiting.clear()
+    this.queue = undefined
+  }
+
+  private async pass(): Promise<void> {
+    if (!this.c.coordinator.isHolder()) {
+      if (this.holding) this.release()
+      return
+    }
+    const started = performance.now()
+    const term = this.c.coordinator.term()
+    if (!this.holding) this.rebuild()
+    const writes: LocalWrite[] = []
+    for (const id of this.dirty) this.classify(id, writes)
+    this.dirty.clear()
+    this.checkStarts(writes)
+    this.place(writes)
+    this.c.metrics.passSeconds.inc((performance.now() - started) / 1000)
+    for (let i = 0; i < writes.length; i += PLACEMENT_BATCH) {
+      await this.c.coordinator.writeAsCoordinator(term, writes.slice(i, i + PLACEMENT_BATCH))
+    }
+    if (writes.length > 0) this.soon()
+  }
+
+  /** Took the role: every job is looked at once. */
+  private rebuild(): void {
+    this.holding = true
+    for (const record of this.c.state.list(JOB_KIND)) this.dirty.add(subjectOf(record.key))
+    this.c.log.info({ jobs: this.dirty.size }, 'scheduler active on this coordinator')
+  }
+
+  private forget(id: string): void {
+    const active = this.active.get(id)
+    if (active !== undefined) {
+      this.used.set(active.node, subtractAmounts(this.used.get(active.node)!, active.need))
+      this.active.delete(id)
+    }
+    if (this.waiting.delete(id)) this.queue = undefined
+  }
+
+  private wait(spec: JobSpec): void {
+    if (!this.waiting.has(spec.id)) this.queue = undefined
+    this.waiting.set(spec.id, spec)
+  }
+
+  private activate(id: string, node: string, need: Amounts): void {
+    this.active.set(id, { node, need, since: performance.now() })
+    this.used.set(node, addAmounts(this.used.get(node) ?? { cpuMillis: 0, memory: 0, disk: 0, gpu: 0 }, need))
+  }
+
+  /** Looks at one job whose records changed; decides what it needs now, queuing a write if it needs one. */
+  private classify(id: string, writes: LocalWrite[]): void {
+    const job = readJob(this.c.state, id)
+    const previous = this.active.get(id)
+    this.forget(id)
+    if (job === undefined) return
+    const { spec, assign, control } = job
+    const generation = assign?.generation ?? 0
+    const now = this.c.now()
+    const write = (value: AssignValue): void => {
+      writes.push({ key: assignKey(id), value })
+    }
+    if (control !== undefined && control.generation > generation && !control.cancel) {
+      write(pendingValue({ attempt: (assign?.attempt ?? 0) + 1, generation: control.generation, now }))
+      return
+    }
+    const derived = deriveState(job)
+    if (isFinal(derived.state)) return
+    const cancelRequested = control?.cancel === true && control.generation >= generation
+    if (assign === undefined || assign.phase === 'pending') {
+      if (cancelRequested) {
+        write(finalValue(assign, generation, 'cancelled', 'cancelled before it ran', now))
+        return
+      }
+      this.wait(spec)
+      return
+    }
+    // Assigned: still running, ended (perhaps to run again), or on a node that was lost.
+    const node = assign.node!
+    const run = job.run
+    if (run !== undefined && run.state !== 'running') {
+      if (!willRestart(spec, run, assign.failures) || cancelRequested) return
+      const counts = run.state !== 'lost' && !(spec.restart === 'always' && ranLong(run))
+      const failures = assign.failures + (counts ? 1 : 0)
+      const backoff = counts ? Math.min(MAX_BACKOFF_MS, spec.backoffMs * 2 ** (failures - 1)) : 0
+      write({
+        ...pendingValue({ attempt: assign.attempt + 1, generation, now }),
+        failures,
+        retryAt: backoff > 0 ? now + backoff : null,
+        reason: deriveState(job).reason,
+      })
+      return
+    }
+    if (LOST.has(this.c.membership.livenessOf(node))) {
+      if (cancelRequested) {
+        write(finalValue(assign, generation, 'cancelled', 'cancelled; its node was lost', now))
+        return
+      }
+      this.c.metrics.moved.inc({ reason: 'node-lost' })
+      write({
+        ...pendingValue({ attempt: assign.attempt + 1, generation, now }),
+        failures: assign.failures,
+        reason: `its node ${this.c.membership.nameOf(node)} was lost during attempt ${assign.attempt}`,
+      })
+      return
+    }
+    this.activate(id, node, spec.resources)
+    if (previous !== undefined && run === undefined && previous.node === node) {
+      this.active.get(id)!.since = previous.since
+    }
+  }
+
+  /** Assignments their node never reported running within START_TIMEOUT_MS go back to pending. */
+  private checkStarts(writes: LocalWrite[]): void {
+    const now = performance.now()
+    for (const [id, active] of this.active) {
+      if (now - active.since < START_TIMEOUT_MS) continue
+      const job = readJob(this.c.state, id)
+      if (job === undefined || job.run !== undefined || job.assign === undefined) {
+        active.since = Number.POSITIVE_INFINITY
+        continue
+      }
+      this.c.metrics.moved.inc({ reason: 'not-started' })
+      this.forget(id)
+      writes.push({
+        key: assignKey(id),
+        value: {
+          ...pendingValue({
+            attempt: job.assign.attempt + 1,
+            generation: job.assign.generation,
+            now: this.c.now(),
+          }),
+          failures: job.assign.failures,
+          reason: `node ${this.c.membership.nameOf(active.node)} did not start attempt ${job.assign.attempt}`,
+        },
+      })
+    }
+  }
+
+  /** Places waiting jobs in order (priority, then age) on the best node that fits; never over-commits. */
+  private place(writes: LocalWrite[]): void {
+    if (this.waiting.size === 0) return
+    this.queue ??= [...this.waiting.values()].sort(placementOrder)
+    const candidates = this.candidates()
+    const now = this.c.now()
+    const noRoom = new Set<string>()
+    const unplaceable = new Map<string, string | undefined>()
+    const holders = new Map<string, ReadonlySet<string>>()
+    const placed: string[] = []
+    for (const spec of this.queue) {
+      const shape = shapeOf(spec)
+      if (noRoom.has(shape)) continue
+      const records = readJob(this.c.state, spec.id)
+      if (records === undefined) continue
+      const { assign } = records
+      if (assign?.retryAt != null && assign.retryAt > now) continue
+      const blocked = this.parentsBlock(records, writes, now)
+      if (blocked !== undefined) {
+        if (blocked === 'failed') placed.push(spec.id)
+        continue
+      }
+      let imageHolders: ReadonlySet<string> = new Set()
+      if (spec.image !== null) {
+        imageHolders = holders.get(spec.image) ?? this.c.imageHolders(spec.image)
+        holders.set(spec.image, imageHolders)
+      }
+      const node = chooseNode(spec, candidates, this.used, imageHolders)
+      if (node === undefined) {
+        // Waiting for room is normal and says nothing; a job no live node could ever run says why.
+        const reason = unplaceable.has(shape) ? unplaceable.get(shape) : neverFits(spec, candidates)
+        unplaceable.set(shape, reason)
+        if (reason === undefined) noRoom.add(shape)
+        else if (assign?.reason !== reason) {
+          writes.push({
+            key: assignKey(spec.id),
+            value: { ...(assign ?? pendingValue({ attempt: 1, generation: 0, now })), reason, at: now },
+          })
+        }
+        continue
+      }
+      writes.push({
+        key: assignKey(spec.id),
+        value: {
+          attempt: assign?.attempt ?? 1,
+          generation: assign?.generation ?? 0,
+          phase: 'assigned',
+          node: node.id,
+          outcome: null,
+          reason: null,
+          failures: assign?.failures ?? 0,
+          retryAt: null,
+          at: now,
+        } satisfies AssignValue,
+      })
+      this.c.metrics.placements.inc()
+      this.activate(spec.id, node.id, spec.resources)
+      placed.push(spec.id)
+    }
+    for (const id of placed) this.waiting.delete(id)
+    if (placed.length > 0) this.queue = this.queue.filter((spec) => this.waiting.has(spec.id))
+  }
+
+  /** Undefined if every parent succeeded; `failed` if one ended otherwise (this job is failed); else `wait`. */
+  private parentsBlock(
+    records: JobRecords,
+    writes: LocalWrite[],
+    now: number,
+  ): 'failed' | 'wait' | undefined {
+    for (const parentId of records.spec.after) {
+      const parent = readJob(this.c.state, parentId)
+      if (parent === undefined) return 'wait'
+      const state = deriveState(parent).state
+      if (state === 'succeeded') continue
+      if (!isFinal(state)) return 'wait'
+      const generation = records.assign?.generation ?? 0
+      writes.push({
+        key: assignKey(records.spec.id),
+        value: finalValue(records.assign, generation, 'failed', `dependency ${parentId} ${state}`, now),
+      })
+      return 'failed'
+    }
+    return undefined
+  }
+
+  private candidates(): Candidate[] {
+    return this.c.membership
+      .nodes()
+      .filter((node) => node.state === 'alive')
+      .map((node) => ({
+        id: node.id,
+        name: node.name,
+        labels: node.labels,
+        drivers: node.drivers,
+        capacity: {
+          cpuMillis: node.resources.cpus * 1000,
+          memory: node.resources.memoryTotal,
+          disk: node.resources.diskFree,
+          gpu: node.resources.gpus ?? 0,
+        },
+      }))
+  }
+}
+
+function pendingValue({
+  attempt,
+  generation,
+  now,
+}: {
+  attempt: number
+  generation: number
+  now: number
+}): AssignValue {
+  return {
+    attempt,
+    generation,
+    phase: 'pending',
+    node: null,
+    outcome: null,
+    reason: null,
+    failures: 0,
+    retryAt: null,
+    at: now,
+  }
+}
+
+function finalValue(
+  assign: AssignValue | undefined,
+  generation: number,
+  outcome: 'failed' | 'cancelled',
+  reason: string,
+  now: number,
+): AssignValue {
+  return {
+    attempt: assign?.attempt ?? 1,
+    generation,
+    phase: 'final',
+    node: null,
+    outcome,
+    reason,
+    failures: assign?.failures ?? 0,
+    retryAt: null,
+    at: now,
+  }
+}
+
+function ranLong(run: { startedAt: number | null; finishedAt: number | null }): boolean {
+  return (
+    run.startedAt !== null &&
+    run.finishedAt !== null &&
+    run.finishedAt - run.startedAt >= SERVICE_HEALTHY_RUN_MS
+  )
+}
+
+/** Jobs with the same shape fit the same nodes: once one does not fit in a pass, the rest are skipped. */
+function shapeOf(spec: JobSpec): string {
+  const r = spec.resources
+  return `${spec.driver}|${r.cpuMillis}|${r.memory}|${r.disk}|${r.gpu}|${JSON.stringify(spec.constraints)}`
+}
+
+function placementOrder(a: JobSpec, b: JobSpec): number {
+  return b.priority - a.priority || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}

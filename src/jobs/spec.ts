@@ -1,0 +1,189 @@
+// A job spec as users send it (sizes and durations as text or numbers) and its normalised, stored form.
+import { createHash, randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { InvalidFlagError, InvalidJobError, JobTooLargeError } from '../errors.js'
+import { PEER_ID_PATTERN } from '../state/index.js'
+import { parseDuration, parseSize } from '../util/parse.js'
+import {
+  DEFAULT_BACKOFF_MS,
+  DEFAULT_CPU_MILLIS,
+  MAX_BACKOFF_MS,
+  MAX_JOB_SPEC_BYTES,
+  MAX_RETRIES,
+} from './constants.js'
+
+export const JOB_ID_PATTERN = /^j[0-9a-f]{16}$/
+export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const
+export type RestartPolicy = (typeof RESTART_POLICIES)[number]
+
+const label = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/, 'keys use [A-Za-z0-9._/-]')
+const labels = z
+  .record(label, z.string().max(256))
+  .refine((value) => Object.keys(value).length <= 64, 'at most 64 entries')
+const sizeInput = z.union([z.number().int().nonnegative(), z.string()])
+const durationInput = z.union([z.number().int().positive(), z.string()])
+
+/** What POST /v1/jobs takes (one of these, or an array of them). */
+export const jobInputSchema = z.strictObject({
+  name: z.string().min(1).max(253).optional(),
+  tags: labels.optional(),
+  driver: z.enum(['exec', 'docker'], { error: 'driver must be "exec" or "docker"' }),
+  image: z.string().min(1).max(512).optional(),
+  command: z
+    .array(z.string().max(64 * 1024))
+    .max(4096)
+    .default([]),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*'), z.string())
+    .optional(),
+  workdir: z.string().min(1).max(4096).optional(),
+  network: z.string().min(1).max(64).optional(),
+  resources: z
+    .strictObject({
+      cpu: z.number().positive().max(1024).optional(),
+      memory: sizeInput.optional(),
+      disk: sizeInput.optional(),
+      gpu: z.number().int().nonnegative().max(64).optional(),
+    })
+    .optional(),
+  constraints: labels.optional(),
+  timeout: durationInput.optional(),
+  retries: z.number().int().nonnegative().max(MAX_RETRIES).optional(),
+  backoff: durationInput.optional(),
+  restart: z.enum(RESTART_POLICIES).optional(),
+  after: z.array(z.string().min(1).max(200)).max(1_000).optional(),
+  priority: z.number().int().min(-1000).max(1000).optional(),
+  submissionId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:@+-]{1,200}$/, 'submission ids are 1-200 of [A-Za-z0-9._:@+-]')
+    .optional(),
+})
+export type JobInput = z.input<typeof jobInputSchema>
+
+const uint = z.number().int().nonnegative()
+
+/** The `job/<id>` record: written once by the node that took the submission. */
+export const jobSpecSchema = z.object({
+  id: z.string().regex(JOB_ID_PATTERN),
+  name: z.string().min(1).max(253),
+  tags: z.record(z.string(), z.string()),
+  driver: z.enum(['exec', 'docker']),
+  image: z.string().max(512).nullable(),
+  command: z.array(z.string()),
+  env: z.record(z.string(), z.string()),
+  workdir: z.string().nullable(),
+  network: z.string().nullable(),
+  /** CPU in thousandths of a core; memory and disk in bytes. */
+  resources: z.object({ cpuMillis: uint, memory: uint, disk: uint, gpu: uint }),
+  constraints: z.record(z.string(), z.string()),
+  timeoutMs: uint.nullable(),
+  retries: uint.max(MAX_RETRIES),
+  backoffMs: uint,
+  restart: z.enum(RESTART_POLICIES),
+  after: z.array(z.string().regex(JOB_ID_PATTERN)),
+  priority: z.number().int(),
+  submissionId: z.string().nullable(),
+  createdAt: uint,
+  submittedBy: z.string().regex(PEER_ID_PATTERN),
+})
+export type JobSpec = z.infer<typeof jobSpecSchema>
+
+/** The id a submission id always maps to, so that submitting twice anywhere yields one job. */
+export function jobIdFor(submissionId: string | undefined): string {
+  const bytes =
+    submissionId === undefined
+      ? randomBytes(8)
+      : createHash('sha256').update(`shoal/job/${submissionId}`).digest().subarray(0, 8)
+  return `j${bytes.toString('hex')}`
+}
+
+/** Validates one input and turns it into a spec; `after` is resolved later (see submit.ts). Throws InvalidJobError. */
+export function normaliseJob(
+  raw: unknown,
+  where: string,
+  context: { now: number; submittedBy: string },
+): JobSpec {
+  const parsed = jobInputSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const path = issue?.path.length ? ` at ${issue.path.join('.')}` : ''
+    throw new InvalidJobError(`${where}${path}: ${issue?.message ?? 'invalid job spec'}`)
+  }
+  const input = parsed.data
+  const invalid = (message: string): never => {
+    throw new InvalidJobError(`${where}: ${message}`)
+  }
+  if (input.driver === 'docker' && input.image === undefined) invalid('the docker driver needs an image')
+  if (input.driver === 'exec' && input.image !== undefined) invalid('an image is only for the docker driver')
+  if (input.driver === 'exec' && input.command.length === 0) invalid('the exec driver needs a command')
+  if (input.driver === 'exec' && input.network !== undefined) invalid('network is only for the docker driver')
+  if (input.restart === 'never' && (input.retries ?? 0) > 0) {
+    invalid('retries need restart "on-failure" (the default when retries are given) or "always"')
+  }
+  const id = jobIdFor(input.submissionId)
+  const spec: JobSpec = {
+    id,
+    name: input.name ?? defaultName(input),
+    tags: input.tags ?? {},
+    driver: input.driver,
+    image: input.image ?? null,
+    command: input.command,
+    env: input.env ?? {},
+    workdir: input.workdir ?? null,
+    network: input.network ?? null,
+    resources: {
+      cpuMillis: Math.max(1, Math.round((input.resources?.cpu ?? DEFAULT_CPU_MILLIS / 1000) * 1000)),
+      memory: size(input.resources?.memory, 'resources.memory', where),
+      disk: size(input.resources?.disk, 'resources.disk', where),
+      gpu: input.resources?.gpu ?? 0,
+    },
+    constraints: input.constraints ?? {},
+    timeoutMs: input.timeout === undefined ? null : duration(input.timeout, 'timeout', where),
+    retries: input.retries ?? 0,
+    backoffMs: Math.min(
+      MAX_BACKOFF_MS,
+      input.backoff === undefined ? DEFAULT_BACKOFF_MS : duration(input.backoff, 'backoff', where),
+    ),
+    restart: input.restart ?? ((input.retries ?? 0) > 0 ? 'on-failure' : 'never'),
+    after: input.after ?? [],
+    priority: input.priority ?? 0,
+    submissionId: input.submissionId ?? null,
+    createdAt: context.now,
+    submittedBy: context.submittedBy,
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(spec))
+  if (bytes > MAX_JOB_SPEC_BYTES) {
+    throw new JobTooLargeError(
+      `${where}: the spec is ${bytes} bytes, over the ${MAX_JOB_SPEC_BYTES}-byte limit (large inputs belong in files or images, not env or args)`,
+    )
+  }
+  return spec
+}
+
+function defaultName(input: z.infer<typeof jobInputSchema>): string {
+  const first = input.command[0] ?? input.image ?? 'job'
+  return (first.split('/').at(-1) ?? first).slice(0, 253) || 'job'
+}
+
+function size(value: number | string | undefined, field: string, where: string): number {
+  if (value === undefined) return 0
+  if (typeof value === 'number') return value
+  try {
+    return parseSize(value, field)
+  } catch (err) {
+    if (err instanceof InvalidFlagError) throw new InvalidJobError(`${where}: ${err.message}`)
+    throw err
+  }
+}
+
+function duration(value: number | string, field: string, where: string): number {
+  if (typeof value === 'number') return value
+  try {
+    const ms = parseDuration(value, field)
+    if (ms <= 0) throw new InvalidJobError(`${where}: ${field} must be longer than 0`)
+    return ms
+  } catch (err) {
+    if (err instanceof InvalidFlagError) throw new InvalidJobError(`${where}: ${err.message}`)
+    throw err
+  }
+}
