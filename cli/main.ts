@@ -208,6 +208,14 @@ job
   .option('--json', 'print JSON')
   .action((refs: string[], options, cmd: Command) => jobWaitCommand(client(cmd), refs, options))
 
+program
+  .command('web')
+  .description('print the URL of the web page this daemon serves')
+  .option('--json', 'print { "url": … }')
+  .action(async (options, command: Command) =>
+    (await import('./commands/web.js')).webCommand(client(command), options),
+  )
+
 try {
   await program.parseAsync()
 } catch (err) {

@@ -1,6 +1,7 @@
 // Builds dist/: the CLI bundled into one small entry (fast start), the daemon as a chunk it loads only for `shoal daemon`.
 import { chmod, rm } from 'node:fs/promises'
 import { build, type Plugin } from 'esbuild'
+import { buildWeb } from './build-web.js'
 
 /** Small packages the CLI needs at every start: bundled, so no module resolution at run time. */
 const BUNDLED = new Set(['commander', 'env-paths', 'is-safe-filename'])
@@ -37,3 +38,4 @@ await build({
   logLevel: 'warning',
 })
 await chmod('dist/shoal.js', 0o755)
+await buildWeb()

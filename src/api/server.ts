@@ -23,7 +23,9 @@ import { jobRoutes } from './routes/jobs.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/nodes.js'
 import { registryRoutes } from './routes/registry.js'
+import { statsRoutes } from './routes/stats.js'
 import { statusRoutes } from './routes/status.js'
+import { webRoutes } from './routes/web.js'
 
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.')
@@ -51,6 +53,8 @@ export class ApiServer {
       ...registryRoutes(ctx),
       ...eventRoutes(ctx),
       ...metricsRoutes(ctx),
+      ...statsRoutes(ctx),
+      ...webRoutes(),
     )
     if (!isLoopbackHost(init.httpHost) && (init.token === undefined || init.token.length < 16)) {
       throw new TypeError('an HTTP listener off loopback needs a token of at least 16 characters')

@@ -57,3 +57,5 @@ export interface NodeStateEvent {
   state: NodeView['state']
   previous: NodeView['state'] | null
 }
+
+export type { StatsSample, StatsView } from './routes/stats.js'

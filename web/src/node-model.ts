@@ -1,0 +1,55 @@
+// Node views kept current from `record` events of kind `node` (each node's own record, rewritten every heartbeat).
+import type { NodeValue, NodeView } from './types.js'
+
+/**
+ * The view after a node wrote its record: what the record says replaces what the view said; liveness stays as
+ * `node` events reported it, except that a record saying `left` is final. A node not seen before has no view
+ * to update (its liveness and connection are unknown here): the caller asks the API for it.
+ */
+export function applyNodeRecord(
+  existing: NodeView | undefined,
+  value: NodeValue,
+  writtenAt: number,
+): NodeView | undefined {
+  if (existing === undefined) return undefined
+  return {
+    ...existing,
+    name: value.name,
+    addresses: value.addresses,
+    labels: value.labels,
+    resources: value.resources,
+    drivers: value.drivers,
+    eligible: value.coordinator ?? true,
+    version: value.version,
+    startedAt: new Date(value.startedAt).toISOString(),
+    lastSeen: new Date(Math.max(writtenAt, Date.parse(existing.lastSeen) || 0)).toISOString(),
+    state: value.state === 'left' ? 'left' : existing.state,
+  }
+}
+
+/** Fractions of a node's resources in use, for its bars. */
+export function usage(node: NodeView): { cpu: number; memory: number; disk: number } {
+  const { resources: r } = node
+  const share = (used: number, total: number): number =>
+    total > 0 ? Math.min(1, Math.max(0, used / total)) : 0
+  return {
+    cpu: share(r.load[0], r.cpus),
+    memory: share(r.memoryTotal - r.memoryFree, r.memoryTotal),
+    disk: share(r.diskTotal - r.diskFree, r.diskTotal),
+  }
+}
+
+/** GPUs a node reports (nodes from before the job service report none). */
+export function gpusOf(node: NodeView): number {
+  const resources: object = node.resources
+  return 'gpus' in resources && typeof resources.gpus === 'number' ? resources.gpus : 0
+}
+
+const STATE_ORDER = { alive: 0, suspect: 1, dead: 2, left: 3 } as const
+
+/** Alive first, then suspect, dead and left; by name within each. */
+export function byStateThenName(a: NodeView, b: NodeView): number {
+  return (
+    STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.name.localeCompare(b.name) || a.id.localeCompare(b.id)
+  )
+}

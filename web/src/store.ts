@@ -1,0 +1,291 @@
+// The page's picture of the cluster: read once from the API, then kept current by /v1/events (resynced on reconnect).
+import { ApiError, apiUrl, getJson } from './api.js'
+import { FinishedPerMinute } from './history.js'
+import { isActive, isFinished, JOB_STATES, type JobList, type JobState, type JobView } from './job-types.js'
+import { applyNodeRecord } from './node-model.js'
+import type {
+  CoordinatorView,
+  NodeStateEvent,
+  NodeValue,
+  NodeView,
+  RecordEvent,
+  StatsSample,
+  StatsView,
+  StatusView,
+} from './types.js'
+
+export type Connection = 'connecting' | 'live' | 'reconnecting'
+
+/** Newest jobs read at load to fill the jobs-finished-per-minute chart (events add the rest). */
+const FINISHED_SEED_JOBS = 1_000
+/** Jobs read per state to show what runs on each node. */
+const ACTIVE_JOBS_LIMIT = 1_000
+/** Latest views of jobs from events, for rows fetched before the event. */
+const RECENT_JOBS_MAX = 20_000
+const STATS_MAX_SAMPLES = 720
+const LAGS_KEPT = 200
+/** Job counts per state are re-read at most this often while jobs change. */
+const TOTALS_REFRESH_MS = 1_000
+
+type StreamEvent =
+  | { type: 'record'; data: RecordEvent }
+  | { type: 'node'; data: NodeStateEvent }
+  | { type: 'coordinator'; data: CoordinatorView }
+  | { type: 'job'; data: JobView }
+
+export class ClusterStore {
+  status: StatusView | undefined
+  readonly nodes = new Map<string, NodeView>()
+  coordinator: CoordinatorView | undefined
+  /** Jobs assigned to or running on a node, by id. */
+  readonly activeJobs = new Map<string, JobView>()
+  /** Undefined until known; false when this daemon answers no jobs API. */
+  jobsApi: boolean | undefined
+  jobTotals: Record<JobState, number> | undefined
+  readonly finished = new FinishedPerMinute()
+  /** Set when the chart was seeded from only the newest jobs of many. */
+  finishedSeed: { read: number; total: number } | undefined
+  stats: StatsSample[] = []
+  statsIntervalMs = 5_000
+  connection: Connection = 'connecting'
+  /** Why the last resync failed, shown until one succeeds. */
+  problem: string | undefined
+  /** How long recent record changes took from their write to the page (ms), newest last. */
+  readonly lags: number[] = []
+  /** Moves on every job change and every inventory change: views holding fetched lists read them again. */
+  jobsVersion = 0
+  inventoryVersion = 0
+
+  private readonly recentJobs = new Map<string, JobView>()
+  private readonly listeners = new Set<() => void>()
+  private readonly unknownNodes = new Set<string>()
+  private readonly waitingLags: number[] = []
+  private source: EventSource | undefined
+  private queue: StreamEvent[] | undefined
+  private statsTimer: ReturnType<typeof setInterval> | undefined
+  private totalsTimer: ReturnType<typeof setTimeout> | undefined
+  private seeded = false
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  start(): void {
+    if (this.source !== undefined) return
+    const source = new EventSource(apiUrl('/v1/events?kinds=node,inventory,job'))
+    this.source = source
+    // Every (re)connection starts from a fresh read, with the events that arrive meanwhile held back.
+    source.addEventListener('open', () => void this.resync())
+    source.addEventListener('error', () => {
+      if (this.connection === 'live') {
+        this.connection = 'reconnecting'
+        this.changed()
+      }
+    })
+    for (const type of ['record', 'node', 'coordinator', 'job'] as const) {
+      source.addEventListener(type, (event) => {
+        this.receive({ type, data: JSON.parse((event as MessageEvent<string>).data) } as StreamEvent)
+      })
+    }
+    void this.pollStats()
+    this.statsTimer = setInterval(() => void this.pollStats(), this.statsIntervalMs)
+  }
+
+  stop(): void {
+    this.source?.close()
+    this.source = undefined
+    clearInterval(this.statsTimer)
+    clearTimeout(this.totalsTimer)
+  }
+
+  /** The newest view of a job this page has seen, from an event or a read. */
+  latestJob(job: JobView): JobView {
+    return this.recentJobs.get(job.id) ?? job
+  }
+
+  jobById(id: string): JobView | undefined {
+    return this.recentJobs.get(id)
+  }
+
+  /** The holder, if a lease is held. */
+  coordinatorId(): string | undefined {
+    const view = this.coordinator
+    return view?.status === 'held' && view.holder !== null ? view.holder : undefined
+  }
+
+  /** Called once the page shows what changed: turns the waiting write times into lags. */
+  rendered(now = Date.now()): void {
+    for (const wall of this.waitingLags.splice(0)) this.lags.push(now - wall)
+    if (this.lags.length > LAGS_KEPT) this.lags.splice(0, this.lags.length - LAGS_KEPT)
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener()
+  }
+
+  private receive(event: StreamEvent): void {
+    if (this.queue !== undefined) this.queue.push(event)
+    else this.apply(event)
+  }
+
+  private apply(event: StreamEvent): void {
+    switch (event.type) {
+      case 'record':
+        this.applyRecord(event.data)
+        break
+      case 'node': {
+        const node = this.nodes.get(event.data.id)
+        if (node === undefined) this.fetchNode(event.data.id)
+        else this.nodes.set(node.id, { ...node, state: event.data.state })
+        break
+      }
+      case 'coordinator':
+        this.coordinator = event.data
+        break
+      case 'job':
+        this.applyJob(event.data)
+        break
+    }
+    this.changed()
+  }
+
+  private applyRecord(record: RecordEvent): void {
+    if (record.kind === 'inventory') {
+      this.inventoryVersion++
+      return
+    }
+    if (record.kind !== 'node') return
+    const id = record.key.slice('node/'.length)
+    if (record.deleted) {
+      this.nodes.delete(id)
+      return
+    }
+    const updated = applyNodeRecord(this.nodes.get(id), record.value as NodeValue, record.stamp.wall)
+    if (updated === undefined) {
+      this.fetchNode(id)
+      return
+    }
+    this.nodes.set(id, updated)
+    // A hidden page draws nothing until it is shown again: that wait is not the page's lag.
+    if (!document.hidden) this.waitingLags.push(record.stamp.wall)
+  }
+
+  private applyJob(job: JobView): void {
+    this.jobsApi = true
+    this.recentJobs.delete(job.id)
+    this.recentJobs.set(job.id, job)
+    if (this.recentJobs.size > RECENT_JOBS_MAX) {
+      const oldest = this.recentJobs.keys().next().value
+      if (oldest !== undefined) this.recentJobs.delete(oldest)
+    }
+    if (isActive(job.state)) this.activeJobs.set(job.id, job)
+    else this.activeJobs.delete(job.id)
+    if (isFinished(job.state) && job.finishedAt !== null) this.finished.add(job.id, job.finishedAt)
+    this.jobsVersion++
+    this.scheduleTotals()
+  }
+
+  private fetchNode(id: string): void {
+    if (this.unknownNodes.has(id)) return
+    this.unknownNodes.add(id)
+    getJson<NodeView>(`/v1/nodes/${encodeURIComponent(id)}`)
+      .then((node) => {
+        this.nodes.set(node.id, node)
+        this.changed()
+      })
+      .catch(() => undefined) // gone again, or not yet known there: the next record or resync brings it
+      .finally(() => this.unknownNodes.delete(id))
+  }
+
+  private async resync(): Promise<void> {
+    this.queue = []
+    try {
+      const [status, nodes, coordinator] = await Promise.all([
+        getJson<StatusView>('/v1/status'),
+        getJson<NodeView[]>('/v1/nodes?all=1'),
+        getJson<CoordinatorView>('/v1/coordinator'),
+      ])
+      this.status = status
+      this.coordinator = coordinator
+      this.nodes.clear()
+      for (const node of nodes) this.nodes.set(node.id, node)
+      await this.readJobs()
+      this.connection = 'live'
+      this.problem = undefined
+    } catch (err) {
+      this.problem = (err as Error).message
+      this.connection = 'reconnecting'
+    }
+    const queued = this.queue
+    this.queue = undefined
+    for (const event of queued) this.apply(event)
+    this.changed()
+  }
+
+  /** Active jobs, counts per state and (once) the recent finished jobs; a daemon without jobs says so. */
+  private async readJobs(): Promise<void> {
+    let running: JobList
+    try {
+      running = await getJson<JobList>(`/v1/jobs?state=running&limit=${ACTIVE_JOBS_LIMIT}`)
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && err.code === 'SHOAL_NOT_FOUND') {
+        this.jobsApi = false
+        return
+      }
+      throw err
+    }
+    this.jobsApi = true
+    const assigned = await getJson<JobList>(`/v1/jobs?state=assigned&limit=${ACTIVE_JOBS_LIMIT}`)
+    this.recentJobs.clear()
+    this.activeJobs.clear()
+    for (const job of [...running.jobs, ...assigned.jobs]) this.activeJobs.set(job.id, job)
+    if (!this.seeded) {
+      const recent = await getJson<JobList>(`/v1/jobs?limit=${FINISHED_SEED_JOBS}`)
+      for (const job of recent.jobs) {
+        if (isFinished(job.state) && job.finishedAt !== null) this.finished.add(job.id, job.finishedAt)
+      }
+      this.finishedSeed =
+        recent.total > recent.jobs.length ? { read: recent.jobs.length, total: recent.total } : undefined
+      this.seeded = true
+    }
+    await this.readTotals()
+  }
+
+  private async readTotals(): Promise<void> {
+    const counts = await Promise.all(
+      JOB_STATES.map(async (state) => (await getJson<JobList>(`/v1/jobs?state=${state}&limit=1`)).total),
+    )
+    this.jobTotals = Object.fromEntries(JOB_STATES.map((state, i) => [state, counts[i] ?? 0])) as Record<
+      JobState,
+      number
+    >
+  }
+
+  private scheduleTotals(): void {
+    if (this.totalsTimer !== undefined) return
+    this.totalsTimer = setTimeout(() => {
+      this.readTotals()
+        .then(() => this.changed())
+        .catch(() => undefined) // the next change or resync reads them again
+        .finally(() => {
+          this.totalsTimer = undefined
+        })
+    }, TOTALS_REFRESH_MS)
+  }
+
+  private async pollStats(): Promise<void> {
+    const last = this.stats.at(-1)
+    try {
+      const view = await getJson<StatsView>(
+        last === undefined ? '/v1/stats' : `/v1/stats?since=${encodeURIComponent(last.at)}`,
+      )
+      this.statsIntervalMs = view.intervalMs
+      this.stats.push(...view.samples)
+      if (this.stats.length > STATS_MAX_SAMPLES) this.stats.splice(0, this.stats.length - STATS_MAX_SAMPLES)
+      if (view.samples.length > 0) this.changed()
+    } catch {
+      // The event stream shows the connection's state; the next poll tries again.
+    }
+  }
+}
