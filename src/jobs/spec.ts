@@ -1,7 +1,8 @@
 // A job spec as users send it (sizes and durations as text or numbers) and its normalised, stored form.
 import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { InvalidFlagError, InvalidJobError, JobTooLargeError } from '../errors.js'
+import { InvalidFlagError, InvalidJobError, JobTooLargeError, ShoalError } from '../errors.js'
+import { parseReference } from '../layers/index.js'
 import { PEER_ID_PATTERN } from '../state/index.js'
 import { parseDuration, parseSize } from '../util/parse.js'
 import {
@@ -117,6 +118,14 @@ export function normaliseJob(
   if (input.driver === 'exec' && input.image !== undefined) invalid('an image is only for the docker driver')
   if (input.driver === 'exec' && input.command.length === 0) invalid('the exec driver needs a command')
   if (input.driver === 'exec' && input.network !== undefined) invalid('network is only for the docker driver')
+  if (input.image !== undefined) {
+    try {
+      parseReference(input.image)
+    } catch (err) {
+      if (err instanceof ShoalError) invalid(`image: ${err.message}`)
+      throw err
+    }
+  }
   if (input.restart === 'never' && (input.retries ?? 0) > 0) {
     invalid('retries need restart "on-failure" (the default when retries are given) or "always"')
   }
