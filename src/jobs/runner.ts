@@ -6,13 +6,15 @@ import { asShoalError } from '../errors.js'
 import type { RecordChange, ReplicatedState } from '../state/index.js'
 import { kindOf, subjectOf } from '../state/index.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
-import { killGroup } from './drivers/exec.js'
+import { stopLeftover } from './drivers/exec.js'
 import { logPathOf } from './logs.js'
 import type { JobMetrics } from './metrics.js'
 import {
   ASSIGN_KIND,
   type AssignValue,
   CONTROL_KIND,
+  parseRunKey,
+  RUN_KIND,
   type RunState,
   type RunValue,
   runKey,
@@ -63,6 +65,7 @@ export class Runner {
     if (this.started) return
     this.started = true
     this.c.state.on('record:changed', this.onRecord)
+    this.stopLeftovers()
     for (const record of this.c.state.list(ASSIGN_KIND)) {
       if ((record.value as AssignValue).node === this.self) this.look(subjectOf(record.key))
     }
@@ -87,6 +90,32 @@ export class Runner {
     return this.attempts.has(`${jobId}/${attempt}`)
   }
 
+  /**
+   * Attempts this node reported running before it restarted, and that are no longer its to run (the job
+   * moved while it was away): their processes are stopped and the attempts reported lost.
+   */
+  private stopLeftovers(): void {
+    for (const record of this.c.state.list(RUN_KIND)) {
+      const run = record.value as RunValue
+      if (run.node !== this.self || run.state !== 'running') continue
+      const { id } = parseRunKey(record.key)!
+      const assign = readJob(this.c.state, id)?.assign
+      if (assign?.phase === 'assigned' && assign.node === this.self && assign.attempt === run.attempt)
+        continue
+      if (run.pid !== null && stopLeftover(run.pid, id, run.attempt)) {
+        this.c.log.info(
+          { job: id, attempt: run.attempt, pid: run.pid },
+          'stopped a copy of a job that moved while this node was away',
+        )
+      }
+      this.report(id, run.attempt, {
+        state: 'lost',
+        exitCode: null,
+        reason: 'its node restarted while it ran',
+      })
+    }
+  }
+
   /** Looks at a job whose assignment or control changed: start it, stop it, or leave it. */
   private look(id: string): void {
     if (!this.started) return
@@ -109,7 +138,7 @@ export class Runner {
     }
     if (reported != null && reported.node === this.self && job.spec.driver === 'exec') {
       // Running before this daemon restarted: its output went unwatched, so it is stopped and run again.
-      if (reported.pid !== null) killGroup(reported.pid, 'SIGKILL')
+      if (reported.pid !== null) stopLeftover(reported.pid, id, mine)
       this.report(id, mine, { state: 'lost', exitCode: null, reason: 'its node restarted while it ran' })
       return
     }

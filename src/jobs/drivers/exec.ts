@@ -1,5 +1,6 @@
 // The exec driver: the command as a child process in its own process group and working directory, output to a log file.
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { STOP_GRACE_MS } from '../constants.js'
 import { type Execution, type Exit, exitReason, type JobDriver, type StartRequest } from './driver.js'
@@ -68,4 +69,20 @@ export function killGroup(pid: number, signal: NodeJS.Signals): boolean {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
     throw err
   }
+}
+
+/**
+ * Kills the process group an attempt left behind when the daemon died, if its leader is still that attempt's
+ * process (its environment names the job and attempt): a pid from before a reboot may belong to anyone now.
+ */
+export function stopLeftover(pid: number, jobId: string, attempt: number): boolean {
+  let environ: string
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`, 'latin1')
+  } catch {
+    return false
+  }
+  const vars = new Set(environ.split('\0'))
+  if (!vars.has(`SHOAL_JOB_ID=${jobId}`) || !vars.has(`SHOAL_ATTEMPT=${attempt}`)) return false
+  return killGroup(pid, 'SIGKILL')
 }
