@@ -140,7 +140,7 @@ function sha256(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
 }
 
-async function tarOf(files: Array<{ name: string; content: Buffer; mode?: number }>): Promise<Buffer> {
+export async function tarOf(files: Array<{ name: string; content: Buffer; mode?: number }>): Promise<Buffer> {
   const pack = tar.pack()
   for (const file of files) pack.entry({ name: file.name, mode: file.mode ?? 0o644 }, file.content)
   pack.finalize()

@@ -62,7 +62,10 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
     })
     info = await container.inspect()
   }
-  // Logs from the start of the container, so a daemon that restarted and takes over rewrites the whole log.
+  if (info.State.Status === 'created') await container.start()
+  // Waited for after the start (a created container counts as not running), and read from its start, so a
+  // daemon that restarted and takes over a container rewrites the whole log.
+  const waited = container.wait()
   const logStream = (await container.logs({
     follow: true,
     stdout: true,
@@ -71,8 +74,6 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
   const file = createWriteStream(request.logPath, { flags: 'w' })
   docker.modem.demuxStream(logStream, file, file)
   const logsDone = finished(logStream as NodeJS.ReadableStream).catch(() => undefined)
-  const waited = container.wait()
-  if (!info.State.Running && info.State.Status === 'created') await container.start()
   const ended = (async (): Promise<Exit> => {
     const result = (await waited) as { StatusCode: number }
     await Promise.race([logsDone, new Promise((resolve) => setTimeout(resolve, 2_000))])
