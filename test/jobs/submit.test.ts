@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import { jobIdFor } from '../../src/jobs/spec.js'
+import { prepareSubmission } from '../../src/jobs/submit.js'
+
+const PEER = '12D3KooWLWomxqdiAuZKSQBNYfhJoC8JSERe31aJ6BWat5M9QUVx'
+const context = (known: string[] = []) => ({
+  now: 1,
+  submittedBy: PEER,
+  exists: (id: string) => known.includes(id),
+})
+const exec = (extra: Record<string, unknown> = {}) => ({ driver: 'exec', command: ['true'], ...extra })
+
+describe('submissions', () => {
+  it('maps a submission id to the same job id every time, and writes a known job again never', () => {
+    const id = jobIdFor('nightly')
+    expect(jobIdFor('nightly')).toBe(id)
+    expect(jobIdFor('weekly')).not.toBe(id)
+    const first = prepareSubmission(
+      [exec({ submissionId: 'nightly' }), exec({ submissionId: 'nightly' })],
+      context(),
+    )
+    expect(first.ids).toEqual([id, id])
+    expect(first.fresh).toHaveLength(1)
+    expect(prepareSubmission([exec({ submissionId: 'nightly' })], context([id])).fresh).toEqual([])
+  })
+
+  it('resolves after by job id or submission id, within the batch or among known jobs', () => {
+    const known = jobIdFor('build')
+    const batch = prepareSubmission(
+      [
+        exec({ submissionId: 'test', after: ['build'] }),
+        exec({ submissionId: 'deploy', after: ['test', known] }),
+      ],
+      context([known]),
+    )
+    expect(batch.fresh[0]!.after).toEqual([known])
+    expect(batch.fresh[1]!.after).toEqual([jobIdFor('test'), known])
+  })
+
+  it('refuses cycles, including long chains and self-dependency, without overflowing the stack', () => {
+    expect(() => prepareSubmission([exec({ submissionId: 'a', after: ['a'] })], context())).toThrow(
+      /cycle: .* → /,
+    )
+    const chain = Array.from({ length: 20_000 }, (_, i) =>
+      exec({ submissionId: `s${i}`, after: [`s${(i + 1) % 20_000}`] }),
+    )
+    expect(() => prepareSubmission(chain, context())).toThrow(
+      expect.objectContaining({ code: 'SHOAL_JOB_CYCLE' }),
+    )
+    const line = Array.from({ length: 20_000 }, (_, i) =>
+      exec({ submissionId: `l${i}`, after: i === 0 ? [] : [`l${i - 1}`] }),
+    )
+    expect(prepareSubmission(line, context()).fresh).toHaveLength(20_000)
+  })
+
+  it('validates everything before anything is written', () => {
+    const bad = (specs: unknown[]) => () => prepareSubmission(specs, context())
+    expect(bad([])).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
+    expect(bad([exec(), { driver: 'exec', command: [] }])).toThrow('job 1: the exec driver needs a command')
+    expect(bad([{ driver: 'docker', command: [] }])).toThrow('job: the docker driver needs an image')
+    expect(bad([exec({ retries: 2, restart: 'never' })])).toThrow(/retries need restart/)
+    expect(bad([exec({ timeout: '-1s' })])).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
+    expect(bad([exec({ resources: { memory: '12 parsecs' } })])).toThrow(/resources.memory expects a size/)
+    expect(bad([exec({ env: { 'NOT-A-NAME': 'x' } })])).toThrow(/job at env.NOT-A-NAME/)
+    expect(bad([exec({ surprise: true })])).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
+    expect(bad(Array.from({ length: 100_001 }, () => exec()))).toThrow(
+      expect.objectContaining({ code: 'SHOAL_TOO_MANY_JOBS' }),
+    )
+  })
+
+  it('fills defaults users expect', () => {
+    const [spec] = prepareSubmission(
+      [exec({ retries: 2, timeout: '30s', resources: { cpu: 0.5, memory: '512M' } })],
+      context(),
+    ).fresh
+    expect(spec).toMatchObject({
+      name: 'true',
+      restart: 'on-failure',
+      timeoutMs: 30_000,
+      backoffMs: 1_000,
+      resources: { cpuMillis: 500, memory: 512 * 1024 ** 2, disk: 0, gpu: 0 },
+      priority: 0,
+    })
+  })
+})
