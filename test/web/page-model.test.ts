@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ago, bytes, shortDigest, shortId } from '../../web/src/format.js'
+import { ago, bytes, shellJoin, shortDigest, shortId } from '../../web/src/format.js'
 import { FinishedPerMinute, niceCeiling, rates, utilisation } from '../../web/src/history.js'
 import { applyNodeRecord, byStateThenName, usage } from '../../web/src/node-model.js'
 import { filterParams, formatRoute, matchesFilter, NO_FILTER, parseRoute } from '../../web/src/route.js'
@@ -218,5 +218,11 @@ describe('text for people', () => {
     expect(ago('2025-01-01T00:00:00Z', now)).toBe('10 min ago')
     expect(shortId('12D3KooWAbCdEfGhIjKlMn')).toBe('…GhIjKlMn')
     expect(shortDigest(`sha256:${'ab'.repeat(32)}`)).toBe('abababababab')
+  })
+
+  it('writes a command so that a shell would read back the same arguments', () => {
+    expect(shellJoin(['sh', '-c', "echo it's done; exit 0"])).toBe(`sh -c 'echo it'\\''s done; exit 0'`)
+    expect(shellJoin(['ls', '-la', '/tmp/a.b', 'k=v'])).toBe('ls -la /tmp/a.b k=v')
+    expect(shellJoin(['printf', ''])).toBe("printf ''")
   })
 })

@@ -49,6 +49,20 @@ export function clock(iso: string): string {
   return `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`
 }
 
+/** "2025-01-31 14:03:07" in the browser's time zone, for a time that may be days old. */
+export function dateTime(iso: string): string {
+  const date = new Date(iso)
+  const two = (n: number): string => String(n).padStart(2, '0')
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${clock(iso)}`
+}
+
+/** A command as a shell would take it back: arguments with spaces or quotes are quoted. */
+export function shellJoin(args: readonly string[]): string {
+  return args
+    .map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`))
+    .join(' ')
+}
+
 /** Peer ids all start with 12D3KooW; their tail is what tells them apart. */
 export function shortId(id: string): string {
   return id.length > 10 ? `…${id.slice(-8)}` : id

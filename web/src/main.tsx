@@ -11,6 +11,8 @@ if (root === null) throw new TypeError('the page has no #app element')
 const store = new ClusterStore()
 let route = parseRoute(location.hash)
 let drawScheduled = false
+/** Set by the `/` key on another view: the jobs view it opens focuses its tag filter instead of its heading. */
+let focusTagFilter = false
 
 function draw(): void {
   drawScheduled = false
@@ -29,7 +31,8 @@ addEventListener('hashchange', () => {
   route = parseRoute(location.hash)
   draw()
   // Keyboard and screen reader users land on the new view's heading, not back at the top of the page.
-  document.getElementById('view-title')?.focus()
+  document.getElementById(focusTagFilter ? 'job-tag-filter' : 'view-title')?.focus()
+  focusTagFilter = false
 })
 // Colours come from CSS variables that the charts read when they draw.
 matchMedia('(prefers-color-scheme: dark)').addEventListener('change', redraw)
@@ -45,11 +48,17 @@ addEventListener('keydown', (event) => {
     location.hash = tab.href
     event.preventDefault()
   } else if (event.key === '/') {
-    if (route.view !== 'jobs') location.hash = '#/jobs'
-    requestAnimationFrame(() => document.getElementById('job-tag-filter')?.focus())
+    if (route.view === 'jobs') document.getElementById('job-tag-filter')?.focus()
+    else {
+      focusTagFilter = true
+      location.hash = '#/jobs'
+    }
     event.preventDefault()
   }
 })
+
+// For developers (and the benchmark): the page's picture of the cluster, as `shoal` in the browser console.
+Object.assign(globalThis, { shoal: store })
 
 // The static shell in index.html is what shows until this first draw replaces it.
 root.textContent = ''

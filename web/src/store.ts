@@ -65,6 +65,7 @@ export class ClusterStore {
   private statsTimer: ReturnType<typeof setInterval> | undefined
   private totalsTimer: ReturnType<typeof setTimeout> | undefined
   private seeded = false
+  private totalsWatchers = 0
 
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener)
@@ -97,6 +98,18 @@ export class ClusterStore {
     this.source = undefined
     clearInterval(this.statsTimer)
     clearTimeout(this.totalsTimer)
+  }
+
+  /**
+   * Keeps the job counts per state current while the caller shows them (the jobs filter); they cost a read per
+   * state, so nobody pays for them while no view shows them. Returns the function that stops watching.
+   */
+  watchTotals(): () => void {
+    this.totalsWatchers++
+    this.scheduleTotals(0)
+    return () => {
+      this.totalsWatchers--
+    }
   }
 
   /** The newest view of a job this page has seen, from an event or a read. */
@@ -249,7 +262,7 @@ export class ClusterStore {
         recent.total > recent.jobs.length ? { read: recent.jobs.length, total: recent.total } : undefined
       this.seeded = true
     }
-    await this.readTotals()
+    if (this.totalsWatchers > 0) await this.readTotals()
   }
 
   private async readTotals(): Promise<void> {
@@ -262,8 +275,8 @@ export class ClusterStore {
     >
   }
 
-  private scheduleTotals(): void {
-    if (this.totalsTimer !== undefined) return
+  private scheduleTotals(delayMs = TOTALS_REFRESH_MS): void {
+    if (this.totalsTimer !== undefined || this.totalsWatchers === 0 || this.jobsApi !== true) return
     this.totalsTimer = setTimeout(() => {
       this.readTotals()
         .then(() => this.changed())
@@ -271,7 +284,7 @@ export class ClusterStore {
         .finally(() => {
           this.totalsTimer = undefined
         })
-    }, TOTALS_REFRESH_MS)
+    }, delayMs)
   }
 
   private async pollStats(): Promise<void> {

@@ -12,6 +12,9 @@ export function HistoryView({ store }: { store: ClusterStore }) {
   const maxGap = store.statsIntervalMs * 3
   const use = utilisation(samples)
   const since = samples[0]?.at
+  // Short histories get a shorter time axis, up to the hour kept.
+  const span = since === undefined ? 0 : Date.now() - Date.parse(since)
+  const windowMs = Math.min(HOUR_MS, Math.max(10 * 60_000, span))
   const waiting = 'Collecting: a point every few seconds while a page is open.'
   return (
     <section aria-labelledby="view-title">
@@ -19,7 +22,7 @@ export function HistoryView({ store }: { store: ClusterStore }) {
         History
       </h2>
       <p class="muted">
-        The last hour. Jobs come from the job list and events; the rest is sampled by this daemon every{' '}
+        Up to the last hour. Jobs come from the job list and events; the rest is sampled by this daemon every{' '}
         {Math.round(store.statsIntervalMs / 1000)} s while a page is open
         {since === undefined ? '' : `, since ${clock(since)}`}.
       </p>
@@ -45,7 +48,7 @@ export function HistoryView({ store }: { store: ClusterStore }) {
           ]}
           format={percent}
           max={1}
-          windowMs={HOUR_MS}
+          windowMs={windowMs}
           emptyText={waiting}
         />
         <Chart
@@ -60,7 +63,7 @@ export function HistoryView({ store }: { store: ClusterStore }) {
             },
           ]}
           format={(v) => `${v < 10 ? v.toFixed(1) : Math.round(v)}/s`}
-          windowMs={HOUR_MS}
+          windowMs={windowMs}
           emptyText={waiting}
         />
         <Chart
@@ -70,8 +73,8 @@ export function HistoryView({ store }: { store: ClusterStore }) {
             { label: 'from peers', color: 2, points: rates(samples, (s) => s.layerBytes.peer, maxGap) },
           ]}
           format={(v) => `${bytes(v)}/s`}
-          minTop={1024}
-          windowMs={HOUR_MS}
+          minTop={1000}
+          windowMs={windowMs}
           emptyText={waiting}
         />
       </div>

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, streamText } from '../api.js'
 import { ErrorNote, Loading, StatePill, Tags } from '../components/pieces.js'
-import { bytes, duration } from '../format.js'
+import { bytes, dateTime, duration, shellJoin } from '../format.js'
 import { useApi } from '../hooks.js'
 import { isFinished, type JobView } from '../job-types.js'
 import { formatRoute } from '../route.js'
@@ -58,12 +58,9 @@ function Facts({ job }: { job: JobView }) {
     ['Exit code', job.exitCode ?? '–'],
     ['Reason', job.reason ?? '–'],
     ['Driver', job.driver === 'docker' ? `docker (${job.image ?? 'no image'})` : 'exec'],
-    ['Command', <code key="command">{job.command.join(' ')}</code>],
+    ['Command', <code key="command">{shellJoin(job.command)}</code>],
     ['Tags', Object.keys(job.tags).length === 0 ? '–' : <Tags key="tags" tags={job.tags} kind="tag" />],
-    [
-      'Resources',
-      `${job.resources.cpu} CPU, ${bytes(job.resources.memory)} memory, ${bytes(job.resources.disk)} disk, ${job.resources.gpu} GPU`,
-    ],
+    ['Resources', resourcesText(job.resources)],
     ['Priority', job.priority],
     [
       'Constraints',
@@ -90,9 +87,9 @@ function Facts({ job }: { job: JobView }) {
             </a>
           )),
     ],
-    ['Created', job.createdAt],
-    ['Started', job.startedAt ?? '–'],
-    ['Finished', job.finishedAt ?? '–'],
+    ['Created', <When key="created" iso={job.createdAt} />],
+    ['Started', <When key="started" iso={job.startedAt} />],
+    ['Finished', <When key="finished" iso={job.finishedAt} />],
     ['Ran for', ran === null ? '–' : duration(ran)],
   ]
   return (
@@ -105,6 +102,21 @@ function Facts({ job }: { job: JobView }) {
       ))}
     </dl>
   )
+}
+
+function When({ iso }: { iso: string | null }) {
+  return iso === null ? '–' : <time dateTime={iso}>{dateTime(iso)}</time>
+}
+
+/** What the job asked for; nothing requested is left out. */
+function resourcesText(resources: JobView['resources']): string {
+  const parts = [
+    resources.cpu > 0 ? `${resources.cpu} CPU` : '',
+    resources.memory > 0 ? `${bytes(resources.memory)} memory` : '',
+    resources.disk > 0 ? `${bytes(resources.disk)} disk` : '',
+    resources.gpu > 0 ? `${resources.gpu} GPU` : '',
+  ].filter(Boolean)
+  return parts.length === 0 ? 'none requested' : parts.join(', ')
 }
 
 function LogPane({ job }: { job: JobView }) {

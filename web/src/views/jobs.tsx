@@ -69,6 +69,7 @@ export function JobsView({ store, filter }: { store: ClusterStore; filter: JobFi
 
 function Filters({ store, filter }: { store: ClusterStore; filter: JobFilter }) {
   const [tag, setTag] = useState(filter.tag ?? '')
+  useEffect(() => store.watchTotals(), [store])
   useEffect(() => setTag(filter.tag ?? ''), [filter.tag])
   const totals = store.jobTotals
   const nodes = [...store.nodes.values()].sort((a, b) => a.name.localeCompare(b.name))

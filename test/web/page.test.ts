@@ -1,0 +1,253 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CoordinatorView } from '../../src/api/types.js'
+import {
+  cleanupDaemons,
+  cliJson,
+  type DaemonProcess,
+  runCli,
+  signalDaemon,
+  spawnDaemon,
+} from '../helpers/processes.js'
+import { waitFor } from '../helpers/wait.js'
+import { launchChromium, pageErrors, screenshot } from './browser.js'
+import { lowContrastTexts } from './contrast.js'
+
+/** A mark left in the page's global scope: still there later means the page was never reloaded. */
+async function markPage(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    ;(globalThis as { shoalTestMark?: number }).shoalTestMark = 1
+  })
+}
+
+async function stillSamePage(page: Page): Promise<boolean> {
+  return page.evaluate(() => (globalThis as { shoalTestMark?: number }).shoalTestMark === 1)
+}
+
+/** The focused element, as `tag#id: text` (its first 40 characters). */
+async function focused(page: Page): Promise<string> {
+  const element = page.locator(':focus')
+  if ((await element.count()) === 0) return 'nothing'
+  const [tag, id, text] = await Promise.all([
+    element.evaluate((node) => node.tagName.toLowerCase()),
+    element.getAttribute('id'),
+    element.textContent(),
+  ])
+  return `${tag}${id === null ? '' : `#${id}`}: ${(text ?? '').trim().slice(0, 40)}`
+}
+
+const nodeCard = (page: Page, peerId: string) => page.locator(`article.node[data-node-id="${peerId}"]`)
+
+describe('the web page, in Chromium, against three daemon processes', () => {
+  let alpha: DaemonProcess
+  let beta: DaemonProcess
+  let gamma: DaemonProcess
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+  let errors: string[]
+
+  beforeAll(async () => {
+    browser = await launchChromium()
+    alpha = await spawnDaemon({ name: 'alpha', args: ['--label', 'zone=a'] })
+    const join = ['--swarm-key', `${alpha.dataDir}/swarm.key`, '--bootstrap', alpha.status.addresses[0]!]
+    ;[beta, gamma] = await Promise.all([
+      spawnDaemon({ name: 'beta', args: [...join, '--label', 'zone=b'] }),
+      spawnDaemon({ name: 'gamma', args: join }),
+    ])
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    page = await context.newPage()
+    errors = pageErrors(page)
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await cleanupDaemons()
+  })
+
+  it('lists the three nodes alive, with the coordinator badge and its term', async () => {
+    await page.goto(`${beta.status.httpUrl}/`)
+    await markPage(page)
+    for (const proc of [alpha, beta, gamma]) {
+      await nodeCard(page, proc.status.peerId)
+        .and(page.locator('[data-state="alive"]'))
+        .waitFor({ timeout: 20_000 })
+    }
+    await expect(page.locator('article.node').count()).resolves.toBe(3)
+    const names = await page.locator('article.node .node-name').allTextContents()
+    expect(names.sort()).toEqual(['alpha', 'beta', 'gamma'])
+    await expect(nodeCard(page, alpha.status.peerId).locator('.chip').allTextContents()).resolves.toEqual([
+      'zone=a',
+    ])
+    await expect(nodeCard(page, beta.status.peerId).getByText('this daemon')).toBeDefined()
+
+    const view = await waitFor('the daemons to elect a coordinator', async () => {
+      const seen = await cliJson<CoordinatorView>(beta.dataDir, 'coordinator')
+      return seen.status === 'held' ? seen : undefined
+    })
+    const badge = page.getByTestId('coordinator-badge')
+    await badge.waitFor()
+    await expect(badge.count()).resolves.toBe(1)
+    await expect(badge.textContent()).resolves.toBe(`coordinator · term ${view.term}`)
+    // The coordinator is the root of the tree; the others hang below it.
+    await expect(page.locator('.tree-root > article.node').getAttribute('data-node-id')).resolves.toBe(
+      view.holder,
+    )
+    await expect(page.locator('.tree-children article.node').count()).resolves.toBe(2)
+    await expect(page.locator('[data-connection="live"]').count()).resolves.toBe(1)
+    await screenshot(page, 'mesh')
+  })
+
+  it('says honestly that there are no jobs yet, and how to submit one', async () => {
+    await page.keyboard.press('2')
+    await page.waitForURL(/#\/jobs$/)
+    const empty = page.getByText('No jobs yet.')
+    await empty.waitFor()
+    await expect(page.locator('.empty code').textContent()).resolves.toContain('shoal job submit')
+  })
+
+  it('shows a job submitted with the CLI on its node, then succeeded, without a reload', async () => {
+    await page.keyboard.press('1')
+    await page.waitForURL(/#\/$/)
+    const submitted = await runCli([
+      'job',
+      'submit',
+      '--data-dir',
+      gamma.dataDir,
+      '--name',
+      'web-hello',
+      '--tag',
+      'suite=web',
+      '--exec',
+      '--',
+      'sh',
+      '-c',
+      'echo hello from the web test; sleep 3; echo done',
+    ])
+    expect(submitted.code, submitted.stderr).toBe(0)
+    const id = submitted.stdout.trim()
+    // While it runs, the mesh tree lists it under the node that runs it.
+    const onNode = page.locator('.node-jobs a', { hasText: 'web-hello' })
+    await onNode.waitFor({ timeout: 20_000 })
+    await screenshot(page, 'mesh-with-job')
+
+    await page.keyboard.press('2')
+    const row = page.locator(`tr[data-job-id="${id}"]`)
+    await row.waitFor({ timeout: 10_000 })
+    await page.locator(`tr[data-job-id="${id}"][data-state="succeeded"]`).waitFor({ timeout: 30_000 })
+    await expect(row.locator('.pill').textContent()).resolves.toBe('succeeded')
+    await expect(row.locator('.chip').allTextContents()).resolves.toEqual(['suite=web'])
+    expect(await stillSamePage(page)).toBe(true)
+    await screenshot(page, 'jobs')
+
+    // Filtering by a state the job is not in hides it; by its tag shows it.
+    await page.selectOption('#job-state-filter', 'failed')
+    await page.getByText('No jobs match this filter.').waitFor()
+    await page.selectOption('#job-state-filter', '')
+    await page.fill('#job-tag-filter', 'suite=web')
+    await page.keyboard.press('Enter')
+    await page.waitForURL(/tag=suite%3Dweb/)
+    await row.waitFor()
+
+    await row.locator('a').first().click()
+    await page.waitForURL(new RegExp(`#/jobs/${id}$`))
+    const logs = page.getByTestId('job-logs')
+    await expect.poll(() => logs.textContent(), { timeout: 10_000 }).toBe('hello from the web test\ndone\n')
+    await expect(page.getByTestId('job-facts').getAttribute('data-state')).resolves.toBe('succeeded')
+    expect(await stillSamePage(page)).toBe(true)
+    await screenshot(page, 'job')
+  })
+
+  it('can be used by keyboard alone', async () => {
+    const fresh = await context.newPage()
+    try {
+      await fresh.goto(`${beta.status.httpUrl}/`)
+      await fresh.locator('article.node').first().waitFor()
+      await fresh.keyboard.press('Tab')
+      expect(await focused(fresh)).toBe('a: Skip to content')
+      await fresh.keyboard.press('Tab')
+      expect(await focused(fresh)).toBe('a: Mesh')
+      await fresh.keyboard.press('Tab')
+      await fresh.keyboard.press('Enter')
+      await fresh.waitForURL(/#\/jobs$/)
+      // The new view's heading takes focus, so the next Tab goes into the view.
+      expect(await focused(fresh)).toBe('h2#view-title: Jobs')
+      await fresh.keyboard.press('Tab')
+      expect(await focused(fresh)).toMatch(/^select#job-state-filter/)
+      await fresh.keyboard.press('Escape')
+      await fresh.locator('h2').focus()
+      await fresh.keyboard.press('/')
+      expect(await focused(fresh)).toBe('input#job-tag-filter: ')
+      // Keys typed into a field are text, not view switches.
+      await fresh.keyboard.type('3')
+      await expect(fresh.inputValue('#job-tag-filter')).resolves.toBe('3')
+      expect(fresh.url()).toMatch(/#\/jobs$/)
+      await expect(fresh.locator('.tab[aria-current="page"]').textContent()).resolves.toBe('Jobs')
+      // Number keys switch views from anywhere else.
+      await fresh.locator('h2').focus()
+      await fresh.keyboard.press('3')
+      await fresh.waitForURL(/#\/layers$/)
+      expect(await focused(fresh)).toBe('h2#view-title: Images and layers')
+    } finally {
+      await fresh.close()
+    }
+  })
+
+  it('has readable contrast in light and dark, in every view', async () => {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const themed = await browser.newPage({ colorScheme, viewport: { width: 1280, height: 900 } })
+      try {
+        for (const view of ['', 'jobs', 'layers', 'history']) {
+          await themed.goto(`${alpha.status.httpUrl}/#/${view}`)
+          await themed.locator('[data-connection="live"]').waitFor()
+          await themed.locator('h2').waitFor()
+          await themed.waitForLoadState('networkidle').catch(() => undefined)
+          expect(await lowContrastTexts(themed), `${colorScheme} #/${view}`).toEqual([])
+          await screenshot(themed, `${view || 'mesh'}-${colorScheme}`)
+        }
+        const background = await themed.evaluate('getComputedStyle(document.body).backgroundColor')
+        expect(background).toBe(colorScheme === 'dark' ? 'rgb(13, 17, 23)' : 'rgb(246, 248, 250)')
+      } finally {
+        await themed.close()
+      }
+    }
+  })
+
+  it('shows the layers view and the history charts', async () => {
+    await page.goto(`${alpha.status.httpUrl}/#/layers`)
+    await page.getByText('No images yet.').waitFor()
+    await expect(page.locator('.empty code').textContent()).resolves.toContain('shoal image pull')
+    await page.keyboard.press('4')
+    await page.waitForURL(/#\/history$/)
+    await expect(page.locator('figure.chart canvas').count()).resolves.toBe(4)
+    // The job that finished earlier is counted in its minute.
+    await expect
+      .poll(() => page.locator('figure.chart').first().locator('.legend').textContent())
+      .toBe('finished: 1')
+    // Utilisation is drawn once the daemon has two samples to draw between.
+    await expect
+      .poll(() => page.locator('figure.chart').nth(1).locator('canvas').getAttribute('aria-label'), {
+        timeout: 15_000,
+      })
+      .toMatch(/CPU \(load \/ CPUs\): \d+ %/)
+    await screenshot(page, 'history')
+  })
+
+  it('turns a node killed with kill -9 dead, without a reload', async () => {
+    await page.goto(`${alpha.status.httpUrl}/#/`)
+    await markPage(page)
+    const card = nodeCard(page, gamma.status.peerId)
+    await card.and(page.locator('[data-state="alive"]')).waitFor({ timeout: 20_000 })
+    await signalDaemon(gamma, 'SIGKILL')
+    await card.and(page.locator('[data-state="dead"]')).waitFor({ timeout: 20_000 })
+    await expect(card.locator('.pill').first().textContent()).resolves.toBe('dead')
+    await expect(page.getByTestId('mesh-summary').textContent()).resolves.toMatch(
+      /2 alive, 0 suspect, 1 dead/,
+    )
+    expect(await stillSamePage(page)).toBe(true)
+    await screenshot(page, 'mesh-node-dead')
+  })
+
+  it('logged no errors in the page', () => {
+    expect(errors).toEqual([])
+  })
+})
