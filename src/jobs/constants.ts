@@ -58,3 +58,9 @@ export const STOP_GRACE_MS = 5_000
 
 /** Followers of a log poll its file this often while the job runs. */
 export const LOG_FOLLOW_POLL_MS = 200
+
+/**
+ * `job wait` on one node for jobs just submitted on another: an id not known here yet is given this long (or the wait's timeout, if shorter) to
+ * arrive by gossip (milliseconds normally; the next anti-entropy round at worst) before it is unknown.
+ */
+export const ARRIVAL_WAIT_MS = 35_000

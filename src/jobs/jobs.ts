@@ -7,7 +7,7 @@ import { sameImageAs } from '../layers/index.js'
 import { partLogger } from '../logger.js'
 import type { RecordChange } from '../state/index.js'
 import { kindOf, subjectOf } from '../state/index.js'
-import { SUBMIT_BATCH } from './constants.js'
+import { ARRIVAL_WAIT_MS, SUBMIT_BATCH } from './constants.js'
 import { createDockerDriver } from './drivers/docker.js'
 import type { JobDriver } from './drivers/driver.js'
 import { createExecDriver } from './drivers/exec.js'
@@ -182,11 +182,11 @@ export class Jobs extends EventEmitter<JobEvents> {
   }
 
   /** Resolves when every job has finished, or when the time is up (then `timedOut` says so). */
-  wait(refs: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
-    const ids = refs.map((ref) => this.view(ref).id)
+  async wait(refs: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
+    const ids = await this.arrived(refs, Math.min(timeoutMs, ARRIVAL_WAIT_MS))
     const open = new Set(ids.filter((id) => !isFinal(this.view(id).state)))
     const result = (timedOut: boolean): WaitResult => ({ jobs: ids.map((id) => this.view(id)), timedOut })
-    if (open.size === 0) return Promise.resolve(result(false))
+    if (open.size === 0) return result(false)
     return new Promise((resolve) => {
       const onChange = (id: string): void => {
         if (!open.has(id) || !isFinal(this.view(id).state)) return
@@ -204,6 +204,37 @@ export class Jobs extends EventEmitter<JobEvents> {
       this.on('job:changed', onChange)
       signal?.addEventListener('abort', onAbort)
     })
+  }
+
+  /**
+   * Full ids of jobs; a job just submitted on another node may still be on its way here, so a well-formed id
+   * not known yet is given up to `graceMs` to arrive before it counts as unknown.
+   */
+  private async arrived(refs: readonly string[], graceMs: number): Promise<string[]> {
+    const known = (ref: string): string | undefined => {
+      try {
+        return this.view(ref).id
+      } catch (err) {
+        if (err instanceof JobNotFoundError && JOB_ID_PATTERN.test(ref)) return undefined
+        throw err
+      }
+    }
+    const missing = new Set(refs.filter((ref) => known(ref) === undefined))
+    if (missing.size > 0) {
+      await new Promise<void>((resolve) => {
+        const onChange = (id: string): void => {
+          if (missing.delete(id) && missing.size === 0) done()
+        }
+        const timer = setTimeout(() => done(), graceMs)
+        const done = (): void => {
+          clearTimeout(timer)
+          this.off('job:changed', onChange)
+          resolve()
+        }
+        this.on('job:changed', onChange)
+      })
+    }
+    return refs.map((ref) => this.view(ref).id)
   }
 
   /** The log of a job's attempt (the current one by default), from whichever node ran it. */

@@ -300,9 +300,14 @@ describe('jobs on three daemon processes', () => {
     expect(await cli('job', 'submit', '--after', 'j0000000000000000', '--exec', '--', 'true')).toContain(
       '[SHOAL_INVALID_JOB]',
     )
-    for (const verb of ['show', 'cancel', 'retry', 'logs', 'wait']) {
+    for (const verb of ['show', 'cancel', 'retry', 'logs']) {
       expect(await cli('job', verb, 'j0123456789abcdef')).toContain('[SHOAL_JOB_NOT_FOUND]')
     }
+    // `wait` gives an id it does not know yet a while to arrive (it may have just been submitted elsewhere).
+    expect(await cli('job', 'wait', 'j0123456789abcdef', '--timeout', '1s')).toContain(
+      '[SHOAL_JOB_NOT_FOUND]',
+    )
+    expect(await cli('job', 'wait', 'nonsense')).toContain('[SHOAL_JOB_NOT_FOUND]')
     expect(await cli('job', 'list', '--state', 'sleeping')).toContain('[SHOAL_BAD_REQUEST]')
     // A spec too big for a record, and a body far past the limit (read no further than the limit).
     const bigEnv = { driver: 'exec', command: ['true'], env: { BIG: 'x'.repeat(100_000) } }

@@ -1,0 +1,180 @@
+// 10,000 no-op exec jobs on five daemons against the same commands under `xargs -P <cores>`; then lost work after kill -9.
+import { execFile } from 'node:child_process'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { createClient } from '../cli/client.js'
+import type { JobView } from '../src/api/types.js'
+import { agreedProcesses } from '../test/helpers/coordinator.js'
+import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
+import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
+import { waitFor } from '../test/helpers/wait.js'
+import { cpuSeconds, spawnCluster } from './processes.js'
+
+const run = promisify(execFile)
+
+/** A metric's value from a daemon's /metrics (summed over labels). */
+async function metricOf(proc: DaemonProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${proc.status.httpUrl}/metrics`)).text()
+  let sum = 0
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').at(-1))
+  return sum
+}
+
+/** The largest number of jobs that ran at once on one node, from their start and end times. */
+function peakConcurrency(jobs: readonly JobView[]): number {
+  const events: Array<[number, number]> = []
+  for (const job of jobs) {
+    events.push([Date.parse(job.startedAt!), 1], [Date.parse(job.finishedAt!), -1])
+  }
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  let now = 0
+  let peak = 0
+  for (const [, delta] of events) {
+    now += delta
+    peak = Math.max(peak, now)
+  }
+  return peak
+}
+
+async function xargsBaseline(count: number, cores: number, dir: string): Promise<number> {
+  const list = join(dir, 'commands.txt')
+  await writeFile(list, 'true\n'.repeat(count))
+  const started = performance.now()
+  await run('sh', ['-c', `xargs -P ${cores} -n 1 -a ${list} -I{} true`], { maxBuffer: 1024 * 1024 })
+  return (performance.now() - started) / 1000
+}
+
+export async function jobsBench(count: number, daemons: number): Promise<unknown> {
+  const cores = os.availableParallelism()
+  const dir = await makeTempDir('shoal-benchjobs-')
+  try {
+    const baselineSeconds = await xargsBaseline(count, cores, dir)
+    const cluster = await spawnCluster(daemons, 'jb')
+    const view = await agreedProcesses(cluster, 'the cluster to agree on a coordinator')
+    const cpuBefore = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
+    const coordinator = cluster.find((proc) => proc.status.peerId === view.holder)!
+
+    // Submitted in bulk, a share to each daemon at once.
+    const share = Math.ceil(count / daemons)
+    const started = performance.now()
+    const submitted = await Promise.all(
+      cluster.map((proc, i) => {
+        const specs = Array.from({ length: Math.min(share, count - i * share) }, () => ({
+          driver: 'exec',
+          command: ['true'],
+        }))
+        return createClient(proc.dataDir).post<{ jobs: JobView[] }>('/v1/jobs', specs)
+      }),
+    )
+    const submitSeconds = (performance.now() - started) / 1000
+    // Each daemon waits for the jobs it took: all of them finished is the end.
+    const waits = await Promise.all(
+      cluster.map((proc, i) =>
+        createClient(proc.dataDir).post<{ jobs: JobView[]; timedOut: boolean }>('/v1/jobs/wait', {
+          ids: submitted[i]!.jobs.map((job) => job.id),
+          timeoutMs: 30 * 60_000,
+        }),
+      ),
+    )
+    const endToEndSeconds = (performance.now() - started) / 1000
+    const wait = { jobs: waits.flatMap((w) => w.jobs) }
+    const succeeded = wait.jobs.filter((job) => job.state === 'succeeded').length
+
+    // Summed over the daemons: under load the role may move (the term says how often it did).
+    const sum = async (name: string): Promise<number> =>
+      (await Promise.all(cluster.map((proc) => metricOf(proc, name)))).reduce((a, b) => a + b, 0)
+    const placements = await sum('shoal_scheduler_placements_total')
+    const passSeconds = await sum('shoal_scheduler_pass_seconds_total')
+    const termAfter = (await agreedProcesses(cluster, 'a coordinator after the run')).term
+    const daemonCpuSeconds = (await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))).map(round)
+    const byNode = new Map<string, JobView[]>()
+    for (const job of wait.jobs) byNode.set(job.nodeName!, [...(byNode.get(job.nodeName!) ?? []), job])
+    const perNode = Object.fromEntries([...byNode].map(([name, jobs]) => [name, jobs.length]))
+    const counts = [...byNode.values()].map((jobs) => jobs.length)
+    // Each job asks for 0.1 CPU (the default) and each node offers its cores: the most that may run at once.
+    const allowedPerNode = cores * 10
+    const peaks = Object.fromEntries([...byNode].map(([name, jobs]) => [name, peakConcurrency(jobs)]))
+    const overCommits = Object.values(peaks).filter((peak) => peak > allowedPerNode).length
+
+    const lost = await lostWork(cluster, coordinator)
+    return {
+      jobs: count,
+      daemons,
+      cores,
+      baseline: { tool: `xargs -P ${cores}`, seconds: round(baselineSeconds) },
+      submitSeconds: round(submitSeconds),
+      submissionRatePerSecond: Math.round(count / submitSeconds),
+      endToEndSeconds: round(endToEndSeconds),
+      endToEndRatio: round(endToEndSeconds / baselineSeconds),
+      succeeded,
+      placements,
+      coordinatorTerms: { before: view.term, after: termAfter },
+      daemonCpuSeconds: daemonCpuSeconds.map((cpu, i) => round(cpu - cpuBefore[i]!)),
+      placementsPerSchedulingSecond: Math.round(placements / passSeconds),
+      placementsPerWallSecond: Math.round(placements / endToEndSeconds),
+      perNode,
+      busiestOverLeastBusy: round(Math.max(...counts) / Math.min(...counts)),
+      peakConcurrentPerNode: peaks,
+      allowedPerNode,
+      overCommits,
+      lostWork: lost,
+    }
+  } finally {
+    await cleanupDaemons()
+    await removeDir(dir)
+  }
+}
+
+/** Kills (-9) a node other than the coordinator that runs long jobs; times until they all run elsewhere. */
+async function lostWork(cluster: DaemonProcess[], coordinator: DaemonProcess): Promise<unknown> {
+  const client = createClient(coordinator.dataDir)
+  const specs = Array.from({ length: 20 }, () => ({
+    driver: 'exec',
+    command: ['sleep', '120'],
+    tags: { bench: 'lost' },
+  }))
+  const { jobs } = await client.post<{ jobs: JobView[] }>('/v1/jobs', specs)
+  const running = await waitFor(
+    'the long jobs to run',
+    async () => {
+      const list = await client.get<{ jobs: JobView[] }>('/v1/jobs?tag=bench=lost&state=running')
+      return list.jobs.length === jobs.length ? list.jobs : undefined
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  )
+  const victim = cluster.find(
+    (proc) => proc !== coordinator && running.some((job) => job.node === proc.status.peerId),
+  )!
+  const theirs = running.filter((job) => job.node === victim.status.peerId).map((job) => job.id)
+  const killedAt = performance.now()
+  await signalDaemon(victim, 'SIGKILL')
+  await waitFor(
+    'the dead node’s jobs to run elsewhere',
+    async () => {
+      const views = await Promise.all(theirs.map((id) => client.get<JobView>(`/v1/jobs/${id}`)))
+      return views.every((job) => job.state === 'running' && job.node !== victim.status.peerId)
+    },
+    { timeoutMs: 60_000, intervalMs: 50 },
+  )
+  const seconds = (performance.now() - killedAt) / 1000
+  for (const job of jobs) await client.post(`/v1/jobs/${job.id}/cancel`, {}).catch(() => undefined)
+  await killJobProcesses(new Set(theirs))
+  return { jobsOnDeadNode: theirs.length, secondsUntilRunningElsewhere: round(seconds) }
+}
+
+/** Kills the processes a killed daemon left running for these jobs (found by the job id in their environment). */
+async function killJobProcesses(ids: ReadonlySet<string>): Promise<void> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const environ = await readFile(`/proc/${entry}/environ`, 'latin1').catch(() => '')
+    const id = /(?:^|\0)SHOAL_JOB_ID=(j[0-9a-f]{16})(?:\0|$)/.exec(environ)?.[1]
+    if (id !== undefined && ids.has(id)) process.kill(Number(entry), 'SIGKILL')
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100
+}
