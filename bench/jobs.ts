@@ -50,18 +50,20 @@ async function xargsBaseline(count: number, cores: number, dir: string): Promise
 export async function jobsBench(count: number, daemons: number): Promise<unknown> {
   const cores = os.availableParallelism()
   const dir = await makeTempDir('shoal-benchjobs-')
+  let cluster: DaemonProcess[] | undefined
   try {
     const baselineSeconds = await xargsBaseline(count, cores, dir)
-    const cluster = await spawnCluster(daemons, 'jb')
-    const view = await agreedProcesses(cluster, 'the cluster to agree on a coordinator')
-    const cpuBefore = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
-    const coordinator = cluster.find((proc) => proc.status.peerId === view.holder)!
+    const procs = await spawnCluster(daemons, 'jb')
+    cluster = procs
+    const view = await agreedProcesses(procs, 'the cluster to agree on a coordinator')
+    const cpuBefore = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
+    const coordinator = procs.find((proc) => proc.status.peerId === view.holder)!
 
     // Submitted in bulk, a share to each daemon at once.
     const share = Math.ceil(count / daemons)
     const started = performance.now()
     const submitted = await Promise.all(
-      cluster.map((proc, i) => {
+      procs.map((proc, i) => {
         const specs = Array.from({ length: Math.min(share, count - i * share) }, () => ({
           driver: 'exec',
           command: ['true'],
@@ -72,7 +74,7 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     const submitSeconds = (performance.now() - started) / 1000
     // Each daemon waits for the jobs it took: all of them finished is the end.
     const waits = await Promise.all(
-      cluster.map((proc, i) =>
+      procs.map((proc, i) =>
         createClient(proc.dataDir).post<{ jobs: JobView[]; timedOut: boolean }>('/v1/jobs/wait', {
           ids: submitted[i]!.jobs.map((job) => job.id),
           timeoutMs: 30 * 60_000,
@@ -85,11 +87,11 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
 
     // Summed over the daemons: under load the role may move (the term says how often it did).
     const sum = async (name: string): Promise<number> =>
-      (await Promise.all(cluster.map((proc) => metricOf(proc, name)))).reduce((a, b) => a + b, 0)
+      (await Promise.all(procs.map((proc) => metricOf(proc, name)))).reduce((a, b) => a + b, 0)
     const placements = await sum('shoal_scheduler_placements_total')
     const passSeconds = await sum('shoal_scheduler_pass_seconds_total')
-    const termAfter = (await agreedProcesses(cluster, 'a coordinator after the run')).term
-    const daemonCpuSeconds = (await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))).map(round)
+    const termAfter = (await agreedProcesses(procs, 'a coordinator after the run')).term
+    const daemonCpuSeconds = (await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))).map(round)
     const byNode = new Map<string, JobView[]>()
     for (const job of wait.jobs) byNode.set(job.nodeName!, [...(byNode.get(job.nodeName!) ?? []), job])
     const perNode = Object.fromEntries([...byNode].map(([name, jobs]) => [name, jobs.length]))
@@ -99,7 +101,7 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     const peaks = Object.fromEntries([...byNode].map(([name, jobs]) => [name, peakConcurrency(jobs)]))
     const overCommits = Object.values(peaks).filter((peak) => peak > allowedPerNode).length
 
-    const lost = await lostWork(cluster, coordinator)
+    const lost = await lostWork(procs, coordinator)
     return {
       jobs: count,
       daemons,
@@ -122,6 +124,16 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       overCommits,
       lostWork: lost,
     }
+  } catch (err) {
+    for (const proc of cluster ?? ([] as DaemonProcess[])) {
+      const log = await readFile(proc.logFile, 'utf8').catch(() => '')
+      const exited = proc.child.exitCode
+      const crash = log.indexOf('Error:')
+      console.error(
+        `--- ${proc.name} (exit ${exited}):\n${crash >= 0 ? log.slice(crash - 200, crash + 3000) : ''}`,
+      )
+    }
+    throw err
   } finally {
     await cleanupDaemons()
     await removeDir(dir)

@@ -9,6 +9,7 @@ import { cpuScaling } from './cpu-scaling.js'
 import { failover, healTime, leaseTraffic } from './failover.js'
 import { failureDetection, falseDeaths } from './failure-detection.js'
 import { idle } from './idle.js'
+import { jobsBench } from './jobs.js'
 import { layersLab } from './layers-lab.js'
 import { layersThroughput } from './layers-throughput.js'
 
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'heal-lab': () => healTime(10, 8_000),
   'lease-traffic': () => leaseTraffic(30),
   'layers-throughput': () => layersThroughput(500, 3),
+  jobs: () => jobsBench(10_000, 5),
   'layers-lab': () => layersLab(8, 100),
   // The image size: S ≈ 200 MB in 4 layers (the baseline alone takes over two minutes).
   'layers-lab-200': () => layersLab(8, 100, [50e6, 50e6, 50e6, 50e6]),

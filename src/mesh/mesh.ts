@@ -34,6 +34,7 @@ import type {
   MeshInit,
   StreamHandlerOptions,
 } from './index.js'
+import { mendXsalsa20 } from './xsalsa20-fix.js'
 
 type Node = Libp2p<{ identify: unknown; ping: Ping; pubsub: GossipSub }>
 
@@ -90,7 +91,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionProtector: preSharedKey({ psk: init.swarmKey.bytes }),
+      connectionProtector: (mendXsalsa20(), preSharedKey({ psk: init.swarmKey.bytes })),
       // Only blockPeers() (partition tests) ever refuses a peer that holds the swarm key.
       connectionGater: {
         denyDialPeer: (peer) => this.blocked.has(peer.toString()),
