@@ -44,6 +44,8 @@ const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
   ignore: TopicValidatorResult.Ignore,
 }
 
+// Before any pnet connection exists (see xsalsa20-fix.ts).
+mendXsalsa20()
 export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   readonly peerId: string
   readonly privateKey: PrivateKey
@@ -91,7 +93,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionProtector: (mendXsalsa20(), preSharedKey({ psk: init.swarmKey.bytes })),
+      connectionProtector: preSharedKey({ psk: init.swarmKey.bytes }),
       // Only blockPeers() (partition tests) ever refuses a peer that holds the swarm key.
       connectionGater: {
         denyDialPeer: (peer) => this.blocked.has(peer.toString()),
