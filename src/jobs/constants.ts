@@ -41,6 +41,13 @@ export const MAX_RETRIES = 100
 export const SCHEDULE_DEBOUNCE_MS = 5
 export const SCHEDULE_TICK_MS = 1_000
 
+/**
+ * A new coordinator places nothing for this long after taking the role: placements its predecessor made just
+ * before (still in flight as gossip) arrive first, so they count against their nodes and nothing is
+ * over-committed. Gossip takes milliseconds; a loaded daemon a few hundred.
+ */
+export const HANDOVER_SETTLE_MS = 1_000
+
 /** Most assignments written in one state batch (one gossip message of ~500 KiB carries ~1,000 of them). */
 export const PLACEMENT_BATCH = 1_000
 

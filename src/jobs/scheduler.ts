@@ -6,6 +6,7 @@ import type { Liveness, Membership } from '../membership/index.js'
 import type { LocalWrite, RecordChange, ReplicatedState } from '../state/index.js'
 import { kindOf, subjectOf } from '../state/index.js'
 import {
+  HANDOVER_SETTLE_MS,
   MAX_BACKOFF_MS,
   PLACEMENT_BATCH,
   SCHEDULE_DEBOUNCE_MS,
@@ -56,6 +57,8 @@ const LOST: ReadonlySet<Liveness | undefined> = new Set<Liveness | undefined>(['
 
 export class Scheduler {
   private holding = false
+  /** performance.now() when this node took the role: placing waits HANDOVER_SETTLE_MS after it. */
+  private holdingSince = 0
   private readonly dirty = new Set<string>()
   /** Jobs placed and not yet ended, by id. */
   private readonly active = new Map<string, Active>()
@@ -131,6 +134,10 @@ export class Scheduler {
     }, SCHEDULE_DEBOUNCE_MS)
   }
 
+  private soonAfter(ms: number): void {
+    setTimeout(() => this.soon(), ms).unref()
+  }
+
   private log(err: Error): void {
     if (err instanceof NotCoordinatorError || err instanceof StaleTermError) {
       this.c.log.debug({ err: err.message }, 'scheduling pass ended: no longer coordinator')
@@ -161,7 +168,8 @@ export class Scheduler {
     for (const id of this.dirty) this.classify(id, writes)
     this.dirty.clear()
     this.checkStarts(writes)
-    this.place(writes)
+    if (performance.now() - this.holdingSince >= HANDOVER_SETTLE_MS) this.place(writes)
+    else this.soonAfter(HANDOVER_SETTLE_MS)
     this.c.metrics.passSeconds.inc((performance.now() - started) / 1000)
     for (let i = 0; i < writes.length; i += PLACEMENT_BATCH) {
       await this.c.coordinator.writeAsCoordinator(term, writes.slice(i, i + PLACEMENT_BATCH))
@@ -172,6 +180,7 @@ export class Scheduler {
   /** Took the role: every job is looked at once. */
   private rebuild(): void {
     this.holding = true
+    this.holdingSince = performance.now()
     for (const record of this.c.state.list(JOB_KIND)) this.dirty.add(subjectOf(record.key))
     this.c.log.info({ jobs: this.dirty.size }, 'scheduler active on this coordinator')
   }
