@@ -12,6 +12,7 @@ import { idle } from './idle.js'
 import { jobsBench } from './jobs.js'
 import { layersLab } from './layers-lab.js'
 import { layersThroughput } from './layers-throughput.js'
+import { webLoad } from './web-load.js'
 
 const FALSE_DEATH_MINUTES = Number(process.env.SHOAL_BENCH_FALSE_DEATH_MINUTES ?? 10)
 
@@ -33,6 +34,7 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'layers-lab': () => layersLab(8, 100),
   // The image size: S ≈ 200 MB in 4 layers (the baseline alone takes over two minutes).
   'layers-lab-200': () => layersLab(8, 100, [50e6, 50e6, 50e6, 50e6]),
+  'web-load': () => webLoad(20, 20),
 }
 
 const requested = process.argv.slice(2)

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ago, bytes, shellJoin, shortDigest, shortId } from '../../web/src/format.js'
 import { FinishedPerMinute, niceCeiling, rates, utilisation } from '../../web/src/history.js'
+import { liveRows } from '../../web/src/job-rows.js'
+import type { JobView } from '../../web/src/job-types.js'
 import { applyNodeRecord, byStateThenName, usage } from '../../web/src/node-model.js'
 import { filterParams, formatRoute, matchesFilter, NO_FILTER, parseRoute } from '../../web/src/route.js'
 import type { NodeValue, NodeView, StatsSample } from '../../web/src/types.js'
@@ -96,6 +98,65 @@ describe('the page URL (#/…)', () => {
     expect(matchesFilter(job, { ...NO_FILTER, tag: 'team=web' })).toBe(false)
     expect(matchesFilter(job, { ...NO_FILTER, tag: 'gpu' })).toBe(true)
     expect(matchesFilter(job, { ...NO_FILTER, tag: 'missing' })).toBe(false)
+  })
+})
+
+const job = (id: string, createdSecond: number, over: Partial<JobView> = {}): JobView => ({
+  id,
+  name: id,
+  state: 'pending',
+  node: null,
+  nodeName: null,
+  attempt: 1,
+  exitCode: null,
+  tags: {},
+  createdAt: new Date(createdSecond * 1000).toISOString(),
+  startedAt: null,
+  finishedAt: null,
+  reason: null,
+  driver: 'exec',
+  image: null,
+  command: ['true'],
+  resources: { cpu: 0.1, memory: 0, disk: 0, gpu: 0 },
+  priority: 0,
+  after: [],
+  ...over,
+})
+
+describe('rows of the jobs table', () => {
+  const fetched = { jobs: [job('c', 30), job('b', 20), job('a', 10)], total: 7 }
+
+  it('shows fetched rows as the latest events describe them', () => {
+    const recent = new Map([['b', job('b', 20, { state: 'succeeded' })]])
+    const rows = liveRows(fetched, recent, { ...NO_FILTER, page: 1 }, 3)
+    expect(rows.jobs.map((j) => `${j.id}:${j.state}`)).toEqual(['c:pending', 'b:succeeded', 'a:pending'])
+    expect(rows.total).toBe(7)
+  })
+
+  it('puts a job that events announced since the read at the top of the first page at once', () => {
+    const recent = new Map([
+      ['d', job('d', 40)],
+      ['old', job('old', 5)],
+      ['other-team', job('other-team', 50, { tags: { team: 'web' } })],
+    ])
+    const all = liveRows(fetched, recent, NO_FILTER, 3)
+    expect(all.jobs.map((j) => j.id)).toEqual(['other-team', 'd', 'c'])
+    expect(all.total).toBe(9)
+    // A job older than the full page's last row belongs to a later page.
+    expect(all.jobs.map((j) => j.id)).not.toContain('old')
+    const filtered = liveRows(fetched, recent, { ...NO_FILTER, tag: 'team=web' }, 3)
+    expect(filtered.jobs.map((j) => j.id)).toEqual(['other-team', 'c', 'b'])
+  })
+
+  it('adds nothing to later pages, and any missing job to a page that is not full', () => {
+    const recent = new Map([['d', job('d', 40)]])
+    expect(liveRows(fetched, recent, { ...NO_FILTER, page: 2 }, 3).jobs.map((j) => j.id)).toEqual([
+      'c',
+      'b',
+      'a',
+    ])
+    const short = liveRows(fetched, new Map([['old', job('old', 5)]]), NO_FILTER, 100)
+    expect(short.jobs.map((j) => j.id)).toEqual(['c', 'b', 'a', 'old'])
   })
 })
 

@@ -1,7 +1,15 @@
 // The page's picture of the cluster: read once from the API, then kept current by /v1/events (resynced on reconnect).
 import { ApiError, apiUrl, getJson } from './api.js'
 import { FinishedPerMinute } from './history.js'
-import { isActive, isFinished, JOB_STATES, type JobList, type JobState, type JobView } from './job-types.js'
+import {
+  ACTIVE_STATES,
+  isActive,
+  isFinished,
+  JOB_STATES,
+  type JobList,
+  type JobState,
+  type JobView,
+} from './job-types.js'
 import { applyNodeRecord } from './node-model.js'
 import type {
   CoordinatorView,
@@ -112,9 +120,9 @@ export class ClusterStore {
     }
   }
 
-  /** The newest view of a job this page has seen, from an event or a read. */
-  latestJob(job: JobView): JobView {
-    return this.recentJobs.get(job.id) ?? job
+  /** Jobs as the latest events described them, oldest event first. */
+  get jobEvents(): ReadonlyMap<string, JobView> {
+    return this.recentJobs
   }
 
   jobById(id: string): JobView | undefined {
@@ -214,16 +222,21 @@ export class ClusterStore {
   private async resync(): Promise<void> {
     this.queue = []
     try {
-      const [status, nodes, coordinator] = await Promise.all([
+      // One round of reads at once: the mesh is drawn as soon as they are all in.
+      const [status, nodes, coordinator, active] = await Promise.all([
         getJson<StatusView>('/v1/status'),
         getJson<NodeView[]>('/v1/nodes?all=1'),
         getJson<CoordinatorView>('/v1/coordinator'),
+        this.readActiveJobs(),
       ])
       this.status = status
       this.coordinator = coordinator
       this.nodes.clear()
       for (const node of nodes) this.nodes.set(node.id, node)
-      await this.readJobs()
+      this.jobsApi = active !== undefined
+      this.recentJobs.clear()
+      this.activeJobs.clear()
+      for (const job of active ?? []) this.activeJobs.set(job.id, job)
       this.connection = 'live'
       this.problem = undefined
     } catch (err) {
@@ -233,36 +246,42 @@ export class ClusterStore {
     const queued = this.queue
     this.queue = undefined
     for (const event of queued) this.apply(event)
+    this.scheduleTotals(0)
     this.changed()
   }
 
-  /** Active jobs, counts per state and (once) the recent finished jobs; a daemon without jobs says so. */
-  private async readJobs(): Promise<void> {
-    let running: JobList
+  /** Jobs on nodes now; undefined when the daemon has no jobs API. */
+  private async readActiveJobs(): Promise<JobView[] | undefined> {
     try {
-      running = await getJson<JobList>(`/v1/jobs?state=running&limit=${ACTIVE_JOBS_LIMIT}`)
+      const lists = await Promise.all(
+        ACTIVE_STATES.map((state) => getJson<JobList>(`/v1/jobs?state=${state}&limit=${ACTIVE_JOBS_LIMIT}`)),
+      )
+      return lists.flatMap((list) => list.jobs)
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && err.code === 'SHOAL_NOT_FOUND') {
-        this.jobsApi = false
-        return
-      }
+      if (err instanceof ApiError && err.status === 404 && err.code === 'SHOAL_NOT_FOUND') return undefined
       throw err
     }
-    this.jobsApi = true
-    const assigned = await getJson<JobList>(`/v1/jobs?state=assigned&limit=${ACTIVE_JOBS_LIMIT}`)
-    this.recentJobs.clear()
-    this.activeJobs.clear()
-    for (const job of [...running.jobs, ...assigned.jobs]) this.activeJobs.set(job.id, job)
-    if (!this.seeded) {
-      const recent = await getJson<JobList>(`/v1/jobs?limit=${FINISHED_SEED_JOBS}`)
-      for (const job of recent.jobs) {
-        if (isFinished(job.state) && job.finishedAt !== null) this.finished.add(job.id, job.finishedAt)
-      }
-      this.finishedSeed =
-        recent.total > recent.jobs.length ? { read: recent.jobs.length, total: recent.total } : undefined
-      this.seeded = true
-    }
-    if (this.totalsWatchers > 0) await this.readTotals()
+  }
+
+  /**
+   * Fills the jobs-finished-per-minute chart with the jobs that finished before the page opened (events count
+   * the rest); read once, when a view first shows the chart.
+   */
+  seedFinished(): void {
+    if (this.seeded || this.jobsApi !== true) return
+    this.seeded = true
+    getJson<JobList>(`/v1/jobs?limit=${FINISHED_SEED_JOBS}`)
+      .then((recent) => {
+        for (const job of recent.jobs) {
+          if (isFinished(job.state) && job.finishedAt !== null) this.finished.add(job.id, job.finishedAt)
+        }
+        this.finishedSeed =
+          recent.total > recent.jobs.length ? { read: recent.jobs.length, total: recent.total } : undefined
+        this.changed()
+      })
+      .catch(() => {
+        this.seeded = false // the next showing of the chart tries again
+      })
   }
 
   private async readTotals(): Promise<void> {

@@ -1,4 +1,5 @@
 // History charts: jobs finished per minute, cluster utilisation, gossip traffic and layer transfers.
+import { useEffect } from 'preact/hooks'
 import { Chart } from '../components/chart.js'
 import { bytes, clock, percent, plural } from '../format.js'
 import { rates, utilisation } from '../history.js'
@@ -7,6 +8,7 @@ import type { ClusterStore } from '../store.js'
 const HOUR_MS = 3_600_000
 
 export function HistoryView({ store }: { store: ClusterStore }) {
+  useEffect(() => store.seedFinished(), [store, store.jobsApi])
   const samples = store.stats
   // A missed poll or two is still one line; longer silences (no page was open) are gaps.
   const maxGap = store.statsIntervalMs * 3

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { Empty, ErrorNote, Loading, StatePill, Tags } from '../components/pieces.js'
 import { ago, duration, plural } from '../format.js'
 import { useApi } from '../hooks.js'
+import { liveRows } from '../job-rows.js'
 import { JOB_STATES, type JobList, type JobState, type JobView } from '../job-types.js'
 import { filterParams, formatRoute, type JobFilter } from '../route.js'
 import type { ClusterStore } from '../store.js'
@@ -21,6 +22,8 @@ export function JobsView({ store, filter }: { store: ClusterStore; filter: JobFi
   params.set('offset', String(filter.page * JOBS_PAGE_SIZE))
   const list = useApi<JobList>(store.jobsApi === false ? null : `/v1/jobs?${params}`, store.jobsVersion, 500)
   const filtered = filter.state !== null || filter.tag !== null || filter.node !== null
+  const rows =
+    list.data === undefined ? undefined : liveRows(list.data, store.jobEvents, filter, JOBS_PAGE_SIZE)
   return (
     <section aria-labelledby="view-title">
       <h2 id="view-title" tabIndex={-1}>
@@ -36,13 +39,21 @@ export function JobsView({ store, filter }: { store: ClusterStore; filter: JobFi
           {list.error !== undefined && <ErrorNote error={list.error} what="the jobs" />}
           {list.loading ? (
             <Loading what="jobs" />
-          ) : list.data === undefined ? null : list.data.total === 0 && !filtered ? (
+          ) : rows === undefined ? null : rows.total === 0 && !filtered ? (
             <Empty title="No jobs yet.">
               <p>
                 Submit one from any node: <code>{SUBMIT_HINT}</code>
               </p>
             </Empty>
-          ) : list.data.total === 0 ? (
+          ) : rows.jobs.length === 0 && rows.total > 0 ? (
+            <Empty title="This page is past the last one.">
+              <p>
+                <a href={formatRoute({ view: 'jobs', filter: { ...filter, page: 0 } })}>
+                  Go to the first page
+                </a>
+              </p>
+            </Empty>
+          ) : rows.total === 0 ? (
             <Empty title="No jobs match this filter.">
               <p>
                 <a
@@ -57,8 +68,8 @@ export function JobsView({ store, filter }: { store: ClusterStore; filter: JobFi
             </Empty>
           ) : (
             <>
-              <JobTable store={store} jobs={list.data.jobs} />
-              <Pager filter={filter} total={list.data.total} />
+              <JobTable jobs={rows.jobs} />
+              <Pager filter={filter} total={rows.total} />
             </>
           )}
         </>
@@ -145,7 +156,7 @@ function sum(totals: Record<JobState, number>): number {
   return Object.values(totals).reduce((a, b) => a + b, 0)
 }
 
-function JobTable({ store, jobs }: { store: ClusterStore; jobs: JobView[] }) {
+function JobTable({ jobs }: { jobs: JobView[] }) {
   const now = Date.now()
   return (
     <div class="table-wrap">
@@ -162,8 +173,7 @@ function JobTable({ store, jobs }: { store: ClusterStore; jobs: JobView[] }) {
           </tr>
         </thead>
         <tbody>
-          {jobs.map((fetched) => {
-            const job = store.latestJob(fetched)
+          {jobs.map((job) => {
             const ran =
               job.startedAt === null
                 ? null
