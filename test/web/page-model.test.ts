@@ -118,8 +118,13 @@ const job = (id: string, createdSecond: number, over: Partial<JobView> = {}): Jo
   image: null,
   command: ['true'],
   resources: { cpu: 0.1, memory: 0, disk: 0, gpu: 0 },
+  constraints: {},
+  timeoutMs: null,
+  retries: 0,
+  restart: 'never',
   priority: 0,
   after: [],
+  submissionId: null,
   ...over,
 })
 
@@ -199,7 +204,8 @@ describe('history for the charts', () => {
     expect(series).toHaveLength(60)
     expect(series.at(-1)).toEqual({ t: Date.parse('2025-01-01T12:30:00Z'), v: 2 })
     expect(series.at(-2)).toEqual({ t: Date.parse('2025-01-01T12:29:00Z'), v: 1 })
-    expect(perMinute.total()).toBe(3)
+    expect(perMinute.total(now)).toBe(3)
+    expect(perMinute.total(now + 3_600_000)).toBe(0)
   })
 
   it('rounds the top of a scale up to 1, 2 or 5 times a power of ten', () => {

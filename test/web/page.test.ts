@@ -170,7 +170,7 @@ describe('the web page, in Chromium, against three daemon processes', () => {
       await fresh.keyboard.press('Enter')
       await fresh.waitForURL(/#\/jobs$/)
       // The new view's heading takes focus, so the next Tab goes into the view.
-      expect(await focused(fresh)).toBe('h2#view-title: Jobs')
+      await expect.poll(() => focused(fresh)).toBe('h2#view-title: Jobs')
       await fresh.keyboard.press('Tab')
       expect(await focused(fresh)).toMatch(/^select#job-state-filter/)
       await fresh.keyboard.press('Escape')
@@ -185,8 +185,7 @@ describe('the web page, in Chromium, against three daemon processes', () => {
       // Number keys switch views from anywhere else.
       await fresh.locator('h2').focus()
       await fresh.keyboard.press('3')
-      await fresh.waitForURL(/#\/layers$/)
-      expect(await focused(fresh)).toBe('h2#view-title: Images and layers')
+      await expect.poll(() => focused(fresh)).toBe('h2#view-title: Images and layers')
     } finally {
       await fresh.close()
     }
@@ -218,12 +217,13 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     await expect(page.locator('.empty code').textContent()).resolves.toContain('shoal image pull')
     await page.keyboard.press('4')
     await page.waitForURL(/#\/history$/)
+    await page.locator('figure.chart canvas').nth(3).waitFor()
     await expect(page.locator('figure.chart canvas').count()).resolves.toBe(4)
     // The job that finished earlier is counted in its minute.
     await expect
       .poll(() => page.locator('figure.chart').first().locator('.legend').textContent())
-      .toBe('finished: 1')
-    // Utilisation is drawn once the daemon has two samples to draw between.
+      .toBe('finished: 1 in the last hour')
+    // Utilisation is drawn from the daemon's first sample on.
     await expect
       .poll(() => page.locator('figure.chart').nth(1).locator('canvas').getAttribute('aria-label'), {
         timeout: 15_000,

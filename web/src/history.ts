@@ -77,9 +77,11 @@ export class FinishedPerMinute {
     return points
   }
 
-  total(): number {
+  /** Jobs finished within the window. */
+  total(now = Date.now()): number {
+    const oldest = now - this.keepMinutes * MINUTE_MS
     let sum = 0
-    for (const count of this.minutes.values()) sum += count
+    for (const [minute, count] of this.minutes) if (minute > oldest) sum += count
     return sum
   }
 

@@ -3,6 +3,8 @@ export type {
   CoordinatorView,
   ErrorBody,
   ImageView,
+  JobState,
+  JobView,
   LayerView,
   Liveness,
   NodeStateEvent,
@@ -13,4 +15,3 @@ export type {
   StatusView,
 } from '../../src/api/types.js'
 export type { NodeValue } from '../../src/membership/index.js'
-export type { JobState, JobView } from './job-types.js'

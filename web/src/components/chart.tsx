@@ -7,6 +7,8 @@ export interface Series {
   /** Index of the --series-N colour. */
   color: 1 | 2 | 3 | 4
   points: Point[]
+  /** Said in the legend instead of the latest value (a total, for bars). */
+  summary?: string
 }
 
 interface ChartProps {
@@ -39,7 +41,7 @@ export function Chart(props: ChartProps) {
   })
   const latest = series.map((s) => {
     const last = s.points.findLast((p) => p.v !== null)
-    return { label: s.label, color: s.color, text: last?.v == null ? '–' : format(last.v) }
+    return { label: s.label, color: s.color, text: s.summary ?? (last?.v == null ? '–' : format(last.v)) }
   })
   const summary = `${title}. ${hasData ? latest.map((l) => `${l.label}: ${l.text}`).join(', ') : emptyText}`
   return (

@@ -32,7 +32,14 @@ export function HistoryView({ store }: { store: ClusterStore }) {
         <Chart
           title="Jobs finished per minute"
           kind="bars"
-          series={[{ label: 'finished', color: 1, points: store.finished.series() }]}
+          series={[
+            {
+              label: 'finished',
+              color: 1,
+              points: store.finished.series(),
+              summary: `${store.finished.total().toLocaleString('en')} in the last hour`,
+            },
+          ]}
           format={(v) => (Number.isInteger(v) ? String(v) : v.toFixed(1))}
           minTop={2}
           empty={store.finished.total() === 0}

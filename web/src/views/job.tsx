@@ -64,19 +64,10 @@ function Facts({ job }: { job: JobView }) {
     ['Priority', job.priority],
     [
       'Constraints',
-      job.constraints === undefined || Object.keys(job.constraints).length === 0 ? (
-        '–'
-      ) : (
-        <Tags key="constraints" tags={job.constraints} />
-      ),
+      Object.keys(job.constraints).length === 0 ? '–' : <Tags key="constraints" tags={job.constraints} />,
     ],
-    ['Timeout', job.timeoutMs == null ? '–' : duration(job.timeoutMs)],
-    [
-      'Retries',
-      job.retries === undefined
-        ? '–'
-        : `${job.retries}${job.restart === undefined ? '' : ` (restart: ${job.restart})`}`,
-    ],
+    ['Timeout', job.timeoutMs === null ? '–' : duration(job.timeoutMs)],
+    ['Retries', `${job.retries} (restart: ${job.restart})`],
     [
       'After',
       job.after.length === 0
