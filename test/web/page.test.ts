@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CoordinatorView } from '../../src/api/types.js'
@@ -9,6 +10,7 @@ import {
   signalDaemon,
   spawnDaemon,
 } from '../helpers/processes.js'
+import { pushTestImage, type Registry, startRegistry } from '../helpers/registry.js'
 import { waitFor } from '../helpers/wait.js'
 import { launchChromium, pageErrors, screenshot } from './browser.js'
 import { lowContrastTexts } from './contrast.js'
@@ -36,6 +38,15 @@ async function focused(page: Page): Promise<string> {
   return `${tag}${id === null ? '' : `#${id}`}: ${(text ?? '').trim().slice(0, 40)}`
 }
 
+/** A port nobody listens on now, from the OS: a restarted daemon must come back on the port its page knows. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
 const nodeCard = (page: Page, peerId: string) => page.locator(`article.node[data-node-id="${peerId}"]`)
 
 describe('the web page, in Chromium, against three daemon processes', () => {
@@ -46,6 +57,7 @@ describe('the web page, in Chromium, against three daemon processes', () => {
   let context: BrowserContext
   let page: Page
   let errors: string[]
+  let registry: Registry | undefined
 
   beforeAll(async () => {
     browser = await launchChromium()
@@ -62,6 +74,7 @@ describe('the web page, in Chromium, against three daemon processes', () => {
   afterAll(async () => {
     await browser?.close()
     await cleanupDaemons()
+    await registry?.stop()
   })
 
   it('lists the three nodes alive, with the coordinator badge and its term', async () => {
@@ -97,12 +110,14 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     await screenshot(page, 'mesh')
   })
 
-  it('says honestly that there are no jobs yet, and how to submit one', async () => {
+  it('says honestly that there are no jobs and no images yet, and how to add them', async () => {
     await page.keyboard.press('2')
     await page.waitForURL(/#\/jobs$/)
-    const empty = page.getByText('No jobs yet.')
-    await empty.waitFor()
+    await page.getByText('No jobs yet.').waitFor()
     await expect(page.locator('.empty code').textContent()).resolves.toContain('shoal job submit')
+    await page.keyboard.press('3')
+    await page.getByText('No images yet.').waitFor()
+    await expect(page.locator('.empty code').textContent()).resolves.toContain('shoal image pull')
   })
 
   it('shows a job submitted with the CLI on its node, then succeeded, without a reload', async () => {
@@ -155,6 +170,41 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     await expect(page.getByTestId('job-facts').getAttribute('data-state')).resolves.toBe('succeeded')
     expect(await stillSamePage(page)).toBe(true)
     await screenshot(page, 'job')
+  })
+
+  it('shows which node holds which layer of an image pulled through the mesh, live', async () => {
+    registry = await startRegistry()
+    const image = await pushTestImage(registry.host, 'team/web', 'v1', [200_000])
+    const ref = `${registry.host}/team/web:v1`
+    await page.goto(`${alpha.status.httpUrl}/#/layers`)
+    await page.getByText('No images yet.').waitFor()
+    await markPage(page)
+    // alpha takes it from the registry, then beta from alpha.
+    for (const proc of [alpha, beta]) {
+      const pulled = await runCli(['image', 'pull', ref, '--json', '--data-dir', proc.dataDir])
+      expect(pulled.code, pulled.stderr).toBe(0)
+    }
+    const imageRow = page.locator('tr', { has: page.locator('th', { hasText: ref }) })
+    await expect
+      .poll(() => imageRow.locator('.chip').allTextContents(), { timeout: 20_000 })
+      .toEqual(['alpha', 'beta'])
+    for (const layer of image.layers) {
+      const row = page
+        .getByTestId('layer-matrix')
+        .locator('tr', { has: page.locator(`code[title="${layer.digest}"]`) })
+      await expect.poll(() => row.locator('td.held').count(), { timeout: 20_000 }).toBe(2)
+      await expect(row.locator('td.absent').count()).resolves.toBe(1)
+      await expect(row.locator('td.held .visually-hidden').allTextContents()).resolves.toEqual([
+        'on alpha',
+        'on beta',
+      ])
+    }
+    // This node fetched every byte from the origin; the card says so once the daemon's counters are sampled.
+    await expect
+      .poll(() => page.getByTestId('bytes-this-node').textContent(), { timeout: 15_000 })
+      .toMatch(/^This node's pulls0 % not from the origin.* from origin registries/)
+    expect(await stillSamePage(page)).toBe(true)
+    await screenshot(page, 'layers')
   })
 
   it('can be used by keyboard alone', async () => {
@@ -211,10 +261,9 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     }
   })
 
-  it('shows the layers view and the history charts', async () => {
+  it('shows the history charts', async () => {
     await page.goto(`${alpha.status.httpUrl}/#/layers`)
-    await page.getByText('No images yet.').waitFor()
-    await expect(page.locator('.empty code').textContent()).resolves.toContain('shoal image pull')
+    await page.getByTestId('layer-matrix').waitFor()
     await page.keyboard.press('4')
     await page.waitForURL(/#\/history$/)
     await page.locator('figure.chart canvas').nth(3).waitFor()
@@ -245,6 +294,30 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     )
     expect(await stillSamePage(page)).toBe(true)
     await screenshot(page, 'mesh-node-dead')
+  })
+
+  it('follows its own daemon through a restart, without a reload', async () => {
+    const port = String(await freePort())
+    const args = ['--swarm-key', `${alpha.dataDir}/swarm.key`, '--bootstrap', alpha.status.addresses[0]!]
+    let delta = await spawnDaemon({ name: 'delta', args: [...args, '--http-port', port] })
+    await page.goto(`http://127.0.0.1:${port}/`)
+    await markPage(page)
+    await nodeCard(page, delta.status.peerId).and(page.locator('[data-state="alive"]')).waitFor()
+    await page.locator('[data-connection="live"]').waitFor()
+    const errorsBefore = errors.length
+    await signalDaemon(delta, 'SIGKILL')
+    await page.locator('[data-connection="reconnecting"]').waitFor({ timeout: 10_000 })
+    delta = await spawnDaemon({ name: 'delta', dataDir: delta.dataDir, args: [...args, '--http-port', port] })
+    // Back: the page reads everything again and follows the new event stream.
+    await page.locator('[data-connection="live"]').waitFor({ timeout: 20_000 })
+    await nodeCard(page, alpha.status.peerId)
+      .and(page.locator('[data-state="alive"]'))
+      .waitFor({ timeout: 20_000 })
+    await expect(nodeCard(page, delta.status.peerId).getAttribute('data-state')).resolves.toBe('alive')
+    expect(await stillSamePage(page)).toBe(true)
+    // The browser reports the requests the dead daemon cut off; nothing else went wrong meanwhile.
+    for (const error of errors.splice(errorsBefore))
+      expect(error).toMatch(/Failed to load resource: net::ERR_/)
   })
 
   it('logged no errors in the page', () => {

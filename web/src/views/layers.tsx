@@ -152,8 +152,12 @@ function Matrix({
     .filter((node) => node.state === 'alive' || node.state === 'suspect' || holders.has(node.id))
     .sort((a, b) => a.name.localeCompare(b.name))
   const usedBy = new Map<string, Set<string>>()
+  const use = (digest: string, what: string): void => {
+    usedBy.set(digest, (usedBy.get(digest) ?? new Set()).add(what))
+  }
   for (const image of images) {
-    for (const digest of image.layers) usedBy.set(digest, (usedBy.get(digest) ?? new Set()).add(image.ref))
+    for (const digest of image.layers) use(digest, image.ref)
+    if (image.source === 'store') use(image.digest, `${image.ref} (manifest)`)
   }
   const shown = [...layers].sort((a, b) => b.size - a.size).slice(0, MATRIX_MAX_LAYERS)
   return (
