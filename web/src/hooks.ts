@@ -57,13 +57,3 @@ export function useApi<T>(path: string | null, version = 0, settleMs = 300): Fet
 
   return state.path === path ? state : { data: undefined, error: undefined, loading: true }
 }
-
-/** Re-renders every `ms` (for "3 s ago" texts) while mounted. */
-export function useTick(ms: number): number {
-  const [tick, setTick] = useState(0)
-  useEffect(() => {
-    const timer = setInterval(() => setTick((n) => n + 1), ms)
-    return () => clearInterval(timer)
-  }, [ms])
-  return tick
-}

@@ -32,6 +32,8 @@ const ACTIVE_JOBS_LIMIT = 1_000
 const RECENT_JOBS_MAX = 20_000
 const STATS_MAX_SAMPLES = 720
 const LAGS_KEPT = 200
+/** A failed read at (re)connection is tried again after this long. */
+const RESYNC_RETRY_MS = 2_000
 /** Job counts per state are re-read at most this often while jobs change. */
 const TOTALS_REFRESH_MS = 1_000
 
@@ -74,6 +76,8 @@ export class ClusterStore {
   private totalsTimer: ReturnType<typeof setTimeout> | undefined
   private seeded = false
   private totalsWatchers = 0
+  /** Counts resyncs: one overtaken by a newer one (the stream reconnected meanwhile) leaves the rest to it. */
+  private resyncs = 0
 
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener)
@@ -220,6 +224,7 @@ export class ClusterStore {
   }
 
   private async resync(): Promise<void> {
+    const resync = ++this.resyncs
     this.queue = []
     try {
       // One round of reads at once: the mesh is drawn as soon as they are all in.
@@ -229,6 +234,7 @@ export class ClusterStore {
         getJson<CoordinatorView>('/v1/coordinator'),
         this.readActiveJobs(),
       ])
+      if (resync !== this.resyncs) return
       this.status = status
       this.coordinator = coordinator
       this.nodes.clear()
@@ -240,8 +246,13 @@ export class ClusterStore {
       this.connection = 'live'
       this.problem = undefined
     } catch (err) {
+      if (resync !== this.resyncs) return
       this.problem = (err as Error).message
       this.connection = 'reconnecting'
+      // The stream may stay open while a read failed: nothing else would try again.
+      setTimeout(() => {
+        if (resync === this.resyncs && this.source !== undefined) void this.resync()
+      }, RESYNC_RETRY_MS)
     }
     const queued = this.queue
     this.queue = undefined
