@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import { createClient } from '../cli/client.js'
 import type { JobView } from '../src/api/types.js'
 import { agreedProcesses } from '../test/helpers/coordinator.js'
+import { metricSamples } from '../test/helpers/metrics.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
@@ -16,11 +17,7 @@ const run = promisify(execFile)
 
 /** A metric's value from a daemon's /metrics (summed over labels). */
 async function metricOf(proc: DaemonProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${proc.status.httpUrl}/metrics`)).text()
-  let sum = 0
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').at(-1))
-  return sum
+  return (await metricSamples(proc.status.httpUrl, name)).reduce((a, b) => a + b, 0)
 }
 
 /** The largest number of jobs that ran at once on one node, from their start and end times. */

@@ -6,7 +6,7 @@ import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailabl
 import { sameImageAs } from '../layers/index.js'
 import { partLogger } from '../logger.js'
 import type { RecordChange } from '../state/index.js'
-import { kindOf, subjectOf } from '../state/index.js'
+import { subjectOf } from '../state/index.js'
 import { ARRIVAL_WAIT_MS, SUBMIT_BATCH } from './constants.js'
 import { createDockerDriver } from './drivers/docker.js'
 import type { JobDriver } from './drivers/driver.js'
@@ -15,15 +15,12 @@ import type { JobComponents, JobEvents, JobInit, JobListQuery, JobView, WaitResu
 import { fetchLogs, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
 import {
-  ASSIGN_KIND,
-  CONTROL_KIND,
   type ControlValue,
   controlKey,
   JOB_KIND,
+  jobIdOf,
   jobKey,
   jobKinds,
-  parseRunKey,
-  RUN_KIND,
   type RunValue,
   runKey,
 } from './records.js'
@@ -41,13 +38,10 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly now: () => number
   private started = false
   private readonly onRecord = ({ record }: RecordChange): void => {
-    const kind = kindOf(record.key)
-    if (kind === JOB_KIND || kind === ASSIGN_KIND || kind === CONTROL_KIND)
-      this.emit('job:changed', subjectOf(record.key))
-    else if (kind === RUN_KIND) {
-      const run = parseRunKey(record.key)
-      if (run !== undefined) this.emit('job:changed', run.id)
-    }
+    const id = jobIdOf(record.key)
+    if (id === undefined) return
+    this.scheduler.changed(id)
+    this.emit('job:changed', id)
   }
 
   constructor(
@@ -184,26 +178,9 @@ export class Jobs extends EventEmitter<JobEvents> {
   /** Resolves when every job has finished, or when the time is up (then `timedOut` says so). */
   async wait(refs: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
     const ids = await this.arrived(refs, Math.min(timeoutMs, ARRIVAL_WAIT_MS))
-    const open = new Set(ids.filter((id) => !isFinal(this.view(id).state)))
-    const result = (timedOut: boolean): WaitResult => ({ jobs: ids.map((id) => this.view(id)), timedOut })
-    if (open.size === 0) return result(false)
-    return new Promise((resolve) => {
-      const onChange = (id: string): void => {
-        if (!open.has(id) || !isFinal(this.view(id).state)) return
-        open.delete(id)
-        if (open.size === 0) finish(false)
-      }
-      const timer = setTimeout(() => finish(true), timeoutMs)
-      const finish = (timedOut: boolean): void => {
-        clearTimeout(timer)
-        this.off('job:changed', onChange)
-        signal?.removeEventListener('abort', onAbort)
-        resolve(result(timedOut))
-      }
-      const onAbort = (): void => finish(true)
-      this.on('job:changed', onChange)
-      signal?.addEventListener('abort', onAbort)
-    })
+    const finished = (id: string): boolean => isFinal(this.view(id).state)
+    const all = await this.until(ids, finished, timeoutMs, signal)
+    return { jobs: ids.map((id) => this.view(id)), timedOut: !all }
   }
 
   /**
@@ -211,30 +188,36 @@ export class Jobs extends EventEmitter<JobEvents> {
    * not known yet is given up to `graceMs` to arrive before it counts as unknown.
    */
   private async arrived(refs: readonly string[], graceMs: number): Promise<string[]> {
-    const known = (ref: string): string | undefined => {
-      try {
-        return this.view(ref).id
-      } catch (err) {
-        if (err instanceof JobNotFoundError && JOB_ID_PATTERN.test(ref)) return undefined
-        throw err
-      }
-    }
-    const missing = new Set(refs.filter((ref) => known(ref) === undefined))
-    if (missing.size > 0) {
-      await new Promise<void>((resolve) => {
-        const onChange = (id: string): void => {
-          if (missing.delete(id) && missing.size === 0) done()
-        }
-        const timer = setTimeout(() => done(), graceMs)
-        const done = (): void => {
-          clearTimeout(timer)
-          this.off('job:changed', onChange)
-          resolve()
-        }
-        this.on('job:changed', onChange)
-      })
-    }
+    const { state } = this.components
+    const wellFormed = refs.filter((ref) => JOB_ID_PATTERN.test(ref))
+    await this.until(wellFormed, (id) => state.get(jobKey(id)) !== undefined, graceMs)
     return refs.map((ref) => this.view(ref).id)
+  }
+
+  /** Resolves true once `done` holds for every id (checked now and on each change), false if time runs out first. */
+  private until(
+    ids: readonly string[],
+    done: (id: string) => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const open = new Set(ids.filter((id) => !done(id)))
+    if (open.size === 0) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const onChange = (id: string): void => {
+        if (open.has(id) && done(id) && open.delete(id) && open.size === 0) finish(true)
+      }
+      const finish = (all: boolean): void => {
+        clearTimeout(timer)
+        this.off('job:changed', onChange)
+        signal?.removeEventListener('abort', onAbort)
+        resolve(all)
+      }
+      const onAbort = (): void => finish(false)
+      const timer = setTimeout(() => finish(false), timeoutMs)
+      this.on('job:changed', onChange)
+      signal?.addEventListener('abort', onAbort)
+    })
   }
 
   /** The log of a job's attempt (the current one by default), from whichever node ran it. */

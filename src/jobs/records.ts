@@ -1,6 +1,6 @@
 // The job records: `job/<id>` (spec), `assign/<id>` (coordinator, fenced), `run/<id>/<attempt>` (runner), `control/<id>`.
 import { z } from 'zod'
-import { PEER_ID_PATTERN, type RecordKind, type StateRecord, subjectOf } from '../state/index.js'
+import { kindOf, PEER_ID_PATTERN, type RecordKind, type StateRecord, subjectOf } from '../state/index.js'
 import { JOB_ID_PATTERN, type JobSpec, jobSpecSchema } from './spec.js'
 
 const uint = z.number().int().nonnegative()
@@ -114,6 +114,13 @@ export const runKind: RecordKind<RunValue> = {
     if (value.node !== record.origin) return `${record.origin} reported a run for ${value.node}`
     return value.attempt === parsed.attempt ? undefined : `${record.key} holds attempt ${value.attempt}`
   },
+}
+
+/** The job a record belongs to (its spec, assignment, control or a run report), or undefined for other kinds. */
+export function jobIdOf(key: string): string | undefined {
+  const kind = kindOf(key)
+  if (kind === JOB_KIND || kind === ASSIGN_KIND || kind === CONTROL_KIND) return subjectOf(key)
+  return kind === RUN_KIND ? parseRunKey(key)?.id : undefined
 }
 
 export const jobKinds: RecordKind[] = [jobKind, assignKind, runKind, controlKind] as RecordKind[]

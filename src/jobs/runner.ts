@@ -21,7 +21,7 @@ import {
 } from './records.js'
 import { RunWriter } from './run-writer.js'
 import type { JobSpec } from './spec.js'
-import { readJob } from './view.js'
+import { cancelRequested, readJob } from './view.js'
 
 export interface RunnerComponents {
   state: ReplicatedState
@@ -121,18 +121,18 @@ export class Runner {
     if (!this.started) return
     const job = readJob(this.c.state, id)
     if (job === undefined) return
-    const { assign, control } = job
+    const { assign } = job
+    const cancelled = cancelRequested(job)
     const mine = assign?.phase === 'assigned' && assign.node === this.self ? assign.attempt : undefined
     for (const attempt of this.attempts.values()) {
       if (attempt.id !== id) continue
       if (attempt.attempt !== mine) void this.end(attempt, 'moved')
-      else if (control?.cancel === true && control.generation >= assign!.generation)
-        void this.end(attempt, 'cancelled')
+      else if (cancelled) void this.end(attempt, 'cancelled')
     }
     if (mine === undefined || this.attempts.has(`${id}/${mine}`)) return
     const reported = this.c.state.get(runKey(id, mine))?.value as RunValue | null | undefined
     if (reported != null && reported.node === this.self && reported.state !== 'running') return
-    if (control?.cancel === true && control.generation >= assign!.generation) {
+    if (cancelled) {
       this.report(id, mine, { state: 'cancelled', exitCode: null, reason: 'cancelled before it started' })
       return
     }

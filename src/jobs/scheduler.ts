@@ -3,8 +3,8 @@ import type { Logger } from 'pino'
 import type { Coordinator } from '../coordinator/index.js'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
 import type { Liveness, Membership } from '../membership/index.js'
-import type { LocalWrite, RecordChange, ReplicatedState } from '../state/index.js'
-import { kindOf, subjectOf } from '../state/index.js'
+import type { LocalWrite, ReplicatedState } from '../state/index.js'
+import { subjectOf } from '../state/index.js'
 import {
   HANDOVER_SETTLE_MS,
   MAX_BACKOFF_MS,
@@ -23,17 +23,9 @@ import {
   neverFits,
   subtractAmounts,
 } from './placement.js'
-import {
-  ASSIGN_KIND,
-  type AssignValue,
-  assignKey,
-  CONTROL_KIND,
-  JOB_KIND,
-  parseRunKey,
-  RUN_KIND,
-} from './records.js'
+import { type AssignValue, assignKey, JOB_KIND } from './records.js'
 import type { JobSpec } from './spec.js'
-import { deriveState, isFinal, type JobRecords, readJob, willRestart } from './view.js'
+import { cancelRequested, deriveState, isFinal, type JobRecords, readJob, willRestart } from './view.js'
 
 export interface SchedulerComponents {
   state: ReplicatedState
@@ -69,7 +61,6 @@ export class Scheduler {
   private passing: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
-  private readonly onRecord = (change: RecordChange): void => this.observe(change)
   private readonly onPeerState = (peer: string, state: Liveness): void => {
     if (!LOST.has(state) || !this.holding) return
     for (const [id, active] of this.active) if (active.node === peer) this.dirty.add(id)
@@ -81,7 +72,6 @@ export class Scheduler {
 
   start(): void {
     if (this.tickTimer !== undefined) return
-    this.c.state.on('record:changed', this.onRecord)
     this.c.membership.on('peer:state', this.onPeerState)
     this.c.coordinator.on('change', this.onCoordinator)
     this.tickTimer = setInterval(() => this.soon(), SCHEDULE_TICK_MS)
@@ -94,7 +84,6 @@ export class Scheduler {
     clearTimeout(this.timer)
     this.tickTimer = undefined
     this.timer = undefined
-    this.c.state.off('record:changed', this.onRecord)
     this.c.membership.off('peer:state', this.onPeerState)
     this.c.coordinator.off('change', this.onCoordinator)
     await this.passing
@@ -106,15 +95,10 @@ export class Scheduler {
     return this.waiting.size
   }
 
-  private observe({ record }: RecordChange): void {
+  /** A record of this job changed (called by the service for every job record). */
+  changed(id: string): void {
     if (!this.holding) return
-    const kind = kindOf(record.key)
-    if (kind === JOB_KIND || kind === ASSIGN_KIND || kind === CONTROL_KIND)
-      this.dirty.add(subjectOf(record.key))
-    else if (kind === RUN_KIND) {
-      const run = parseRunKey(record.key)
-      if (run !== undefined) this.dirty.add(run.id)
-    } else return
+    this.dirty.add(id)
     this.soon()
   }
 
@@ -222,9 +206,9 @@ export class Scheduler {
     }
     const derived = deriveState(job)
     if (isFinal(derived.state)) return
-    const cancelRequested = control?.cancel === true && control.generation >= generation
+    const cancelled = cancelRequested(job)
     if (assign === undefined || assign.phase === 'pending') {
-      if (cancelRequested) {
+      if (cancelled) {
         write(finalValue(assign, generation, 'cancelled', 'cancelled before it ran', now))
         return
       }
@@ -235,7 +219,7 @@ export class Scheduler {
     const node = assign.node!
     const run = job.run
     if (run !== undefined && run.state !== 'running') {
-      if (!willRestart(spec, run, assign.failures) || cancelRequested) return
+      if (!willRestart(spec, run, assign.failures) || cancelled) return
       const counts = run.state !== 'lost' && !(spec.restart === 'always' && ranLong(run))
       const failures = assign.failures + (counts ? 1 : 0)
       const backoff = counts ? Math.min(MAX_BACKOFF_MS, spec.backoffMs * 2 ** (failures - 1)) : 0
@@ -248,7 +232,7 @@ export class Scheduler {
       return
     }
     if (LOST.has(this.c.membership.livenessOf(node))) {
-      if (cancelRequested) {
+      if (cancelled) {
         write(finalValue(assign, generation, 'cancelled', 'cancelled; its node was lost', now))
         return
       }
@@ -337,16 +321,11 @@ export class Scheduler {
       writes.push({
         key: assignKey(spec.id),
         value: {
-          attempt: assign?.attempt ?? 1,
-          generation: assign?.generation ?? 0,
+          ...pendingValue({ attempt: assign?.attempt ?? 1, generation: assign?.generation ?? 0, now }),
           phase: 'assigned',
           node: node.id,
-          outcome: null,
-          reason: null,
           failures: assign?.failures ?? 0,
-          retryAt: null,
-          at: now,
-        } satisfies AssignValue,
+        },
       })
       this.c.metrics.placements.inc()
       this.activate(spec.id, node.id, spec.resources)
@@ -397,6 +376,7 @@ export class Scheduler {
   }
 }
 
+/** An assignment waiting to be placed; the other phases are built on it. */
 function pendingValue({
   attempt,
   generation,
@@ -427,15 +407,11 @@ function finalValue(
   now: number,
 ): AssignValue {
   return {
-    attempt: assign?.attempt ?? 1,
-    generation,
+    ...pendingValue({ attempt: assign?.attempt ?? 1, generation, now }),
     phase: 'final',
-    node: null,
     outcome,
     reason,
     failures: assign?.failures ?? 0,
-    retryAt: null,
-    at: now,
   }
 }
 

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { InvalidFlagError, InvalidJobError, JobTooLargeError, ShoalError } from '../errors.js'
 import { parseReference } from '../layers/index.js'
 import { PEER_ID_PATTERN } from '../state/index.js'
-import { parseDuration, parseSize } from '../util/parse.js'
+import { LABEL_KEY, parseDuration, parseSize } from '../util/parse.js'
 import {
   DEFAULT_BACKOFF_MS,
   DEFAULT_CPU_MILLIS,
@@ -17,7 +17,7 @@ export const JOB_ID_PATTERN = /^j[0-9a-f]{16}$/
 export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const
 export type RestartPolicy = (typeof RESTART_POLICIES)[number]
 
-const label = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/, 'keys use [A-Za-z0-9._/-]')
+const label = z.string().regex(LABEL_KEY, 'keys start with a letter or digit and use [A-Za-z0-9._/-]')
 const labels = z
   .record(label, z.string().max(256))
   .refine((value) => Object.keys(value).length <= 64, 'at most 64 entries')

@@ -54,6 +54,11 @@ export function isFinal(state: JobState): state is FinalState {
   return (FINAL_STATES as readonly string[]).includes(state)
 }
 
+/** True when a user asked to cancel the job's current generation (a later retry starts a new one). */
+export function cancelRequested({ assign, control }: Pick<JobRecords, 'assign' | 'control'>): boolean {
+  return control?.cancel === true && control.generation >= (assign?.generation ?? 0)
+}
+
 /** True when a run that ended this way will be run again under the spec's restart policy. */
 export function willRestart(spec: JobSpec, run: RunValue, failures: number): boolean {
   if (run.state === 'cancelled') return false

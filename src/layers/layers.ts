@@ -267,6 +267,20 @@ export class Layers {
     return result
   }
 
+  /**
+   * Writes (or renews) this node's `fetch/<hex>/<self>` claim under the stamp it first claimed with, so that
+   * renewals keep its place in the earliest-claim order; nothing if it holds no claim on the blob.
+   */
+  private async putClaim(digest: Digest, size: number, mode: 'origin' | 'relay'): Promise<void> {
+    const claimedAt = this.ownClaims.get(digest)
+    if (claimedAt === undefined) return
+    const self = this.components.mesh.peerId
+    const claim: FetchClaim = { holder: self, digest, size, claimedAt }
+    // An origin claim carries no `mode`: absent means origin, as before relays existed.
+    if (mode === 'relay') claim.mode = 'relay'
+    await this.components.state.put(fetchKey(digest, self), claim)
+  }
+
   private sources(): PullSources {
     const { state, mesh, membership } = this.components
     const self = mesh.peerId
@@ -289,14 +303,8 @@ export class Layers {
         return claim === undefined ? undefined : this.endpointOf(claim)
       },
       claim: async (digest, size) => {
-        const claimedAt = state.clockNow()
-        this.ownClaims.set(digest, claimedAt)
-        await state.put(fetchKey(digest, self), {
-          holder: self,
-          digest,
-          size,
-          claimedAt,
-        } satisfies FetchClaim)
+        this.ownClaims.set(digest, state.clockNow())
+        await this.putClaim(digest, size, 'origin')
         await new Promise((resolve) => setTimeout(resolve, this.init.claimSettleMs ?? CLAIM_SETTLE_MS))
         // The earliest live claim wins; every node that knows the same claims picks the same one.
         const first = this.claims.firstClaim(digest, (peer) => peer === self || alive(peer))
@@ -305,16 +313,7 @@ export class Layers {
         await state.remove(fetchKey(digest, self))
         return false
       },
-      renewClaim: async (digest, size) => {
-        const claimedAt = this.ownClaims.get(digest)
-        if (claimedAt === undefined) return
-        await state.put(fetchKey(digest, self), {
-          holder: self,
-          digest,
-          size,
-          claimedAt,
-        } satisfies FetchClaim)
-      },
+      renewClaim: (digest, size) => this.putClaim(digest, size, 'origin'),
       releaseClaim: async (digest) => {
         // Announce the blob first: the others must learn where it is before the claim disappears.
         if (this.store.has(digest)) await this.publishInventory()
@@ -322,15 +321,8 @@ export class Layers {
         if (state.get(fetchKey(digest, self))?.deleted === false) await state.remove(fetchKey(digest, self))
       },
       joinRelay: async (digest, size, claimant) => {
-        const claimedAt = state.clockNow()
-        this.ownClaims.set(digest, claimedAt)
-        await state.put(fetchKey(digest, self), {
-          holder: self,
-          digest,
-          size,
-          claimedAt,
-          mode: 'relay',
-        } satisfies FetchClaim)
+        this.ownClaims.set(digest, state.clockNow())
+        await this.putClaim(digest, size, 'relay')
         await new Promise((resolve) => setTimeout(resolve, RELAY_SETTLE_MS))
         const upstream = this.claims.relayUpstream(
           digest,
@@ -340,17 +332,7 @@ export class Layers {
         )
         return upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
       },
-      renewRelay: async (digest, size) => {
-        const claimedAt = this.ownClaims.get(digest)
-        if (claimedAt === undefined) return
-        await state.put(fetchKey(digest, self), {
-          holder: self,
-          digest,
-          size,
-          claimedAt,
-          mode: 'relay',
-        } satisfies FetchClaim)
-      },
+      renewRelay: (digest, size) => this.putClaim(digest, size, 'relay'),
       markBad: (peer, digest) => {
         this.badPeers.set(peer, performance.now() + BAD_PEER_MS)
         this.metrics.badPeers.inc()

@@ -1,7 +1,7 @@
 // Parsers for user-facing values (labels, durations, sizes, ports); each failure is an InvalidFlagError naming the flag.
 import { InvalidFlagError } from '../errors.js'
 
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/
+export const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/
 const MAX_LABEL_VALUE = 256
 
 /** Parses `k=v` into a pair; keys are DNS-label-like, values are at most 256 characters. */

@@ -79,10 +79,11 @@ describe('jobs when nodes die', () => {
     expect(job.nodeName).not.toBe(victim.name)
 
     // The killed node comes back on its data directory, finds the job moved, and stops the copy it left.
+    // (The swarm key file lives in the first daemon's data directory, which stays even if that one was killed.)
     const rejoin = [
       ...NO_DOCKER,
       '--swarm-key',
-      `${survivors[0]!.dataDir}/swarm.key`,
+      `${procs[0]!.dataDir}/swarm.key`,
       '--bootstrap',
       survivors[0]!.status.addresses[0]!,
     ]
