@@ -11,13 +11,14 @@ import { metricSamples } from '../test/helpers/metrics.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
-import { cpuSeconds, spawnCluster } from './processes.js'
+import { cpuSecondsWithChildren, profileArgs, spawnCluster } from './processes.js'
 
 const run = promisify(execFile)
 
-/** A metric's value from a daemon's /metrics (summed over labels). */
-async function metricOf(proc: DaemonProcess, name: string): Promise<number> {
-  return (await metricSamples(proc.status.httpUrl, name)).reduce((a, b) => a + b, 0)
+/** A metric's value summed over the daemons' /metrics (and over labels). */
+async function sumMetric(procs: readonly DaemonProcess[], name: string): Promise<number> {
+  const values = await Promise.all(procs.map((proc) => metricSamples(proc.status.httpUrl, name)))
+  return values.flat().reduce((a, b) => a + b, 0)
 }
 
 /** The largest number of jobs that ran at once on one node, from their start and end times. */
@@ -53,7 +54,8 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     const procs = await spawnCluster(daemons, 'jb')
     cluster = procs
     const view = await agreedProcesses(procs, 'the cluster to agree on a coordinator')
-    const cpuBefore = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
+    const cpuBefore = await Promise.all(procs.map((proc) => cpuSecondsWithChildren(proc.pid)))
+    const gossipBefore = await sumMetric(procs, 'shoal_gossip_messages_out_total')
     const coordinator = procs.find((proc) => proc.status.peerId === view.holder)!
 
     // Submitted in bulk, a share to each daemon at once.
@@ -82,13 +84,13 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     const wait = { jobs: waits.flatMap((w) => w.jobs) }
     const succeeded = wait.jobs.filter((job) => job.state === 'succeeded').length
 
+    // Helpers started by the daemons (the exec spawner) count as theirs; the jobs themselves do not.
+    const daemonCpuSeconds = await Promise.all(procs.map((proc) => cpuSecondsWithChildren(proc.pid)))
+    const gossipMessages = (await sumMetric(procs, 'shoal_gossip_messages_out_total')) - gossipBefore
     // Summed over the daemons: under load the role may move (the term says how often it did).
-    const sum = async (name: string): Promise<number> =>
-      (await Promise.all(procs.map((proc) => metricOf(proc, name)))).reduce((a, b) => a + b, 0)
-    const placements = await sum('shoal_scheduler_placements_total')
-    const passSeconds = await sum('shoal_scheduler_pass_seconds_total')
+    const placements = await sumMetric(procs, 'shoal_scheduler_placements_total')
+    const passSeconds = await sumMetric(procs, 'shoal_scheduler_pass_seconds_total')
     const termAfter = (await agreedProcesses(procs, 'a coordinator after the run')).term
-    const daemonCpuSeconds = (await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))).map(round)
     const byNode = new Map<string, JobView[]>()
     for (const job of wait.jobs) byNode.set(job.nodeName!, [...(byNode.get(job.nodeName!) ?? []), job])
     const perNode = Object.fromEntries([...byNode].map(([name, jobs]) => [name, jobs.length]))
@@ -98,7 +100,13 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     const peaks = Object.fromEntries([...byNode].map(([name, jobs]) => [name, peakConcurrency(jobs)]))
     const overCommits = Object.values(peaks).filter((peak) => peak > allowedPerNode).length
 
-    const lost = await lostWork(procs, coordinator)
+    const dump = process.env.SHOAL_BENCH_JOBS_DUMP
+    if (dump !== undefined) await writeFile(dump, JSON.stringify(wait.jobs))
+    if (profileArgs().length > 0) {
+      // A profile is written on a clean exit only; the lost-work measure is skipped.
+      await Promise.all(procs.map((proc) => signalDaemon(proc, 'SIGTERM')))
+    }
+    const lost = profileArgs().length > 0 ? 'skipped while profiling' : await lostWork(procs, coordinator)
     return {
       jobs: count,
       daemons,
@@ -112,6 +120,10 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       placements,
       coordinatorTerms: { before: view.term, after: termAfter },
       daemonCpuSeconds: daemonCpuSeconds.map((cpu, i) => round(cpu - cpuBefore[i]!)),
+      daemonCpuMsPerJob: round(
+        (daemonCpuSeconds.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) * 1000) / count,
+      ),
+      gossipMessagesPublished: gossipMessages,
       placementsPerSchedulingSecond: Math.round(placements / passSeconds),
       placementsPerWallSecond: Math.round(placements / endToEndSeconds),
       perNode,

@@ -12,7 +12,7 @@ import { cleanupDaemons, type DaemonProcess, signalDaemon, spawnDaemon } from '.
 import type { TestImage } from '../test/helpers/registry.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
-import { cpuSeconds } from './processes.js'
+import { cpuSeconds, profileArgs } from './processes.js'
 
 const run = promisify(execFile)
 const ORIGIN_SCRIPT = join(import.meta.dirname, 'lab-origin.ts')
@@ -114,9 +114,9 @@ export async function layersLab(
         JSON.stringify({ registries: { [registry]: { insecure: true } } }),
       )
       const swarm = procs[0] === undefined ? [] : ['--swarm-key', `${procs[0].dataDir}/swarm.key`]
-      const profile = process.env.SHOAL_BENCH_CPU_PROF
-      const nodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]
-      procs.push(await spawnDaemon({ name: host.name, dataDir, netns: host.ns, args: swarm, nodeArgs }))
+      procs.push(
+        await spawnDaemon({ name: host.name, dataDir, netns: host.ns, args: swarm, nodeArgs: profileArgs() }),
+      )
     }
     await waitFor(
       'every daemon to see every inventory',

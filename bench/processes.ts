@@ -1,18 +1,25 @@
 // Helpers for benchmarks that run real daemon processes: a small joined cluster and /proc sampling.
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import type { NodeView } from '../src/api/types.js'
 import { type DaemonProcess, spawnDaemon } from '../test/helpers/processes.js'
 
 /** Daemons started at once: start-up costs ~1.5 s of CPU each, so a big cluster starts in waves. */
 const SPAWN_WAVE = 4
 
+/** Node options that write a CPU profile per daemon into $SHOAL_BENCH_CPU_PROF (on a clean exit), if set. */
+export function profileArgs(): string[] {
+  const dir = process.env.SHOAL_BENCH_CPU_PROF
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+}
+
 export async function spawnCluster(count: number, prefix: string): Promise<DaemonProcess[]> {
-  const first = await spawnDaemon({ name: `${prefix}0` })
+  const nodeArgs = profileArgs()
+  const first = await spawnDaemon({ name: `${prefix}0`, nodeArgs })
   const join = ['--swarm-key', `${first.dataDir}/swarm.key`, '--bootstrap', first.status.addresses[0]!]
   const cluster = [first]
   for (let next = 1; next < count; next += SPAWN_WAVE) {
     const wave = Array.from({ length: Math.min(SPAWN_WAVE, count - next) }, (_, i) =>
-      spawnDaemon({ name: `${prefix}${next + i}`, args: join }),
+      spawnDaemon({ name: `${prefix}${next + i}`, args: join, nodeArgs }),
     )
     cluster.push(...(await Promise.all(wave)))
   }
@@ -32,6 +39,18 @@ export async function cpuSeconds(pid: number): Promise<number> {
   // Fields after the command name (which may contain spaces) start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
+}
+
+/** CPU seconds of a process and of its direct children still running (a daemon's helper processes). */
+export async function cpuSecondsWithChildren(pid: number): Promise<number> {
+  let total = await cpuSeconds(pid)
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (Number(fields[1]) === pid) total += await cpuSeconds(Number(entry)).catch(() => 0)
+  }
+  return total
 }
 
 /** Resident set size in MiB, from /proc/<pid>/status. */

@@ -35,6 +35,7 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly metrics: JobMetrics
   private readonly scheduler: Scheduler
   private readonly runner: Runner
+  private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = { exec: createExecDriver() }
   private readonly now: () => number
   private started = false
   private readonly onRecord = ({ record }: RecordChange): void => {
@@ -67,7 +68,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       log: partLogger(components.logger, 'jobs:scheduler'),
       now: this.now,
     })
-    const drivers: Partial<Record<'exec' | 'docker', JobDriver>> = { exec: createExecDriver() }
+    const drivers = this.drivers
     if (docker !== undefined) {
       drivers.docker = createDockerDriver({
         engine: docker,
@@ -105,6 +106,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     this.components.state.off('record:changed', this.onRecord)
     await this.scheduler.stop()
     await this.runner.stop()
+    await Promise.all(Object.values(this.drivers).map((driver) => driver.close?.()))
   }
 
   /** Validates and writes a submission (all or nothing); returns every submitted job, new or already known. */

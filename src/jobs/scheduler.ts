@@ -26,6 +26,7 @@ import {
 import { type AssignValue, assignKey, JOB_KIND } from './records.js'
 import type { JobSpec } from './spec.js'
 import { cancelRequested, deriveState, isFinal, type JobRecords, readJob, willRestart } from './view.js'
+import { WaitQueue } from './wait-queue.js'
 
 export interface SchedulerComponents {
   state: ReplicatedState
@@ -55,9 +56,8 @@ export class Scheduler {
   /** Jobs placed and not yet ended, by id. */
   private readonly active = new Map<string, Active>()
   private readonly used = new Map<string, Amounts>()
-  /** Jobs waiting to be placed, by id; `queue` is them in placement order, rebuilt when it changes. */
-  private readonly waiting = new Map<string, JobSpec>()
-  private queue: JobSpec[] | undefined
+  /** Jobs waiting to be placed. */
+  private readonly waiting = new WaitQueue()
   private passing: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
@@ -137,7 +137,6 @@ export class Scheduler {
     this.active.clear()
     this.used.clear()
     this.waiting.clear()
-    this.queue = undefined
   }
 
   private async pass(): Promise<void> {
@@ -175,12 +174,11 @@ export class Scheduler {
       this.used.set(active.node, subtractAmounts(this.used.get(active.node)!, active.need))
       this.active.delete(id)
     }
-    if (this.waiting.delete(id)) this.queue = undefined
+    this.waiting.delete(id)
   }
 
   private wait(spec: JobSpec): void {
-    if (!this.waiting.has(spec.id)) this.queue = undefined
-    this.waiting.set(spec.id, spec)
+    this.waiting.add(spec)
   }
 
   private activate(id: string, node: string, need: Amounts): void {
@@ -280,15 +278,13 @@ export class Scheduler {
   /** Places waiting jobs in order (priority, then age) on the best node that fits; never over-commits. */
   private place(writes: LocalWrite[]): void {
     if (this.waiting.size === 0) return
-    this.queue ??= [...this.waiting.values()].sort(placementOrder)
     const candidates = this.candidates()
     const now = this.c.now()
     const noRoom = new Set<string>()
     const unplaceable = new Map<string, string | undefined>()
     const holders = new Map<string, ReadonlySet<string>>()
-    const placed: string[] = []
-    for (const spec of this.queue) {
-      const shape = shapeOf(spec)
+    for (const { spec, shape } of this.waiting.inOrder()) {
+      if (noRoom.size === this.waiting.shapeCount) break
       if (noRoom.has(shape)) continue
       const records = readJob(this.c.state, spec.id)
       if (records === undefined) continue
@@ -296,7 +292,7 @@ export class Scheduler {
       if (assign?.retryAt != null && assign.retryAt > now) continue
       const blocked = this.parentsBlock(records, writes, now)
       if (blocked !== undefined) {
-        if (blocked === 'failed') placed.push(spec.id)
+        if (blocked === 'failed') this.waiting.delete(spec.id)
         continue
       }
       let imageHolders: ReadonlySet<string> = new Set()
@@ -329,10 +325,8 @@ export class Scheduler {
       })
       this.c.metrics.placements.inc()
       this.activate(spec.id, node.id, spec.resources)
-      placed.push(spec.id)
+      this.waiting.delete(spec.id)
     }
-    for (const id of placed) this.waiting.delete(id)
-    if (placed.length > 0) this.queue = this.queue.filter((spec) => this.waiting.has(spec.id))
   }
 
   /** Undefined if every parent succeeded; `failed` if one ended otherwise (this job is failed); else `wait`. */
@@ -421,14 +415,4 @@ function ranLong(run: { startedAt: number | null; finishedAt: number | null }): 
     run.finishedAt !== null &&
     run.finishedAt - run.startedAt >= SERVICE_HEALTHY_RUN_MS
   )
-}
-
-/** Jobs with the same shape fit the same nodes: once one does not fit in a pass, the rest are skipped. */
-function shapeOf(spec: JobSpec): string {
-  const r = spec.resources
-  return `${spec.driver}|${r.cpuMillis}|${r.memory}|${r.disk}|${r.gpu}|${JSON.stringify(spec.constraints)}`
-}
-
-function placementOrder(a: JobSpec, b: JobSpec): number {
-  return b.priority - a.priority || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 }

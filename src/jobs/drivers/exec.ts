@@ -1,62 +1,58 @@
 // The exec driver: the command as a child process in its own process group and working directory, output to a log file.
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { appendFile } from 'node:fs/promises'
 import { STOP_GRACE_MS } from '../constants.js'
 import { type Execution, type Exit, exitReason, type JobDriver, type StartRequest } from './driver.js'
+import { SpawnError, type SpawnedChild, Spawner } from './spawner.js'
 
 export function createExecDriver(): JobDriver {
-  return { name: 'exec', start: startProcess }
+  const spawner = new Spawner()
+  return {
+    name: 'exec',
+    start: (request) => startProcess(spawner, request),
+    close: () => spawner.close(),
+  }
 }
 
-async function startProcess(request: StartRequest): Promise<Execution> {
+async function startProcess(spawner: Spawner, request: StartRequest): Promise<Execution> {
   const { spec } = request
-  const log = await open(request.logPath, 'a')
+  let child: SpawnedChild
   try {
-    const child = spawn(spec.command[0]!, spec.command.slice(1), {
+    child = await spawner.spawn({
+      file: spec.command[0]!,
+      args: spec.command.slice(1),
       cwd: request.workdir,
       env: { ...process.env, ...spec.env, ...request.env },
-      stdio: ['ignore', log.fd, log.fd],
-      // Its own process group: a stop reaches whatever the command started too.
-      detached: true,
+      outputPath: request.logPath,
     })
-    const spawned = await new Promise<Error | undefined>((resolve) => {
-      child.once('spawn', () => resolve(undefined))
-      child.once('error', (err) => resolve(err))
-    })
-    if (spawned !== undefined) {
-      const code = (spawned as NodeJS.ErrnoException).code
-      const missing = code === 'ENOENT' || code === 'EACCES'
-      await log.write(`shoal: cannot start ${spec.command[0]}: ${spawned.message}\n`)
-      return {
-        pid: null,
-        ended: Promise.resolve({
-          exitCode: missing ? 127 : 126,
-          reason: `${code === 'ENOENT' ? 'command not found' : 'cannot run'}: ${spec.command[0]}`,
-        }),
-        stop: async () => undefined,
-      }
-    }
-    const pid = child.pid!
-    const ended = new Promise<Exit>((resolve) => {
-      child.once('exit', (exitCode, signal) => {
-        // Whatever the command left running in its group goes with it, as a batch system's cgroup would.
-        killGroup(pid, 'SIGKILL')
-        resolve({ exitCode, reason: exitReason(exitCode, signal) })
-      })
-    })
+  } catch (err) {
+    const code = err instanceof SpawnError ? err.code : undefined
+    const missing = code === 'ENOENT' || code === 'EACCES'
+    await appendFile(request.logPath, `shoal: cannot start ${spec.command[0]}: ${(err as Error).message}\n`)
     return {
-      pid,
-      ended,
-      async stop() {
-        killGroup(pid, 'SIGTERM')
-        const grace = setTimeout(() => killGroup(pid, 'SIGKILL'), STOP_GRACE_MS)
-        await ended
-        clearTimeout(grace)
-      },
+      pid: null,
+      ended: Promise.resolve({
+        exitCode: missing ? 127 : 126,
+        reason: `${code === 'ENOENT' ? 'command not found' : 'cannot run'}: ${spec.command[0]}`,
+      }),
+      stop: async () => undefined,
     }
-  } finally {
-    await log.close()
+  }
+  const { pid } = child
+  const ended = child.exited.then(({ exitCode, signal }): Exit => {
+    // Whatever the command left running in its group goes with it, as a batch system's cgroup would.
+    killGroup(pid, 'SIGKILL')
+    return { exitCode, reason: exitReason(exitCode, signal) }
+  })
+  return {
+    pid,
+    ended,
+    async stop() {
+      killGroup(pid, 'SIGTERM')
+      const grace = setTimeout(() => killGroup(pid, 'SIGKILL'), STOP_GRACE_MS)
+      await ended
+      clearTimeout(grace)
+    },
   }
 }
 

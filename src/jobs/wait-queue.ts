@@ -1,0 +1,106 @@
+// Jobs waiting for placement, kept in placement order (priority, then age), with their distinct shapes counted.
+import type { JobSpec } from './spec.js'
+
+interface Entry {
+  spec: JobSpec
+  /** Jobs of one shape fit the same nodes: once one does not fit in a pass, the rest are skipped. */
+  shape: string
+}
+
+/** Up to this many new jobs are inserted into the order one by one; more are sorted in with everything. */
+const INSERT_LIMIT = 64
+
+/**
+ * A pass looks at the queue from the front and stops as soon as no shape fits, so a pass that places a few
+ * jobs of 10,000 must not cost a sort or a copy of all 10,000: removals are skipped lazily (the array is
+ * compacted once half of it is stale) and a few additions are inserted in place.
+ */
+export class WaitQueue {
+  private readonly entries = new Map<string, Entry>()
+  private readonly shapes = new Map<string, number>()
+  private order: Entry[] = []
+  private added: Entry[] = []
+  private stale = 0
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  /** Distinct shapes among the waiting jobs. */
+  get shapeCount(): number {
+    return this.shapes.size
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id)
+  }
+
+  add(spec: JobSpec): void {
+    if (this.entries.has(spec.id)) return
+    const entry = { spec, shape: shapeOf(spec) }
+    this.entries.set(spec.id, entry)
+    this.shapes.set(entry.shape, (this.shapes.get(entry.shape) ?? 0) + 1)
+    this.added.push(entry)
+  }
+
+  delete(id: string): boolean {
+    const entry = this.entries.get(id)
+    if (entry === undefined) return false
+    this.entries.delete(id)
+    const left = this.shapes.get(entry.shape)! - 1
+    if (left === 0) this.shapes.delete(entry.shape)
+    else this.shapes.set(entry.shape, left)
+    this.stale++
+    return true
+  }
+
+  clear(): void {
+    this.entries.clear()
+    this.shapes.clear()
+    this.order = []
+    this.added = []
+    this.stale = 0
+  }
+
+  /** The waiting jobs in placement order; jobs deleted while iterating are skipped. */
+  *inOrder(): Generator<Entry> {
+    this.settle()
+    for (const entry of this.order) {
+      if (this.entries.get(entry.spec.id) === entry) yield entry
+    }
+  }
+
+  private settle(): void {
+    if (this.stale * 2 > this.order.length || this.added.length > INSERT_LIMIT) {
+      this.order = [...this.entries.values()].sort(placementOrder)
+      this.added = []
+      this.stale = 0
+      return
+    }
+    for (const entry of this.added) {
+      if (this.entries.get(entry.spec.id) !== entry) continue
+      this.order.splice(insertionPoint(this.order, entry), 0, entry)
+    }
+    this.added = []
+  }
+}
+
+function insertionPoint(order: readonly Entry[], entry: Entry): number {
+  let low = 0
+  let high = order.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (placementOrder(order[middle]!, entry) <= 0) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
+function shapeOf(spec: JobSpec): string {
+  const r = spec.resources
+  return `${spec.driver}|${r.cpuMillis}|${r.memory}|${r.disk}|${r.gpu}|${JSON.stringify(spec.constraints)}`
+}
+
+function placementOrder({ spec: a }: Entry, { spec: b }: Entry): number {
+  return b.priority - a.priority || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}

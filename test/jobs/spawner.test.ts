@@ -1,0 +1,108 @@
+// The spawner: children started by its helper process report their pid, exit code or signal, and why they failed.
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SpawnError, Spawner } from '../../src/jobs/drivers/spawner.js'
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
+
+describe('spawner', () => {
+  let dir: string
+  const spawner = new Spawner()
+
+  beforeAll(async () => {
+    dir = await makeTempDir('shoal-spawner-')
+  })
+  afterAll(async () => {
+    await spawner.close()
+    await removeDir(dir)
+  })
+
+  async function run(
+    file: string,
+    args: string[],
+    options: { cwd?: string; env?: Record<string, string> } = {},
+  ) {
+    const logPath = join(dir, `out-${Math.random().toString(16).slice(2)}.log`)
+    const child = await spawner.spawn({
+      file,
+      args,
+      cwd: options.cwd ?? dir,
+      env: { PATH: process.env.PATH, ...options.env },
+      outputPath: logPath,
+    })
+    return { child, logPath }
+  }
+
+  it('runs a child in its own process group with the given environment and working directory', async () => {
+    const { child, logPath } = await run(
+      'sh',
+      ['-c', 'echo "$GREETING $(pwd) $$ $(ps -o pgid= $$)"; exit 3'],
+      {
+        env: { GREETING: 'hello' },
+      },
+    )
+    expect(child.pid).toBeGreaterThan(0)
+    expect(await child.exited).toEqual({ exitCode: 3, signal: null })
+    const [greeting, cwd, pid, pgid] = (await readFile(logPath, 'utf8')).trim().split(/\s+/)
+    expect(greeting).toBe('hello')
+    expect(cwd).toBe(dir)
+    expect(Number(pid)).toBe(child.pid)
+    // Detached: the child leads its own group, so a stop reaches what it started.
+    expect(Number(pgid)).toBe(child.pid)
+  })
+
+  it('reports a child killed by a signal', async () => {
+    const { child } = await run('sleep', ['30'])
+    process.kill(-child.pid, 'SIGTERM')
+    expect(await child.exited).toEqual({ exitCode: null, signal: 'SIGTERM' })
+  })
+
+  it('rejects a command that does not exist with its error code', async () => {
+    const error = await run('/nonexistent/shoal-command', []).catch((err: unknown) => err)
+    expect(error).toBeInstanceOf(SpawnError)
+    expect((error as SpawnError).code).toBe('ENOENT')
+  })
+
+  it('rejects a working directory that does not exist', async () => {
+    const error = await run('true', [], { cwd: join(dir, 'missing') }).catch((err: unknown) => err)
+    expect(error).toBeInstanceOf(SpawnError)
+    expect((error as SpawnError).code).toBe('ENOENT')
+  })
+
+  it('runs many children at once', async () => {
+    const children = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => run('sh', ['-c', `exit ${i % 7}`])),
+    )
+    const exits = await Promise.all(children.map(({ child }) => child.exited))
+    expect(exits.map((exit) => exit.exitCode)).toEqual(Array.from({ length: 50 }, (_, i) => i % 7))
+    expect(new Set(children.map(({ child }) => child.pid)).size).toBe(50)
+  })
+
+  it('is not the daemon that forks: a helper process is the parent, and a new one follows a dead one', async () => {
+    const { child } = await run('sleep', ['30'])
+    const helperPid = await parentOf(child.pid)
+    expect(helperPid).not.toBe(process.pid)
+    expect(await parentOf(helperPid)).toBe(process.pid)
+    process.kill(helperPid, 'SIGKILL')
+    // Nothing can be known of its children any more: they count as killed (the exec driver then kills the group).
+    expect(await child.exited).toEqual({ exitCode: null, signal: 'SIGKILL' })
+    process.kill(-child.pid, 'SIGKILL')
+    const next = await run('sh', ['-c', 'exit 4'])
+    expect(await next.child.exited).toEqual({ exitCode: 4, signal: null })
+  })
+
+  it('refuses spawns once closed', async () => {
+    const closed = new Spawner()
+    await closed.close()
+    const error = await closed
+      .spawn({ file: 'true', args: [], cwd: dir, env: {}, outputPath: join(dir, 'never.log') })
+      .catch((err: unknown) => err)
+    expect((error as SpawnError).code).toBe('ECLOSED')
+  })
+})
+
+/** The parent pid of a process, from /proc/<pid>/stat. */
+async function parentOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+}
