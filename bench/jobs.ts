@@ -5,7 +5,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { createClient } from '../cli/client.js'
-import type { JobView } from '../src/api/types.js'
+import type { CoordinatorView, JobView } from '../src/api/types.js'
 import { agreedProcesses } from '../test/helpers/coordinator.js'
 import { metricSamples } from '../test/helpers/metrics.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
@@ -19,6 +19,57 @@ const run = promisify(execFile)
 async function sumMetric(procs: readonly DaemonProcess[], name: string): Promise<number> {
   const values = await Promise.all(procs.map((proc) => metricSamples(proc.status.httpUrl, name)))
   return values.flat().reduce((a, b) => a + b, 0)
+}
+
+interface RoleChange {
+  atSeconds: number
+  term: number
+  holder: string | null
+}
+
+/**
+ * Every second: one daemon's view of the coordinator (each change of term, with when it was seen) and the
+ * longest event-loop stall of every daemon since the last look (prom-client resets it on each read).
+ */
+function watchCluster(
+  procs: readonly DaemonProcess[],
+  since: number,
+): {
+  stop(): Promise<{ roleChanges: RoleChange[]; longestStalls: Array<{ atSeconds: number; ms: number }> }>
+} {
+  const roleChanges: RoleChange[] = []
+  const longestStalls = procs.map(() => ({ atSeconds: 0, ms: 0 }))
+  let term: number | undefined
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const atSeconds = round((performance.now() - since) / 1000)
+      const view = await createClient(procs[0]!.dataDir)
+        .get<CoordinatorView>('/v1/coordinator')
+        .catch(() => undefined)
+      if (view !== undefined && view.term !== term) {
+        if (term !== undefined) roleChanges.push({ atSeconds, term: view.term, holder: view.holderName })
+        term = view.term
+      }
+      const stalls = await Promise.all(
+        procs.map((proc) =>
+          metricSamples(proc.status.httpUrl, 'nodejs_eventloop_lag_max_seconds').catch(() => [0]),
+        ),
+      )
+      stalls.forEach((samples, i) => {
+        const ms = Math.round(Math.max(0, ...samples) * 1000)
+        if (ms > longestStalls[i]!.ms) longestStalls[i] = { atSeconds, ms }
+      })
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await loop
+      return { roleChanges, longestStalls }
+    },
+  }
 }
 
 /** The largest number of jobs that ran at once on one node, from their start and end times. */
@@ -61,6 +112,7 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     // Submitted in bulk, a share to each daemon at once.
     const share = Math.ceil(count / daemons)
     const started = performance.now()
+    const watch = watchCluster(procs, started)
     const submitted = await Promise.all(
       procs.map((proc, i) => {
         const specs = Array.from({ length: Math.min(share, count - i * share) }, () => ({
@@ -81,8 +133,15 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       ),
     )
     const endToEndSeconds = (performance.now() - started) / 1000
+    const { roleChanges, longestStalls } = await watch.stop()
     const wait = { jobs: waits.flatMap((w) => w.jobs) }
     const succeeded = wait.jobs.filter((job) => job.state === 'succeeded').length
+    const notSucceeded: Record<string, number> = {}
+    for (const job of wait.jobs) {
+      if (job.state === 'succeeded') continue
+      const why = `${job.state}: ${job.reason ?? ''}`
+      notSucceeded[why] = (notSucceeded[why] ?? 0) + 1
+    }
 
     // Helpers started by the daemons (the exec spawner) count as theirs; the jobs themselves do not.
     const daemonCpuSeconds = await Promise.all(procs.map((proc) => cpuSecondsWithChildren(proc.pid)))
@@ -117,8 +176,11 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       endToEndSeconds: round(endToEndSeconds),
       endToEndRatio: round(endToEndSeconds / baselineSeconds),
       succeeded,
+      notSucceeded,
       placements,
       coordinatorTerms: { before: view.term, after: termAfter },
+      roleChanges,
+      longestEventLoopStalls: Object.fromEntries(procs.map((proc, i) => [proc.name, longestStalls[i]])),
       daemonCpuSeconds: daemonCpuSeconds.map((cpu, i) => round(cpu - cpuBefore[i]!)),
       daemonCpuMsPerJob: round(
         (daemonCpuSeconds.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) * 1000) / count,

@@ -57,8 +57,16 @@ export const PLACEMENT_BATCH = 1_000
  */
 export const START_TIMEOUT_MS = 30_000
 
-/** The runner writes run records in batches at most this often: a `true` job that ends within it writes once. */
+/** The runner writes run records in batches at most this often. */
 export const RUN_FLUSH_MS = 20
+
+/**
+ * A job is reported `running` only once it has run this long: one that ends sooner writes one run record (its
+ * end), not two, which is a quarter of the records of a short job. Its start time is still exact; the view
+ * shows `assigned` for this long. A daemon killed in this window leaves no pid behind, so its restart cannot
+ * stop that copy: the job may run twice, which the at-least-once guarantee allows.
+ */
+export const RUNNING_REPORT_DELAY_MS = 250
 
 /** After SIGTERM, a job's process group (or container) gets this long before SIGKILL. */
 export const STOP_GRACE_MS = 5_000

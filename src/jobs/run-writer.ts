@@ -1,12 +1,19 @@
-// Writes run records in small batches: reports within RUN_FLUSH_MS share one state write (and one gossip message).
+// Writes run records in small batches (one state write, one gossip message); `running` reports wait to be needed.
 import type { Logger } from 'pino'
 import type { ReplicatedState } from '../state/index.js'
-import { RUN_FLUSH_MS } from './constants.js'
+import { RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from './constants.js'
 import { type RunValue, runKey } from './records.js'
 
+interface Queued {
+  value: RunValue
+  /** performance.now() from which it is written. */
+  due: number
+}
+
 export class RunWriter {
-  private readonly pending = new Map<string, RunValue>()
+  private readonly pending = new Map<string, Queued>()
   private timer: NodeJS.Timeout | undefined
+  private timerDue = Number.POSITIVE_INFINITY
   private flushing: Promise<void> = Promise.resolve()
 
   constructor(
@@ -14,22 +21,49 @@ export class RunWriter {
     private readonly log: Logger,
   ) {}
 
-  /** Queues a report; a later report of the same attempt before the flush replaces it. */
+  /**
+   * Queues a report; a later report of the same attempt before it is written replaces it. An end is written
+   * within RUN_FLUSH_MS; `running` after RUNNING_REPORT_DELAY_MS, so a job that ends before never reports it.
+   */
   report(jobId: string, value: RunValue): void {
-    this.pending.set(runKey(jobId, value.attempt), value)
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined
-      void this.flush()
-    }, RUN_FLUSH_MS)
+    const delay = value.state === 'running' ? RUNNING_REPORT_DELAY_MS : RUN_FLUSH_MS
+    const due = performance.now() + delay
+    this.pending.set(runKey(jobId, value.attempt), { value, due })
+    if (due < this.timerDue) this.wakeAt(due)
   }
 
-  /** Writes everything queued; resolves when it is durable. */
+  /** Writes everything queued, due or not; resolves when it is durable. */
   flush(): Promise<void> {
     clearTimeout(this.timer)
     this.timer = undefined
-    if (this.pending.size === 0) return this.flushing
-    const writes = [...this.pending].map(([key, value]) => ({ key, value }))
-    this.pending.clear()
+    this.timerDue = Number.POSITIVE_INFINITY
+    return this.write(Number.POSITIVE_INFINITY)
+  }
+
+  private wakeAt(due: number): void {
+    clearTimeout(this.timer)
+    this.timerDue = due
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined
+        this.timerDue = Number.POSITIVE_INFINITY
+        void this.write(performance.now())
+      },
+      Math.max(0, due - performance.now()),
+    )
+  }
+
+  private write(upTo: number): Promise<void> {
+    const writes: Array<{ key: string; value: RunValue }> = []
+    let next = Number.POSITIVE_INFINITY
+    for (const [key, queued] of this.pending) {
+      if (queued.due <= upTo) {
+        writes.push({ key, value: queued.value })
+        this.pending.delete(key)
+      } else next = Math.min(next, queued.due)
+    }
+    if (next < this.timerDue) this.wakeAt(next)
+    if (writes.length === 0) return this.flushing
     this.flushing = this.flushing
       .then(() => this.state.write(writes))
       .then(

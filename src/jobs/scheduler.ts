@@ -352,21 +352,18 @@ export class Scheduler {
   }
 
   private candidates(): Candidate[] {
-    return this.c.membership
-      .nodes()
-      .filter((node) => node.state === 'alive')
-      .map((node) => ({
-        id: node.id,
-        name: node.name,
-        labels: node.labels,
-        drivers: node.drivers,
-        capacity: {
-          cpuMillis: node.resources.cpus * 1000,
-          memory: node.resources.memoryTotal,
-          disk: node.resources.diskFree,
-          gpu: node.resources.gpus ?? 0,
-        },
-      }))
+    return this.c.membership.aliveNodes().map((node) => ({
+      id: node.peerId,
+      name: node.name,
+      labels: node.labels,
+      drivers: node.drivers,
+      capacity: {
+        cpuMillis: node.resources.cpus * 1000,
+        memory: node.resources.memoryTotal,
+        disk: node.resources.diskFree,
+        gpu: node.resources.gpus ?? 0,
+      },
+    }))
   }
 }
 

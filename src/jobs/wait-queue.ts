@@ -19,7 +19,10 @@ export class WaitQueue {
   private readonly entries = new Map<string, Entry>()
   private readonly shapes = new Map<string, number>()
   private order: Entry[] = []
+  /** Entries before `head` are all deleted: placing takes from the front, and no pass walks them again. */
+  private head = 0
   private added: Entry[] = []
+  /** Deleted entries still in `order` after `head`. */
   private stale = 0
 
   get size(): number {
@@ -58,6 +61,7 @@ export class WaitQueue {
     this.entries.clear()
     this.shapes.clear()
     this.order = []
+    this.head = 0
     this.added = []
     this.stale = 0
   }
@@ -65,28 +69,39 @@ export class WaitQueue {
   /** The waiting jobs in placement order; jobs deleted while iterating are skipped. */
   *inOrder(): Generator<Entry> {
     this.settle()
-    for (const entry of this.order) {
-      if (this.entries.get(entry.spec.id) === entry) yield entry
+    for (let i = this.head; i < this.order.length; i++) {
+      const entry = this.order[i]!
+      if (this.isLive(entry)) yield entry
     }
   }
 
+  private isLive(entry: Entry): boolean {
+    return this.entries.get(entry.spec.id) === entry
+  }
+
   private settle(): void {
-    if (this.stale * 2 > this.order.length || this.added.length > INSERT_LIMIT) {
+    while (this.head < this.order.length && !this.isLive(this.order[this.head]!)) {
+      this.head++
+      this.stale--
+    }
+    const length = this.order.length - this.head
+    if (this.stale * 2 > length || this.head * 2 > this.order.length || this.added.length > INSERT_LIMIT) {
       this.order = [...this.entries.values()].sort(placementOrder)
+      this.head = 0
       this.added = []
       this.stale = 0
       return
     }
     for (const entry of this.added) {
-      if (this.entries.get(entry.spec.id) !== entry) continue
-      this.order.splice(insertionPoint(this.order, entry), 0, entry)
+      if (!this.isLive(entry)) continue
+      this.order.splice(insertionPoint(this.order, this.head, entry), 0, entry)
     }
     this.added = []
   }
 }
 
-function insertionPoint(order: readonly Entry[], entry: Entry): number {
-  let low = 0
+function insertionPoint(order: readonly Entry[], from: number, entry: Entry): number {
+  let low = from
   let high = order.length
   while (low < high) {
     const middle = (low + high) >>> 1

@@ -283,6 +283,16 @@ export class Membership extends EventEmitter<MembershipEvents> {
       .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
   }
 
+  /** The node records of the nodes alive now (this one included): cheaper than views, for the scheduler. */
+  aliveNodes(): NodeValue[] {
+    const alive: NodeValue[] = []
+    for (const record of this.state.list(NODE_KIND)) {
+      const value = record.value as NodeValue
+      if (this.livenessOf(value.peerId) === 'alive') alive.push(value)
+    }
+    return alive
+  }
+
   /** One node by peer id, by name, or by a unique tail of its peer id (at least 4 characters). */
   node(ref: string): NodeView {
     const all = this.nodes({ all: true })

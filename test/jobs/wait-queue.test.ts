@@ -31,6 +31,8 @@ describe('wait queue', () => {
       }),
       fc.record({ remove: fc.integer({ min: 0, max: 300 }) }),
       fc.record({ read: fc.constant(true) }),
+      // What a pass does: take jobs from the front.
+      fc.record({ takeFront: fc.integer({ min: 1, max: 40 }) }),
     )
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
@@ -46,6 +48,13 @@ describe('wait queue', () => {
           } else if ('remove' in step) {
             const id = byNumber.get(step.remove)?.id
             if (id !== undefined) expect(queue.delete(id)).toBe(model.delete(id))
+          } else if ('takeFront' in step) {
+            let taken = 0
+            for (const { spec: job } of queue.inOrder()) {
+              if (taken++ === step.takeFront) break
+              queue.delete(job.id)
+              model.delete(job.id)
+            }
           } else {
             expect([...queue.inOrder()].map((entry) => entry.spec.id)).toEqual(expectedOrder(model.values()))
           }

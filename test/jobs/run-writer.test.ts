@@ -1,0 +1,77 @@
+// The run writer: a short job writes one run record (its end); a long one reports running, later; stop writes all.
+import pino from 'pino'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from '../../src/jobs/constants.js'
+import type { RunValue } from '../../src/jobs/records.js'
+import { RunWriter } from '../../src/jobs/run-writer.js'
+import type { ReplicatedState } from '../../src/state/index.js'
+
+const PEER = '12D3KooWLWomxqdiAuZKSQBNYfhJoC8JSERe31aJ6BWat5M9QUVx'
+
+function run(state: RunValue['state'], attempt = 1): RunValue {
+  const ended = state !== 'running'
+  return {
+    node: PEER,
+    attempt,
+    state,
+    exitCode: ended ? 0 : null,
+    reason: null,
+    startedAt: 1,
+    finishedAt: ended ? 2 : null,
+    pid: 42,
+  }
+}
+
+describe('run writer', () => {
+  let batches: Array<Array<{ key: string; value: RunValue }>>
+  let writer: RunWriter
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    batches = []
+    const state = {
+      write: async (writes: Array<{ key: string; value: RunValue }>) => {
+        batches.push(writes)
+      },
+    } as unknown as ReplicatedState
+    writer = new RunWriter(state, pino({ level: 'silent' }))
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  const states = () => batches.map((batch) => batch.map(({ key, value }) => `${key}:${value.state}`))
+
+  it('writes only the end of a job that ends before it would be reported running', async () => {
+    writer.report('j0000000000000001', run('running'))
+    await vi.advanceTimersByTimeAsync(RUNNING_REPORT_DELAY_MS / 2)
+    writer.report('j0000000000000001', run('succeeded'))
+    await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS)
+    expect(states()).toEqual([['run/j0000000000000001/1:succeeded']])
+    await vi.advanceTimersByTimeAsync(RUNNING_REPORT_DELAY_MS * 2)
+    expect(batches).toHaveLength(1)
+  })
+
+  it('reports a longer job running after the delay, then its end', async () => {
+    writer.report('j0000000000000002', run('running'))
+    await vi.advanceTimersByTimeAsync(RUNNING_REPORT_DELAY_MS - 1)
+    expect(batches).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(states()).toEqual([['run/j0000000000000002/1:running']])
+    writer.report('j0000000000000002', run('failed'))
+    await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS)
+    expect(states()).toEqual([['run/j0000000000000002/1:running'], ['run/j0000000000000002/1:failed']])
+  })
+
+  it('batches the ends of many jobs into one write, and writes what is queued on flush', async () => {
+    for (let n = 1; n <= 5; n++) writer.report(`j000000000000001${n}`, run('succeeded'))
+    writer.report('j0000000000000020', run('running'))
+    await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS)
+    expect(batches).toHaveLength(1)
+    expect(batches[0]).toHaveLength(5)
+    await writer.flush()
+    expect(states()[1]).toEqual(['run/j0000000000000020/1:running'])
+    await vi.advanceTimersByTimeAsync(RUNNING_REPORT_DELAY_MS * 2)
+    expect(batches).toHaveLength(2)
+  })
+})
