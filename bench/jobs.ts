@@ -72,6 +72,29 @@ function watchCluster(
   }
 }
 
+/** What the daemons logged about the coordinator role during the run (claims, step-downs, stalls). */
+async function coordinatorLog(procs: readonly DaemonProcess[], since: number): Promise<string[]> {
+  const startedAt = Date.now() - (performance.now() - since)
+  const lines: Array<[number, string]> = []
+  for (const proc of procs) {
+    for (const line of (await readFile(proc.logFile, 'utf8')).split('\n')) {
+      if (!/coordinator|stalled/.test(line)) continue
+      const entry = JSON.parse(line) as { time: string; msg: string; stalledMs?: number }
+      const time = Date.parse(entry.time)
+      if (time < startedAt) continue
+      const at = ((time - startedAt) / 1000).toFixed(2)
+      lines.push([
+        time,
+        `${at}s ${proc.name}: ${entry.msg}${entry.stalledMs ? ` (${entry.stalledMs} ms)` : ''}`,
+      ])
+    }
+  }
+  return lines
+    .sort((a, b) => a[0] - b[0])
+    .map(([, text]) => text)
+    .slice(0, 30)
+}
+
 /** The largest number of jobs that ran at once on one node, from their start and end times. */
 function peakConcurrency(jobs: readonly JobView[]): number {
   const events: Array<[number, number]> = []
@@ -165,6 +188,7 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       // A profile is written on a clean exit only; the lost-work measure is skipped.
       await Promise.all(procs.map((proc) => signalDaemon(proc, 'SIGTERM')))
     }
+    const roleLog = await coordinatorLog(procs, started)
     const lost = profileArgs().length > 0 ? 'skipped while profiling' : await lostWork(procs, coordinator)
     return {
       jobs: count,
@@ -180,6 +204,7 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       placements,
       coordinatorTerms: { before: view.term, after: termAfter },
       roleChanges,
+      roleLog,
       longestEventLoopStalls: Object.fromEntries(procs.map((proc, i) => [proc.name, longestStalls[i]])),
       daemonCpuSeconds: daemonCpuSeconds.map((cpu, i) => round(cpu - cpuBefore[i]!)),
       daemonCpuMsPerJob: round(

@@ -15,8 +15,11 @@ export const MAX_SUBMISSION_BYTES = 32 * 1024 * 1024
 /** A job spec must fit in one record (state's MAX_RECORD_BYTES is 64 KiB) with room for the signature. */
 export const MAX_JOB_SPEC_BYTES = 56 * 1024
 
-/** Specs are written to the state in batches of this many, yielding between batches so the API stays responsive. */
-export const SUBMIT_BATCH = 1_000
+/**
+ * Specs are checked and written to the state in slices of this many (~100 ms each here), yielding between
+ * slices so the daemon stays responsive and keeps renewing its lease while it takes in 10,000.
+ */
+export const SUBMIT_BATCH = 250
 
 /**
  * CPU a job asks for when it says nothing: a tenth of a core, like Nomad's 100 MHz default. A full core would
@@ -48,8 +51,11 @@ export const SCHEDULE_TICK_MS = 1_000
  */
 export const HANDOVER_SETTLE_MS = 1_000
 
-/** Most assignments written in one state batch (one gossip message of ~500 KiB carries ~1,000 of them). */
-export const PLACEMENT_BATCH = 1_000
+/** Most assignments written in one state batch (each signed; ~60 ms of work here). */
+export const PLACEMENT_BATCH = 250
+
+/** Most jobs a scheduling pass looks at (their records changed); the rest wait for the next pass. */
+export const CLASSIFY_SLICE = 2_000
 
 /**
  * A job assigned to a live node that has not reported it running after this long is moved (its node missed

@@ -112,7 +112,7 @@ export class Jobs extends EventEmitter<JobEvents> {
   /** Validates and writes a submission (all or nothing); returns every submitted job, new or already known. */
   async submit(inputs: readonly unknown[]): Promise<{ jobs: JobView[]; created: number }> {
     const { state } = this.components
-    const submission = prepareSubmission(inputs, {
+    const submission = await prepareSubmission(inputs, {
       now: this.now(),
       submittedBy: state.peerId,
       exists: (id) => state.get(jobKey(id)) !== undefined,

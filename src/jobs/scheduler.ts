@@ -6,6 +6,7 @@ import type { Liveness, Membership } from '../membership/index.js'
 import type { LocalWrite, ReplicatedState } from '../state/index.js'
 import { subjectOf } from '../state/index.js'
 import {
+  CLASSIFY_SLICE,
   HANDOVER_SETTLE_MS,
   MAX_BACKOFF_MS,
   PLACEMENT_BATCH,
@@ -52,6 +53,8 @@ export class Scheduler {
   private holding = false
   /** performance.now() when this node took the role: placing waits HANDOVER_SETTLE_MS after it. */
   private holdingSince = 0
+  /** Set on taking the role until every job has been looked at once. */
+  private rebuilding = false
   private readonly dirty = new Set<string>()
   /** Jobs placed and not yet ended, by id. */
   private readonly active = new Map<string, Active>()
@@ -148,21 +151,31 @@ export class Scheduler {
     const term = this.c.coordinator.term()
     if (!this.holding) this.rebuild()
     const writes: LocalWrite[] = []
-    for (const id of this.dirty) this.classify(id, writes)
-    this.dirty.clear()
+    // 10,000 jobs arriving at once are looked at over several passes, so the daemon keeps answering (and
+    // renewing its lease) between them.
+    let looked = 0
+    for (const id of this.dirty) {
+      if (looked++ === CLASSIFY_SLICE) break
+      this.dirty.delete(id)
+      this.classify(id, writes)
+    }
+    if (this.dirty.size === 0) this.rebuilding = false
     this.checkStarts(writes)
-    if (performance.now() - this.holdingSince >= HANDOVER_SETTLE_MS) this.place(writes)
+    // Until every job has been looked at once after taking the role, what is already placed is not known.
+    if (this.rebuilding) this.soon()
+    else if (performance.now() - this.holdingSince >= HANDOVER_SETTLE_MS) this.place(writes)
     else this.soonAfter(HANDOVER_SETTLE_MS)
     this.c.metrics.passSeconds.inc((performance.now() - started) / 1000)
     for (let i = 0; i < writes.length; i += PLACEMENT_BATCH) {
       await this.c.coordinator.writeAsCoordinator(term, writes.slice(i, i + PLACEMENT_BATCH))
     }
-    if (writes.length > 0) this.soon()
+    if (writes.length > 0 || this.dirty.size > 0) this.soon()
   }
 
   /** Took the role: every job is looked at once. */
   private rebuild(): void {
     this.holding = true
+    this.rebuilding = true
     this.holdingSince = performance.now()
     for (const record of this.c.state.list(JOB_KIND)) this.dirty.add(subjectOf(record.key))
     this.c.log.info({ jobs: this.dirty.size }, 'scheduler active on this coordinator')

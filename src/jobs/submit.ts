@@ -1,6 +1,7 @@
 // Turns a submission (one spec or many) into job specs: validation, idempotent ids, `after` resolved, no cycles.
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { InvalidJobError, JobCycleError, TooManyJobsError } from '../errors.js'
-import { MAX_JOBS_PER_SUBMISSION } from './constants.js'
+import { MAX_JOBS_PER_SUBMISSION, SUBMIT_BATCH } from './constants.js'
 import { JOB_ID_PATTERN, type JobSpec, jobIdFor, normaliseJob } from './spec.js'
 
 export interface Submission {
@@ -14,10 +15,10 @@ export interface Submission {
  * Validates every spec before anything is written (all or nothing). `exists` says whether a job id is
  * already known; a spec whose submission id made a job before yields that job and is not written again.
  */
-export function prepareSubmission(
+export async function prepareSubmission(
   inputs: readonly unknown[],
   context: { now: number; submittedBy: string; exists(id: string): boolean },
-): Submission {
+): Promise<Submission> {
   if (inputs.length === 0) throw new InvalidJobError('the submission has no job specs')
   if (inputs.length > MAX_JOBS_PER_SUBMISSION) {
     throw new TooManyJobsError(
@@ -27,11 +28,13 @@ export function prepareSubmission(
   const single = inputs.length === 1
   const batch = new Map<string, JobSpec>()
   const ids: string[] = []
-  inputs.forEach((input, index) => {
+  for (const [index, input] of inputs.entries()) {
+    // Thousands of specs take a second to check: the daemon answers others (and renews its lease) meanwhile.
+    if (index > 0 && index % SUBMIT_BATCH === 0) await yieldToLoop()
     const spec = normaliseJob(input, single ? 'job' : `job ${index}`, context)
     ids.push(spec.id)
     if (!batch.has(spec.id) && !context.exists(spec.id)) batch.set(spec.id, spec)
-  })
+  }
   const known = (id: string): boolean => batch.has(id) || context.exists(id)
   for (const [index, spec] of [...batch.values()].entries()) {
     spec.after = spec.after.map((ref) => {

@@ -58,8 +58,11 @@ export function validateRecord(input: unknown, ctx: ValidationContext): Validati
   const decoded = decodeWireRecord(input)
   if (typeof decoded === 'string')
     return drop(decoded, `record failed to ${decoded === 'decode' ? 'parse' : 'validate'}`)
-  const record = decoded
+  return judgeRecord(decoded, ctx)
+}
 
+/** Judges a decoded record: kind, writer rule, value schema, signature, clock skew, tombstone age, term. */
+export function judgeRecord(record: StateRecord, ctx: ValidationContext): ValidationResult {
   const kind = ctx.kinds.get(kindOf(record.key))
   if (kind === undefined) return drop('unknown-kind', `unknown record kind in ${record.key}`, record.origin)
 

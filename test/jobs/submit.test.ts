@@ -11,22 +11,22 @@ const context = (known: string[] = []) => ({
 const exec = (extra: Record<string, unknown> = {}) => ({ driver: 'exec', command: ['true'], ...extra })
 
 describe('submissions', () => {
-  it('maps a submission id to the same job id every time, and writes a known job again never', () => {
+  it('maps a submission id to the same job id every time, and writes a known job again never', async () => {
     const id = jobIdFor('nightly')
     expect(jobIdFor('nightly')).toBe(id)
     expect(jobIdFor('weekly')).not.toBe(id)
-    const first = prepareSubmission(
+    const first = await prepareSubmission(
       [exec({ submissionId: 'nightly' }), exec({ submissionId: 'nightly' })],
       context(),
     )
     expect(first.ids).toEqual([id, id])
     expect(first.fresh).toHaveLength(1)
-    expect(prepareSubmission([exec({ submissionId: 'nightly' })], context([id])).fresh).toEqual([])
+    expect((await prepareSubmission([exec({ submissionId: 'nightly' })], context([id]))).fresh).toEqual([])
   })
 
-  it('resolves after by job id or submission id, within the batch or among known jobs', () => {
+  it('resolves after by job id or submission id, within the batch or among known jobs', async () => {
     const known = jobIdFor('build')
-    const batch = prepareSubmission(
+    const batch = await prepareSubmission(
       [
         exec({ submissionId: 'test', after: ['build'] }),
         exec({ submissionId: 'deploy', after: ['test', known] }),
@@ -37,41 +37,43 @@ describe('submissions', () => {
     expect(batch.fresh[1]!.after).toEqual([jobIdFor('test'), known])
   })
 
-  it('refuses cycles, including long chains and self-dependency, without overflowing the stack', () => {
-    expect(() => prepareSubmission([exec({ submissionId: 'a', after: ['a'] })], context())).toThrow(
+  it('refuses cycles, including long chains and self-dependency, without overflowing the stack', async () => {
+    await expect(prepareSubmission([exec({ submissionId: 'a', after: ['a'] })], context())).rejects.toThrow(
       /cycle: .* → /,
     )
     const chain = Array.from({ length: 20_000 }, (_, i) =>
       exec({ submissionId: `s${i}`, after: [`s${(i + 1) % 20_000}`] }),
     )
-    expect(() => prepareSubmission(chain, context())).toThrow(
+    await expect(prepareSubmission(chain, context())).rejects.toThrow(
       expect.objectContaining({ code: 'SHOAL_JOB_CYCLE' }),
     )
     const line = Array.from({ length: 20_000 }, (_, i) =>
       exec({ submissionId: `l${i}`, after: i === 0 ? [] : [`l${i - 1}`] }),
     )
-    expect(prepareSubmission(line, context()).fresh).toHaveLength(20_000)
+    expect((await prepareSubmission(line, context())).fresh).toHaveLength(20_000)
   })
 
-  it('validates everything before anything is written', () => {
-    const bad = (specs: unknown[]) => () => prepareSubmission(specs, context())
-    expect(bad([])).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
-    expect(bad([exec(), { driver: 'exec', command: [] }])).toThrow('job 1: the exec driver needs a command')
-    expect(bad([{ driver: 'docker', command: [] }])).toThrow('job: the docker driver needs an image')
-    expect(bad([exec({ retries: 2, restart: 'never' })])).toThrow(/retries need restart/)
-    expect(bad([exec({ timeout: '-1s' })])).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
-    expect(bad([exec({ resources: { memory: '12 parsecs' } })])).toThrow(/resources.memory expects a size/)
-    expect(bad([exec({ env: { 'NOT-A-NAME': 'x' } })])).toThrow(/job at env.NOT-A-NAME/)
-    expect(bad([exec({ surprise: true })])).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
-    expect(bad(Array.from({ length: 100_001 }, () => exec()))).toThrow(
+  it('validates everything before anything is written', async () => {
+    const bad = (specs: unknown[]) => expect(prepareSubmission(specs, context())).rejects
+    await bad([]).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
+    await bad([exec(), { driver: 'exec', command: [] }]).toThrow('job 1: the exec driver needs a command')
+    await bad([{ driver: 'docker', command: [] }]).toThrow('job: the docker driver needs an image')
+    await bad([exec({ retries: 2, restart: 'never' })]).toThrow(/retries need restart/)
+    await bad([exec({ timeout: '-1s' })]).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
+    await bad([exec({ resources: { memory: '12 parsecs' } })]).toThrow(/resources.memory expects a size/)
+    await bad([exec({ env: { 'NOT-A-NAME': 'x' } })]).toThrow(/job at env.NOT-A-NAME/)
+    await bad([exec({ surprise: true })]).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
+    await bad(Array.from({ length: 100_001 }, () => exec())).toThrow(
       expect.objectContaining({ code: 'SHOAL_TOO_MANY_JOBS' }),
     )
   })
 
-  it('fills defaults users expect', () => {
-    const [spec] = prepareSubmission(
-      [exec({ retries: 2, timeout: '30s', resources: { cpu: 0.5, memory: '512M' } })],
-      context(),
+  it('fills defaults users expect', async () => {
+    const [spec] = (
+      await prepareSubmission(
+        [exec({ retries: 2, timeout: '30s', resources: { cpu: 0.5, memory: '512M' } })],
+        context(),
+      )
     ).fresh
     expect(spec).toMatchObject({
       name: 'true',
