@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailableError } from '../errors.js'
 import { sameImageAs } from '../layers/index.js'
 import { partLogger } from '../logger.js'
-import type { RecordChange } from '../state/index.js'
+import type { RecordChange, StateRecord } from '../state/index.js'
 import { subjectOf } from '../state/index.js'
 import { ARRIVAL_WAIT_MS, SUBMIT_BATCH } from './constants.js'
 import { createDockerDriver } from './drivers/docker.js'
@@ -38,8 +38,10 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = { exec: createExecDriver() }
   private readonly now: () => number
   private started = false
-  private readonly onRecord = ({ record }: RecordChange): void => {
-    const id = jobIdOf(record.key)
+  private readonly onRecord = ({ record }: RecordChange): void => this.onJobRecord(record)
+  /** Also for an assignment withdrawn because its coordinator's term was over: that changes the job too. */
+  private readonly onJobRecord = ({ key }: StateRecord): void => {
+    const id = jobIdOf(key)
     if (id === undefined) return
     this.scheduler.changed(id)
     this.emit('job:changed', id)
@@ -96,6 +98,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     this.started = true
     await serveLogs(this.components.mesh, (request, signal) => this.localLog(request, signal))
     this.components.state.on('record:changed', this.onRecord)
+    this.components.state.on('record:removed', this.onJobRecord)
     this.runner.start()
     this.scheduler.start()
   }
@@ -104,6 +107,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     if (!this.started) return
     this.started = false
     this.components.state.off('record:changed', this.onRecord)
+    this.components.state.off('record:removed', this.onJobRecord)
     await this.scheduler.stop()
     await this.runner.stop()
     await Promise.all(Object.values(this.drivers).map((driver) => driver.close?.()))
@@ -196,18 +200,23 @@ export class Jobs extends EventEmitter<JobEvents> {
     return refs.map((ref) => this.view(ref).id)
   }
 
-  /** Resolves true once `done` holds for every id (checked now and on each change), false if time runs out first. */
+  /** Resolves true once `done` holds for every id at once (checked now and on each change), false if time runs out first. */
   private until(
     ids: readonly string[],
     done: (id: string) => boolean,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
+    const watched = new Set(ids)
     const open = new Set(ids.filter((id) => !done(id)))
     if (open.size === 0) return Promise.resolve(true)
     return new Promise((resolve) => {
+      // A job can also leave `done` again (its assignment withdrawn with a deposed coordinator's term):
+      // it is waited for again, so all are done at once when this resolves.
       const onChange = (id: string): void => {
-        if (open.has(id) && done(id) && open.delete(id) && open.size === 0) finish(true)
+        if (!watched.has(id)) return
+        if (!done(id)) open.add(id)
+        else if (open.delete(id) && open.size === 0) finish(true)
       }
       const finish = (all: boolean): void => {
         clearTimeout(timer)

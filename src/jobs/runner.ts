@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
 import { asShoalError } from '../errors.js'
-import type { RecordChange, ReplicatedState } from '../state/index.js'
+import type { RecordChange, ReplicatedState, StateRecord } from '../state/index.js'
 import { kindOf, subjectOf } from '../state/index.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
 import { stopLeftover } from './drivers/exec.js'
@@ -51,9 +51,11 @@ export class Runner {
   private readonly attempts = new Map<string, Attempt>()
   private readonly writer: RunWriter
   private started = false
-  private readonly onRecord = ({ record }: RecordChange): void => {
-    const kind = kindOf(record.key)
-    if (kind === ASSIGN_KIND || kind === CONTROL_KIND) this.look(subjectOf(record.key))
+  private readonly onRecord = ({ record }: RecordChange): void => this.onKey(record)
+  /** Also for an assignment withdrawn (its coordinator's term was over): the copy here is stopped. */
+  private readonly onKey = ({ key }: StateRecord): void => {
+    const kind = kindOf(key)
+    if (kind === ASSIGN_KIND || kind === CONTROL_KIND) this.look(subjectOf(key))
   }
 
   constructor(private readonly c: RunnerComponents) {
@@ -65,6 +67,7 @@ export class Runner {
     if (this.started) return
     this.started = true
     this.c.state.on('record:changed', this.onRecord)
+    this.c.state.on('record:removed', this.onKey)
     this.stopLeftovers()
     for (const record of this.c.state.list(ASSIGN_KIND)) {
       if ((record.value as AssignValue).node === this.self) this.look(subjectOf(record.key))
@@ -76,6 +79,7 @@ export class Runner {
     if (!this.started) return
     this.started = false
     this.c.state.off('record:changed', this.onRecord)
+    this.c.state.off('record:removed', this.onKey)
     await Promise.all([...this.attempts.values()].map((attempt) => this.end(attempt, 'shutdown')))
     await this.writer.flush()
   }

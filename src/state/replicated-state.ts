@@ -38,6 +38,8 @@ export interface RecordChange {
 export interface StateEvents {
   /** A record changed and the change is durable. */
   'record:changed': [change: RecordChange]
+  /** A record was withdrawn with nothing in its place: it was written under a coordinator term already over. */
+  'record:removed': [record: StateRecord]
 }
 
 export interface WriteOptions {
@@ -241,6 +243,7 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
     for (const record of refused) this.setRecord(undefined, record)
     await this.components.store.remove(refused.map((record) => record.key))
     this.metrics.recordsDropped.inc({ reason: 'stale-term', source: 'refence' }, refused.length)
+    for (const record of refused) this.emit('record:removed', record)
     this.log.warn(
       { count: refused.length, keys: refused.slice(0, 8).map((record) => record.key) },
       'removed records written under a coordinator term that had already ended',

@@ -3,16 +3,8 @@ import { kindOf, versionOf } from '../../src/state/index.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
+import { heal, partition } from '../helpers/partition.js'
 import { waitFor } from '../helpers/wait.js'
-
-/** Cuts every connection between the two groups, both ways, and refuses new ones. */
-async function partition(a: readonly TestNode[], b: readonly TestNode[]): Promise<void> {
-  const ids = (group: readonly TestNode[]) => group.map((node) => node.daemon.peerId)
-  await Promise.all([
-    ...a.map((node) => node.daemon.mesh.blockPeers(ids(b))),
-    ...b.map((node) => node.daemon.mesh.blockPeers(ids(a))),
-  ])
-}
 
 /** Key and version of every record except heartbeats and the lease, as one comparable string. */
 function settledRecords(node: TestNode): string {
@@ -21,10 +13,6 @@ function settledRecords(node: TestNode): string {
     .map((record) => `${record.key}@${versionOf(record).join(':')}`)
     .sort()
     .join('\n')
-}
-
-async function heal(nodes: readonly TestNode[]): Promise<void> {
-  await Promise.all(nodes.map((node) => node.daemon.mesh.blockPeers([])))
 }
 
 describe('a partition between two groups of in-process nodes', () => {
@@ -59,6 +47,9 @@ describe('a partition between two groups of in-process nodes', () => {
     await waitFor('the old term’s work on its side', () =>
       minority[1]!.daemon.state.get('work/from-old-term'),
     )
+    // Withdrawn records are announced, so what was built on them (a job's view, a running copy) is looked at again.
+    const withdrawn: string[] = []
+    minority[1]!.daemon.state.on('record:removed', (record) => withdrawn.push(record.key))
 
     const healedAt = Date.now()
     await heal(nodes)
@@ -82,6 +73,7 @@ describe('a partition between two groups of in-process nodes', () => {
       const views = new Set(nodes.map((node) => settledRecords(node)))
       return views.size === 1
     })
+    expect(withdrawn.sort()).toEqual(['work/from-old-term', 'work/shared'])
     let refused = 0
     for (const node of nodes) {
       refused +=
