@@ -215,11 +215,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.lastTick = now
     if (late > STALL_THRESHOLD_MS) {
       // What we believe about the lease may be long out of date: hear the news before claiming anything.
+      if (now >= this.quietUntil) {
+        this.log.warn(
+          { stalledMs: Math.round(late) },
+          'this process was stalled; holding off coordinator claims',
+        )
+      }
       this.quietUntil = now + this.leaseMs
-      this.log.warn(
-        { stalledMs: Math.round(late) },
-        'this process was stalled; holding off coordinator claims',
-      )
     }
     this.checkClock()
     if (this.role === 'holder') {

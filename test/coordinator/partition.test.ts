@@ -73,6 +73,8 @@ describe('a partition between two groups of in-process nodes', () => {
       const views = new Set(nodes.map((node) => settledRecords(node)))
       return views.size === 1
     })
+    // Announced once the removal is durable, which may be a moment after it left memory.
+    await waitFor('the withdrawn records to be announced', () => withdrawn.length >= 2)
     expect(withdrawn.sort()).toEqual(['work/from-old-term', 'work/shared'])
     let refused = 0
     for (const node of nodes) {
