@@ -287,8 +287,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   aliveNodes(): NodeValue[] {
     const alive: NodeValue[] = []
     for (const record of this.state.list(NODE_KIND)) {
-      const value = record.value as NodeValue
-      if (this.livenessOf(value.peerId) === 'alive') alive.push(value)
+      const value = record.value as NodeValue | null
+      if (value != null && this.livenessOf(value.peerId) === 'alive') alive.push(value)
     }
     return alive
   }

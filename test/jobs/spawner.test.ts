@@ -63,6 +63,15 @@ describe('spawner', () => {
     expect((error as SpawnError).code).toBe('ENOENT')
   })
 
+  it('rejects a log file it cannot open, as such', async () => {
+    const error = await spawner
+      .spawn({ file: 'true', args: [], cwd: dir, env: {}, outputPath: join(dir, 'missing', 'out.log') })
+      .catch((err: unknown) => err)
+    expect(error).toBeInstanceOf(SpawnError)
+    expect((error as SpawnError).code).toBe('ELOG')
+    expect((error as SpawnError).message).toMatch(/cannot open the log file: ENOENT/)
+  })
+
   it('rejects a working directory that does not exist', async () => {
     const error = await run('true', [], { cwd: join(dir, 'missing') }).catch((err: unknown) => err)
     expect(error).toBeInstanceOf(SpawnError)

@@ -32,7 +32,7 @@ export interface JobDriver {
   readonly name: 'exec' | 'docker'
   /** Starts the attempt, or takes over one already started under the same name (a restart); throws if it cannot. */
   start(request: StartRequest): Promise<Execution>
-  /** Releases what the driver holds (threads, connections) once nothing runs through it any more. */
+  /** Releases what the driver holds (a helper process, connections) once nothing runs through it any more. */
   close?(): Promise<void>
 }
 

@@ -27,6 +27,8 @@ async function startProcess(spawner: Spawner, request: StartRequest): Promise<Ex
     })
   } catch (err) {
     const code = err instanceof SpawnError ? err.code : undefined
+    // No log to write to: the attempt fails with that reason (see the runner), not as the command's fault.
+    if (code === 'ELOG') throw err
     const missing = code === 'ENOENT' || code === 'EACCES'
     await appendFile(request.logPath, `shoal: cannot start ${spec.command[0]}: ${(err as Error).message}\n`)
     return {

@@ -40,12 +40,17 @@ process.on('message', (m) => {
   let child
   try {
     fd = openSync(m.outputPath, 'a')
+  } catch (err) {
+    process.send({ req: m.req, type: 'error', code: 'ELOG', message: 'cannot open the log file: ' + err.message })
+    return
+  }
+  try {
     child = spawn(m.file, m.args, { cwd: m.cwd, env: m.env, stdio: ['ignore', fd, fd], detached: true })
   } catch (err) {
     process.send({ req: m.req, type: 'error', code: err.code, message: err.message })
     return
   } finally {
-    if (fd !== undefined) closeSync(fd)
+    closeSync(fd)
   }
   child.once('spawn', () => process.send({ req: m.req, type: 'spawned', pid: child.pid }))
   child.once('error', (err) => {
