@@ -92,6 +92,7 @@ describe('spawner', () => {
     const helperPid = await parentOf(child.pid)
     expect(helperPid).not.toBe(process.pid)
     expect(await parentOf(helperPid)).toBe(process.pid)
+    expect(await readFile(`/proc/${helperPid}/cmdline`, 'utf8')).toMatch(/^shoal-job-spawner/)
     process.kill(helperPid, 'SIGKILL')
     // Nothing can be known of its children any more: they count as killed (the exec driver then kills the group).
     expect(await child.exited).toEqual({ exitCode: null, signal: 'SIGKILL' })

@@ -29,9 +29,11 @@ type HelperReply =
  * The helper: spawns each child in its own process group (detached), output appended to its log file, and
  * reports its pid, then its exit. It leaves when the daemon does (its channel closes); the children stay, as
  * they would if the daemon had spawned them, and a restarted daemon stops the ones that moved.
- * Plain CommonJS run with `node -e`, so the same code runs from the sources (tests) and from the bundle.
+ * Plain CommonJS run with `node -e`, so the same code runs from the sources (tests) and from the bundle; it
+ * names itself `shoal-job-spawner` in `ps` rather than showing this source.
  */
 const HELPER_SOURCE = `
+process.title = 'shoal-job-spawner'
 const { spawn } = require('node:child_process')
 const { openSync, closeSync } = require('node:fs')
 process.on('disconnect', () => process.exit(0))
