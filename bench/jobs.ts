@@ -5,12 +5,13 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { createClient } from '../cli/client.js'
-import type { CoordinatorView, JobView } from '../src/api/types.js'
+import type { JobView } from '../src/api/types.js'
 import { agreedProcesses } from '../test/helpers/coordinator.js'
 import { metricSamples } from '../test/helpers/metrics.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
+import { coordinatorLog, watchCluster } from './cluster-watch.js'
 import { cpuSecondsWithChildren, profileArgs, spawnCluster } from './processes.js'
 
 const run = promisify(execFile)
@@ -19,80 +20,6 @@ const run = promisify(execFile)
 async function sumMetric(procs: readonly DaemonProcess[], name: string): Promise<number> {
   const values = await Promise.all(procs.map((proc) => metricSamples(proc.status.httpUrl, name)))
   return values.flat().reduce((a, b) => a + b, 0)
-}
-
-interface RoleChange {
-  atSeconds: number
-  term: number
-  holder: string | null
-}
-
-/**
- * Every second: one daemon's view of the coordinator (each change of term, with when it was seen) and the
- * longest event-loop stall of every daemon since the last look (prom-client resets it on each read).
- */
-function watchCluster(
-  procs: readonly DaemonProcess[],
-  since: number,
-): {
-  stop(): Promise<{ roleChanges: RoleChange[]; longestStalls: Array<{ atSeconds: number; ms: number }> }>
-} {
-  const roleChanges: RoleChange[] = []
-  const longestStalls = procs.map(() => ({ atSeconds: 0, ms: 0 }))
-  let term: number | undefined
-  let running = true
-  const loop = (async () => {
-    while (running) {
-      const atSeconds = round((performance.now() - since) / 1000)
-      const view = await createClient(procs[0]!.dataDir)
-        .get<CoordinatorView>('/v1/coordinator')
-        .catch(() => undefined)
-      if (view !== undefined && view.term !== term) {
-        if (term !== undefined) roleChanges.push({ atSeconds, term: view.term, holder: view.holderName })
-        term = view.term
-      }
-      const stalls = await Promise.all(
-        procs.map((proc) =>
-          metricSamples(proc.status.httpUrl, 'nodejs_eventloop_lag_max_seconds').catch(() => [0]),
-        ),
-      )
-      stalls.forEach((samples, i) => {
-        const ms = Math.round(Math.max(0, ...samples) * 1000)
-        if (ms > longestStalls[i]!.ms) longestStalls[i] = { atSeconds, ms }
-      })
-      await new Promise((resolve) => setTimeout(resolve, 1_000))
-    }
-  })()
-  return {
-    async stop() {
-      running = false
-      await loop
-      return { roleChanges, longestStalls }
-    },
-  }
-}
-
-/** What the daemons logged about the coordinator role during the run (claims, step-downs, stalls). */
-async function coordinatorLog(procs: readonly DaemonProcess[], since: number): Promise<string[]> {
-  const startedAt = Date.now() - (performance.now() - since)
-  const lines: Array<[number, string]> = []
-  for (const proc of procs) {
-    for (const line of (await readFile(proc.logFile, 'utf8')).split('\n')) {
-      if (!/coordinator|stalled/.test(line)) continue
-      const entry = JSON.parse(line) as { time: string; msg: string; stalledMs?: number }
-      const time = Date.parse(entry.time)
-      if (time < startedAt) continue
-      const at = ((time - startedAt) / 1000).toFixed(2)
-      lines.push([
-        time,
-        `${at}s ${proc.name}: ${entry.msg}${entry.stalledMs ? ` (${entry.stalledMs} ms)` : ''}`,
-      ])
-    }
-  }
-  return lines
-    .sort((a, b) => a[0] - b[0])
-    .map(([, text]) => text)
-    .slice(0, 30)
 }
 
 /** The largest number of jobs that ran at once on one node, from their start and end times. */
