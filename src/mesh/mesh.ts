@@ -25,6 +25,7 @@ import {
   MDNS_INTERVAL_MS,
 } from './constants.js'
 import { PeerDialer } from './dialer.js'
+import { reuseEd25519KeyObjects } from './ed25519-keys.js'
 import type {
   GossipTopicHandler,
   GossipVerdict,
@@ -65,6 +66,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   ) {
     super()
     this.privateKey = init.privateKey
+    reuseEd25519KeyObjects(init.privateKey)
     this.log = partLogger(components.logger, 'mesh')
     // The peer id is derived from the key, so it is known before start().
     this.peerId = peerIdFromPrivateKey(init.privateKey).toString()
