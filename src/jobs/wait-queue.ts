@@ -5,6 +5,8 @@ interface Entry {
   spec: JobSpec
   /** Jobs of one shape fit the same nodes: once one does not fit in a pass, the rest are skipped. */
   shape: string
+  /** In `order` (not just added). */
+  ordered: boolean
 }
 
 /** Up to this many new jobs are inserted into the order one by one; more are sorted in with everything. */
@@ -40,7 +42,7 @@ export class WaitQueue {
 
   add(spec: JobSpec): void {
     if (this.entries.has(spec.id)) return
-    const entry = { spec, shape: shapeOf(spec) }
+    const entry = { spec, shape: shapeOf(spec), ordered: false }
     this.entries.set(spec.id, entry)
     this.shapes.set(entry.shape, (this.shapes.get(entry.shape) ?? 0) + 1)
     this.added.push(entry)
@@ -53,7 +55,7 @@ export class WaitQueue {
     const left = this.shapes.get(entry.shape)! - 1
     if (left === 0) this.shapes.delete(entry.shape)
     else this.shapes.set(entry.shape, left)
-    this.stale++
+    if (entry.ordered) this.stale++
     return true
   }
 
@@ -87,6 +89,7 @@ export class WaitQueue {
     const length = this.order.length - this.head
     if (this.stale * 2 > length || this.head * 2 > this.order.length || this.added.length > INSERT_LIMIT) {
       this.order = [...this.entries.values()].sort(placementOrder)
+      for (const entry of this.order) entry.ordered = true
       this.head = 0
       this.added = []
       this.stale = 0
@@ -95,6 +98,7 @@ export class WaitQueue {
     for (const entry of this.added) {
       if (!this.isLive(entry)) continue
       this.order.splice(insertionPoint(this.order, this.head, entry), 0, entry)
+      entry.ordered = true
     }
     this.added = []
   }
