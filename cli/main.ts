@@ -68,6 +68,10 @@ program
     'cap on the content store, e.g. 50G; unused blobs are evicted past it (default: 20G)',
   )
   .option(
+    '--job-retention <duration>',
+    'how long finished jobs are kept before their records are deleted; 0 keeps them (default: 24h)',
+  )
+  .option(
     '--blob-port <port>',
     'port of the blob channel that peers fetch layers from; 0 = any (default: 7422)',
   )

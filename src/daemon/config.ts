@@ -3,12 +3,13 @@ import os from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { LevelWithSilent } from 'pino'
 import { InvalidFlagError } from '../errors.js'
+import { DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
 import { DEFAULT_BLOB_PORT, DEFAULT_STORE_MAX_BYTES } from '../layers/constants.js'
 import { DOCKER_HUB } from '../layers/reference.js'
 import { LOG_LEVELS } from '../logger.js'
 import { DEFAULT_LISTEN } from '../mesh/constants.js'
 import type { RecordKind, WallClock } from '../state/index.js'
-import { parseLabels, parsePort, parseSize } from '../util/parse.js'
+import { parseDuration, parseLabels, parsePort, parseSize } from '../util/parse.js'
 import { resolveDataDir } from './data-dir.js'
 
 /** Default HTTP port (web page, /metrics, read-only API), next to the p2p port. */
@@ -31,6 +32,8 @@ export interface DaemonConfig {
   dockerSocket?: string
   /** Cap on the content store in bytes. */
   storeMaxBytes: number
+  /** Finished jobs are deleted this long after they end; 0 keeps them. */
+  jobRetentionMs: number
   /** Blob channel port (0 = any); it listens on the host of the first --listen address. */
   blobPort: number
   registryConfigFile?: string
@@ -53,6 +56,8 @@ export interface DaemonTuning {
   leaseMs?: number
   renewEveryMs?: number
   claimSettleMs?: number
+  /** How often the coordinator looks for finished jobs past their retention. */
+  jobCollectIntervalMs?: number
   /** Extra record kinds to register (tests and benchmarks write their own kinds). */
   extraKinds?: RecordKind[]
 }
@@ -71,6 +76,7 @@ export interface DaemonFlags {
   httpPort?: string
   dockerSocket?: string
   storeMax?: string
+  jobRetention?: string
   blobPort?: string
   registryConfig?: string
   mirrorUpstream?: string
@@ -101,6 +107,10 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     httpPort: flags.httpPort === undefined ? DEFAULT_HTTP_PORT : parsePort(flags.httpPort, '--http-port'),
     storeMaxBytes:
       flags.storeMax === undefined ? DEFAULT_STORE_MAX_BYTES : parseSize(flags.storeMax, '--store-max'),
+    jobRetentionMs:
+      flags.jobRetention === undefined
+        ? DEFAULT_JOB_RETENTION_MS
+        : parseDuration(flags.jobRetention, '--job-retention'),
     blobPort: flags.blobPort === undefined ? DEFAULT_BLOB_PORT : parsePort(flags.blobPort, '--blob-port'),
     mirrorUpstream: flags.mirrorUpstream ?? DOCKER_HUB,
     logLevel: logLevel as LevelWithSilent,

@@ -129,7 +129,12 @@ export class Daemon {
       )
       const jobs = createJobs(
         { state, mesh, membership, coordinator, layers, docker, logger, metrics },
-        { dataDir: config.dataDir, clock: tuning.clock },
+        {
+          dataDir: config.dataDir,
+          clock: tuning.clock,
+          retentionMs: config.jobRetentionMs,
+          collectIntervalMs: tuning.jobCollectIntervalMs,
+        },
       )
       const facts: DaemonFacts = {
         dataDir: config.dataDir,

@@ -85,3 +85,12 @@ export const LOG_FOLLOW_POLL_MS = 200
  * arrive by gossip (milliseconds normally; the next anti-entropy round at worst) before it is unknown.
  */
 export const ARRIVAL_WAIT_MS = 35_000
+
+/** Finished jobs are kept this long by default (`--job-retention`), then their records are deleted. */
+export const DEFAULT_JOB_RETENTION_MS = 24 * 3_600_000
+
+/** How often the coordinator looks for finished jobs past their retention. */
+export const COLLECT_INTERVAL_MS = 60_000
+
+/** Most jobs collected in one round (each is three or four tombstones). */
+export const COLLECT_SLICE = 1_000

@@ -71,6 +71,10 @@ export interface JobInit {
   dataDir: string
   /** @default the system clock */
   clock?: WallClock
+  /** Finished jobs are deleted this long after they end; 0 keeps them. @default DEFAULT_JOB_RETENTION_MS */
+  retentionMs?: number
+  /** @default COLLECT_INTERVAL_MS */
+  collectIntervalMs?: number
 }
 
 export interface JobComponents {

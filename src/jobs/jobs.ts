@@ -1,5 +1,6 @@
 // The job service on every node: submissions, views, cancel and retry, waiting, logs; composes scheduler and runner.
 import { EventEmitter } from 'node:events'
+import { rm } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailableError } from '../errors.js'
@@ -7,12 +8,13 @@ import { sameImageAs } from '../layers/index.js'
 import { partLogger } from '../logger.js'
 import type { RecordChange, StateRecord } from '../state/index.js'
 import { subjectOf } from '../state/index.js'
-import { ARRIVAL_WAIT_MS, SUBMIT_BATCH } from './constants.js'
+import { JobCollector } from './collector.js'
+import { ARRIVAL_WAIT_MS, COLLECT_INTERVAL_MS, DEFAULT_JOB_RETENTION_MS, SUBMIT_BATCH } from './constants.js'
 import { createDockerDriver } from './drivers/docker.js'
 import type { JobDriver } from './drivers/driver.js'
 import { createExecDriver } from './drivers/exec.js'
 import type { JobComponents, JobEvents, JobInit, JobListQuery, JobView, WaitResult } from './index.js'
-import { fetchLogs, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
+import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
 import {
   type ControlValue,
@@ -34,17 +36,24 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly log: Logger
   private readonly metrics: JobMetrics
   private readonly scheduler: Scheduler
+  private readonly collector: JobCollector
   private readonly runner: Runner
   private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = { exec: createExecDriver() }
   private readonly now: () => number
   private started = false
   private readonly onRecord = ({ record }: RecordChange): void => this.onJobRecord(record)
   /** Also for an assignment withdrawn because its coordinator's term was over: that changes the job too. */
-  private readonly onJobRecord = ({ key }: StateRecord): void => {
+  private readonly onJobRecord = ({ key, deleted }: StateRecord): void => {
     const id = jobIdOf(key)
     if (id === undefined) return
     this.scheduler.changed(id)
     this.emit('job:changed', id)
+    // Collected after its retention: its logs and working directory here go with it.
+    if (deleted && key === jobKey(id)) {
+      rm(jobDirOf(this.init.dataDir, id), { recursive: true, force: true }).catch((err: Error) =>
+        this.log.warn({ job: id, err: err.message }, 'could not remove a collected job’s directory'),
+      )
+    }
   }
 
   constructor(
@@ -61,6 +70,19 @@ export class Jobs extends EventEmitter<JobEvents> {
       running: () => this.runner.runningCount(),
       waiting: () => this.scheduler.waitingCount(),
     })
+    this.collector = new JobCollector(
+      {
+        state,
+        coordinator,
+        metrics: this.metrics,
+        log: partLogger(components.logger, 'jobs:collector'),
+        now: this.now,
+      },
+      {
+        retentionMs: init.retentionMs ?? DEFAULT_JOB_RETENTION_MS,
+        intervalMs: init.collectIntervalMs ?? COLLECT_INTERVAL_MS,
+      },
+    )
     this.scheduler = new Scheduler({
       state,
       coordinator,
@@ -101,6 +123,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     this.components.state.on('record:removed', this.onJobRecord)
     this.runner.start()
     this.scheduler.start()
+    this.collector.start()
   }
 
   async stop(): Promise<void> {
@@ -108,6 +131,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     this.started = false
     this.components.state.off('record:changed', this.onRecord)
     this.components.state.off('record:removed', this.onJobRecord)
+    await this.collector.stop()
     await this.scheduler.stop()
     await this.runner.stop()
     await Promise.all(Object.values(this.drivers).map((driver) => driver.close?.()))
@@ -184,7 +208,11 @@ export class Jobs extends EventEmitter<JobEvents> {
   /** Resolves when every job has finished, or when the time is up (then `timedOut` says so). */
   async wait(refs: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
     const ids = await this.arrived(refs, Math.min(timeoutMs, ARRIVAL_WAIT_MS))
-    const finished = (id: string): boolean => isFinal(this.view(id).state)
+    // A job collected meanwhile (past its retention) had finished: only finished jobs are collected.
+    const finished = (id: string): boolean => {
+      const records = readJob(this.components.state, id)
+      return records === undefined || isFinal(deriveState(records).state)
+    }
     const all = await this.until(ids, finished, timeoutMs, signal)
     return { jobs: ids.map((id) => this.view(id)), timedOut: !all }
   }

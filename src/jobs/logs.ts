@@ -11,7 +11,12 @@ import { LOG_FOLLOW_POLL_MS, LOGS_PROTOCOL, MAX_LOG_FRAME_BYTES } from './consta
 
 /** Where an attempt's log lives in the data directory. */
 export function logPathOf(dataDir: string, jobId: string, attempt: number): string {
-  return join(dataDir, 'jobs', jobId, `${attempt}.log`)
+  return join(jobDirOf(dataDir, jobId), `${attempt}.log`)
+}
+
+/** Where a job's logs and working directory live on the nodes that ran it. */
+export function jobDirOf(dataDir: string, jobId: string): string {
+  return join(dataDir, 'jobs', jobId)
 }
 
 /**

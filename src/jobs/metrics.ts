@@ -10,6 +10,8 @@ export interface JobMetrics {
   moved: Counter<'reason'>
   started: Counter<'driver'>
   finished: Counter<'state'>
+  /** Finished jobs whose records this coordinator deleted after their retention. */
+  collected: Counter
 }
 
 export function createJobMetrics(
@@ -61,6 +63,11 @@ export function createJobMetrics(
       name: 'shoal_jobs_finished_total',
       help: 'Job attempts that ended on this node, by how they ended',
       labelNames: ['state'],
+      registers: [registry],
+    }),
+    collected: new Counter({
+      name: 'shoal_jobs_collected_total',
+      help: 'Finished jobs whose records this node deleted, as coordinator, after their retention',
       registers: [registry],
     }),
   }

@@ -191,6 +191,7 @@ describe('the CLI and daemon on bad input', () => {
     [['--listen', '127.0.0.1:7420']],
     [['--name', 'has spaces']],
     [['--log-level', 'chatty']],
+    [['--job-retention', 'a while']],
   ])('refuses daemon flags %j with SHOAL_INVALID_FLAG and exit 1', async (args) => {
     const result = await runCli(['daemon', '--data-dir', join(dir, 'bad-flags'), '--no-mdns', ...args])
     expect(result.code).toBe(1)

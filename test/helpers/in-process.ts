@@ -1,6 +1,7 @@
 // In-process daemons on 127.0.0.1 with temp data directories: the real Daemon, mesh, LevelDB and API.
 import { z } from 'zod'
 import { Daemon, type DaemonConfig, type DaemonTuning } from '../../src/daemon/index.js'
+import { DEFAULT_JOB_RETENTION_MS } from '../../src/jobs/constants.js'
 import { createRootLogger } from '../../src/logger.js'
 import type { RecordKind } from '../../src/state/index.js'
 import { makeTempDir, removeDir } from './temp-dir.js'
@@ -28,6 +29,8 @@ export interface NodeOptions {
   /** Stands for the coordinator role. @default true */
   coordinator?: boolean
   storeMaxBytes?: number
+  /** @default 24 h, as the daemon's */
+  jobRetentionMs?: number
   mirrorUpstream?: string
   /** Docker engine socket; by default one that does not exist, so no test depends on the host's engine. */
   dockerSocket?: string
@@ -52,6 +55,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
     mdns: false,
     coordinator: options.coordinator ?? true,
     storeMaxBytes: options.storeMaxBytes ?? 2 * 1024 ** 3,
+    jobRetentionMs: options.jobRetentionMs ?? DEFAULT_JOB_RETENTION_MS,
     blobPort: 0,
     mirrorUpstream: options.mirrorUpstream ?? 'docker.io',
     name: options.name,

@@ -1,0 +1,107 @@
+// On the coordinator only: deletes the records of jobs that finished longer ago than the retention (`--job-retention`).
+import type { Logger } from 'pino'
+import type { Coordinator } from '../coordinator/index.js'
+import { NotCoordinatorError, StaleTermError } from '../errors.js'
+import type { LocalWrite, ReplicatedState } from '../state/index.js'
+import { subjectOf } from '../state/index.js'
+import { COLLECT_SLICE, PLACEMENT_BATCH } from './constants.js'
+import type { JobMetrics } from './metrics.js'
+import { assignKey, controlKey, JOB_KIND, jobKey, runKey } from './records.js'
+import { deriveState, isFinal, type JobRecords, readJob } from './view.js'
+
+export interface CollectorComponents {
+  state: ReplicatedState
+  coordinator: Coordinator
+  metrics: JobMetrics
+  log: Logger
+  now(): number
+}
+
+export interface CollectorInit {
+  /** Finished jobs are kept this long after they end; 0 keeps them for ever. */
+  retentionMs: number
+  /** How often the coordinator looks for jobs to collect. */
+  intervalMs: number
+}
+
+/**
+ * Deleting is writing tombstones (they replicate like any record and are themselves dropped after their
+ * lifetime), under the coordinator's term so that one coordinator decides. A finished job that an unfinished
+ * one names in `after` is kept: its outcome decides whether the dependent runs. At most COLLECT_SLICE jobs go
+ * per round, so a backlog of 100,000 is spread over rounds rather than stalling the coordinator.
+ */
+export class JobCollector {
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> | undefined
+
+  constructor(
+    private readonly c: CollectorComponents,
+    private readonly init: CollectorInit,
+  ) {}
+
+  start(): void {
+    if (this.timer !== undefined || this.init.retentionMs <= 0) return
+    this.timer = setInterval(() => {
+      this.running ??= this.collect()
+        .then(() => undefined)
+        .catch((err: Error) => this.logFailure(err))
+        .finally(() => {
+          this.running = undefined
+        })
+    }, this.init.intervalMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    this.timer = undefined
+    await this.running
+  }
+
+  /** One round: deletes the records of up to COLLECT_SLICE jobs past the retention; returns how many. */
+  async collect(): Promise<number> {
+    const { state, coordinator } = this.c
+    if (!coordinator.isHolder()) return 0
+    const term = coordinator.term()
+    const cutoff = this.c.now() - this.init.retentionMs
+    const neededByUnfinished = new Set<string>()
+    const expired: JobRecords[] = []
+    for (const record of state.list(JOB_KIND)) {
+      const job = readJob(state, subjectOf(record.key))
+      if (job === undefined) continue
+      const derived = deriveState(job)
+      if (!isFinal(derived.state)) {
+        for (const parent of job.spec.after) neededByUnfinished.add(parent)
+        continue
+      }
+      const endedAt = derived.finishedAt ?? job.assign?.at ?? job.spec.createdAt
+      if (endedAt <= cutoff) expired.push(job)
+    }
+    const collectable = expired.filter((job) => !neededByUnfinished.has(job.spec.id)).slice(0, COLLECT_SLICE)
+    if (collectable.length === 0) return 0
+    const writes: LocalWrite[] = collectable.flatMap((job) =>
+      this.keysOf(job).map((key) => ({ key, value: null, deleted: true })),
+    )
+    for (let i = 0; i < writes.length; i += PLACEMENT_BATCH) {
+      await coordinator.writeAsCoordinator(term, writes.slice(i, i + PLACEMENT_BATCH))
+    }
+    this.c.metrics.collected.inc(collectable.length)
+    this.c.log.info({ jobs: collectable.length }, 'collected finished jobs past their retention')
+    return collectable.length
+  }
+
+  /** Every live record of the job: spec, assignment, control and each attempt's run report. */
+  private keysOf({ spec, assign }: JobRecords): string[] {
+    const keys = [jobKey(spec.id), assignKey(spec.id), controlKey(spec.id)]
+    for (let attempt = 1; attempt <= (assign?.attempt ?? 1); attempt++) keys.push(runKey(spec.id, attempt))
+    return keys.filter((key) => {
+      const record = this.c.state.get(key)
+      return record !== undefined && !record.deleted
+    })
+  }
+
+  private logFailure(err: Error): void {
+    if (err instanceof NotCoordinatorError || err instanceof StaleTermError) return
+    this.c.log.error({ err }, 'collecting finished jobs failed')
+  }
+}

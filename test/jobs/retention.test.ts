@@ -1,0 +1,71 @@
+// Finished jobs are collected after their retention on every node; a finished job an unfinished one waits on is kept.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assignKey, jobKey, runKey } from '../../src/jobs/records.js'
+import { agreedCoordinator } from '../helpers/coordinator.js'
+import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
+import { metric } from '../helpers/metrics.js'
+import { waitFor } from '../helpers/wait.js'
+
+const RETENTION_MS = 1_500
+
+describe('job retention', () => {
+  let nodes: TestNode[] = []
+  beforeAll(async () => {
+    const options = { jobRetentionMs: RETENTION_MS, tuning: { jobCollectIntervalMs: 200 } }
+    const first = await startNode({ name: 'jr0', ...options })
+    const rest = await Promise.all([1, 2].map((i) => startNode({ name: `jr${i}`, join: first, ...options })))
+    nodes = [first, ...rest]
+  })
+  afterAll(async () => destroyNodes(nodes))
+
+  const known = (node: TestNode, id: string): boolean => node.daemon.state.get(jobKey(id))?.deleted === false
+
+  it('deletes a finished job’s records everywhere after the retention, and keeps a parent still waited on', async () => {
+    await agreedCoordinator(nodes)
+    const jobs = nodes[1]!.daemon.jobs
+    const { jobs: submitted } = await jobs.submit([
+      { driver: 'exec', command: ['true'], submissionId: 'done' },
+      { driver: 'exec', command: ['true'], submissionId: 'parent' },
+      // Waits on its parent, then on a node that does not exist: unfinished, so its parent stays.
+      { driver: 'exec', command: ['true'], after: ['parent'], constraints: { host: 'nowhere' } },
+    ])
+    const [done, parent, child] = submitted.map((job) => job.id) as [string, string, string]
+    const waited = await jobs.wait([done, parent], 30_000)
+    expect(waited.jobs.map((job) => job.state)).toEqual(['succeeded', 'succeeded'])
+    expect(nodes.every((node) => known(node, done) && known(node, parent))).toBe(true)
+    const ranOn = nodes.find((node) => node.daemon.peerId === waited.jobs[0]!.node)!
+    const logDir = join(ranOn.dataDir, 'jobs', done)
+    expect(existsSync(join(logDir, '1.log'))).toBe(true)
+
+    await waitFor('the finished job to be collected on every node', () =>
+      nodes.every((node) => !known(node, done)),
+    )
+    for (const node of nodes) {
+      for (const key of [jobKey(done), assignKey(done), runKey(done, 1)]) {
+        expect(node.daemon.state.get(key)?.deleted ?? true).toBe(true)
+      }
+      expect(() => node.daemon.jobs.view(done)).toThrow(
+        expect.objectContaining({ code: 'SHOAL_JOB_NOT_FOUND' }),
+      )
+      expect(node.daemon.jobs.list().jobs.map((job) => job.id)).not.toContain(done)
+    }
+    // Its log and working directory go too, on the node that ran it.
+    await waitFor('the collected job’s directory to be removed', () => !existsSync(logDir))
+    // Well past the retention, the parent is still there: its waiting child needs its outcome.
+    await new Promise((resolve) => setTimeout(resolve, RETENTION_MS * 2))
+    expect(nodes.every((node) => known(node, parent) && known(node, child))).toBe(true)
+
+    // Once the child ends (cancelled), both go after their retention.
+    await nodes[0]!.daemon.jobs.cancel(child)
+    await waitFor(
+      'the parent and its cancelled child to be collected',
+      () => nodes.every((node) => !known(node, parent) && !known(node, child)),
+      { timeoutMs: 20_000 },
+    )
+    let collected = 0
+    for (const node of nodes) collected += await metric(node, 'shoal_jobs_collected_total')
+    expect(collected).toBe(3)
+  })
+})
