@@ -1,10 +1,18 @@
 // On the coordinator only: deletes the records of jobs that finished longer ago than the retention (`--job-retention`).
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Coordinator } from '../coordinator/index.js'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
 import type { LocalWrite, ReplicatedState } from '../state/index.js'
 import { subjectOf } from '../state/index.js'
-import { COLLECT_SLICE, PLACEMENT_BATCH } from './constants.js'
+import { COLLECT_SLICE } from './constants.js'
+
+/** Jobs looked at between yields while scanning for expired ones. */
+const SCAN_SLICE = 2_000
+
+/** Jobs deleted per state write: three or four tombstones each, signed in one go. */
+const JOBS_PER_WRITE = 64
+
 import type { JobMetrics } from './metrics.js'
 import { assignKey, controlKey, JOB_KIND, jobKey, runKey } from './records.js'
 import { deriveState, isFinal, type JobRecords, readJob } from './view.js'
@@ -28,7 +36,9 @@ export interface CollectorInit {
  * Deleting is writing tombstones (they replicate like any record and are themselves dropped after their
  * lifetime), under the coordinator's term so that one coordinator decides. A finished job that an unfinished
  * one names in `after` is kept: its outcome decides whether the dependent runs. At most COLLECT_SLICE jobs go
- * per round, so a backlog of 100,000 is spread over rounds rather than stalling the coordinator.
+ * per round, so a backlog of 100,000 is spread over rounds rather than stalling the coordinator. A dependent
+ * submitted on another node in the moment its parent is collected waits for that parent for ever (it was
+ * known when the dependent was checked); cancelling it ends it.
  */
 export class JobCollector {
   private timer: NodeJS.Timeout | undefined
@@ -63,10 +73,14 @@ export class JobCollector {
     const { state, coordinator } = this.c
     if (!coordinator.isHolder()) return 0
     const term = coordinator.term()
+    // Jobs end and are re-run while the scan yields: each is judged on its records as they are when seen, and
+    // a deletion written under a term that has ended meanwhile is refused.
     const cutoff = this.c.now() - this.init.retentionMs
     const neededByUnfinished = new Set<string>()
     const expired: JobRecords[] = []
-    for (const record of state.list(JOB_KIND)) {
+    for (const [index, record] of state.list(JOB_KIND).entries()) {
+      // 100,000 jobs take seconds to look at: the coordinator goes on with its work between slices.
+      if (index > 0 && index % SCAN_SLICE === 0) await yieldToLoop()
       const job = readJob(state, subjectOf(record.key))
       if (job === undefined) continue
       const derived = deriveState(job)
@@ -79,15 +93,21 @@ export class JobCollector {
     }
     const collectable = expired.filter((job) => !neededByUnfinished.has(job.spec.id)).slice(0, COLLECT_SLICE)
     if (collectable.length === 0) return 0
-    const writes: LocalWrite[] = collectable.flatMap((job) =>
-      this.keysOf(job).map((key) => ({ key, value: null, deleted: true })),
-    )
-    for (let i = 0; i < writes.length; i += PLACEMENT_BATCH) {
-      await coordinator.writeAsCoordinator(term, writes.slice(i, i + PLACEMENT_BATCH))
+    let collected = 0
+    for (let i = 0; i < collectable.length; i += JOBS_PER_WRITE) {
+      // Looked at again just before the write (which signs synchronously): a job retried since the scan stays.
+      const writes: LocalWrite[] = []
+      for (const { spec } of collectable.slice(i, i + JOBS_PER_WRITE)) {
+        const job = readJob(state, spec.id)
+        if (job === undefined || !isFinal(deriveState(job).state)) continue
+        for (const key of this.keysOf(job)) writes.push({ key, value: null, deleted: true })
+        collected++
+      }
+      if (writes.length > 0) await coordinator.writeAsCoordinator(term, writes)
     }
-    this.c.metrics.collected.inc(collectable.length)
-    this.c.log.info({ jobs: collectable.length }, 'collected finished jobs past their retention')
-    return collectable.length
+    this.c.metrics.collected.inc(collected)
+    this.c.log.info({ jobs: collected }, 'collected finished jobs past their retention')
+    return collected
   }
 
   /** Every live record of the job: spec, assignment, control and each attempt's run report. */
