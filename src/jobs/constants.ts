@@ -94,3 +94,6 @@ export const COLLECT_INTERVAL_MS = 60_000
 
 /** Most jobs collected in one round (each is three or four tombstones). */
 export const COLLECT_SLICE = 1_000
+
+/** The exec driver's spawning helper leaves after this long with no job process left (see drivers/spawner.ts). */
+export const SPAWNER_IDLE_MS = 60_000

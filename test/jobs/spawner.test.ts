@@ -1,9 +1,11 @@
 // The spawner: children started by its helper process report their pid, exit code or signal, and why they failed.
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SpawnError, Spawner } from '../../src/jobs/drivers/spawner.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait.js'
 
 describe('spawner', () => {
   let dir: string
@@ -99,6 +101,28 @@ describe('spawner', () => {
     process.kill(-child.pid, 'SIGKILL')
     const next = await run('sh', ['-c', 'exit 4'])
     expect(await next.child.exited).toEqual({ exitCode: 4, signal: null })
+  })
+
+  it('lets an idle helper go, and starts another for the next child', async () => {
+    const brief = new Spawner(100)
+    const request = (script: string, log: string) => ({
+      file: 'sh',
+      args: ['-c', script],
+      cwd: dir,
+      env: {},
+      outputPath: join(dir, log),
+    })
+    try {
+      const first = await brief.spawn(request('sleep 0.3', 'a.log'))
+      const helperPid = await parentOf(first.pid)
+      expect(helperPid).not.toBe(process.pid)
+      await first.exited
+      await waitFor('the idle helper to leave', () => !existsSync(`/proc/${helperPid}`))
+      const second = await brief.spawn(request('exit 7', 'b.log'))
+      expect(await second.exited).toEqual({ exitCode: 7, signal: null })
+    } finally {
+      await brief.close()
+    }
   })
 
   it('refuses spawns once closed', async () => {

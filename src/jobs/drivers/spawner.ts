@@ -1,5 +1,6 @@
 // Starts job processes from a small helper process, so the daemon never forks itself (see docs/jobs.md, "Runners").
 import { type ChildProcess, spawn } from 'node:child_process'
+import { SPAWNER_IDLE_MS } from '../constants.js'
 
 export interface SpawnRequest {
   file: string
@@ -88,10 +89,15 @@ export class Spawner {
   private readonly pending = new Map<number, Pending>()
   private nextRequest = 0
   private closed = false
+  private idleTimer: NodeJS.Timeout | undefined
+
+  /** @param idleMs a helper with no children left for this long leaves (the next job starts another). */
+  constructor(private readonly idleMs = SPAWNER_IDLE_MS) {}
 
   /** Starts a child; resolves once it runs (rejects with a SpawnError if it could not start). */
   spawn(request: SpawnRequest): Promise<SpawnedChild> {
     if (this.closed) return Promise.reject(new SpawnError('the spawner is closed', 'ECLOSED'))
+    clearTimeout(this.idleTimer)
     const helper = this.helper ?? this.startHelper()
     const req = this.nextRequest++
     const pending: Pending = { spawned: Promise.withResolvers(), exited: Promise.withResolvers() }
@@ -103,6 +109,7 @@ export class Spawner {
   /** Ends the helper; children still running keep running (the runner stopped its own first). */
   async close(): Promise<void> {
     this.closed = true
+    clearTimeout(this.idleTimer)
     const helper = this.helper
     if (helper === undefined || helper.exitCode !== null || helper.signalCode !== null) return
     const exited = new Promise((resolve) => helper.once('exit', resolve))
@@ -135,6 +142,18 @@ export class Spawner {
     this.pending.delete(reply.req)
     if (reply.type === 'error') pending.spawned.reject(new SpawnError(reply.message, reply.code))
     else pending.exited.resolve({ exitCode: reply.exitCode, signal: reply.signal })
+    if (this.pending.size === 0) {
+      this.idleTimer = setTimeout(() => this.retire(), this.idleMs)
+      this.idleTimer.unref()
+    }
+  }
+
+  /** An idle helper leaves, so a node that ran jobs once does not keep a process for them. */
+  private retire(): void {
+    const helper = this.helper
+    if (helper === undefined || this.pending.size > 0) return
+    this.helper = undefined
+    if (helper.connected) helper.disconnect()
   }
 
   /** A helper that ended (closed, or killed) reports nothing more: its children count as killed; the next spawn starts another. */
