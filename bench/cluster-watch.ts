@@ -4,6 +4,8 @@ import { createClient } from '../cli/client.js'
 import type { CoordinatorView } from '../src/api/types.js'
 import { metricSamples } from '../test/helpers/metrics.js'
 import type { DaemonProcess } from '../test/helpers/processes.js'
+import { sleep } from '../test/helpers/wait.js'
+import { round } from './stats.js'
 
 export interface RoleChange {
   atSeconds: number
@@ -44,7 +46,7 @@ export function watchCluster(
         const ms = Math.round(Math.max(0, ...samples) * 1000)
         if (ms > longestStalls[i]!.ms) longestStalls[i] = { atSeconds, ms }
       })
-      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      await sleep(1_000)
     }
   })()
   return {
@@ -77,8 +79,4 @@ export async function coordinatorLog(procs: readonly DaemonProcess[], since: num
     .sort((a, b) => a[0] - b[0])
     .map(([, text]) => text)
     .slice(0, 30)
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100
 }

@@ -13,6 +13,7 @@ import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { coordinatorLog, watchCluster } from './cluster-watch.js'
 import { cpuSecondsWithChildren, profileArgs, spawnCluster } from './processes.js'
+import { round } from './stats.js'
 
 const run = promisify(execFile)
 
@@ -208,8 +209,4 @@ async function killJobProcesses(ids: ReadonlySet<string>): Promise<void> {
     const id = /(?:^|\0)SHOAL_JOB_ID=(j[0-9a-f]{16})(?:\0|$)/.exec(environ)?.[1]
     if (id !== undefined && ids.has(id)) process.kill(Number(entry), 'SIGKILL')
   }
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100
 }

@@ -10,6 +10,11 @@ export interface Summary {
   mean: number
 }
 
+/** Two decimals, as results are written. */
+export function round(x: number): number {
+  return Math.round(x * 100) / 100
+}
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
@@ -18,7 +23,6 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export function summarize(samples: readonly number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b)
-  const round = (x: number): number => Math.round(x * 100) / 100
   return {
     n: sorted.length,
     min: round(sorted[0] ?? Number.NaN),

@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core'
 import { createClient } from '../cli/client.js'
 import type { JobView } from '../src/api/types.js'
 import { cleanupDaemons } from '../test/helpers/processes.js'
-import { waitFor } from '../test/helpers/wait.js'
+import { sleep, waitFor } from '../test/helpers/wait.js'
 import { launchChromium } from '../test/web/browser.js'
 import { spawnCluster } from './processes.js'
 import { type Summary, summarize } from './stats.js'
@@ -93,7 +93,7 @@ async function recordLags(page: Page, seconds: number): Promise<Summary> {
   const lags: number[] = []
   await page.evaluate('globalThis.shoal.lags.length = 0')
   for (let second = 0; second < seconds; second++) {
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    await sleep(1_000)
     lags.push(...((await page.evaluate('globalThis.shoal.lags.splice(0)')) as number[]))
   }
   return summarize(lags)
@@ -139,7 +139,7 @@ async function realMesh(browser: Browser, loads: number, jobCount: number) {
       jobs.push(
         await client.post<JobView>('/v1/jobs', { name: `bench-${i}`, driver: 'exec', command: ['true'] }),
       )
-      await new Promise((resolve) => setTimeout(resolve, 250))
+      await sleep(250)
     }
     const seen = await waitFor(
       'every job to show as succeeded',

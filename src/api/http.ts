@@ -1,6 +1,7 @@
 // Small HTTP helpers: JSON responses, errors as { error: { code, message } }, bounded JSON bodies.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { BadRequestError, RecordTooLargeError, type ShoalError } from '../errors.js'
+import type { ApiContext } from './context.js'
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
@@ -39,4 +40,10 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
 export function queryFlag(url: URL, name: string): boolean {
   const value = url.searchParams.get(name)
   return value !== null && value !== '0' && value !== 'false'
+}
+
+/** `?node=` as a peer id, name or id tail, resolved like `shoal node show`; undefined if absent or empty. */
+export function nodeParam(ctx: ApiContext, url: URL): string | undefined {
+  const ref = url.searchParams.get('node')
+  return ref === null || ref === '' ? undefined : ctx.membership.node(ref).id
 }

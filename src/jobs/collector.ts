@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { Coordinator } from '../coordinator/index.js'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
 import type { LocalWrite, ReplicatedState } from '../state/index.js'
-import { subjectOf } from '../state/index.js'
+import { kindOf, subjectOf } from '../state/index.js'
 import { COLLECT_SLICE } from './constants.js'
 
 /** Jobs looked at between yields while scanning for expired ones. */
@@ -14,7 +14,7 @@ const SCAN_SLICE = 2_000
 const JOBS_PER_WRITE = 64
 
 import type { JobMetrics } from './metrics.js'
-import { assignKey, controlKey, JOB_KIND, jobKey, runKey } from './records.js'
+import { ASSIGN_KIND, assignKey, controlKey, JOB_KIND, jobKey, runKey } from './records.js'
 import { deriveState, isFinal, type JobRecords, readJob } from './view.js'
 
 export interface CollectorComponents {
@@ -34,7 +34,7 @@ export interface CollectorInit {
 
 /**
  * Deleting is writing tombstones (they replicate like any record and are themselves dropped after their
- * lifetime), under the coordinator's term so that one coordinator decides. A finished job that an unfinished
+ * lifetime); only the coordinator collects, and the assignment's tombstone is fenced by its term. A finished job that an unfinished
  * one names in `after` is kept: its outcome decides whether the dependent runs. At most COLLECT_SLICE jobs go
  * per round, so a backlog of 100,000 is spread over rounds rather than stalling the coordinator. A dependent
  * submitted on another node in the moment its parent is collected waits for that parent for ever (it was
@@ -42,7 +42,7 @@ export interface CollectorInit {
  */
 export class JobCollector {
   private timer: NodeJS.Timeout | undefined
-  private running: Promise<void> | undefined
+  private running: Promise<unknown> | undefined
 
   constructor(
     private readonly c: CollectorComponents,
@@ -53,7 +53,6 @@ export class JobCollector {
     if (this.timer !== undefined || this.init.retentionMs <= 0) return
     this.timer = setInterval(() => {
       this.running ??= this.collect()
-        .then(() => undefined)
         .catch((err: Error) => this.logFailure(err))
         .finally(() => {
           this.running = undefined
@@ -77,7 +76,7 @@ export class JobCollector {
     // a deletion written under a term that has ended meanwhile is refused.
     const cutoff = this.c.now() - this.init.retentionMs
     const neededByUnfinished = new Set<string>()
-    const expired: JobRecords[] = []
+    const expired: string[] = []
     for (const [index, record] of state.list(JOB_KIND).entries()) {
       // 100,000 jobs take seconds to look at: the coordinator goes on with its work between slices.
       if (index > 0 && index % SCAN_SLICE === 0) await yieldToLoop()
@@ -89,21 +88,28 @@ export class JobCollector {
         continue
       }
       const endedAt = derived.finishedAt ?? job.assign?.at ?? job.spec.createdAt
-      if (endedAt <= cutoff) expired.push(job)
+      if (endedAt <= cutoff) expired.push(job.spec.id)
     }
-    const collectable = expired.filter((job) => !neededByUnfinished.has(job.spec.id)).slice(0, COLLECT_SLICE)
+    const collectable = expired.filter((id) => !neededByUnfinished.has(id)).slice(0, COLLECT_SLICE)
     if (collectable.length === 0) return 0
     let collected = 0
     for (let i = 0; i < collectable.length; i += JOBS_PER_WRITE) {
       // Looked at again just before the write (which signs synchronously): a job retried since the scan stays.
-      const writes: LocalWrite[] = []
-      for (const { spec } of collectable.slice(i, i + JOBS_PER_WRITE)) {
-        const job = readJob(state, spec.id)
+      const fenced: LocalWrite[] = []
+      const plain: LocalWrite[] = []
+      for (const id of collectable.slice(i, i + JOBS_PER_WRITE)) {
+        const job = readJob(state, id)
         if (job === undefined || !isFinal(deriveState(job).state)) continue
-        for (const key of this.keysOf(job)) writes.push({ key, value: null, deleted: true })
+        for (const key of this.keysOf(job)) {
+          // Only the assignment is the coordinator's (fenced, under its term). A term on the others'
+          // tombstones would outrank every later write of those keys: a resubmission could never land.
+          const writes = kindOf(key) === ASSIGN_KIND ? fenced : plain
+          writes.push({ key, value: null, deleted: true })
+        }
         collected++
       }
-      if (writes.length > 0) await coordinator.writeAsCoordinator(term, writes)
+      if (fenced.length > 0) await coordinator.writeAsCoordinator(term, fenced)
+      if (plain.length > 0) await state.write(plain)
     }
     this.c.metrics.collected.inc(collected)
     this.c.log.info({ jobs: collected }, 'collected finished jobs past their retention')

@@ -30,7 +30,7 @@ import { Runner } from './runner.js'
 import { Scheduler } from './scheduler.js'
 import { JOB_ID_PATTERN, type JobSpec } from './spec.js'
 import { prepareSubmission } from './submit.js'
-import { deriveState, isFinal, readJob } from './view.js'
+import { type DerivedState, deriveState, isFinal, readJob } from './view.js'
 
 export class Jobs extends EventEmitter<JobEvents> {
   private readonly log: Logger
@@ -143,7 +143,8 @@ export class Jobs extends EventEmitter<JobEvents> {
     const submission = await prepareSubmission(inputs, {
       now: this.now(),
       submittedBy: state.peerId,
-      exists: (id) => state.get(jobKey(id)) !== undefined,
+      // A job collected after its retention leaves a tombstone: its submission id makes a new one.
+      exists: (id) => state.get(jobKey(id))?.deleted === false,
     })
     for (let i = 0; i < submission.fresh.length; i += SUBMIT_BATCH) {
       const batch = submission.fresh.slice(i, i + SUBMIT_BATCH)
@@ -162,11 +163,11 @@ export class Jobs extends EventEmitter<JobEvents> {
     return this.toView(records.spec, deriveState(records))
   }
 
-  /** Jobs matching the query, newest first, with the count before paging. */
+  /** Jobs matching the query, newest first, with the count before paging; views are built for the page only. */
   list(query: JobListQuery = {}): { jobs: JobView[]; total: number } {
     const { state } = this.components
     const tags = Object.entries(query.tags ?? {})
-    const matched: JobView[] = []
+    const matched: Array<{ spec: JobSpec; derived: DerivedState }> = []
     for (const record of state.list(JOB_KIND)) {
       const spec = record.value as JobSpec
       if (tags.some(([key, value]) => spec.tags[key] !== value)) continue
@@ -175,12 +176,13 @@ export class Jobs extends EventEmitter<JobEvents> {
       const derived = deriveState(records)
       if (query.state !== undefined && derived.state !== query.state) continue
       if (query.node !== undefined && derived.node !== query.node) continue
-      matched.push(this.toView(spec, derived))
+      matched.push({ spec, derived })
     }
-    matched.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || (a.id < b.id ? -1 : 1))
+    matched.sort((a, b) => b.spec.createdAt - a.spec.createdAt || (a.spec.id < b.spec.id ? -1 : 1))
     const offset = query.offset ?? 0
     const limit = query.limit ?? matched.length
-    return { jobs: matched.slice(offset, offset + limit), total: matched.length }
+    const page = matched.slice(offset, offset + limit)
+    return { jobs: page.map(({ spec, derived }) => this.toView(spec, derived)), total: matched.length }
   }
 
   /** Asks for a job to be cancelled; a running attempt is stopped by its node. */
@@ -310,7 +312,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     throw new JobNotFoundError(`no job ${ref}`)
   }
 
-  private toView(spec: JobSpec, derived: ReturnType<typeof deriveState>): JobView {
+  private toView(spec: JobSpec, derived: DerivedState): JobView {
     const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
     return {
       id: spec.id,

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { z } from 'zod'
-import { LogsUnavailableError, ShoalError } from '../errors.js'
+import { asShoalError, LogsUnavailableError, ShoalError } from '../errors.js'
 import type { Mesh } from '../mesh/index.js'
 import { LOG_FOLLOW_POLL_MS, LOGS_PROTOCOL, MAX_LOG_FRAME_BYTES } from './constants.js'
 
@@ -93,8 +93,7 @@ export async function serveLogs(
         await lp.write(encoder.encode(JSON.stringify({ ok: true })))
         if (first.done !== true) await lp.write(first.value)
       } catch (err) {
-        const error =
-          err instanceof ShoalError ? err.toJSON() : { code: 'SHOAL_INTERNAL', message: String(err) }
+        const error = asShoalError(err).toJSON()
         await lp.write(encoder.encode(JSON.stringify({ error })))
         await stream.close()
         return

@@ -23,6 +23,7 @@ import {
   chooseNode,
   neverFits,
   subtractAmounts,
+  ZERO,
 } from './placement.js'
 import { type AssignValue, assignKey, JOB_KIND } from './records.js'
 import type { JobSpec } from './spec.js'
@@ -196,7 +197,7 @@ export class Scheduler {
 
   private activate(id: string, node: string, need: Amounts): void {
     this.active.set(id, { node, need, since: performance.now() })
-    this.used.set(node, addAmounts(this.used.get(node) ?? { cpuMillis: 0, memory: 0, disk: 0, gpu: 0 }, need))
+    this.used.set(node, addAmounts(this.used.get(node) ?? ZERO, need))
   }
 
   /** Looks at one job whose records changed; decides what it needs now, queuing a write if it needs one. */
@@ -238,7 +239,7 @@ export class Scheduler {
         ...pendingValue({ attempt: assign.attempt + 1, generation, now }),
         failures,
         retryAt: backoff > 0 ? now + backoff : null,
-        reason: deriveState(job).reason,
+        reason: derived.reason,
       })
       return
     }

@@ -36,10 +36,6 @@ export class WaitQueue {
     return this.shapes.size
   }
 
-  has(id: string): boolean {
-    return this.entries.has(id)
-  }
-
   add(spec: JobSpec): void {
     if (this.entries.has(spec.id)) return
     const entry = { spec, shape: shapeOf(spec), ordered: false }

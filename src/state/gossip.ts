@@ -64,29 +64,34 @@ export class StateGossip {
     this.flushScheduled = false
     const records = this.outbox
     this.outbox = []
-    const encoder = new TextEncoder()
-    let batch: string[] = []
-    let batchRecords: StateRecord[] = []
+    let batch: StateRecord[] = []
+    let wires: string[] = []
     let batchBytes = 0
-    const send = async (): Promise<void> => {
-      if (batch.length === 0) return
-      const data = encoder.encode(`{"v":1,"r":[${batch.join(',')}]}`)
-      const sent = batchRecords
-      batch = []
-      batchRecords = []
-      batchBytes = 0
-      const recipients = await this.mesh.publish(STATE_TOPIC, data)
-      this.metrics.gossipOut.inc()
-      if (recipients === 0) this.retryLater(sent, 1)
-    }
     for (const record of records) {
       const wire = JSON.stringify(toWire(record))
-      if (batchBytes + wire.length > RECORD_BATCH_BYTES) await send()
-      batch.push(wire)
-      batchRecords.push(record)
+      if (batchBytes + wire.length > RECORD_BATCH_BYTES && batch.length > 0) {
+        await this.publishBatch(batch, 0, wires)
+        batch = []
+        wires = []
+        batchBytes = 0
+      }
+      batch.push(record)
+      wires.push(wire)
       batchBytes += wire.length + 1
     }
-    await send()
+    if (batch.length > 0) await this.publishBatch(batch, 0, wires)
+  }
+
+  /** One gossip message of records; if nobody's subscription was known, they are sent again later. */
+  private async publishBatch(
+    records: readonly StateRecord[],
+    attempt: number,
+    wires = records.map((record) => JSON.stringify(toWire(record))),
+  ): Promise<void> {
+    const data = new TextEncoder().encode(`{"v":1,"r":[${wires.join(',')}]}`)
+    const recipients = await this.mesh.publish(STATE_TOPIC, data)
+    this.metrics.gossipOut.inc()
+    if (recipients === 0) this.retryLater(records, attempt + 1)
   }
 
   /**
@@ -103,15 +108,9 @@ export class StateGossip {
         this.retryLater(current, attempt + 1)
         return
       }
-      const wires = current.map((record) => JSON.stringify(toWire(record)))
-      const data = new TextEncoder().encode(`{"v":1,"r":[${wires.join(',')}]}`)
-      this.mesh
-        .publish(STATE_TOPIC, data)
-        .then((recipients) => {
-          this.metrics.gossipOut.inc()
-          if (recipients === 0) this.retryLater(current, attempt + 1)
-        })
-        .catch((err: Error) => this.log.debug({ err: err.message }, 'republish failed'))
+      this.publishBatch(current, attempt).catch((err: Error) =>
+        this.log.debug({ err: err.message }, 'republish failed'),
+      )
     }, REPUBLISH_DELAY_MS * attempt)
     timer.unref()
   }

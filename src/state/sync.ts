@@ -14,7 +14,7 @@ import {
   SYNC_TIMEOUT_MS,
 } from './constants.js'
 import type { StateMetrics } from './metrics.js'
-import { compareVersions, kindOf, type Version, versionOf } from './record.js'
+import { compareRecords, compareVersions, kindOf, type Version, versionOf } from './record.js'
 import type { ReplicatedState } from './replicated-state.js'
 import { judgeRecord } from './validate.js'
 import { decodeWireRecord, toWire } from './wire.js'
@@ -275,8 +275,9 @@ export class SyncService {
       }
       // Gossip often delivers a record while the round that listed it is under way: nothing to judge then,
       // and a signature check is the dearest step (thousands a round while a cluster takes in a big batch).
+      // The same test the merge applies (applyRemote), so nothing it would take is skipped.
       const mine = this.state.get(decoded.key)
-      if (mine !== undefined && compareVersions(versionOf(mine), versionOf(decoded)) >= 0) continue
+      if (mine !== undefined && compareRecords(mine, decoded) >= 0) continue
       const result = judgeRecord(decoded, ctx)
       if (result.ok) valid.push(result.record)
       else this.metrics.recordsDropped.inc({ reason: result.reason, source: 'sync' })

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CoordinatorView } from '../../src/api/types.js'
 import { agreedProcesses, coordinatorOf } from '../helpers/coordinator.js'
+import { metricSamples } from '../helpers/metrics.js'
 import {
   cleanupDaemons,
   cliJson,
@@ -19,10 +20,10 @@ async function agreed(procs: readonly DaemonProcess[], what: string, minTerm = 1
   return { view, holder }
 }
 
+/** A metric's value on a daemon (0 if absent); `labels` like `reason="lapsed"`. */
 async function metricOf(proc: DaemonProcess, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${proc.status.httpUrl}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? ' ' : `{${labels}}`}`))
-  return line === undefined ? 0 : Number(line.split(' ').at(-1))
+  const wanted = Object.fromEntries([...labels.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]))
+  return (await metricSamples(proc.status.httpUrl, name, wanted))[0] ?? 0
 }
 
 describe('coordinator failover between daemon processes', () => {

@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../cli/client.js'
 import type { JobView, StatusView } from '../../src/api/types.js'
 import { dataDirPaths } from '../../src/daemon/data-dir.js'
+import { isFinal } from '../../src/jobs/view.js'
 import { listJobs, processAlive, showJob, submitJob, waitForJob } from '../helpers/jobs.js'
 import { cleanupDaemons, type DaemonProcess, runCli, spawnDaemon } from '../helpers/processes.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait.js'
 
-const finished = (job: JobView): boolean =>
-  ['succeeded', 'failed', 'timed-out', 'cancelled'].includes(job.state)
+const finished = (job: JobView): boolean => isFinal(job.state)
 
 /** POSTs raw bytes to a daemon's socket; answers the status and the parsed error body. */
 function postRaw(

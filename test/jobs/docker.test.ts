@@ -1,6 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { JobState } from '../../src/jobs/index.js'
+import { isFinal } from '../../src/jobs/view.js'
 import { startDockerd, type TestDockerd } from '../helpers/docker.js'
 import { submitJob, waitForJob } from '../helpers/jobs.js'
 import { cleanupDaemons, type DaemonProcess, runCli, spawnDaemon } from '../helpers/processes.js'
@@ -8,7 +10,7 @@ import { pushTestImage, type Registry, startRegistry, tarOf } from '../helpers/r
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 
 const IMAGE = 'shoal-test/busybox:1'
-const finished = (state: string): boolean => ['succeeded', 'failed', 'timed-out', 'cancelled'].includes(state)
+const finished = (state: JobState): boolean => isFinal(state)
 
 describe('docker jobs in a real engine', () => {
   let dockerd: TestDockerd

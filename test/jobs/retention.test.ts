@@ -6,7 +6,7 @@ import { assignKey, jobKey, runKey } from '../../src/jobs/records.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
-import { waitFor } from '../helpers/wait.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 const RETENTION_MS = 1_500
 
@@ -54,7 +54,7 @@ describe('job retention', () => {
     // Its log and working directory go too, on the node that ran it.
     await waitFor('the collected job’s directory to be removed', () => !existsSync(logDir))
     // Well past the retention, the parent is still there: its waiting child needs its outcome.
-    await new Promise((resolve) => setTimeout(resolve, RETENTION_MS * 2))
+    await sleep(RETENTION_MS * 2)
     expect(nodes.every((node) => known(node, parent) && known(node, child))).toBe(true)
 
     // Once the child ends (cancelled), both go after their retention.
@@ -67,5 +67,10 @@ describe('job retention', () => {
     let collected = 0
     for (const node of nodes) collected += await metric(node, 'shoal_jobs_collected_total')
     expect(collected).toBe(3)
+    // The collected job's submission id is free again: submitting it makes the job anew (same id), which runs.
+    const again = await jobs.submit([{ driver: 'exec', command: ['true'], submissionId: 'done' }])
+    expect(again.created).toBe(1)
+    expect(again.jobs[0]!.id).toBe(done)
+    expect((await jobs.wait([done], 30_000)).jobs[0]!.state).toBe('succeeded')
   })
 })

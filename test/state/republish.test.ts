@@ -8,7 +8,7 @@ import type { StateRecord } from '../../src/state/record.js'
 import type { ReplicatedState } from '../../src/state/replicated-state.js'
 import { encodeRecord } from '../../src/state/wire.js'
 import { newIdentity } from '../helpers/keys.js'
-import { waitFor } from '../helpers/wait.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 /**
  * The moment between a connection opening and gossipsub learning the peer's subscription cannot be produced on
@@ -53,7 +53,7 @@ describe('state gossip published before any peer subscribed', () => {
       timeoutMs: 5_000,
     })
     expect(published.every((text) => text.includes('test/early'))).toBe(true)
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    await sleep(2_000)
     expect(published).toHaveLength(3)
     await gossip.stop()
   })
@@ -63,7 +63,7 @@ describe('state gossip published before any peer subscribed', () => {
     gossip.publish([write('test/replaced', 1)])
     await waitFor('the first publish', () => published.length === 1)
     write('test/replaced', 2, Date.now() + 1)
-    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    await sleep(1_500)
     expect(published).toHaveLength(1)
     await gossip.stop()
   })

@@ -12,11 +12,6 @@ export function bytes(n: number): string {
   return `${Math.abs(value) >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${UNITS[unit]}`
 }
 
-export function rate(perSecond: number, unit: string): string {
-  if (perSecond >= 100) return `${Math.round(perSecond)} ${unit}/s`
-  return `${perSecond.toFixed(perSecond >= 10 ? 1 : 2)} ${unit}/s`
-}
-
 export function percent(fraction: number): string {
   return `${Math.round(fraction * 100)} %`
 }

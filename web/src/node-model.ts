@@ -41,8 +41,7 @@ export function usage(node: NodeView): { cpu: number; memory: number; disk: numb
 
 /** GPUs a node reports (nodes from before the job service report none). */
 export function gpusOf(node: NodeView): number {
-  const resources: object = node.resources
-  return 'gpus' in resources && typeof resources.gpus === 'number' ? resources.gpus : 0
+  return node.resources.gpus ?? 0
 }
 
 const STATE_ORDER = { alive: 0, suspect: 1, dead: 2, left: 3 } as const

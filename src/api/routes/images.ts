@@ -2,7 +2,7 @@
 import { z } from 'zod'
 import { asShoalError, BadRequestError } from '../../errors.js'
 import type { ApiContext } from '../context.js'
-import { queryFlag, readJson, sendJson } from '../http.js'
+import { nodeParam, queryFlag, readJson, sendJson } from '../http.js'
 import type { Route } from '../router.js'
 
 const pullRequest = z.strictObject({ ref: z.string().min(1).max(512) })
@@ -59,10 +59,4 @@ export function imageRoutes(ctx: ApiContext): Route[] {
       handle: ({ res, url }) => sendJson(res, 200, ctx.layers.layerViews(scope(url))),
     },
   ]
-}
-
-/** `?node=` as a peer id, name or id tail, resolved like `shoal node show`. */
-function nodeParam(ctx: ApiContext, url: URL): string | undefined {
-  const ref = url.searchParams.get('node')
-  return ref === null || ref === '' ? undefined : ctx.membership.node(ref).id
 }

@@ -1,10 +1,11 @@
 // Jobs: POST /v1/jobs (one spec or an array), GET /v1/jobs[/:id], cancel, retry, wait, and GET /v1/jobs/:id/logs.
+import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { asShoalError, BadRequestError, InvalidFlagError } from '../../errors.js'
 import { JOB_STATES, type JobListQuery, type JobState, jobConstants } from '../../jobs/index.js'
 import { parseLabel } from '../../util/parse.js'
 import type { ApiContext } from '../context.js'
-import { queryFlag, readJson, sendJson } from '../http.js'
+import { nodeParam, queryFlag, readJson, sendJson } from '../http.js'
 import type { Route } from '../router.js'
 
 const waitRequest = z.strictObject({
@@ -89,7 +90,9 @@ export function jobRoutes(ctx: ApiContext): Route[] {
         if (first.done !== true) res.write(first.value)
         try {
           for await (const chunk of chunks) {
-            if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve))
+            // A client gone while the socket is full never drains: the abort (on close) ends the wait.
+            if (!res.write(chunk)) await drainOrAbort(res, controller.signal)
+            if (controller.signal.aborted) break
           }
         } catch (err) {
           if (!controller.signal.aborted)
@@ -123,8 +126,8 @@ function listQuery(ctx: ApiContext, url: URL): JobListQuery {
       }
     }
   }
-  const node = url.searchParams.get('node')
-  if (node !== null && node !== '') query.node = ctx.membership.node(node).id
+  const node = nodeParam(ctx, url)
+  if (node !== undefined) query.node = node
   for (const name of ['limit', 'offset'] as const) {
     const text = url.searchParams.get(name)
     if (text === null) continue
@@ -134,4 +137,16 @@ function listQuery(ctx: ApiContext, url: URL): JobListQuery {
     query[name] = value
   }
   return query
+}
+
+function drainOrAbort(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    res.once('drain', done)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }

@@ -78,9 +78,7 @@ async function sample(metrics: Registry, membership: Membership): Promise<StatsS
     return total
   }
   const cluster = { nodes: 0, cpus: 0, load: 0, memoryTotal: 0, memoryUsed: 0, diskTotal: 0, diskUsed: 0 }
-  for (const node of membership.nodes()) {
-    if (node.state !== 'alive') continue
-    const { resources } = node
+  for (const { resources } of membership.aliveNodes()) {
     cluster.nodes++
     cluster.cpus += resources.cpus
     cluster.load += resources.load[0]
