@@ -4,10 +4,9 @@ import { mkdir, open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { BatchingSink } from '../src/layers/batching-sink.js'
 import { blobChannelKey, fetchBlobRange } from '../src/layers/blob-channel.js'
 import { type Digest, newDigester } from '../src/layers/digest.js'
+import { drainInBatches } from '../src/layers/drain-batches.js'
 import { BlobStore } from '../src/layers/store.js'
 import { loadSwarmKey } from '../src/mesh/swarm-key.js'
 import { cleanupDaemons, spawnDaemon } from '../test/helpers/processes.js'
@@ -48,14 +47,13 @@ async function sink(body: Readable, path: string | undefined): Promise<number> {
   const digester = newDigester()
   const file = path === undefined ? undefined : await open(path, 'w')
   let total = 0
-  await pipeline(
-    body,
-    new BatchingSink(async (batch) => {
-      digester.hash.update(batch)
-      await file?.write(batch)
-      total += batch.length
-    }),
-  )
+  await drainInBatches(body, async (batch) => {
+    // Hashed while the write runs, as the store's writer does.
+    const written = file?.write(batch)
+    digester.hash.update(batch)
+    await written
+    total += batch.length
+  })
   await file?.close()
   return total
 }
@@ -152,6 +150,6 @@ async function fetchFromHolder(
   await store.open()
   const writer = await store.beginWrite(digest, size)
   const range = await fetchBlobRange(target, key, { digest, offset: 0 })
-  await pipeline(range.stream, new BatchingSink((batch) => writer.write(batch)))
+  await drainInBatches(range.stream, (batch) => writer.write(batch))
   await writer.commit()
 }

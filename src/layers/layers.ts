@@ -285,16 +285,17 @@ export class Layers {
     const { state, mesh, membership } = this.components
     const self = mesh.peerId
     const alive = (peer: string): boolean => membership.livenessOf(peer) === 'alive'
+    const holders = (digest: Digest): PeerEndpoint[] => {
+      const result: PeerEndpoint[] = []
+      for (const peer of this.holdersByDigest.get(digest) ?? []) {
+        if (peer === self || !alive(peer) || this.isBad(peer)) continue
+        const endpoint = this.endpointOf(peer)
+        if (endpoint !== undefined) result.push(endpoint)
+      }
+      return result
+    }
     return {
-      holders: (digest) => {
-        const result: PeerEndpoint[] = []
-        for (const peer of this.holdersByDigest.get(digest) ?? []) {
-          if (peer === self || !alive(peer) || this.isBad(peer)) continue
-          const endpoint = this.endpointOf(peer)
-          if (endpoint !== undefined) result.push(endpoint)
-        }
-        return result
-      },
+      holders,
       claimant: (digest) => {
         const claim = this.claims.firstClaim(
           digest,
@@ -306,9 +307,10 @@ export class Layers {
         this.ownClaims.set(digest, state.clockNow())
         await this.putClaim(digest, size, 'origin')
         await new Promise((resolve) => setTimeout(resolve, this.init.claimSettleMs ?? CLAIM_SETTLE_MS))
-        // The earliest live claim wins; every node that knows the same claims picks the same one.
+        // The earliest live claim wins; every node that knows the same claims picks the same one. A small blob
+        // can be fetched, announced and released by an earlier claimant within our settle: it is held now.
         const first = this.claims.firstClaim(digest, (peer) => peer === self || alive(peer))
-        if (first === self) return true
+        if (first === self && holders(digest).length === 0) return true
         this.ownClaims.delete(digest)
         await state.remove(fetchKey(digest, self))
         return false

@@ -1,10 +1,8 @@
 // The pull planner: each blob from peers that hold it, else from the peer fetching it, else claimed and fetched from the origin.
 
 import type { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { Logger } from 'pino'
 import { DigestMismatchError, PullFailedError } from '../errors.js'
-import { BatchingSink } from './batching-sink.js'
 import { fetchBlobRange } from './blob-channel.js'
 import {
   CLAIM_RENEW_MS,
@@ -14,6 +12,7 @@ import {
   STALL_TIMEOUT_MS,
 } from './constants.js'
 import type { Digest } from './digest.js'
+import { drainInBatches } from './drain-batches.js'
 import type { LocalImage } from './images.js'
 import type { Descriptor, Platform } from './manifest.js'
 import { formatReference, type ImageReference } from './reference.js'
@@ -286,14 +285,11 @@ export class Puller {
           const length = Math.min(rangeSize, blob.size - offset)
           const range = await fetchBlobRange(holder, blobKey, { digest: blob.digest, offset, length }, signal)
           let position = offset
-          await pipeline(
-            range.stream,
-            new BatchingSink(async (batch) => {
-              await writer.writeAt(position, batch)
-              position += batch.length
-              onBytes(writer.written)
-            }),
-          )
+          await drainInBatches(range.stream, async (batch) => {
+            await writer.writeAt(position, batch)
+            position += batch.length
+            onBytes(writer.written)
+          })
           if (position !== offset + length) throw new PullFailedError(`${holder.peer} sent a short range`)
         }),
       )
@@ -307,22 +303,18 @@ export class Puller {
 
   /** Copies a body into a writer; a source that sends nothing for STALL_TIMEOUT_MS is given up on. */
   private async copy(body: Readable, writer: BlobWriter, onBytes: (n: number) => void): Promise<void> {
-    let stall: NodeJS.Timeout | undefined
-    const arm = (): void => {
-      clearTimeout(stall)
-      stall = setTimeout(
-        () => body.destroy(new PullFailedError(`no bytes of ${writer.digest} for ${STALL_TIMEOUT_MS} ms`)),
-        STALL_TIMEOUT_MS,
-      )
-    }
-    arm()
+    const stall = setTimeout(
+      () => body.destroy(new PullFailedError(`no bytes of ${writer.digest} for ${STALL_TIMEOUT_MS} ms`)),
+      STALL_TIMEOUT_MS,
+    )
     try {
-      await pipeline(
+      await drainInBatches(
         body,
-        new BatchingSink(async (batch) => {
+        async (batch) => {
           await writer.write(batch)
           onBytes(writer.written)
-        }, arm),
+        },
+        () => stall.refresh(),
       )
     } finally {
       clearTimeout(stall)

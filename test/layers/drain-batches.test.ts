@@ -1,0 +1,77 @@
+// drainInBatches: order, batch sizes, backpressure while a batch is written, and every way a transfer can end badly.
+import { randomBytes } from 'node:crypto'
+import { PassThrough, Readable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { BATCH_BYTES, drainInBatches } from '../../src/layers/drain-batches.js'
+import { sleep } from '../helpers/wait.js'
+
+function chunksOf(bytes: Buffer, size: number): Buffer[] {
+  const chunks: Buffer[] = []
+  for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size))
+  return chunks
+}
+
+describe('drainInBatches', () => {
+  it('hands every byte on in order, in batches of at least BATCH_BYTES but the last', async () => {
+    const bytes = randomBytes(3 * BATCH_BYTES + 12_345)
+    const batches: Buffer[] = []
+    let chunks = 0
+    await drainInBatches(
+      Readable.from(chunksOf(bytes, 16 * 1024)),
+      async (batch) => {
+        await sleep(1)
+        batches.push(batch)
+      },
+      () => chunks++,
+    )
+    expect(Buffer.concat(batches).equals(bytes)).toBe(true)
+    for (const batch of batches.slice(0, -1)) expect(batch.length).toBeGreaterThanOrEqual(BATCH_BYTES)
+    expect(chunks).toBe(Math.ceil(bytes.length / (16 * 1024)))
+  })
+
+  it('pauses the source while writes fall behind, and resumes it', async () => {
+    const source = new PassThrough()
+    let release: () => void = () => {}
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let flushed = 0
+    const done = drainInBatches(source, async (batch) => {
+      await blocked
+      flushed += batch.length
+    })
+    for (let i = 0; i < 8; i++) source.write(Buffer.alloc(BATCH_BYTES))
+    await sleep(20)
+    expect(source.isPaused()).toBe(true)
+    release()
+    source.end()
+    await done
+    expect(flushed).toBe(8 * BATCH_BYTES)
+  })
+
+  it('rejects with a failed write and destroys the source', async () => {
+    const source = new PassThrough()
+    const done = drainInBatches(source, async () => {
+      throw Object.assign(new Error('disk full'), { code: 'ENOSPC' })
+    })
+    source.write(Buffer.alloc(BATCH_BYTES))
+    await expect(done).rejects.toThrow('disk full')
+    expect(source.destroyed).toBe(true)
+  })
+
+  it('rejects with the source error', async () => {
+    const source = new PassThrough()
+    const done = drainInBatches(source, async () => {})
+    source.write(Buffer.alloc(10))
+    source.destroy(new Error('connection reset'))
+    await expect(done).rejects.toThrow('connection reset')
+  })
+
+  it('rejects when the source closes before its end, as pipeline would', async () => {
+    const source = new PassThrough()
+    const done = drainInBatches(source, async () => {})
+    source.write(Buffer.alloc(10))
+    source.destroy()
+    await expect(done).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' })
+  })
+})
