@@ -1,4 +1,5 @@
 // G3: one 500 MB blob over shoal's blob channel (TLS-PSK, parallel ranges) versus plain HTTP from a registry, same run.
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,7 +13,7 @@ import { loadSwarmKey } from '../src/mesh/swarm-key.js'
 import { cleanupDaemons, spawnDaemon } from '../test/helpers/processes.js'
 import { startRegistry } from '../test/helpers/registry.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
-import { type Summary, summarize } from './stats.js'
+import { round, type Summary, summarize } from './stats.js'
 
 const MIB = 1024 * 1024
 
@@ -23,7 +24,7 @@ export interface ThroughputResult {
   http: Summary
   /** MB/s: the same blob from a shoal daemon's blob channel, as the planner takes it from one holder. */
   shoal: Summary
-  /** Median shoal ÷ median HTTP. */
+  /** Median over the runs of shoal ÷ HTTP, each run a pair measured back to back. */
   ratio: number
   /** The same without the disk: bytes received and hashed only (the data plane alone). */
   network: { http: Summary; shoal: Summary; ratio: number }
@@ -90,46 +91,66 @@ export async function layersThroughput(blobMiB = 500, runs = 3): Promise<Through
       blobPort: number
     }
 
-    const http: number[] = []
-    const shoal: number[] = []
-    const httpNet: number[] = []
-    const shoalNet: number[] = []
-    for (let run = 0; run < runs; run++) {
-      let started = performance.now()
+    const timed = async (transfer: () => Promise<void>): Promise<number> => {
+      // Dirty pages of the previous transfer are written back first, not during the next one.
+      execFileSync('sync')
+      const started = performance.now()
+      await transfer()
+      return bytes / 1e6 / ((performance.now() - started) / 1000)
+    }
+    const httpToDisk = async (): Promise<void> => {
       const res = await fetch(`http://${registry.host}/v2/bench/blob/blobs/${digest}`)
       const got = await sink(Readable.fromWeb(res.body as never), join(work, 'http.out'))
       if (got !== bytes) throw new Error('short HTTP read')
-      http.push(bytes / 1e6 / ((performance.now() - started) / 1000))
       await rm(join(work, 'http.out'))
-
-      started = performance.now()
+    }
+    const shoalToDisk = async (): Promise<void> => {
       await fetchFromHolder({ host: '127.0.0.1', port }, key, digest, bytes, join(work, 'shoal-store'))
-      shoal.push(bytes / 1e6 / ((performance.now() - started) / 1000))
       await rm(join(work, 'shoal-store'), { recursive: true, force: true })
-
-      started = performance.now()
-      const res2 = await fetch(`http://${registry.host}/v2/bench/blob/blobs/${digest}`)
-      await sink(Readable.fromWeb(res2.body as never), undefined)
-      httpNet.push(bytes / 1e6 / ((performance.now() - started) / 1000))
-      started = performance.now()
+    }
+    const httpReceived = async (): Promise<void> => {
+      const res = await fetch(`http://${registry.host}/v2/bench/blob/blobs/${digest}`)
+      await sink(Readable.fromWeb(res.body as never), undefined)
+    }
+    const shoalReceived = async (): Promise<void> => {
       const whole = await fetchBlobRange({ host: '127.0.0.1', port }, key, { digest, offset: 0 })
       await sink(whole.stream, undefined)
-      shoalNet.push(bytes / 1e6 / ((performance.now() - started) / 1000))
+    }
+    const disk = { http: [] as number[], shoal: [] as number[], ratios: [] as number[] }
+    const net = { http: [] as number[], shoal: [] as number[], ratios: [] as number[] }
+    for (let run = 0; run < runs; run++) {
+      // Each run is a pair measured back to back, in alternating order, so drift in the machine's speed
+      // (other tenants, the disk) falls on both sides of a ratio alike.
+      for (const [into, viaHttp, viaShoal] of [
+        [disk, httpToDisk, shoalToDisk],
+        [net, httpReceived, shoalReceived],
+      ] as const) {
+        let httpRate: number
+        let shoalRate: number
+        if (run % 2 === 0) {
+          httpRate = await timed(viaHttp)
+          shoalRate = await timed(viaShoal)
+        } else {
+          shoalRate = await timed(viaShoal)
+          httpRate = await timed(viaHttp)
+        }
+        into.http.push(httpRate)
+        into.shoal.push(shoalRate)
+        into.ratios.push(shoalRate / httpRate)
+      }
     }
     await cleanupDaemons()
     await removeDir(dataDir)
-    const httpSummary = summarize(http)
-    const shoalSummary = summarize(shoal)
     return {
       blobBytes: bytes,
       runs,
-      http: httpSummary,
-      shoal: shoalSummary,
-      ratio: Math.round((shoalSummary.p50 / httpSummary.p50) * 100) / 100,
+      http: summarize(disk.http),
+      shoal: summarize(disk.shoal),
+      ratio: round(summarize(disk.ratios).p50),
       network: {
-        http: summarize(httpNet),
-        shoal: summarize(shoalNet),
-        ratio: Math.round((summarize(shoalNet).p50 / summarize(httpNet).p50) * 100) / 100,
+        http: summarize(net.http),
+        shoal: summarize(net.shoal),
+        ratio: round(summarize(net.ratios).p50),
       },
     }
   } finally {

@@ -29,7 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'failover-lab': () => failover(20, true),
   'heal-lab': () => healTime(10, 8_000),
   'lease-traffic': () => leaseTraffic(30),
-  'layers-throughput': () => layersThroughput(500, 5),
+  'layers-throughput': () => layersThroughput(500, 6),
   jobs: () => jobsBench(10_000, 5),
   'layers-lab': () => layersLab(8, 100),
   // The image size: S ≈ 200 MB in 4 layers (the baseline alone takes over two minutes).

@@ -4,6 +4,7 @@ import '../src/polyfill.js'
 import { Command } from 'commander'
 import { resolveDataDir } from '../src/daemon/data-dir.js'
 import { DaemonUnreachableError, ShoalError } from '../src/errors.js'
+import { JOB_STATES } from '../src/jobs/states.js'
 import { VERSION } from '../src/version.js'
 import { createClient } from './client.js'
 import { coordinatorCommand } from './commands/coordinator.js'
@@ -173,7 +174,7 @@ job
 job
   .command('list')
   .description('jobs, newest first')
-  .option('--state <state>', 'pending, assigned, running, succeeded, failed, timed-out or cancelled')
+  .option('--state <state>', JOB_STATES.join(', '))
   .option('--tag <k=v>', 'only jobs with this tag, repeatable', collect, [])
   .option('--node <id-or-name>', 'only jobs on this node')
   .option('--limit <n>', 'at most this many')

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import type { JobInput, JobView, WaitResult } from '../../src/api/types.js'
 import { InvalidFlagError, ShoalError, WaitTimeoutError } from '../../src/errors.js'
+import { isFinal } from '../../src/jobs/states.js'
 import { parseDuration, parseLabels } from '../../src/util/parse.js'
 import type { ApiClient } from '../client.js'
 import { ago, labels, table } from '../format.js'
@@ -232,9 +233,7 @@ export async function jobWaitCommand(
     }
   }
   if (result.timedOut) {
-    const open = result.jobs.filter(
-      (job) => !['succeeded', 'failed', 'timed-out', 'cancelled'].includes(job.state),
-    )
+    const open = result.jobs.filter((job) => !isFinal(job.state))
     throw new WaitTimeoutError(
       `${open.length} job(s) still unfinished after ${options.timeout}: ${open.map((j) => j.id).join(' ')}`,
     )

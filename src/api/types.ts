@@ -3,7 +3,7 @@ import type { CoordinatorView } from '../coordinator/index.js'
 import type { NodeView } from '../membership/index.js'
 
 export type { CoordinatorView, Role } from '../coordinator/index.js'
-export type { JobInput, JobState, JobView, WaitResult } from '../jobs/index.js'
+export type { JobInput, JobList, JobState, JobView, WaitResult } from '../jobs/index.js'
 export type { ImageView, LayerView, LocalImage, PullEvent, PullResult } from '../layers/index.js'
 export type { Liveness, NodeView } from '../membership/index.js'
 

@@ -56,6 +56,13 @@ export interface JobListQuery {
   offset?: number
 }
 
+/** `GET /v1/jobs`: a page of jobs, how many matched, and how many match in each state. */
+export interface JobList {
+  jobs: JobView[]
+  total: number
+  counts: Record<JobState, number>
+}
+
 export interface WaitResult {
   jobs: JobView[]
   /** True if the time ran out before every job finished. */

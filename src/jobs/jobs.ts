@@ -13,7 +13,15 @@ import { ARRIVAL_WAIT_MS, COLLECT_INTERVAL_MS, DEFAULT_JOB_RETENTION_MS, SUBMIT_
 import { createDockerDriver } from './drivers/docker.js'
 import type { JobDriver } from './drivers/driver.js'
 import { createExecDriver } from './drivers/exec.js'
-import type { JobComponents, JobEvents, JobInit, JobListQuery, JobView, WaitResult } from './index.js'
+import type {
+  JobComponents,
+  JobEvents,
+  JobInit,
+  JobList,
+  JobListQuery,
+  JobView,
+  WaitResult,
+} from './index.js'
 import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
 import {
@@ -29,6 +37,7 @@ import {
 import { Runner } from './runner.js'
 import { Scheduler } from './scheduler.js'
 import { JOB_ID_PATTERN, type JobSpec } from './spec.js'
+import { JOB_STATES, type JobState } from './states.js'
 import { prepareSubmission } from './submit.js'
 import { type DerivedState, deriveState, isFinal, readJob } from './view.js'
 
@@ -164,25 +173,35 @@ export class Jobs extends EventEmitter<JobEvents> {
   }
 
   /** Jobs matching the query, newest first, with the count before paging; views are built for the page only. */
-  list(query: JobListQuery = {}): { jobs: JobView[]; total: number } {
+  /**
+   * A page of the jobs matching the query, newest first; `total` counts every match, and `counts` the jobs in
+   * each state that match the query but for its state (what a state filter would show).
+   */
+  list(query: JobListQuery = {}): JobList {
     const { state } = this.components
     const tags = Object.entries(query.tags ?? {})
     const matched: Array<{ spec: JobSpec; derived: DerivedState }> = []
+    const counts = Object.fromEntries(JOB_STATES.map((name) => [name, 0])) as Record<JobState, number>
     for (const record of state.list(JOB_KIND)) {
       const spec = record.value as JobSpec
       if (tags.some(([key, value]) => spec.tags[key] !== value)) continue
       const records = readJob(state, spec.id)
       if (records === undefined) continue
       const derived = deriveState(records)
-      if (query.state !== undefined && derived.state !== query.state) continue
       if (query.node !== undefined && derived.node !== query.node) continue
+      counts[derived.state]++
+      if (query.state !== undefined && derived.state !== query.state) continue
       matched.push({ spec, derived })
     }
     matched.sort((a, b) => b.spec.createdAt - a.spec.createdAt || (a.spec.id < b.spec.id ? -1 : 1))
     const offset = query.offset ?? 0
     const limit = query.limit ?? matched.length
     const page = matched.slice(offset, offset + limit)
-    return { jobs: page.map(({ spec, derived }) => this.toView(spec, derived)), total: matched.length }
+    return {
+      jobs: page.map(({ spec, derived }) => this.toView(spec, derived)),
+      total: matched.length,
+      counts,
+    }
   }
 
   /** Asks for a job to be cancelled; a running attempt is stopped by its node. */

@@ -2,14 +2,12 @@
 import { z } from 'zod'
 import { kindOf, PEER_ID_PATTERN, type RecordKind, type StateRecord, subjectOf } from '../state/index.js'
 import { JOB_ID_PATTERN, type JobSpec, jobSpecSchema } from './spec.js'
+import { FINAL_STATES } from './states.js'
 
 const uint = z.number().int().nonnegative()
 const peerId = z.string().regex(PEER_ID_PATTERN)
 
-export const FINAL_STATES = ['succeeded', 'failed', 'timed-out', 'cancelled'] as const
-export type FinalState = (typeof FINAL_STATES)[number]
-export const JOB_STATES = ['pending', 'assigned', 'running', ...FINAL_STATES] as const
-export type JobState = (typeof JOB_STATES)[number]
+export { FINAL_STATES, type FinalState, JOB_STATES, type JobState } from './states.js'
 
 /**
  * `assign/<id>`: the coordinator's decision for the job's current attempt, under its term.

@@ -5,7 +5,6 @@ import {
   assignKey,
   type ControlValue,
   controlKey,
-  FINAL_STATES,
   type FinalState,
   type JobState,
   jobKey,
@@ -50,9 +49,7 @@ export function readJob(state: ReplicatedState, id: string): JobRecords | undefi
   }
 }
 
-export function isFinal(state: JobState): state is FinalState {
-  return (FINAL_STATES as readonly string[]).includes(state)
-}
+export { isFinal } from './states.js'
 
 /** True when a user asked to cancel the job's current generation (a later retry starts a new one). */
 export function cancelRequested({ assign, control }: Pick<JobRecords, 'assign' | 'control'>): boolean {

@@ -106,7 +106,9 @@ export class BlobWriter {
   }
 
   private async hashPrefix(): Promise<void> {
-    const buffer = Buffer.allocUnsafe(1024 * 1024)
+    // Called after every ranged write; most find the prefix hashed already and allocate nothing.
+    if (this.hashedTo >= this.prefixEnd()) return
+    const buffer = Buffer.allocUnsafe(Math.min(1024 * 1024, this.prefixEnd() - this.hashedTo))
     while (this.hashedTo < this.prefixEnd()) {
       const length = Math.min(buffer.length, this.prefixEnd() - this.hashedTo)
       const { bytesRead } = await this.handle.read(buffer, 0, length, this.hashedTo)

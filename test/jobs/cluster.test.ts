@@ -3,7 +3,7 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../cli/client.js'
-import type { JobView, StatusView } from '../../src/api/types.js'
+import type { JobList, JobView, StatusView } from '../../src/api/types.js'
 import { dataDirPaths } from '../../src/daemon/data-dir.js'
 import { isFinal } from '../../src/jobs/view.js'
 import { listJobs, processAlive, showJob, submitJob, waitForJob } from '../helpers/jobs.js'
@@ -254,10 +254,24 @@ describe('jobs on three daemon processes', () => {
     const perNode = new Map<string, number>()
     for (const job of wait.jobs) perNode.set(job.nodeName!, (perNode.get(job.nodeName!) ?? 0) + 1)
     expect([...perNode.keys()].sort()).toEqual(['alpha', 'beta', 'gamma'])
-    const listed = await createClient(a.dataDir).get<{ total: number }>(
+    const listed = await createClient(a.dataDir).get<JobList>(
       '/v1/jobs?tag=batch=k1&state=succeeded&limit=10',
     )
     expect(listed.total).toBe(1000)
+    expect(listed.jobs).toHaveLength(10)
+    // Counts per state cover the query but for its state filter: every state is listed, these all succeeded.
+    expect(listed.counts).toEqual({
+      pending: 0,
+      assigned: 0,
+      running: 0,
+      succeeded: 1000,
+      failed: 0,
+      'timed-out': 0,
+      cancelled: 0,
+    })
+    const pendingOnly = await createClient(a.dataDir).get<JobList>('/v1/jobs?tag=batch=k1&state=pending')
+    expect(pendingOnly.total).toBe(0)
+    expect(pendingOnly.counts.succeeded).toBe(1000)
   }, 180_000)
 
   it('refuses bad input with clear codes and writes nothing of a bad batch', async () => {

@@ -153,6 +153,13 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     await expect(row.locator('.chip').allTextContents()).resolves.toEqual(['suite=web'])
     expect(await stillSamePage(page)).toBe(true)
     await screenshot(page, 'jobs')
+    // The state filter counts the jobs in each state (from the list's `counts`): this one is among the succeeded.
+    const succeededOption = page.locator('#job-state-filter option[value="succeeded"]')
+    await expect
+      .poll(async () => Number(/\((\d+)\)$/.exec((await succeededOption.textContent()) ?? '')?.[1] ?? 0), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(1)
 
     // Filtering by a state the job is not in hides it; by its tag shows it.
     await page.selectOption('#job-state-filter', 'failed')

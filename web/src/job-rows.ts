@@ -1,5 +1,9 @@
 // The rows of a page of the jobs table: the page as read, with what events said since (pure, so it is tested).
 import type { JobList, JobView } from './job-types.js'
+
+/** A page of the table: its rows and how many jobs match in all. */
+export type JobRows = Pick<JobList, 'jobs' | 'total'>
+
 import { type JobFilter, matchesFilter } from './route.js'
 
 /**
@@ -8,11 +12,11 @@ import { type JobFilter, matchesFilter } from './route.js'
  * confirms them. A row whose job left the filter stays until that read, rather than jumping away.
  */
 export function liveRows(
-  fetched: JobList,
+  fetched: JobRows,
   recent: ReadonlyMap<string, JobView>,
   filter: JobFilter,
   pageSize: number,
-): JobList {
+): JobRows {
   const rows = fetched.jobs.map((job) => recent.get(job.id) ?? job)
   if (filter.page !== 0) return { jobs: rows, total: fetched.total }
   const shown = new Set(rows.map((job) => job.id))

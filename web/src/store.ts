@@ -5,7 +5,6 @@ import {
   ACTIVE_STATES,
   isActive,
   isFinished,
-  JOB_STATES,
   type JobList,
   type JobState,
   type JobView,
@@ -296,13 +295,8 @@ export class ClusterStore {
   }
 
   private async readTotals(): Promise<void> {
-    const counts = await Promise.all(
-      JOB_STATES.map(async (state) => (await getJson<JobList>(`/v1/jobs?state=${state}&limit=1`)).total),
-    )
-    this.jobTotals = Object.fromEntries(JOB_STATES.map((state, i) => [state, counts[i] ?? 0])) as Record<
-      JobState,
-      number
-    >
+    // One request: the list answers with the count of jobs in every state.
+    this.jobTotals = (await getJson<JobList>('/v1/jobs?limit=1')).counts
   }
 
   private scheduleTotals(delayMs = TOTALS_REFRESH_MS): void {

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { asShoalError, BadRequestError, InvalidFlagError } from '../../errors.js'
 import { JOB_STATES, type JobListQuery, type JobState, jobConstants } from '../../jobs/index.js'
+import { isJobState } from '../../jobs/states.js'
 import { parseLabel } from '../../util/parse.js'
 import type { ApiContext } from '../context.js'
 import { nodeParam, queryFlag, readJson, sendJson } from '../http.js'
@@ -108,7 +109,7 @@ function listQuery(ctx: ApiContext, url: URL): JobListQuery {
   const query: JobListQuery = {}
   const state = url.searchParams.get('state')
   if (state !== null && state !== '') {
-    if (!(JOB_STATES as readonly string[]).includes(state)) {
+    if (!isJobState(state)) {
       throw new BadRequestError(`state must be one of ${JOB_STATES.join(', ')}; got "${state}"`)
     }
     query.state = state as JobState
