@@ -72,6 +72,11 @@ export interface WaitResult {
 export interface JobEvents {
   /** A record of this job changed (its view may have). */
   'job:changed': [id: string]
+  /**
+   * The views of the jobs changed since the last such event, built once per tick for every listener (only
+   * while there are listeners): a burst of records for one job (spec, assignment, run report) is one view.
+   */
+  'job:views': [views: JobView[]]
 }
 
 export interface JobInit {

@@ -50,6 +50,9 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = { exec: createExecDriver() }
   private readonly now: () => number
   private started = false
+  /** Jobs changed since the last 'job:views' event, and the timer that sends it. */
+  private readonly viewsDue = new Set<string>()
+  private viewsTimer: NodeJS.Timeout | undefined
   private readonly onRecord = ({ record }: RecordChange): void => this.onJobRecord(record)
   /** Also for an assignment withdrawn because its coordinator's term was over: that changes the job too. */
   private readonly onJobRecord = ({ key, deleted }: StateRecord): void => {
@@ -57,6 +60,10 @@ export class Jobs extends EventEmitter<JobEvents> {
     if (id === undefined) return
     this.scheduler.changed(id)
     this.emit('job:changed', id)
+    if (this.listenerCount('job:views') > 0) {
+      this.viewsDue.add(id)
+      this.viewsTimer ??= setTimeout(() => this.emitViews(), 0)
+    }
     // Collected after its retention: its logs and working directory here go with it.
     if (deleted && key === jobKey(id)) {
       rm(jobDirOf(this.init.dataDir, id), { recursive: true, force: true }).catch((err: Error) =>
@@ -140,10 +147,24 @@ export class Jobs extends EventEmitter<JobEvents> {
     this.started = false
     this.components.state.off('record:changed', this.onRecord)
     this.components.state.off('record:removed', this.onJobRecord)
+    clearTimeout(this.viewsTimer)
+    this.viewsTimer = undefined
     await this.collector.stop()
     await this.scheduler.stop()
     await this.runner.stop()
     await Promise.all(Object.values(this.drivers).map((driver) => driver.close?.()))
+  }
+
+  private emitViews(): void {
+    this.viewsTimer = undefined
+    const views: JobView[] = []
+    for (const id of this.viewsDue) {
+      const records = readJob(this.components.state, id)
+      // Parts of a job can arrive before its spec (its view follows with the spec); a collected job has none.
+      if (records !== undefined) views.push(this.toView(records.spec, deriveState(records)))
+    }
+    this.viewsDue.clear()
+    if (views.length > 0) this.emit('job:views', views)
   }
 
   /** Validates and writes a submission (all or nothing); returns every submitted job, new or already known. */
@@ -172,7 +193,6 @@ export class Jobs extends EventEmitter<JobEvents> {
     return this.toView(records.spec, deriveState(records))
   }
 
-  /** Jobs matching the query, newest first, with the count before paging; views are built for the page only. */
   /**
    * A page of the jobs matching the query, newest first; `total` counts every match, and `counts` the jobs in
    * each state that match the query but for its state (what a state filter would show).

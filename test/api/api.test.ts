@@ -1,6 +1,6 @@
 import { request } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { NodeView, RecordEvent, StatusView } from '../../src/api/types.js'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { JobView, NodeView, RecordEvent, StatusView } from '../../src/api/types.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -87,6 +87,50 @@ describe('the local API', () => {
       origin: b.daemon.peerId,
       source: 'gossip',
     })
+  })
+
+  it('streams job views to every page that asks, built once per change and to no one else', async () => {
+    const controller = new AbortController()
+    const open = async (kinds: string) => {
+      const res = await fetch(`${a.daemon.api.httpUrl}/v1/events?kinds=${kinds}`, {
+        signal: controller.signal,
+      })
+      return { reader: res.body!.getReader(), buffer: '' }
+    }
+    const pages = [await open('job'), await open('job,node')]
+    const others = await open('test')
+    const built = vi.spyOn(a.daemon.jobs, 'emit')
+    const { jobs } = await b.daemon.jobs.submit([{ name: 'sse', driver: 'exec', command: ['true'] }])
+    const id = jobs[0]!.id
+    const decoder = new TextDecoder()
+    const finalState = (page: { buffer: string }): string | undefined => {
+      const views = [...page.buffer.matchAll(/event: job\ndata: (.*)\n\n/g)].map(
+        (m) => JSON.parse(m[1]!) as JobView,
+      )
+      return views.filter((view) => view.id === id).at(-1)?.state
+    }
+    for (const page of pages) {
+      await waitFor('the job to succeed on the page', async () => {
+        const { value } = await page.reader.read()
+        page.buffer += decoder.decode(value)
+        return finalState(page) === 'succeeded' ? true : undefined
+      })
+    }
+    // The page that asked for other kinds saw the record written after the job, and no job.
+    await b.daemon.state.put('test/after-job', { n: 2 })
+    await waitFor('the record after the job', async () => {
+      const { value } = await others.reader.read()
+      others.buffer += decoder.decode(value)
+      return others.buffer.includes('test/after-job') ? true : undefined
+    })
+    controller.abort()
+    expect(others.buffer).not.toContain('event: job')
+    // One batch of views per tick for both pages, not one view per page.
+    const batches = built.mock.calls.filter((call) => call[0] === 'job:views').length
+    const pageEvents = (pages[0]!.buffer.match(/event: job\n/g) ?? []).length
+    expect(batches).toBeGreaterThan(0)
+    expect(batches).toBeLessThanOrEqual(pageEvents)
+    built.mockRestore()
   })
 
   it('exposes Prometheus metrics: peers, records, gossip in/out/dropped, sync rounds', async () => {

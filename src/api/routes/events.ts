@@ -5,7 +5,7 @@ import type { Liveness } from '../../membership/index.js'
 import { kindOf, type RecordChange } from '../../state/index.js'
 import type { ApiContext } from '../context.js'
 import type { Route } from '../router.js'
-import type { NodeStateEvent, RecordEvent } from '../types.js'
+import type { JobView, NodeStateEvent, RecordEvent } from '../types.js'
 
 /** A client that cannot keep up is cut off once this much is waiting for it; it reconnects and re-reads. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -59,34 +59,19 @@ function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
     send('node', event)
   }
   const onCoordinator = (view: CoordinatorView): void => send('coordinator', view)
-  // A burst of record changes for one job (spec, assignment, run report) is sent as one view per tick.
-  const changedJobs = new Set<string>()
-  let jobTimer: NodeJS.Timeout | undefined
-  const flushJobs = (): void => {
-    jobTimer = undefined
-    for (const id of changedJobs) {
-      try {
-        send('job', ctx.jobs.view(id))
-      } catch {
-        // Parts of a job can arrive before its spec; its view is sent when the spec does.
-      }
-    }
-    changedJobs.clear()
+  const onJobViews = (views: JobView[]): void => {
+    for (const view of views) send('job', view)
   }
-  const onJob = (id: string): void => {
-    if (wanted !== undefined && !wanted.has('job')) return
-    changedJobs.add(id)
-    jobTimer ??= setTimeout(flushJobs, 0)
-  }
+  // Views are built only while some client wants them.
+  const wantsJobs = wanted === undefined || wanted.has('job')
   const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS)
   ctx.state.on('record:changed', onRecord)
   ctx.membership.on('peer:state', onNodeState)
   ctx.coordinator.on('change', onCoordinator)
-  ctx.jobs.on('job:changed', onJob)
+  if (wantsJobs) ctx.jobs.on('job:views', onJobViews)
   res.on('close', () => {
     clearInterval(keepalive)
-    clearTimeout(jobTimer)
-    ctx.jobs.off('job:changed', onJob)
+    ctx.jobs.off('job:views', onJobViews)
     ctx.state.off('record:changed', onRecord)
     ctx.membership.off('peer:state', onNodeState)
     ctx.coordinator.off('change', onCoordinator)
