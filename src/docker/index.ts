@@ -16,6 +16,8 @@ export interface DockerEngine {
   ping(timeoutMs?: number): Promise<boolean>
   /** Images in the engine. */
   listImages(): Promise<DockerImage[]>
+  /** True if the engine knows an image by this reference (its own name rules: `busybox` is `docker.io/library/busybox:latest`). */
+  hasImage(ref: string): Promise<boolean>
   /** `docker load` of an image archive; resolves when the engine has it. */
   loadImage(archive: Readable): Promise<void>
   /** The dockerode client (loaded on first use), for parts that run containers. */
@@ -36,19 +38,19 @@ export function dockerSocketPath(init: DockerEngineInit, env: NodeJS.ProcessEnv 
 }
 
 function getJson(socketPath: string, path: string, timeoutMs = 10_000): Promise<unknown> {
+  return get(socketPath, path, timeoutMs).then(({ status, body }) => {
+    if (status !== 200) throw new Error(`GET ${path} answered ${status}`)
+    return JSON.parse(body.toString('utf8'))
+  })
+}
+
+function get(socketPath: string, path: string, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, path, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
       res.on('error', reject)
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`GET ${path} answered ${res.statusCode}`))
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
-        } catch (err) {
-          reject(err as Error)
-        }
-      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
     })
     req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)))
     req.on('error', reject)
@@ -82,6 +84,13 @@ export function createDockerEngine(init: DockerEngineInit = {}): DockerEngine {
         RepoTags?: string[] | null
       }>
       return images.map((image) => ({ id: image.Id, tags: image.RepoTags ?? [] }))
+    },
+    // One lookup by name instead of listing every image the engine holds.
+    async hasImage(ref) {
+      const { status } = await get(socketPath, `/images/${encodeURI(ref)}/json`, 10_000).catch(unavailable)
+      if (status === 200) return true
+      if (status === 404) return false
+      return unavailable(new Error(`image lookup answered ${status}`))
     },
     async loadImage(archive) {
       const docker = await client()

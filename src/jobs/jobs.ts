@@ -4,7 +4,6 @@ import { rm } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailableError } from '../errors.js'
-import { sameImageAs } from '../layers/index.js'
 import { partLogger } from '../logger.js'
 import type { RecordChange, StateRecord } from '../state/index.js'
 import { subjectOf } from '../state/index.js'
@@ -112,10 +111,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     if (docker !== undefined) {
       drivers.docker = createDockerDriver({
         engine: docker,
-        hasImage: async (ref) => {
-          const same = sameImageAs(ref)
-          return (await docker.listImages()).some((image) => image.tags.some(same))
-        },
+        hasImage: (ref) => docker.hasImage(ref),
         pullImage: async (ref) => {
           await layers.pull(ref, () => undefined)
         },

@@ -13,7 +13,7 @@ export * as layerConstants from './constants.js'
 export type { Digest } from './digest.js'
 export { parseDigest } from './digest.js'
 export type { LocalImage } from './images.js'
-export { Layers, sameImageAs } from './layers.js'
+export { Layers } from './layers.js'
 export type { PullEvent } from './pull.js'
 export { formatReference, parseReference } from './reference.js'
 

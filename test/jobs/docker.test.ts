@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDockerEngine } from '../../src/docker/index.js'
 import type { JobState } from '../../src/jobs/index.js'
 import { isFinal } from '../../src/jobs/view.js'
 import { startDockerd, type TestDockerd } from '../helpers/docker.js'
@@ -87,6 +88,18 @@ describe('docker jobs in a real engine', () => {
     // Both streams, demuxed into one log (their relative order is the engine's to choose).
     expect(logs.stdout.split('\n').sort()).toEqual(['', `in a container: ${id}/1`, 'lo', 'to-stderr'])
     expect(await containersOf(id)).toBe('')
+  })
+
+  it('looks an image up in the engine by its reference, as Docker names it', async () => {
+    const engine = createDockerEngine({ socketPath: dockerd.socket })
+    expect(await engine.hasImage(IMAGE)).toBe(true)
+    expect(await engine.hasImage(`docker.io/${IMAGE}`)).toBe(true)
+    expect(await engine.hasImage('shoal-test/never-built:1')).toBe(false)
+    await expect(
+      createDockerEngine({ socketPath: `${dockerd.socket}.none` }).hasImage(IMAGE),
+    ).rejects.toMatchObject({
+      code: 'SHOAL_DOCKER_UNAVAILABLE',
+    })
   })
 
   it('reports a container’s exit code and stops a cancelled one', async () => {
