@@ -53,6 +53,19 @@ export class ClaimBook {
   }
 
   /**
+   * True if a peer passing `eligible` claimed the blob before `stamp` and has released that claim (within the
+   * claim lifetime): it fetched the blob while we waited to settle ours.
+   */
+  releasedBefore(digest: Digest, stamp: Stamp, eligible: (peer: string) => boolean): boolean {
+    const now = performance.now()
+    for (const [peer, claim] of this.claims.get(digest) ?? []) {
+      if (!claim.released || claim.relay || now - claim.seenAt > CLAIM_TTL_MS) continue
+      if (compareStamps(claim.claimedAt, stamp) < 0 && eligible(peer)) return true
+    }
+    return false
+  }
+
+  /**
    * Who this node streams a blob from: the relays line up by the time they joined, and each takes the bytes
    * from the one before it (the first from the claimant). A chain moves the blob across every link at full
    * speed at once; everyone streaming from the claimant would share its one uplink N ways.

@@ -304,13 +304,19 @@ export class Layers {
         return claim === undefined ? undefined : this.endpointOf(claim)
       },
       claim: async (digest, size) => {
-        this.ownClaims.set(digest, state.clockNow())
+        const claimedAt = state.clockNow()
+        this.ownClaims.set(digest, claimedAt)
         await this.putClaim(digest, size, 'origin')
         await new Promise((resolve) => setTimeout(resolve, this.init.claimSettleMs ?? CLAIM_SETTLE_MS))
         // The earliest live claim wins; every node that knows the same claims picks the same one. A small blob
-        // can be fetched, announced and released by an earlier claimant within our settle: it is held now.
+        // can be fetched, announced and released by an earlier claimant within our settle: that one won too.
         const first = this.claims.firstClaim(digest, (peer) => peer === self || alive(peer))
-        if (first === self && holders(digest).length === 0) return true
+        const fetchedMeanwhile = this.claims.releasedBefore(
+          digest,
+          claimedAt,
+          (peer) => alive(peer) && this.holdersByDigest.get(digest)?.has(peer) === true,
+        )
+        if (first === self && !fetchedMeanwhile) return true
         this.ownClaims.delete(digest)
         await state.remove(fetchKey(digest, self))
         return false

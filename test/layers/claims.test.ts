@@ -26,6 +26,21 @@ describe('the claim book', () => {
     expect(book.firstClaim(BLOB, () => true)).toBe('done')
   })
 
+  it('knows when an earlier claimant fetched the blob and released its claim while a later one settled', () => {
+    const book = new ClaimBook()
+    const mine = { wall: 200, counter: 0, node: 'me' }
+    book.observe(claim('me', 200), false)
+    expect(book.releasedBefore(BLOB, mine, () => true)).toBe(false)
+    book.observe(claim('later', 300), true)
+    expect(book.releasedBefore(BLOB, mine, () => true)).toBe(false)
+    book.observe(claim('relay', 100, 'relay'), true)
+    expect(book.releasedBefore(BLOB, mine, () => true)).toBe(false)
+    book.observe(claim('earlier', 100), true)
+    expect(book.releasedBefore(BLOB, mine, () => true)).toBe(true)
+    // Only one that holds the blob counts (a claimant whose fetch failed released its claim too).
+    expect(book.releasedBefore(BLOB, mine, (peer) => peer !== 'earlier')).toBe(false)
+  })
+
   it('lines relays up by the time they joined, each streaming from the one before', () => {
     const book = new ClaimBook()
     book.observe(claim('origin', 50), false)
