@@ -1,6 +1,6 @@
 // G1 and G2 in the namespace lab: N hosts and a registry host, every link shaped to B; shoal against N plain pulls.
 import { execFile, spawn } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -150,6 +150,11 @@ export async function layersLab(
     const cpuAfter = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
     // Blob routes that failed and were retried: each costs a backoff and a new route.
     const logs = await Promise.all(procs.map((proc) => readFile(proc.logFile, 'utf8')))
+    const keepLogs = process.env.SHOAL_BENCH_LOGS
+    if (keepLogs !== undefined) {
+      await mkdir(keepLogs, { recursive: true })
+      await Promise.all(procs.map((proc, i) => writeFile(join(keepLogs, `${proc.name}.log`), logs[i]!)))
+    }
     const retryReasons = logs
       .flatMap((log) => log.split('\n'))
       .filter((line) => line.includes('trying another route'))

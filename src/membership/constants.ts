@@ -34,14 +34,16 @@ export const DEAD_AFTER_MS = 4_000
 /** How often liveness is re-evaluated: detection is late by at most this. */
 export const LIVENESS_TICK_MS = 250
 
-/** A direct ping to a suspect (SWIM's probe) gives up after this long. */
 /**
  * A liveness tick later than this beyond its interval means this process was stalled: the stall is not
  * held against peers (a node resuming from a pause must not declare everyone dead).
  */
 export const STALL_GRACE_MS = 1_000
 
+/** A direct ping to a suspect (SWIM's probe) gives up after this long. */
 export const PROBE_TIMEOUT_MS = 1_000
+/** Failed probes in a row before a suspect's connection is dropped (it is dropped anyway once declared dead). */
+export const PROBES_BEFORE_DROP = 2
 
 /** Disk, memory and Docker reachability are sampled this often; heartbeats carry the latest sample. */
 export const RESOURCE_SAMPLE_INTERVAL_MS = 5_000

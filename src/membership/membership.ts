@@ -20,6 +20,7 @@ import {
 import type { MembershipComponents, MembershipEvents, MembershipInit, NodeView } from './index.js'
 import { type Liveness, LivenessView } from './liveness.js'
 import { NODE_KIND, type NodeValue, nodeKey, nodeKind } from './node-record.js'
+import { ProbeFailures } from './probe-failures.js'
 import { sampleResources } from './resources.js'
 
 const LIVENESS_STATES: readonly Liveness[] = ['alive', 'suspect', 'dead', 'left']
@@ -42,6 +43,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private running = false
   private readonly onChange = (change: RecordChange): void => this.observe(change)
   private readonly onDisconnect = (peer: string): void => this.probe(peer, true)
+  /** Probes in a row that a suspect did not answer (cleared by an answer or a change of state). */
+  private readonly failedProbes = new ProbeFailures()
 
   constructor(
     components: MembershipComponents,
@@ -63,6 +66,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
         )
       }
       if (state === 'suspect') this.probe(peer, false)
+      else this.failedProbes.clear(peer)
+      // Declared dead with a connection still open (a pulled cable leaves TCP looking open): drop it, so that
+      // the dialer redials once the peer can be reached again.
+      if (state === 'dead' && this.mesh.isConnected(peer)) this.mesh.dropConnections(peer)
       this.emit('peer:state', peer, state, previous)
     })
     this.state.registerKind(nodeKind)
@@ -229,12 +236,21 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.mesh
       .ping(peer, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
       .then(
-        () => this.liveness.probeSucceeded(peer),
         () => {
-          if (onDisconnect) this.liveness.suspect(peer)
-          // Silent for the suspect timeout and not answering a ping: whatever connection we still have to
-          // it is dead (a pulled cable leaves TCP looking open). Drop it so that the dialer redials.
-          else if (this.mesh.isConnected(peer)) this.mesh.dropConnections(peer)
+          this.failedProbes.clear(peer)
+          this.liveness.probeSucceeded(peer)
+        },
+        () => {
+          if (onDisconnect) {
+            this.liveness.suspect(peer)
+            return
+          }
+          // Silent for the suspect timeout and not answering pings: whatever connection we still have to it
+          // is dead (a pulled cable leaves TCP looking open); drop it so that the dialer redials. Not on one
+          // late answer from a peer that is alive again or merely stalled: on an overloaded machine every
+          // dropped connection costs a handshake, a mesh rebuild and a sync round, and stalls the next peer.
+          const drop = this.failedProbes.failed(peer, this.liveness.state(peer) === 'suspect')
+          if (drop && this.mesh.isConnected(peer)) this.mesh.dropConnections(peer)
         },
       )
       .finally(() => {
