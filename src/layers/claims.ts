@@ -11,6 +11,7 @@ interface ClaimEntry {
   seenAt: number
   released: boolean
   relay: boolean
+  fetching: boolean
 }
 
 export class ClaimBook {
@@ -28,17 +29,20 @@ export class ClaimBook {
       seenAt: performance.now(),
       released,
       relay: claim.mode === 'relay',
+      fetching: claim.fetching === true,
     })
     this.prune(claim.digest)
   }
 
   /**
-   * The claimant to follow for a blob: the earliest live claim among peers passing `eligible`; failing that,
-   * a peer that released its claim moments ago (it just fetched the blob, even if its inventory is late).
+   * The claimant to follow for a blob: the earliest live claim among peers passing `eligible` that says it is
+   * fetching, else the earliest live claim; failing both, a peer that released its claim moments ago (it just
+   * fetched the blob, even if its inventory is late). A fetching claim goes first because an earlier claim can
+   * reach the others after they settled (its process was stalled): the blob stays with the one fetching it.
    */
   firstClaim(digest: Digest, eligible: (peer: string) => boolean): string | undefined {
     const now = performance.now()
-    let first: { peer: string; claimedAt: Stamp } | undefined
+    let first: { peer: string; claimedAt: Stamp; fetching: boolean } | undefined
     let released: string | undefined
     for (const [peer, claim] of this.claims.get(digest) ?? []) {
       if (claim.relay || !eligible(peer) || now - claim.seenAt > CLAIM_TTL_MS) continue
@@ -46,8 +50,11 @@ export class ClaimBook {
         released ??= peer
         continue
       }
-      if (first === undefined || compareStamps(claim.claimedAt, first.claimedAt) < 0)
-        first = { peer, claimedAt: claim.claimedAt }
+      const better =
+        first === undefined ||
+        (claim.fetching && !first.fetching) ||
+        (claim.fetching === first.fetching && compareStamps(claim.claimedAt, first.claimedAt) < 0)
+      if (better) first = { peer, claimedAt: claim.claimedAt, fetching: claim.fetching }
     }
     return first?.peer ?? released
   }

@@ -271,13 +271,19 @@ export class Layers {
    * Writes (or renews) this node's `fetch/<hex>/<self>` claim under the stamp it first claimed with, so that
    * renewals keep its place in the earliest-claim order; nothing if it holds no claim on the blob.
    */
-  private async putClaim(digest: Digest, size: number, mode: 'origin' | 'relay'): Promise<void> {
+  private async putClaim(
+    digest: Digest,
+    size: number,
+    mode: 'origin' | 'relay',
+    fetching = false,
+  ): Promise<void> {
     const claimedAt = this.ownClaims.get(digest)
     if (claimedAt === undefined) return
     const self = this.components.mesh.peerId
     const claim: FetchClaim = { holder: self, digest, size, claimedAt }
     // An origin claim carries no `mode`: absent means origin, as before relays existed.
     if (mode === 'relay') claim.mode = 'relay'
+    if (fetching) claim.fetching = true
     await this.components.state.put(fetchKey(digest, self), claim)
   }
 
@@ -308,20 +314,24 @@ export class Layers {
         this.ownClaims.set(digest, claimedAt)
         await this.putClaim(digest, size, 'origin')
         await new Promise((resolve) => setTimeout(resolve, this.init.claimSettleMs ?? CLAIM_SETTLE_MS))
-        // The earliest live claim wins; every node that knows the same claims picks the same one. A small blob
-        // can be fetched, announced and released by an earlier claimant within our settle: that one won too.
+        // The earliest live claim wins (one that says it is fetching first); every node that knows the same
+        // claims picks the same one. A small blob can be fetched, announced and released by an earlier claimant
+        // within our settle: that one won too. A winner says it is fetching.
         const first = this.claims.firstClaim(digest, (peer) => peer === self || alive(peer))
         const fetchedMeanwhile = this.claims.releasedBefore(
           digest,
           claimedAt,
           (peer) => alive(peer) && this.holdersByDigest.get(digest)?.has(peer) === true,
         )
-        if (first === self && !fetchedMeanwhile) return true
+        if (first === self && !fetchedMeanwhile) {
+          await this.putClaim(digest, size, 'origin', true)
+          return true
+        }
         this.ownClaims.delete(digest)
         await state.remove(fetchKey(digest, self))
         return false
       },
-      renewClaim: (digest, size) => this.putClaim(digest, size, 'origin'),
+      renewClaim: (digest, size) => this.putClaim(digest, size, 'origin', true),
       releaseClaim: async (digest) => {
         // Announce the blob first: the others must learn where it is before the claim disappears.
         if (this.store.has(digest)) await this.publishInventory()

@@ -51,6 +51,11 @@ export const fetchClaimSchema = z.object({
    * there, and passing it on. Relays line up in a chain by `claimedAt` (see Layers.relayUpstream).
    */
   mode: z.enum(['origin', 'relay']).optional(),
+  /**
+   * An origin claim that won its settle and is fetching. A claimant whose earlier claim reached the others
+   * too late (it was stalled) gives way to one already fetching instead of fetching the blob a second time.
+   */
+  fetching: z.boolean().optional(),
 })
 export type FetchClaim = z.infer<typeof fetchClaimSchema>
 

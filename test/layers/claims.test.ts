@@ -3,11 +3,12 @@ import { ClaimBook } from '../../src/layers/claims.js'
 import type { Digest } from '../../src/layers/digest.js'
 
 const BLOB = `sha256:${'b'.repeat(64)}` as Digest
-const claim = (holder: string, wall: number, mode: 'origin' | 'relay' = 'origin') => ({
+const claim = (holder: string, wall: number, mode: 'origin' | 'relay' = 'origin', fetching = false) => ({
   holder,
   digest: BLOB,
   claimedAt: { wall, counter: 0, node: holder },
   mode,
+  fetching,
 })
 
 describe('the claim book', () => {
@@ -18,6 +19,18 @@ describe('the claim book', () => {
     expect(book.firstClaim(BLOB, () => true)).toBe('early')
     // A claimant that is not usable (dead, or marked bad) is passed over.
     expect(book.firstClaim(BLOB, (peer) => peer !== 'early')).toBe('late')
+  })
+
+  it('follows a claimant already fetching over an earlier claim that arrived late (a stalled process)', () => {
+    const book = new ClaimBook()
+    book.observe(claim('fetching', 200, 'origin', true), false)
+    book.observe(claim('stalled', 100), false)
+    expect(book.firstClaim(BLOB, () => true)).toBe('fetching')
+    // Two that both say so (they decided at the same moment): the earlier one.
+    book.observe(claim('also-fetching', 150, 'origin', true), false)
+    expect(book.firstClaim(BLOB, () => true)).toBe('also-fetching')
+    // One that is not usable is passed over, fetching or not.
+    expect(book.firstClaim(BLOB, (peer) => !peer.includes('fetching'))).toBe('stalled')
   })
 
   it('remembers a claimant that just released its claim: it holds the blob now', () => {
