@@ -292,17 +292,16 @@ export class Layers {
     const { state, mesh, membership } = this.components
     const self = mesh.peerId
     const alive = (peer: string): boolean => membership.livenessOf(peer) === 'alive'
-    const holders = (digest: Digest): PeerEndpoint[] => {
-      const result: PeerEndpoint[] = []
-      for (const peer of this.holdersByDigest.get(digest) ?? []) {
-        if (peer === self || !alive(peer) || this.isBad(peer)) continue
-        const endpoint = this.endpointOf(peer)
-        if (endpoint !== undefined) result.push(endpoint)
-      }
-      return result
-    }
     return {
-      holders,
+      holders: (digest) => {
+        const result: PeerEndpoint[] = []
+        for (const peer of this.holdersByDigest.get(digest) ?? []) {
+          if (peer === self || !alive(peer) || this.isBad(peer)) continue
+          const endpoint = this.endpointOf(peer)
+          if (endpoint !== undefined) result.push(endpoint)
+        }
+        return result
+      },
       claimant: (digest) => {
         const claim = this.claims.firstClaim(
           digest,
