@@ -239,7 +239,8 @@ export class Layers {
   imageHolders(refText: string): Set<string> {
     const wanted = sameImageAs(refText)
     const holders = new Set<string>()
-    for (const [peer, inventory] of this.inventories()) {
+    // Images only: this node's blobs need not be listed (and sorted) for it.
+    for (const [peer, inventory] of this.inventories(0)) {
       if (
         inventory.images.some((image) => wanted(image.ref)) ||
         inventory.docker.some((image) => image.tags.some(wanted))
@@ -258,13 +259,13 @@ export class Layers {
    * Every node's inventory; ours comes from the store and index themselves (our record trails them by a
    * moment), with every blob listed, not only the newest ones the record has room for.
    */
-  private inventories(): Map<string, InventoryValue> {
+  private inventories(ownBlobs = Number.POSITIVE_INFINITY): Map<string, InventoryValue> {
     const result = new Map<string, InventoryValue>()
     for (const record of this.components.state.list(INVENTORY_KIND)) {
       if (record.value !== null && !record.deleted)
         result.set(subjectOf(record.key), record.value as InventoryValue)
     }
-    result.set(this.components.mesh.peerId, this.ownInventory(Number.POSITIVE_INFINITY))
+    result.set(this.components.mesh.peerId, this.ownInventory(ownBlobs))
     return result
   }
 
@@ -438,10 +439,13 @@ export class Layers {
   /** What this node holds, as its inventory record says it (with at most `maxBlobs` blobs, newest first). */
   private ownInventory(maxBlobs: number): InventoryValue {
     const stored = this.store.list()
-    const blobs = stored
-      .sort((a, b) => b.usedAt - a.usedAt)
-      .slice(0, maxBlobs)
-      .map((blob) => ({ digest: blob.digest, size: blob.size }))
+    const blobs =
+      maxBlobs === 0
+        ? []
+        : stored
+            .sort((a, b) => b.usedAt - a.usedAt)
+            .slice(0, maxBlobs)
+            .map((blob) => ({ digest: blob.digest, size: blob.size }))
     return {
       blobPort: this.blobPort,
       blobs,

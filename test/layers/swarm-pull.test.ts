@@ -67,6 +67,10 @@ describe('four nodes pulling one image at the same moment', () => {
     const layers = nodes[2]!.daemon.layers.layerViews()
     expect(layers.find((layer) => layer.digest === image.layers[0]!.digest)?.holders).toHaveLength(4)
     expect(await metric(nodes[0]!, 'shoal_store_bytes')).toBeGreaterThanOrEqual(image.size)
+    // What the scheduler asks to prefer nodes that hold a job's image: every node, itself included.
+    const holders = nodes[3]!.daemon.layers.imageHolders(`${proxy.host}/team/app:v1`)
+    expect([...holders].sort()).toEqual(nodes.map((node) => node.daemon.peerId).sort())
+    expect(nodes[3]!.daemon.layers.imageHolders(`${proxy.host}/team/app:v2`).size).toBe(0)
   })
 
   it('catches a peer serving corrupt bytes, stores nothing corrupt, and falls back', async () => {
