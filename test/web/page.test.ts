@@ -15,6 +15,15 @@ import { waitFor } from '../helpers/wait.js'
 import { launchChromium, pageErrors, screenshot } from './browser.js'
 import { lowContrastTexts } from './contrast.js'
 
+/** The part of a page's canvas the history test reads (the tests compile without the DOM library). */
+interface PaintedCanvas {
+  width: number
+  height: number
+  getContext(kind: '2d'): {
+    getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray }
+  }
+}
+
 /** A mark left in the page's global scope: still there later means the page was never reloaded. */
 async function markPage(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -285,6 +294,19 @@ describe('the web page, in Chromium, against three daemon processes', () => {
         timeout: 15_000,
       })
       .toMatch(/CPU \(load \/ CPUs\): \d+ %/)
+    // And drawn: the canvases hold painted pixels (they are redrawn only when their data changes).
+    const painted = (index: number) =>
+      page
+        .locator('figure.chart canvas')
+        .nth(index)
+        .evaluate((canvas: PaintedCanvas) => {
+          const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height)
+          let count = 0
+          for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) count++
+          return count
+        })
+    await expect.poll(() => painted(0), { timeout: 15_000 }).toBeGreaterThan(0)
+    await expect.poll(() => painted(1), { timeout: 15_000 }).toBeGreaterThan(0)
     await screenshot(page, 'history')
   })
 

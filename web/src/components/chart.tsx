@@ -31,14 +31,20 @@ export function Chart(props: ChartProps) {
   const { title, series, format, emptyText } = props
   const canvas = useRef<HTMLCanvasElement>(null)
   const hasData = props.empty !== true && series.some((s) => s.points.some((p) => p.v !== null))
+  // The page renders on every event; the canvas is redrawn only when what it shows changed, or its size did.
+  const latestProps = useRef(props)
+  latestProps.current = props
   useEffect(() => {
     const element = canvas.current
     if (element === null) return
-    draw(element, props)
-    const observer = new ResizeObserver(() => draw(element, props))
+    const observer = new ResizeObserver(() => draw(element, latestProps.current))
     observer.observe(element)
     return () => observer.disconnect()
-  })
+  }, [])
+  const signature = drawnSignature(props)
+  useEffect(() => {
+    if (canvas.current !== null) draw(canvas.current, latestProps.current)
+  }, [signature])
   const latest = series.map((s) => {
     const last = s.points.findLast((p) => p.v !== null)
     return { label: s.label, color: s.color, text: s.summary ?? (last?.v == null ? '–' : format(last.v)) }
@@ -62,6 +68,16 @@ export function Chart(props: ChartProps) {
       )}
     </figure>
   )
+}
+
+/** What the canvas shows, in a string: equal strings draw the same picture. */
+function drawnSignature(props: ChartProps): string {
+  const series = props.series.map((s) => {
+    let sum = 0
+    for (const point of s.points) sum += point.v ?? 0
+    return [s.color, s.points.length, s.points[0]?.t, s.points.at(-1)?.t, s.points.at(-1)?.v, sum]
+  })
+  return JSON.stringify([props.kind, props.max, props.minTop, props.windowMs, props.empty, series])
 }
 
 function draw(
