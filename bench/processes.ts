@@ -33,11 +33,15 @@ export async function nodesOf(proc: DaemonProcess): Promise<NodeView[]> {
 
 const CLOCK_TICKS_PER_SECOND = 100
 
+/** The fields of /proc/<pid>/stat after the command name (which may contain spaces): state, ppid, … */
+async function statFields(pid: number | string): Promise<string[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  // Fields after the command name (which may contain spaces) start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = await statFields(pid)
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
 }
 
@@ -46,8 +50,8 @@ export async function cpuSecondsWithChildren(pid: number): Promise<number> {
   let total = await cpuSeconds(pid)
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // A process may end while we look: it counts as nothing.
+    const fields = await statFields(entry).catch(() => [])
     if (Number(fields[1]) === pid) total += await cpuSeconds(Number(entry)).catch(() => 0)
   }
   return total

@@ -6,16 +6,15 @@ import { NotCoordinatorError, StaleTermError } from '../errors.js'
 import type { LocalWrite, ReplicatedState } from '../state/index.js'
 import { kindOf, subjectOf } from '../state/index.js'
 import { COLLECT_SLICE } from './constants.js'
+import type { JobMetrics } from './metrics.js'
+import { ASSIGN_KIND, assignKey, controlKey, JOB_KIND, jobKey, runKey } from './records.js'
+import { deriveState, isFinal, type JobRecords, readJob } from './view.js'
 
 /** Jobs looked at between yields while scanning for expired ones. */
 const SCAN_SLICE = 2_000
 
 /** Jobs deleted per state write: three or four tombstones each, signed in one go. */
 const JOBS_PER_WRITE = 64
-
-import type { JobMetrics } from './metrics.js'
-import { ASSIGN_KIND, assignKey, controlKey, JOB_KIND, jobKey, runKey } from './records.js'
-import { deriveState, isFinal, type JobRecords, readJob } from './view.js'
 
 export interface CollectorComponents {
   state: ReplicatedState

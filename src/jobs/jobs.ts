@@ -155,9 +155,9 @@ export class Jobs extends EventEmitter<JobEvents> {
     this.viewsTimer = undefined
     const views: JobView[] = []
     for (const id of this.viewsDue) {
-      const records = readJob(this.components.state, id)
       // Parts of a job can arrive before its spec (its view follows with the spec); a collected job has none.
-      if (records !== undefined) views.push(this.toView(records.spec, deriveState(records)))
+      const view = this.viewOf(id)
+      if (view !== undefined) views.push(view)
     }
     this.viewsDue.clear()
     if (views.length > 0) this.emit('job:views', views)
@@ -183,10 +183,15 @@ export class Jobs extends EventEmitter<JobEvents> {
 
   /** One job by id (or a unique prefix of one). */
   view(ref: string): JobView {
-    const id = this.resolve(ref)
+    const view = this.viewOf(this.resolve(ref))
+    if (view === undefined) throw new JobNotFoundError(`no job ${ref}`)
+    return view
+  }
+
+  /** The job's view, if its spec is here. */
+  private viewOf(id: string): JobView | undefined {
     const records = readJob(this.components.state, id)
-    if (records === undefined) throw new JobNotFoundError(`no job ${ref}`)
-    return this.toView(records.spec, deriveState(records))
+    return records === undefined ? undefined : this.toView(records.spec, deriveState(records))
   }
 
   /**

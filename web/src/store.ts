@@ -1,14 +1,7 @@
 // The page's picture of the cluster: read once from the API, then kept current by /v1/events (resynced on reconnect).
 import { ApiError, apiUrl, getJson } from './api.js'
 import { FinishedPerMinute } from './history.js'
-import {
-  ACTIVE_STATES,
-  isActive,
-  isFinished,
-  type JobList,
-  type JobState,
-  type JobView,
-} from './job-types.js'
+import { ACTIVE_STATES, isActive, isFinal, type JobList, type JobState, type JobView } from './job-types.js'
 import { applyNodeRecord } from './node-model.js'
 import type {
   CoordinatorView,
@@ -205,7 +198,7 @@ export class ClusterStore {
     }
     if (isActive(job.state)) this.activeJobs.set(job.id, job)
     else this.activeJobs.delete(job.id)
-    if (isFinished(job.state) && job.finishedAt !== null) this.finished.add(job.id, job.finishedAt)
+    if (isFinal(job.state) && job.finishedAt !== null) this.finished.add(job.id, job.finishedAt)
     this.jobsVersion++
     this.scheduleTotals()
   }
@@ -283,7 +276,7 @@ export class ClusterStore {
     getJson<JobList>(`/v1/jobs?limit=${FINISHED_SEED_JOBS}`)
       .then((recent) => {
         for (const job of recent.jobs) {
-          if (isFinished(job.state) && job.finishedAt !== null) this.finished.add(job.id, job.finishedAt)
+          if (isFinal(job.state) && job.finishedAt !== null) this.finished.add(job.id, job.finishedAt)
         }
         this.finishedSeed =
           recent.total > recent.jobs.length ? { read: recent.jobs.length, total: recent.total } : undefined

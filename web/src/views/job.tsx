@@ -4,7 +4,7 @@ import { ApiError, streamText } from '../api.js'
 import { ErrorNote, Loading, StatePill, Tags } from '../components/pieces.js'
 import { bytes, dateTime, duration, shellJoin } from '../format.js'
 import { useApi } from '../hooks.js'
-import { isFinished, type JobView } from '../job-types.js'
+import { isFinal, type JobView } from '../job-types.js'
 import { formatRoute } from '../route.js'
 import type { ClusterStore } from '../store.js'
 
@@ -120,7 +120,7 @@ function LogPane({ job }: { job: JobView }) {
   useEffect(() => {
     if (notStarted(job)) return
     const controller = new AbortController()
-    const follow = isFinished(job.state) ? '' : '?follow=1'
+    const follow = isFinal(job.state) ? '' : '?follow=1'
     streamText(
       `/v1/jobs/${encodeURIComponent(job.id)}/logs${follow}`,
       (chunk) => setText((before) => (before + chunk).slice(-LOG_KEEP_CHARS)),
