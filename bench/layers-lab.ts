@@ -13,6 +13,7 @@ import type { TestImage } from '../test/helpers/registry.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { cpuSeconds, profileArgs } from './processes.js'
+import { perfMapArgs, startSystemProfile } from './system-profile.js'
 
 const run = promisify(execFile)
 const ORIGIN_SCRIPT = join(import.meta.dirname, 'lab-origin.ts')
@@ -115,7 +116,13 @@ export async function layersLab(
       )
       const swarm = procs[0] === undefined ? [] : ['--swarm-key', `${procs[0].dataDir}/swarm.key`]
       procs.push(
-        await spawnDaemon({ name: host.name, dataDir, netns: host.ns, args: swarm, nodeArgs: profileArgs() }),
+        await spawnDaemon({
+          name: host.name,
+          dataDir,
+          netns: host.ns,
+          args: swarm,
+          nodeArgs: [...profileArgs(), ...perfMapArgs()],
+        }),
       )
     }
     await waitFor(
@@ -129,6 +136,7 @@ export async function layersLab(
       { timeoutMs: 60_000 },
     )
     await new Promise((resolve) => setTimeout(resolve, 3_000))
+    const stopSystemProfile = await startSystemProfile()
     const cpuBefore = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
     started = performance.now()
     const results = await Promise.all(
@@ -148,6 +156,7 @@ export async function layersLab(
     )
     const shoalSeconds = (performance.now() - started) / 1000
     const cpuAfter = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
+    await stopSystemProfile()
     // Blob routes that failed and were retried: each costs a backoff and a new route.
     const logs = await Promise.all(procs.map((proc) => readFile(proc.logFile, 'utf8')))
     const keepLogs = process.env.SHOAL_BENCH_LOGS

@@ -71,6 +71,8 @@ export const ImageNotFoundError = defineError('ImageNotFoundError', 'SHOAL_IMAGE
 export const ImageInUseError = defineError('ImageInUseError', 'SHOAL_IMAGE_IN_USE', 409)
 export const DockerUnavailableError = defineError('DockerUnavailableError', 'SHOAL_DOCKER_UNAVAILABLE', 503)
 export const PullFailedError = defineError('PullFailedError', 'SHOAL_PULL_FAILED', 502)
+/** A relay refused to pass a blob on to a peer that joined its relay chain before it (that would be a cycle). */
+export const RelayOrderError = defineError('RelayOrderError', 'SHOAL_RELAY_ORDER', 409)
 
 // Jobs
 export const InvalidJobError = defineError('InvalidJobError', 'SHOAL_INVALID_JOB', 400)

@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises'
 import tls from 'node:tls'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { BlobNotFoundError, ListenFailedError, PullFailedError } from '../errors.js'
+import { BlobNotFoundError, ListenFailedError, PullFailedError, RelayOrderError } from '../errors.js'
+import type { Stamp } from '../state/index.js'
 import { REQUEST_TIMEOUT_MS } from './constants.js'
 import { type Digest, isDigest } from './digest.js'
 import type { BlobStore, BlobWriter } from './store.js'
@@ -29,7 +30,22 @@ const requestSchema = z.strictObject({
   offset: z.number().int().nonnegative(),
   /** Bytes wanted; absent means to the end (of a blob still arriving: until it is complete). */
   length: z.number().int().positive().optional(),
+  /** A relay asking: when it joined the blob's relay chain (see `RelayPolicy`). */
+  relayJoinedAt: z
+    .strictObject({
+      wall: z.number().int().nonnegative(),
+      counter: z.number().int().nonnegative(),
+      node: z.string().max(128),
+    })
+    .optional(),
 })
+
+/**
+ * Whether this node may pass a blob it is still receiving from a peer on to a relay that joined the chain at
+ * `joinedAt` (undefined: the asker is no relay). Relays stream only from relays that joined before them, so a
+ * chain built from views that disagree can never close into a cycle, where each would wait on the other.
+ */
+export type RelayPolicy = (digest: Digest, joinedAt: Stamp | undefined) => boolean
 
 interface ResponseHeader {
   ok: boolean
@@ -52,6 +68,7 @@ export class BlobChannelServer {
     private readonly store: BlobStore,
     private readonly key: Buffer,
     private readonly log: Logger,
+    private readonly mayRelayTo: RelayPolicy = () => true,
   ) {}
 
   async start(host: string, port: number): Promise<number> {
@@ -101,6 +118,12 @@ export class BlobChannelServer {
     if (await this.serveComplete(socket, digest, request.offset, request.length)) return
     const writer = this.store.writerOf(digest)
     if (writer !== undefined && !writer.ranged) {
+      if (!this.mayRelayTo(digest, request.relayJoinedAt)) {
+        socket.end(
+          `${JSON.stringify({ ok: false, code: RelayOrderError.code, message: `${digest} is still arriving here through a relay that joined after the asker` } satisfies ResponseHeader)}\n`,
+        )
+        return
+      }
       let file: FileHandle
       try {
         file = await open(writer.tempPath, 'r')
@@ -113,11 +136,10 @@ export class BlobChannelServer {
       return
     }
     socket.end(
-      `${JSON.stringify({ ok: false, code: BlobNotFoundError.code, message: `no ${digest} here` })}\n`,
+      `${JSON.stringify({ ok: false, code: BlobNotFoundError.code, message: `no ${digest} here` } satisfies ResponseHeader)}\n`,
     )
   }
 
-  /** Streams a blob that is still arriving from its origin: bytes go out as they land. */
   /** Serves a complete blob from the store; false if the store does not hold it. */
   private async serveComplete(
     socket: tls.TLSSocket,
@@ -135,6 +157,7 @@ export class BlobChannelServer {
     return true
   }
 
+  /** Streams a blob that is still arriving (from the origin or a relay): bytes go out as they land. */
   private async serveGrowing(
     socket: tls.TLSSocket,
     writer: BlobWriter,
@@ -221,7 +244,7 @@ export interface BlobRange {
 export async function fetchBlobRange(
   target: { host: string; port: number },
   key: Buffer,
-  request: { digest: Digest; offset: number; length?: number },
+  request: { digest: Digest; offset: number; length?: number; relayJoinedAt?: Stamp },
   signal?: AbortSignal,
 ): Promise<BlobRange> {
   const socket = tls.connect({
@@ -277,6 +300,7 @@ export async function fetchBlobRange(
     socket.destroy()
     if (header.code === BlobNotFoundError.code)
       throw new BlobNotFoundError(header.message ?? 'blob not found')
+    if (header.code === RelayOrderError.code) throw new RelayOrderError(header.message ?? 'relay order')
     throw new PullFailedError(header.message ?? 'blob peer refused')
   }
   return { size: header.size, length: header.length, stream: socket }

@@ -36,9 +36,10 @@ export class ClaimBook {
 
   /**
    * The claimant to follow for a blob: the earliest live claim among peers passing `eligible` that says it is
-   * fetching, else the earliest live claim; failing both, a peer that released its claim moments ago (it just
-   * fetched the blob, even if its inventory is late). A fetching claim goes first because an earlier claim can
-   * reach the others after they settled (its process was stalled): the blob stays with the one fetching it.
+   * fetching, else the earliest live claim; failing both, a peer that released a fetching claim moments ago (it
+   * just fetched the blob, even if its inventory is late; a claimant that lost its settle released its claim too,
+   * without ever fetching, and is no source). A fetching claim goes first because an earlier claim can reach the
+   * others after they settled (its process was stalled): the blob stays with the one fetching it.
    */
   firstClaim(digest: Digest, eligible: (peer: string) => boolean): string | undefined {
     const now = performance.now()
@@ -47,7 +48,7 @@ export class ClaimBook {
     for (const [peer, claim] of this.claims.get(digest) ?? []) {
       if (claim.relay || !eligible(peer) || now - claim.seenAt > CLAIM_TTL_MS) continue
       if (claim.released) {
-        released ??= peer
+        if (claim.fetching) released ??= peer
         continue
       }
       const better =

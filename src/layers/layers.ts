@@ -7,7 +7,7 @@ import { ImageNotFoundError, ManifestNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import { NODE_KIND, type NodeValue } from '../membership/index.js'
 import type { RecordChange, Stamp } from '../state/index.js'
-import { subjectOf } from '../state/index.js'
+import { compareStamps, subjectOf } from '../state/index.js'
 import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
 import { ClaimBook } from './claims.js'
 import {
@@ -52,6 +52,8 @@ export class Layers {
   private readonly holdersByDigest = new Map<Digest, Set<string>>()
   private readonly badPeers = new Map<string, number>()
   private readonly ownClaims = new Map<Digest, Stamp>()
+  /** Blobs this node streams from another node and passes on, with when it joined their relay chains. */
+  private readonly relaying = new Map<Digest, Stamp>()
   private dockerImages: InventoryValue['docker'] = []
   private inventoryTimer: NodeJS.Timeout | undefined
   private running = false
@@ -72,6 +74,7 @@ export class Layers {
       this.store,
       this.blobKey,
       partLogger(components.logger, 'layers:blobs'),
+      (digest, joinedAt) => this.mayRelayTo(digest, joinedAt),
     )
     this.metrics = createLayerMetrics(components.metrics, () => this.store.usedBytes())
     components.state.registerKind(inventoryKind)
@@ -313,6 +316,7 @@ export class Layers {
       claim: async (digest, size) => {
         const claimedAt = state.clockNow()
         this.ownClaims.set(digest, claimedAt)
+        this.relaying.delete(digest)
         await this.putClaim(digest, size, 'origin')
         const settleMs = this.init.claimSettleMs ?? CLAIM_SETTLE_MS
         const settleStarted = performance.now()
@@ -342,10 +346,13 @@ export class Layers {
         // Announce the blob first: the others must learn where it is before the claim disappears.
         if (this.store.has(digest)) await this.publishInventory()
         this.ownClaims.delete(digest)
+        this.relaying.delete(digest)
         if (state.get(fetchKey(digest, self))?.deleted === false) await state.remove(fetchKey(digest, self))
       },
       joinRelay: async (digest, size, claimant) => {
-        this.ownClaims.set(digest, state.clockNow())
+        const joinedAt = state.clockNow()
+        this.ownClaims.set(digest, joinedAt)
+        this.relaying.set(digest, joinedAt)
         await this.putClaim(digest, size, 'relay')
         await new Promise((resolve) => setTimeout(resolve, RELAY_SETTLE_MS))
         const upstream = this.claims.relayUpstream(
@@ -354,7 +361,8 @@ export class Layers {
           claimant.peer,
           (peer) => alive(peer) && !this.isBad(peer),
         )
-        return upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
+        const from = upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
+        return { from, joinedAt }
       },
       renewRelay: (digest, size) => this.putClaim(digest, size, 'relay'),
       markBad: (peer, digest) => {
@@ -366,6 +374,12 @@ export class Layers {
         )
       },
     }
+  }
+
+  /** A relay passes a blob on only to relays that joined after it (see `RelayPolicy`); others serve anyone. */
+  private mayRelayTo(digest: Digest, joinedAt: Stamp | undefined): boolean {
+    const own = this.relaying.get(digest)
+    return own === undefined || (joinedAt !== undefined && compareStamps(joinedAt, own) > 0)
   }
 
   private isBad(peer: string): boolean {

@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import { DigestMismatchError, PullFailedError } from '../errors.js'
+import type { Stamp } from '../state/index.js'
 import { fetchBlobRange } from './blob-channel.js'
 import {
   CLAIM_RENEW_MS,
@@ -47,14 +48,21 @@ export interface PeerEndpoint {
   port: number
 }
 
+/** Where this node stands in a blob's relay chain. */
+export interface RelayPlace {
+  from: PeerEndpoint
+  /** The stamp of its relay claim: the node streamed from checks that it joined earlier. */
+  joinedAt: Stamp
+}
+
 /** What the planner needs to know about the mesh (answered from local state: no network round trip). */
 export interface PullSources {
   /** Alive peers whose inventory lists the blob complete, minus peers marked bad. */
   holders(digest: Digest): PeerEndpoint[]
   /** The live claim on the blob by another alive peer, if any. */
   claimant(digest: Digest): PeerEndpoint | undefined
-  /** Joins the relay chain behind `claimant`; resolves to the node to stream from. */
-  joinRelay(digest: Digest, size: number, claimant: PeerEndpoint): Promise<PeerEndpoint>
+  /** Joins the relay chain behind `claimant`; resolves to the node to stream from and when this node joined. */
+  joinRelay(digest: Digest, size: number, claimant: PeerEndpoint): Promise<RelayPlace>
   renewRelay(digest: Digest, size: number): Promise<void>
   /** Claims the blob; resolves true if the claim still stands after the settle time. */
   claim(digest: Digest, size: number): Promise<boolean>
@@ -170,12 +178,18 @@ export class Puller {
         }
         const claimant = sources.claimant(blob.digest)
         if (claimant !== undefined) {
-          const upstream = await sources.joinRelay(blob.digest, blob.size, claimant)
+          const place = await sources.joinRelay(blob.digest, blob.size, claimant)
           const renew = setInterval(() => {
             sources.renewRelay(blob.digest, blob.size).catch(() => undefined)
           }, CLAIM_RENEW_MS)
           try {
-            await this.fromStream(blob, upstream, (n) => progress('downloading', n, 'peer'), signal)
+            await this.fromStream(
+              blob,
+              place.from,
+              (n) => progress('downloading', n, 'peer'),
+              signal,
+              place.joinedAt,
+            )
           } finally {
             clearInterval(renew)
             await sources.releaseClaim(blob.digest).catch(() => undefined)
@@ -216,15 +230,22 @@ export class Puller {
     onBytes: (n: number) => void,
     signal?: AbortSignal,
   ): Promise<void> {
-    const { store, registry, sources } = this.components
+    const { store, registry, sources, log } = this.components
     const writer = await store.beginWrite(blob.digest, blob.size)
     const renew = setInterval(() => {
       sources.renewClaim(blob.digest, blob.size).catch(() => undefined)
     }, CLAIM_RENEW_MS)
+    const started = performance.now()
     try {
       const { body } = await registry.fetchBlob(ref, blob.digest, { signal })
+      const answeredMs = Math.round(performance.now() - started)
       await this.copy(body, writer, onBytes)
       await writer.commit()
+      // Others may be streaming it from us: how long the origin took to answer and to deliver says why they waited.
+      log.info(
+        { digest: blob.digest, size: blob.size, answeredMs, ms: Math.round(performance.now() - started) },
+        'fetched a blob from its origin',
+      )
     } catch (err) {
       await writer.abort(err as Error)
       throw err
@@ -239,11 +260,18 @@ export class Puller {
     from: PeerEndpoint,
     onBytes: (n: number) => void,
     signal?: AbortSignal,
+    /** When this node joined the blob's relay chain, if it streams as a relay. */
+    joinedAt?: Stamp,
   ): Promise<void> {
     const { store, blobKey, sources } = this.components
     const writer = await store.beginWrite(blob.digest, blob.size)
     try {
-      const range = await fetchBlobRange(from, blobKey, { digest: blob.digest, offset: 0 }, signal)
+      const range = await fetchBlobRange(
+        from,
+        blobKey,
+        { digest: blob.digest, offset: 0, relayJoinedAt: joinedAt },
+        signal,
+      )
       await this.copy(range.stream, writer, onBytes)
       if (writer.written !== blob.size)
         throw new PullFailedError(`${from.peer} stopped after ${writer.written} of ${blob.size} bytes`)

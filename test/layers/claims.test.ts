@@ -33,9 +33,13 @@ describe('the claim book', () => {
     expect(book.firstClaim(BLOB, (peer) => !peer.includes('fetching'))).toBe('stalled')
   })
 
-  it('remembers a claimant that just released its claim: it holds the blob now', () => {
+  it('remembers a claimant that fetched the blob and just released its claim: it holds the blob now', () => {
     const book = new ClaimBook()
-    book.observe(claim('done', 100), true)
+    // One that lost its settle released its claim too, without fetching anything: following it as the head of
+    // a relay chain, while it relays from us, closed a cycle in which both waited 30 s for nothing.
+    book.observe(claim('lost', 50), true)
+    expect(book.firstClaim(BLOB, () => true)).toBeUndefined()
+    book.observe(claim('done', 100, 'origin', true), true)
     expect(book.firstClaim(BLOB, () => true)).toBe('done')
   })
 
