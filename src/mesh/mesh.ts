@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events'
 import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
@@ -35,6 +34,7 @@ import type {
   MeshInit,
   StreamHandlerOptions,
 } from './index.js'
+import { quietMdns } from './quiet-mdns.js'
 import { mendXsalsa20 } from './xsalsa20-fix.js'
 
 type Node = Libp2p<{ identify: unknown; ping: Ping; pubsub: GossipSub }>
@@ -108,7 +108,12 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
         maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       },
       peerDiscovery: init.mdns
-        ? [mdns({ interval: MDNS_INTERVAL_MS, serviceTag: `_shoal-${init.swarmKey.fingerprint}._udp.local` })]
+        ? [
+            quietMdns({
+              interval: MDNS_INTERVAL_MS,
+              serviceTag: `_shoal-${init.swarmKey.fingerprint}._udp.local`,
+            }),
+          ]
         : [],
       services: {
         identify: identify(),
