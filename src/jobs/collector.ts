@@ -8,7 +8,8 @@ import { kindOf, subjectOf } from '../state/index.js'
 import { COLLECT_SLICE } from './constants.js'
 import type { JobMetrics } from './metrics.js'
 import { ASSIGN_KIND, assignKey, controlKey, JOB_KIND, jobKey, runKey } from './records.js'
-import { deriveState, isFinal, type JobRecords, readJob } from './view.js'
+import { isFinal } from './states.js'
+import { deriveState, type JobRecords, readJob } from './view.js'
 
 /** Jobs looked at between yields while scanning for expired ones. */
 const SCAN_SLICE = 2_000

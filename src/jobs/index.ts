@@ -8,14 +8,14 @@ import type { Membership } from '../membership/index.js'
 import type { Mesh } from '../mesh/index.js'
 import type { ReplicatedState, WallClock } from '../state/index.js'
 import { Jobs } from './jobs.js'
-import type { JobState } from './records.js'
 import type { RestartPolicy } from './spec.js'
+import type { JobState } from './states.js'
 
 export * as jobConstants from './constants.js'
 export { Jobs } from './jobs.js'
-export type { JobState } from './records.js'
-export { FINAL_STATES, JOB_STATES } from './records.js'
 export type { JobInput } from './spec.js'
+export type { FinalState, JobState } from './states.js'
+export { FINAL_STATES, JOB_STATES } from './states.js'
 
 /** A job as the API and CLI show it (`shoal job show --json`). */
 export interface JobView {

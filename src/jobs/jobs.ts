@@ -36,9 +36,9 @@ import {
 import { Runner } from './runner.js'
 import { Scheduler } from './scheduler.js'
 import { JOB_ID_PATTERN, type JobSpec } from './spec.js'
-import { JOB_STATES, type JobState } from './states.js'
+import { isFinal, JOB_STATES, type JobState } from './states.js'
 import { prepareSubmission } from './submit.js'
-import { type DerivedState, deriveState, isFinal, readJob } from './view.js'
+import { type DerivedState, deriveState, readJob } from './view.js'
 
 export class Jobs extends EventEmitter<JobEvents> {
   private readonly log: Logger

@@ -7,8 +7,6 @@ import { FINAL_STATES } from './states.js'
 const uint = z.number().int().nonnegative()
 const peerId = z.string().regex(PEER_ID_PATTERN)
 
-export { FINAL_STATES, type FinalState, JOB_STATES, type JobState } from './states.js'
-
 /**
  * `assign/<id>`: the coordinator's decision for the job's current attempt, under its term.
  * - `pending`: waiting (for parents, capacity, a retry time); `node` is null;

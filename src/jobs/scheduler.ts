@@ -27,7 +27,8 @@ import {
 } from './placement.js'
 import { type AssignValue, assignKey, JOB_KIND } from './records.js'
 import type { JobSpec } from './spec.js'
-import { cancelRequested, deriveState, isFinal, type JobRecords, readJob, willRestart } from './view.js'
+import { isFinal } from './states.js'
+import { cancelRequested, deriveState, type JobRecords, readJob, willRestart } from './view.js'
 import { WaitQueue } from './wait-queue.js'
 
 export interface SchedulerComponents {

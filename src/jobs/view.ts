@@ -5,13 +5,12 @@ import {
   assignKey,
   type ControlValue,
   controlKey,
-  type FinalState,
-  type JobState,
   jobKey,
   type RunValue,
   runKey,
 } from './records.js'
 import type { JobSpec } from './spec.js'
+import type { FinalState, JobState } from './states.js'
 
 /** The records of one job, as this node holds them. */
 export interface JobRecords {
@@ -48,8 +47,6 @@ export function readJob(state: ReplicatedState, id: string): JobRecords | undefi
     run: run !== null && run !== undefined && run.node === assign?.node ? run : undefined,
   }
 }
-
-export { isFinal } from './states.js'
 
 /** True when a user asked to cancel the job's current generation (a later retry starts a new one). */
 export function cancelRequested({ assign, control }: Pick<JobRecords, 'assign' | 'control'>): boolean {

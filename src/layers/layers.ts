@@ -51,9 +51,8 @@ export class Layers {
   private readonly claims = new ClaimBook()
   private readonly holdersByDigest = new Map<Digest, Set<string>>()
   private readonly badPeers = new Map<string, number>()
-  private readonly ownClaims = new Map<Digest, Stamp>()
-  /** Blobs this node streams from another node and passes on, with when it joined their relay chains. */
-  private readonly relaying = new Map<Digest, Stamp>()
+  /** This node's own claims: when it claimed each blob, and whether it fetches it (origin) or relays it. */
+  private readonly ownClaims = new Map<Digest, { claimedAt: Stamp; mode: 'origin' | 'relay' }>()
   private dockerImages: InventoryValue['docker'] = []
   private inventoryTimer: NodeJS.Timeout | undefined
   private running = false
@@ -276,14 +275,10 @@ export class Layers {
    * Writes (or renews) this node's `fetch/<hex>/<self>` claim under the stamp it first claimed with, so that
    * renewals keep its place in the earliest-claim order; nothing if it holds no claim on the blob.
    */
-  private async putClaim(
-    digest: Digest,
-    size: number,
-    mode: 'origin' | 'relay',
-    fetching = false,
-  ): Promise<void> {
-    const claimedAt = this.ownClaims.get(digest)
-    if (claimedAt === undefined) return
+  private async putClaim(digest: Digest, size: number, fetching = false): Promise<void> {
+    const own = this.ownClaims.get(digest)
+    if (own === undefined) return
+    const { claimedAt, mode } = own
     const self = this.components.mesh.peerId
     const claim: FetchClaim = { holder: self, digest, size, claimedAt }
     // An origin claim carries no `mode`: absent means origin, as before relays existed.
@@ -315,9 +310,8 @@ export class Layers {
       },
       claim: async (digest, size) => {
         const claimedAt = state.clockNow()
-        this.ownClaims.set(digest, claimedAt)
-        this.relaying.delete(digest)
-        await this.putClaim(digest, size, 'origin')
+        this.ownClaims.set(digest, { claimedAt, mode: 'origin' })
+        await this.putClaim(digest, size)
         const settleMs = this.init.claimSettleMs ?? CLAIM_SETTLE_MS
         const settleStarted = performance.now()
         await sleep(settleMs)
@@ -334,27 +328,25 @@ export class Layers {
           (peer) => alive(peer) && this.holdersByDigest.get(digest)?.has(peer) === true,
         )
         if (first === self && !fetchedMeanwhile) {
-          await this.putClaim(digest, size, 'origin', true)
+          await this.putClaim(digest, size, true)
           return true
         }
         this.ownClaims.delete(digest)
         await state.remove(fetchKey(digest, self))
         return false
       },
-      renewClaim: (digest, size) => this.putClaim(digest, size, 'origin', true),
+      renewClaim: (digest, size) => this.putClaim(digest, size, true),
       releaseClaim: async (digest) => {
         // Announce the blob first: the others must learn where it is before the claim disappears.
         if (this.store.has(digest)) await this.publishInventory()
         this.ownClaims.delete(digest)
-        this.relaying.delete(digest)
         if (state.get(fetchKey(digest, self))?.deleted === false) await state.remove(fetchKey(digest, self))
       },
       joinRelay: async (digest, size, claimant) => {
         const joinedAt = state.clockNow()
-        this.ownClaims.set(digest, joinedAt)
-        this.relaying.set(digest, joinedAt)
-        await this.putClaim(digest, size, 'relay')
-        await new Promise((resolve) => setTimeout(resolve, RELAY_SETTLE_MS))
+        this.ownClaims.set(digest, { claimedAt: joinedAt, mode: 'relay' })
+        await this.putClaim(digest, size)
+        await sleep(RELAY_SETTLE_MS)
         const upstream = this.claims.relayUpstream(
           digest,
           self,
@@ -364,7 +356,7 @@ export class Layers {
         const from = upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
         return { from, joinedAt }
       },
-      renewRelay: (digest, size) => this.putClaim(digest, size, 'relay'),
+      renewRelay: (digest, size) => this.putClaim(digest, size),
       markBad: (peer, digest) => {
         this.badPeers.set(peer, performance.now() + BAD_PEER_MS)
         this.metrics.badPeers.inc()
@@ -378,8 +370,9 @@ export class Layers {
 
   /** A relay passes a blob on only to relays that joined after it (see `RelayPolicy`); others serve anyone. */
   private mayRelayTo(digest: Digest, joinedAt: Stamp | undefined): boolean {
-    const own = this.relaying.get(digest)
-    return own === undefined || (joinedAt !== undefined && compareStamps(joinedAt, own) > 0)
+    const own = this.ownClaims.get(digest)
+    if (own?.mode !== 'relay') return true
+    return joinedAt !== undefined && compareStamps(joinedAt, own.claimedAt) > 0
   }
 
   private isBad(peer: string): boolean {
