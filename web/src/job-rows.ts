@@ -1,10 +1,9 @@
 // The rows of a page of the jobs table: the page as read, with what events said since (pure, so it is tested).
 import type { JobList, JobView } from './job-types.js'
+import { type JobFilter, matchesFilter } from './route.js'
 
 /** A page of the table: its rows and how many jobs match in all. */
 export type JobRows = Pick<JobList, 'jobs' | 'total'>
-
-import { type JobFilter, matchesFilter } from './route.js'
 
 /**
  * Rows read from the API are shown as the latest events describe them, and on the first page, jobs that events
