@@ -3,12 +3,12 @@ import { hkdfSync } from 'node:crypto'
 import { type FileHandle, open } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import tls from 'node:tls'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { BlobNotFoundError, ListenFailedError, PullFailedError, RelayOrderError } from '../errors.js'
 import type { Stamp } from '../state/index.js'
+import { transferBuffers } from './buffer-pool.js'
 import { REQUEST_TIMEOUT_MS } from './constants.js'
 import { type Digest, isDigest } from './digest.js'
 import type { BlobStore, BlobWriter } from './store.js'
@@ -21,7 +21,8 @@ import type { BlobStore, BlobWriter } from './store.js'
  */
 const CIPHERS = 'PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305'
 const MAX_REQUEST_BYTES = 1024
-const CHUNK_BYTES = 1024 * 1024
+/** Socket writes of one response in flight at once, each a pooled buffer of TRANSFER_BUFFER_BYTES. */
+const SEND_AHEAD = 4
 /** How long a request for a blob we do not have yet waits for it to start arriving (claim settle + connect). */
 const AWAIT_CLAIMED_BLOB_MS = 3_000
 
@@ -152,8 +153,16 @@ export class BlobChannelServer {
     const end = wanted === undefined ? blob.size : Math.min(blob.size, offset + wanted)
     const length = Math.max(0, end - offset)
     socket.write(`${JSON.stringify({ ok: true, size: blob.size, length } satisfies ResponseHeader)}\n`)
-    if (length > 0) await pipeline(this.store.read(digest, offset, end), socket)
-    else socket.end()
+    if (length === 0) {
+      socket.end()
+      return true
+    }
+    const file = await this.store.openBlob(digest)
+    try {
+      await sendFile(socket, file, offset, async () => end)
+    } finally {
+      await file.close()
+    }
     return true
   }
 
@@ -171,23 +180,83 @@ export class BlobChannelServer {
       `${JSON.stringify({ ok: true, size, length: end === undefined ? undefined : end - offset } satisfies ResponseHeader)}\n`,
     )
     try {
-      let position = offset
-      for (;;) {
-        if (end !== undefined && position >= end) break
+      // Bytes are sent as they land; once the writer is done, what it wrote is all there is.
+      await sendFile(socket, file, offset, async (position) => {
         await writer.whenWritten(position + 1)
-        if (writer.done && position >= writer.written) break
-        const available = Math.min(writer.written, end ?? Number.POSITIVE_INFINITY) - position
-        if (available <= 0) continue
-        // A fresh buffer each time: socket.write() keeps a reference until the bytes are sent.
-        const buffer = Buffer.allocUnsafe(Math.min(available, CHUNK_BYTES))
-        const { bytesRead } = await file.read(buffer, 0, buffer.length, position)
-        if (bytesRead === 0) continue
-        position += bytesRead
-        if (!socket.write(buffer.subarray(0, bytesRead))) await new Promise((r) => socket.once('drain', r))
-      }
-      socket.end()
+        return Math.min(writer.written, end ?? Number.POSITIVE_INFINITY)
+      })
     } finally {
       await file.close()
+    }
+  }
+}
+
+/**
+ * Sends a file from `position` on, in pooled buffers with at most SEND_AHEAD writes in flight, and ends the
+ * socket. `readableEnd(position)` resolves to where the bytes worth sending end for now (more may come for a
+ * blob still arriving): the end of the range, or `position` itself when nothing more will come.
+ */
+async function sendFile(
+  socket: tls.TLSSocket,
+  file: FileHandle,
+  position: number,
+  readableEnd: (position: number) => Promise<number>,
+): Promise<void> {
+  const inFlight = new WriteWindow(socket, SEND_AHEAD)
+  for (;;) {
+    const end = await readableEnd(position)
+    if (end <= position) break
+    while (position < end) {
+      await inFlight.room()
+      const buffer = transferBuffers.take()
+      const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, end - position), position)
+      if (bytesRead === 0) {
+        transferBuffers.give(buffer)
+        throw new Error(`the blob file ended at ${position} bytes`)
+      }
+      position += bytesRead
+      inFlight.write(buffer, bytesRead)
+    }
+  }
+  socket.end()
+}
+
+/**
+ * Socket writes of pooled buffers, each given back to the pool once written. `room()` waits while `limit`
+ * writes are in flight, and rejects if the socket closes meanwhile.
+ */
+class WriteWindow {
+  private inFlight = 0
+  private wake: (() => void) | undefined
+
+  constructor(
+    private readonly socket: tls.TLSSocket,
+    private readonly limit: number,
+  ) {}
+
+  write(buffer: Buffer, length: number): void {
+    this.inFlight++
+    this.socket.write(buffer.subarray(0, length), (err) => {
+      this.inFlight--
+      // A failed write may still be referenced by the socket's queue: that buffer is left to the GC.
+      if (err === undefined || err === null) transferBuffers.give(buffer)
+      const wake = this.wake
+      this.wake = undefined
+      wake?.()
+    })
+  }
+
+  async room(): Promise<void> {
+    while (this.inFlight >= this.limit) {
+      if (this.socket.destroyed) throw new Error('the blob peer closed the connection')
+      await new Promise<void>((resolve) => {
+        const onClose = (): void => resolve()
+        this.socket.once('close', onClose)
+        this.wake = () => {
+          this.socket.off('close', onClose)
+          resolve()
+        }
+      })
     }
   }
 }

@@ -1,17 +1,21 @@
 // Drains a byte stream in batches: one file write per ~256 KiB instead of one per 16 KiB TLS record.
 import type { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
+import { TRANSFER_BUFFER_BYTES, transferBuffers } from './buffer-pool.js'
 
-export const BATCH_BYTES = 256 * 1024
+export const BATCH_BYTES = TRANSFER_BUFFER_BYTES
 /** Bytes waiting for their write before the source is paused: the socket keeps flowing while one is written. */
 const QUEUED_BYTES_MAX = 4 * BATCH_BYTES
 
 /**
- * Reads `source` to its end and hands its bytes to `flushBatch` in order, one batch at a time. A 'data'
- * listener rather than a Writable in a pipeline: with 16 KiB TLS records the Writable's per-chunk bookkeeping
- * was a measurable part of a blob transfer. `onChunk` is called with every chunk (a stall watchdog). Rejects
- * with the first error of the source or of a flush (the source is destroyed then), or if the source closes
- * before its end (as `pipeline` would: `finished` knows each kind of stream's end).
+ * Reads `source` to its end and hands its bytes to `flushBatch` in order, one batch at a time. Chunks are
+ * gathered into a pooled buffer until the next would not fit (up to BATCH_BYTES); a chunk larger than that
+ * is a batch of its own. The batch is lent: `flushBatch` must not keep it once its promise settles (copy
+ * it to keep it), because the buffer then carries the next batch. A 'data' listener rather than a Writable
+ * in a pipeline: with 16 KiB TLS records the Writable's per-chunk bookkeeping was a measurable part of a
+ * blob transfer. `onChunk` is called with every chunk (a stall watchdog). Rejects with the first error of
+ * the source or of a flush (the source is destroyed then), or if the source closes before its end (as
+ * `pipeline` would: `finished` knows each kind of stream's end).
  */
 export async function drainInBatches(
   source: Readable,
@@ -26,13 +30,18 @@ export async function drainInBatches(
 
   const flush = (): void => {
     if (pendingBytes === 0) return
-    const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
+    const pooled = pending.length === 1 ? undefined : transferBuffers.take()
+    const batch = pooled === undefined ? pending[0]! : gather(pending, pooled, pendingBytes)
     pending = []
     pendingBytes = 0
     queuedBytes += batch.length
     if (queuedBytes >= QUEUED_BYTES_MAX) source.pause()
     writing = writing.then(async () => {
-      await flushBatch(batch)
+      try {
+        await flushBatch(batch)
+      } finally {
+        if (pooled !== undefined) transferBuffers.give(pooled)
+      }
       queuedBytes -= batch.length
       if (queuedBytes < QUEUED_BYTES_MAX && !ended) source.resume()
     })
@@ -41,6 +50,7 @@ export async function drainInBatches(
   }
   source.on('data', (chunk: Buffer) => {
     onChunk?.()
+    if (pendingBytes + chunk.length > BATCH_BYTES) flush()
     pending.push(chunk)
     pendingBytes += chunk.length
     if (pendingBytes >= BATCH_BYTES) flush()
@@ -56,4 +66,11 @@ export async function drainInBatches(
   ended = true
   flush()
   await writing
+}
+
+/** Copies `chunks` (`bytes` in all, no more than the buffer holds) into `into`; the filled part of it. */
+function gather(chunks: readonly Buffer[], into: Buffer, bytes: number): Buffer {
+  let at = 0
+  for (const chunk of chunks) at += chunk.copy(into, at)
+  return into.subarray(0, bytes)
 }

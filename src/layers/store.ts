@@ -264,6 +264,14 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
     return blob
   }
 
+  /** Opens a complete blob's file for reading (and counts it as used). */
+  async openBlob(digest: Digest): Promise<FileHandle> {
+    const blob = this.blobs.get(digest)
+    if (blob === undefined) throw new BlobNotFoundError(`${digest} is not in the store`)
+    this.touch(blob)
+    return open(this.pathOf(digest), 'r')
+  }
+
   /** Reads `[start, end)` of a complete blob. */
   read(digest: Digest, start = 0, end?: number): Readable {
     const blob = this.blobs.get(digest)

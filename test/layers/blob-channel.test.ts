@@ -65,6 +65,46 @@ describe('the blob channel', () => {
     await expect(fetchBlobRange(target, stranger, { digest: digestOf(bytes), offset: 0 })).rejects.toThrow()
   })
 
+  it('serves many transfer buffers of bytes to several askers at once, each byte right', async () => {
+    // 5 MiB + 1: twenty transfer buffers and a tail, more than one response's window of writes in flight.
+    const bytes = randomBytes(5 * 1024 * 1024 + 1)
+    const digest = digestOf(bytes)
+    const writer = await store.beginWrite(digest, bytes.length)
+    await writer.write(bytes)
+    await writer.commit()
+
+    const ranges = [
+      { offset: 0, length: undefined },
+      { offset: 123_457, length: 3_000_001 },
+      { offset: bytes.length - 10, length: undefined },
+      { offset: 262_144, length: 262_144 },
+    ]
+    const received = await Promise.all(
+      ranges.map(async ({ offset, length }) =>
+        readAll((await fetchBlobRange(target, key, { digest, offset, length })).stream),
+      ),
+    )
+    ranges.forEach(({ offset, length }, i) => {
+      const want = bytes.subarray(offset, length === undefined ? undefined : offset + length)
+      expect(received[i]!.equals(want)).toBe(true)
+    })
+  })
+
+  it('streams a large blob that arrives in uneven pieces, to the last byte', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 777)
+    const digest = digestOf(bytes)
+    const writer = await store.beginWrite(digest, bytes.length)
+    const range = await fetchBlobRange(target, key, { digest, offset: 0, relayJoinedAt: stamp(300) })
+    const received = readAll(range.stream)
+    for (let at = 0; at < bytes.length; ) {
+      const next = Math.min(bytes.length, at + 100_000 + Math.floor(Math.random() * 400_000))
+      await writer.write(bytes.subarray(at, next))
+      at = next
+    }
+    await writer.commit()
+    expect((await received).equals(bytes)).toBe(true)
+  })
+
   it('passes a blob still arriving on only to relays the policy allows: a chain never closes into a cycle', async () => {
     const bytes = randomBytes(200_000)
     const digest = digestOf(bytes)

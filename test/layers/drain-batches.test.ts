@@ -12,7 +12,7 @@ function chunksOf(bytes: Buffer, size: number): Buffer[] {
 }
 
 describe('drainInBatches', () => {
-  it('hands every byte on in order, in batches of at least BATCH_BYTES but the last', async () => {
+  it('hands every byte on in order, in full batches of BATCH_BYTES but the last', async () => {
     const bytes = randomBytes(3 * BATCH_BYTES + 12_345)
     const batches: Buffer[] = []
     let chunks = 0
@@ -20,13 +20,25 @@ describe('drainInBatches', () => {
       Readable.from(chunksOf(bytes, 16 * 1024)),
       async (batch) => {
         await sleep(1)
-        batches.push(batch)
+        // A batch is lent until its flush settles: the buffer carries a later batch then.
+        batches.push(Buffer.from(batch))
       },
       () => chunks++,
     )
     expect(Buffer.concat(batches).equals(bytes)).toBe(true)
-    for (const batch of batches.slice(0, -1)) expect(batch.length).toBeGreaterThanOrEqual(BATCH_BYTES)
+    for (const batch of batches.slice(0, -1)) expect(batch.length).toBe(BATCH_BYTES)
     expect(chunks).toBe(Math.ceil(bytes.length / (16 * 1024)))
+  })
+
+  it('never makes a batch larger than BATCH_BYTES from several chunks; a larger chunk is a batch of its own', async () => {
+    const sizes = [100_000, 100_000, 100_000, BATCH_BYTES + 1, 7, 60_000]
+    const chunks = sizes.map((size) => randomBytes(size))
+    const batches: Buffer[] = []
+    await drainInBatches(Readable.from(chunks), async (batch) => {
+      batches.push(Buffer.from(batch))
+    })
+    expect(Buffer.concat(batches).equals(Buffer.concat(chunks))).toBe(true)
+    expect(batches.map((batch) => batch.length)).toEqual([200_000, 100_000, BATCH_BYTES + 1, 60_007])
   })
 
   it('pauses the source while writes fall behind, and resumes it', async () => {
