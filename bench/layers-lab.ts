@@ -12,7 +12,7 @@ import { cleanupDaemons, type DaemonProcess, signalDaemon, spawnDaemon } from '.
 import type { TestImage } from '../test/helpers/registry.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
-import { cpuSeconds, profileArgs } from './processes.js'
+import { cpuSeconds, daemonNodeArgs } from './processes.js'
 import { perfMapArgs, startSystemProfile } from './system-profile.js'
 
 const run = promisify(execFile)
@@ -121,7 +121,7 @@ export async function layersLab(
           dataDir,
           netns: host.ns,
           args: swarm,
-          nodeArgs: [...profileArgs(), ...perfMapArgs()],
+          nodeArgs: [...daemonNodeArgs(), ...perfMapArgs()],
         }),
       )
     }

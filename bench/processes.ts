@@ -12,8 +12,17 @@ export function profileArgs(): string[] {
   return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
 }
 
+/**
+ * Node options for benchmark daemons: any in $SHOAL_BENCH_NODE_ARGS (space-separated, e.g. V8 heap flags to
+ * compare), then the profile's.
+ */
+export function daemonNodeArgs(): string[] {
+  const extra = process.env.SHOAL_BENCH_NODE_ARGS?.split(' ').filter((arg) => arg !== '') ?? []
+  return [...extra, ...profileArgs()]
+}
+
 export async function spawnCluster(count: number, prefix: string): Promise<DaemonProcess[]> {
-  const nodeArgs = profileArgs()
+  const nodeArgs = daemonNodeArgs()
   const first = await spawnDaemon({ name: `${prefix}0`, nodeArgs })
   const join = ['--swarm-key', `${first.dataDir}/swarm.key`, '--bootstrap', first.status.addresses[0]!]
   const cluster = [first]
