@@ -223,7 +223,7 @@ async function sendFile(
 
 /**
  * Socket writes of pooled buffers, each given back to the pool once written. `room()` waits while `limit`
- * writes are in flight, and rejects if the socket closes meanwhile.
+ * writes are in flight, and rejects once the socket is closed (nobody would read what is sent).
  */
 class WriteWindow {
   private inFlight = 0
@@ -247,8 +247,9 @@ class WriteWindow {
   }
 
   async room(): Promise<void> {
-    while (this.inFlight >= this.limit) {
+    for (;;) {
       if (this.socket.destroyed) throw new Error('the blob peer closed the connection')
+      if (this.inFlight < this.limit) return
       await new Promise<void>((resolve) => {
         const onClose = (): void => resolve()
         this.socket.once('close', onClose)
