@@ -13,7 +13,7 @@ import type { TestImage } from '../test/helpers/registry.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { cpuSeconds, daemonNodeArgs } from './processes.js'
-import { perfMapArgs, startSystemProfile } from './system-profile.js'
+import { startSystemProfile } from './system-profile.js'
 
 const run = promisify(execFile)
 const ORIGIN_SCRIPT = join(import.meta.dirname, 'lab-origin.ts')
@@ -121,7 +121,7 @@ export async function layersLab(
           dataDir,
           netns: host.ns,
           args: swarm,
-          nodeArgs: [...daemonNodeArgs(), ...perfMapArgs()],
+          nodeArgs: daemonNodeArgs(),
         }),
       )
     }

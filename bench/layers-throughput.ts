@@ -1,4 +1,4 @@
-// G3: one 500 MB blob over shoal's blob channel (TLS-PSK, parallel ranges) versus plain HTTP from a registry, same run.
+// G3: one 500 MB blob over shoal's blob channel (TLS-PSK, one stream as from one holder) versus plain HTTP from a registry, same run.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, rm } from 'node:fs/promises'

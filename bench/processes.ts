@@ -2,6 +2,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import type { NodeView } from '../src/api/types.js'
 import { type DaemonProcess, spawnDaemon } from '../test/helpers/processes.js'
+import { perfMapArgs } from './system-profile.js'
 
 /** Daemons started at once: start-up costs ~1.5 s of CPU each, so a big cluster starts in waves. */
 const SPAWN_WAVE = 4
@@ -14,11 +15,11 @@ export function profileArgs(): string[] {
 
 /**
  * Node options for benchmark daemons: any in $SHOAL_BENCH_NODE_ARGS (space-separated, e.g. V8 heap flags to
- * compare), then the profile's.
+ * compare), then those of a CPU profile and of `perf` function names, when asked for.
  */
 export function daemonNodeArgs(): string[] {
   const extra = process.env.SHOAL_BENCH_NODE_ARGS?.split(' ').filter((arg) => arg !== '') ?? []
-  return [...extra, ...profileArgs()]
+  return [...extra, ...profileArgs(), ...perfMapArgs()]
 }
 
 export async function spawnCluster(count: number, prefix: string): Promise<DaemonProcess[]> {

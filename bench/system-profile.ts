@@ -1,6 +1,7 @@
 // Optional system-wide `perf record` around a measured window, for benchmarks run with SHOAL_BENCH_PERF=<file>.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Node options that let `perf report` name JavaScript functions (a /tmp/perf-<pid>.map per daemon). */
 export function perfMapArgs(): string[] {
@@ -22,7 +23,7 @@ export async function startSystemProfile(): Promise<() => Promise<void>> {
     },
   )
   // perf needs a moment to open its per-CPU buffers before the window starts.
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  await sleep(500)
   return async () => {
     const exited = once(perf, 'exit')
     perf.kill('SIGINT')

@@ -157,12 +157,7 @@ export class BlobChannelServer {
       socket.end()
       return true
     }
-    const file = await this.store.openBlob(digest)
-    try {
-      await sendFile(socket, file, offset, async () => end)
-    } finally {
-      await file.close()
-    }
+    await sendFile(socket, await this.store.openBlob(digest), offset, async () => end)
     return true
   }
 
@@ -179,22 +174,19 @@ export class BlobChannelServer {
     socket.write(
       `${JSON.stringify({ ok: true, size, length: end === undefined ? undefined : end - offset } satisfies ResponseHeader)}\n`,
     )
-    try {
-      // Bytes are sent as they land; once the writer is done, what it wrote is all there is.
-      await sendFile(socket, file, offset, async (position) => {
-        await writer.whenWritten(position + 1)
-        return Math.min(writer.written, end ?? Number.POSITIVE_INFINITY)
-      })
-    } finally {
-      await file.close()
-    }
+    // Bytes are sent as they land; once the writer is done, what it wrote is all there is.
+    await sendFile(socket, file, offset, async (position) => {
+      await writer.whenWritten(position + 1)
+      return Math.min(writer.written, end ?? Number.POSITIVE_INFINITY)
+    })
   }
 }
 
 /**
- * Sends a file from `position` on, in pooled buffers with at most SEND_AHEAD writes in flight, and ends the
- * socket. `readableEnd(position)` resolves to where the bytes worth sending end for now (more may come for a
- * blob still arriving): the end of the range, or `position` itself when nothing more will come.
+ * Sends a file from `position` on, in pooled buffers with at most SEND_AHEAD writes in flight, ends the
+ * socket, and closes the file (also on failure). `readableEnd(position)` resolves to where the bytes worth
+ * sending end for now (more may come for a blob still arriving): the end of the range, or `position` itself
+ * when nothing more will come.
  */
 async function sendFile(
   socket: tls.TLSSocket,
@@ -203,22 +195,26 @@ async function sendFile(
   readableEnd: (position: number) => Promise<number>,
 ): Promise<void> {
   const inFlight = new WriteWindow(socket, SEND_AHEAD)
-  for (;;) {
-    const end = await readableEnd(position)
-    if (end <= position) break
-    while (position < end) {
-      await inFlight.room()
-      const buffer = transferBuffers.take()
-      const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, end - position), position)
-      if (bytesRead === 0) {
-        transferBuffers.give(buffer)
-        throw new Error(`the blob file ended at ${position} bytes`)
+  try {
+    for (;;) {
+      const end = await readableEnd(position)
+      if (end <= position) break
+      while (position < end) {
+        await inFlight.room()
+        const buffer = transferBuffers.take()
+        const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, end - position), position)
+        if (bytesRead === 0) {
+          transferBuffers.give(buffer)
+          throw new Error(`the blob file ended at ${position} bytes`)
+        }
+        position += bytesRead
+        inFlight.write(buffer, bytesRead)
       }
-      position += bytesRead
-      inFlight.write(buffer, bytesRead)
     }
+    socket.end()
+  } finally {
+    await file.close()
   }
-  socket.end()
 }
 
 /**

@@ -266,23 +266,27 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
 
   /** Opens a complete blob's file for reading (and counts it as used). */
   async openBlob(digest: Digest): Promise<FileHandle> {
-    const blob = this.blobs.get(digest)
-    if (blob === undefined) throw new BlobNotFoundError(`${digest} is not in the store`)
-    this.touch(blob)
+    this.use(digest)
     return open(this.pathOf(digest), 'r')
   }
 
   /** Reads `[start, end)` of a complete blob. */
   read(digest: Digest, start = 0, end?: number): Readable {
-    const blob = this.blobs.get(digest)
-    if (blob === undefined) throw new BlobNotFoundError(`${digest} is not in the store`)
-    this.touch(blob)
+    const blob = this.use(digest)
     const last = Math.min(end ?? blob.size, blob.size) - 1
     return createReadStream(this.pathOf(digest), {
       start,
       end: Math.max(start, last),
-      highWaterMark: 4 * 1024 * 1024,
+      highWaterMark: 1024 * 1024,
     })
+  }
+
+  /** A complete blob about to be read, counted as used; SHOAL_BLOB_NOT_FOUND if the store lacks it. */
+  private use(digest: Digest): StoredBlob {
+    const blob = this.blobs.get(digest)
+    if (blob === undefined) throw new BlobNotFoundError(`${digest} is not in the store`)
+    this.touch(blob)
+    return blob
   }
 
   async remove(digest: Digest): Promise<void> {

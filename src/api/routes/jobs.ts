@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { asShoalError, BadRequestError, InvalidFlagError } from '../../errors.js'
 import { type JobListQuery, jobConstants } from '../../jobs/index.js'
-import { isJobState, JOB_STATES, type JobState } from '../../jobs/states.js'
+import { isJobState, JOB_STATES } from '../../jobs/states.js'
 import { parseLabel } from '../../util/parse.js'
 import type { ApiContext } from '../context.js'
 import { nodeParam, queryFlag, readJson, sendJson } from '../http.js'
@@ -112,7 +112,7 @@ function listQuery(ctx: ApiContext, url: URL): JobListQuery {
     if (!isJobState(state)) {
       throw new BadRequestError(`state must be one of ${JOB_STATES.join(', ')}; got "${state}"`)
     }
-    query.state = state as JobState
+    query.state = state
   }
   const tags = url.searchParams.getAll('tag')
   if (tags.length > 0) {
