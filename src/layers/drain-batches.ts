@@ -15,7 +15,8 @@ const QUEUED_BYTES_MAX = 4 * BATCH_BYTES
  * in a pipeline: with 16 KiB TLS records the Writable's per-chunk bookkeeping was a measurable part of a
  * blob transfer. `onChunk` is called with every chunk (a stall watchdog). Rejects with the first error of
  * the source or of a flush (the source is destroyed then), or if the source closes before its end (as
- * `pipeline` would: `finished` knows each kind of stream's end).
+ * `pipeline` would: `finished` knows each kind of stream's end); every byte the source delivered before it
+ * failed has been flushed by then.
  */
 export async function drainInBatches(
   source: Readable,
@@ -59,7 +60,10 @@ export async function drainInBatches(
   try {
     await finished(source, { writable: false })
   } catch (err) {
-    // The source failed; a write that failed first is the better reason.
+    // The source failed: what it sent is still written (a resumed transfer goes on after it), and a write
+    // that failed first is the better reason.
+    ended = true
+    flush()
     await writing
     throw err
   }

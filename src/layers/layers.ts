@@ -309,7 +309,9 @@ export class Layers {
         return claim === undefined ? undefined : this.endpointOf(claim)
       },
       claim: async (digest, size) => {
-        const claimedAt = state.clockNow()
+        // A relay keeps the stamp it joined with: its place in the chain, and its standing among claimants.
+        const relayPlace = this.ownClaims.get(digest)
+        const claimedAt = relayPlace?.claimedAt ?? state.clockNow()
         this.ownClaims.set(digest, { claimedAt, mode: 'origin' })
         await this.putClaim(digest, size)
         const settleMs = this.init.claimSettleMs ?? CLAIM_SETTLE_MS
@@ -331,6 +333,12 @@ export class Layers {
           await this.putClaim(digest, size, true)
           return true
         }
+        if (relayPlace?.mode === 'relay') {
+          // Others may be streaming the bytes it has: it stays in the chain, where it was.
+          this.ownClaims.set(digest, relayPlace)
+          await this.putClaim(digest, size)
+          return false
+        }
         this.ownClaims.delete(digest)
         await state.remove(fetchKey(digest, self))
         return false
@@ -342,16 +350,20 @@ export class Layers {
         this.ownClaims.delete(digest)
         if (state.get(fetchKey(digest, self))?.deleted === false) await state.remove(fetchKey(digest, self))
       },
-      joinRelay: async (digest, size, claimant) => {
-        const joinedAt = state.clockNow()
-        this.ownClaims.set(digest, { claimedAt: joinedAt, mode: 'relay' })
-        await this.putClaim(digest, size)
-        await sleep(RELAY_SETTLE_MS)
+      joinRelay: async (digest, size, claimant, avoid) => {
+        let place = this.ownClaims.get(digest)
+        if (place?.mode !== 'relay') {
+          place = { claimedAt: state.clockNow(), mode: 'relay' }
+          this.ownClaims.set(digest, place)
+          await this.putClaim(digest, size)
+          await sleep(RELAY_SETTLE_MS)
+        }
+        const joinedAt = place.claimedAt
         const upstream = this.claims.relayUpstream(
           digest,
           self,
           claimant.peer,
-          (peer) => alive(peer) && !this.isBad(peer),
+          (peer) => alive(peer) && !this.isBad(peer) && !avoid.has(peer),
         )
         const from = upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
         return { from, joinedAt }

@@ -129,6 +129,11 @@ export class BlobWriter {
     return this.finished
   }
 
+  /** True once the write was abandoned (nothing more can be written). */
+  get aborted(): boolean {
+    return this.failure !== undefined
+  }
+
   /** Checks the digest and moves the blob into the store; on a mismatch nothing is kept. */
   async commit(): Promise<StoredBlob> {
     if (this.ranged) {

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import { createServer, request, type Server } from 'node:http'
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
@@ -76,6 +76,8 @@ export interface CountingProxy {
   blobBytes(): number
   /** Slows blob bodies to about this many bytes per second (0: full speed). */
   throttle(bytesPerSecond: number): void
+  /** The next blob body is cut off (the connection closed) once this many of its bytes have gone out. */
+  cutNextBlobAfter(bytes: number): void
   stop(): Promise<void>
 }
 
@@ -84,6 +86,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const blobGets = new Map<string, number>()
   let bytes = 0
   let rate = 0
+  let cutAfter: number | undefined
   const server: Server = createServer((req, res) => {
     const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')
     if (blob !== null && req.method === 'GET') blobGets.set(blob[1]!, (blobGets.get(blob[1]!) ?? 0) + 1)
@@ -97,6 +100,14 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers)
+        if (blob !== null && cutAfter !== undefined) {
+          const cut = cutAfter
+          cutAfter = undefined
+          cutOff(up, res, cut, (sent) => {
+            bytes += sent
+          })
+          return
+        }
         const meter = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
             if (blob === null) return callback(null, chunk)
@@ -121,11 +132,35 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     throttle(bytesPerSecond) {
       rate = bytesPerSecond
     },
+    cutNextBlobAfter(count) {
+      cutAfter = count
+    },
     async stop() {
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))
     },
   }
+}
+
+/** Relays the first `cut` bytes of a body, and once they are out closes the connection (a dropped download). */
+function cutOff(
+  up: IncomingMessage,
+  res: ServerResponse,
+  cut: number,
+  onSent: (bytes: number) => void,
+): void {
+  let sent = 0
+  up.on('data', (chunk: Buffer) => {
+    if (sent >= cut) return
+    const part = chunk.subarray(0, cut - sent)
+    sent += part.length
+    onSent(part.length)
+    if (sent < cut) return void res.write(part)
+    res.write(part, () => {
+      res.destroy()
+      up.destroy()
+    })
+  })
 }
 
 export interface TestImage {

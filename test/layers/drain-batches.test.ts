@@ -71,12 +71,20 @@ describe('drainInBatches', () => {
     expect(source.destroyed).toBe(true)
   })
 
-  it('rejects with the source error', async () => {
+  it('rejects with the source error once every byte that came before it is written', async () => {
     const source = new PassThrough()
-    const done = drainInBatches(source, async () => {})
-    source.write(Buffer.alloc(10))
+    const written: Buffer[] = []
+    const done = drainInBatches(source, async (batch) => {
+      written.push(Buffer.from(batch))
+    })
+    const bytes = randomBytes(BATCH_BYTES + 1_000)
+    source.write(bytes.subarray(0, 70_000))
+    source.write(bytes.subarray(70_000))
+    await sleep(10)
     source.destroy(new Error('connection reset'))
     await expect(done).rejects.toThrow('connection reset')
+    // A transfer resumed after the failure goes on from exactly here.
+    expect(Buffer.concat(written).equals(bytes)).toBe(true)
   })
 
   it('rejects when the source closes before its end, as pipeline would', async () => {

@@ -1,0 +1,321 @@
+// One blob's way into the store: routes tried in turn, with the bytes received and the claim held kept across them.
+import type { Readable } from 'node:stream'
+import { DigestMismatchError, PullFailedError } from '../errors.js'
+import type { Stamp } from '../state/index.js'
+import { fetchBlobRange } from './blob-channel.js'
+import { CLAIM_RENEW_MS, MAX_PARALLEL_RANGES, MIN_RANGE_BYTES, STALL_TIMEOUT_MS } from './constants.js'
+import { drainInBatches } from './drain-batches.js'
+import type { Descriptor } from './manifest.js'
+import type { BlobSource, PeerEndpoint, PullComponents, PullEvent } from './pull.js'
+import type { ImageReference } from './reference.js'
+import type { BlobWriter } from './store.js'
+
+/** Bytes a pull got from each kind of source. */
+export interface Tally {
+  origin: number
+  peers: number
+  local: number
+}
+
+/** Routes that fail without moving the blob on are tried this many times in all. */
+const MAX_FAILED_ROUTES = 8
+
+/**
+ * Fetches one blob: from peers that hold it, else from the peer fetching it (joining its relay chain), else
+ * by claiming it and fetching from the origin. When a sequential route fails part-way, the bytes it brought
+ * are kept and the next route resumes after them, under the same claim: relays streaming from this node
+ * then only wait, instead of losing their bytes too and failing in turn down the chain. Bytes are thrown
+ * away only when they do not match the digest (and the peers that sent them are marked).
+ */
+export class BlobFetch {
+  /** The sequential write in progress, kept across routes (others may be streaming it from us). */
+  private writer: BlobWriter | undefined
+  /** Who sent the bytes `writer` holds: all are suspect if the digest does not match. */
+  private readonly senders = new Set<string>()
+  /** Bytes `writer` holds, by the kind of source that sent them. */
+  private readonly received = { origin: 0, peers: 0 }
+  /** Peers whose stream failed during this fetch: not asked again by it while others can be. */
+  private readonly failedPeers = new Set<string>()
+  /** The claim this fetch holds (a relay place or the origin fetch), renewed until the fetch ends. */
+  private held: { mode: 'origin' | 'relay'; renew: NodeJS.Timeout } | undefined
+
+  constructor(
+    private readonly components: PullComponents,
+    private readonly ref: ImageReference,
+    private readonly blob: Descriptor,
+    private readonly tally: Tally,
+    private readonly emit: (event: PullEvent) => void,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  async run(): Promise<void> {
+    try {
+      await this.tryRoutes()
+    } finally {
+      await this.end()
+    }
+  }
+
+  private async tryRoutes(): Promise<void> {
+    const { store, log } = this.components
+    const { digest, size } = this.blob
+    let failures = 0
+    let lastError: Error | undefined
+    for (let first = true; failures < MAX_FAILED_ROUTES; first = false) {
+      this.signal?.throwIfAborted()
+      if (store.has(digest)) {
+        if (first) this.tally.local += size
+        this.progress('done', size, first ? 'local' : undefined)
+        return
+      }
+      const ongoing = store.writerOf(digest)
+      if (ongoing !== undefined && ongoing !== this.writer) {
+        // Another pull on this node is fetching it: wait for that one.
+        this.progress('waiting', ongoing.written)
+        await ongoing.whenWritten(size).catch(() => undefined)
+        await waitUntil(() => store.has(digest) || store.writerOf(digest) === undefined)
+        continue
+      }
+      const before = this.writer?.written ?? 0
+      try {
+        const source = await this.tryRoute()
+        if (source === undefined) continue
+        this.tally.origin += this.received.origin
+        this.tally.peers += this.received.peers
+        this.progress('done', size, source)
+        return
+      } catch (err) {
+        if (this.signal?.aborted === true) throw err
+        lastError = err as Error
+        await this.afterFailure(lastError)
+        // A route that moved the blob on is not held against it: the next resumes where it stopped.
+        const resumeAt = this.writer?.written ?? 0
+        if (resumeAt <= before) failures++
+        log.warn(
+          { digest, failures, resumeAt, err: lastError.message },
+          'blob fetch failed; trying another route',
+        )
+        await sleep(Math.min(200 * 2 ** Math.max(0, failures - 1), 2_000))
+      }
+    }
+    throw new PullFailedError(`could not get ${digest}: ${lastError?.message ?? 'no route'}`, {
+      cause: lastError,
+    })
+  }
+
+  /** One route; resolves to where the bytes came from, or undefined if a claim was lost (try again at once). */
+  private async tryRoute(): Promise<BlobSource | undefined> {
+    const { sources, log } = this.components
+    const { digest, size } = this.blob
+    const holders = usableFirst(sources.holders(digest), this.failedPeers)
+    if (holders.length > 0) {
+      if (this.writer === undefined && this.rangeCount(holders) > 1) await this.fromHolders(holders)
+      else await this.fromStream(holders[0]!)
+      return 'peer'
+    }
+    const claimant = sources.claimant(digest)
+    if (claimant !== undefined) {
+      const place = await sources.joinRelay(digest, size, claimant, this.failedPeers)
+      this.hold('relay')
+      await this.fromStream(place.from, place.joinedAt)
+      return 'peer'
+    }
+    this.progress('waiting', this.writer?.written ?? 0)
+    // A relay that claims keeps the stamp it joined with; losing the settle puts it back in its place.
+    if (!(await sources.claim(digest, size))) return undefined
+    this.hold('origin')
+    log.info({ digest, size, resumeAt: this.writer?.written ?? 0 }, 'fetching a blob from its origin')
+    await this.fromOrigin()
+    return 'origin'
+  }
+
+  private async fromOrigin(): Promise<void> {
+    const { registry, log } = this.components
+    const writer = await this.sequentialWriter()
+    const offset = writer.written
+    const started = performance.now()
+    const { body } = await registry.fetchBlob(this.ref, this.blob.digest, { offset, signal: this.signal })
+    const answeredMs = Math.round(performance.now() - started)
+    try {
+      await this.copy(body, writer, 'origin')
+    } finally {
+      this.received.origin += writer.written - offset
+    }
+    this.checkComplete(writer, 'the origin')
+    await this.commit(writer)
+    // Others may be streaming it from us: how long the origin took to answer and to deliver says why they waited.
+    log.info(
+      {
+        digest: this.blob.digest,
+        size: this.blob.size,
+        answeredMs,
+        ms: Math.round(performance.now() - started),
+      },
+      'fetched a blob from its origin',
+    )
+  }
+
+  /** Streams the rest of the blob from one peer: a holder, or (as a relay) a peer it is still arriving at. */
+  private async fromStream(from: PeerEndpoint, relayJoinedAt?: Stamp): Promise<void> {
+    const writer = await this.sequentialWriter()
+    const offset = writer.written
+    this.senders.add(from.peer)
+    try {
+      const range = await fetchBlobRange(
+        from,
+        this.components.blobKey,
+        { digest: this.blob.digest, offset, relayJoinedAt },
+        this.signal,
+      )
+      await this.copy(range.stream, writer, 'peer')
+      this.checkComplete(writer, from.peer)
+    } catch (err) {
+      this.failedPeers.add(from.peer)
+      throw err
+    } finally {
+      this.received.peers += writer.written - offset
+    }
+    await this.commit(writer)
+  }
+
+  /** Fetches ranges from several holders at once into a ranged writer (not kept: nobody streams from it). */
+  private async fromHolders(holders: PeerEndpoint[]): Promise<void> {
+    const { store, blobKey, sources } = this.components
+    const { digest, size } = this.blob
+    const rangeCount = this.rangeCount(holders)
+    const writer = await store.beginWrite(digest, size, { ranged: true })
+    const rangeSize = Math.ceil(size / rangeCount)
+    const used = holders.slice(0, rangeCount)
+    try {
+      await Promise.all(
+        used.map(async (holder, i) => {
+          const offset = i * rangeSize
+          const length = Math.min(rangeSize, size - offset)
+          const range = await fetchBlobRange(holder, blobKey, { digest, offset, length }, this.signal)
+          let position = offset
+          await drainInBatches(range.stream, async (batch) => {
+            await writer.writeAt(position, batch)
+            position += batch.length
+            this.progress('downloading', writer.written, 'peer')
+          })
+          if (position !== offset + length) throw new PullFailedError(`${holder.peer} sent a short range`)
+        }),
+      )
+      await writer.commit()
+      this.received.peers += size
+    } catch (err) {
+      await writer.abort(err as Error)
+      if (err instanceof DigestMismatchError) for (const peer of used) sources.markBad(peer.peer, digest)
+      throw err
+    }
+  }
+
+  /**
+   * One range per holder: several ranges from one holder add no bandwidth (its one thread encrypts them all)
+   * and cost a re-read to hash; one sequential stream is hashed as it arrives.
+   */
+  private rangeCount(holders: PeerEndpoint[]): number {
+    return Math.max(
+      1,
+      Math.min(MAX_PARALLEL_RANGES, holders.length, Math.floor(this.blob.size / MIN_RANGE_BYTES)),
+    )
+  }
+
+  private async sequentialWriter(): Promise<BlobWriter> {
+    this.writer ??= await this.components.store.beginWrite(this.blob.digest, this.blob.size)
+    return this.writer
+  }
+
+  /** A source that ended early (its own source failed, or it gave up) leaves the rest to the next route. */
+  private checkComplete(writer: BlobWriter, from: string): void {
+    if (writer.written !== this.blob.size)
+      throw new PullFailedError(`${from} stopped after ${writer.written} of ${this.blob.size} bytes`)
+  }
+
+  /** Checks the digest and stores the blob (a mismatch aborts the writer, and afterFailure drops it). */
+  private async commit(writer: BlobWriter): Promise<void> {
+    await writer.commit()
+    this.writer = undefined
+  }
+
+  /**
+   * After a failed route the bytes received are kept, unless they do not match their digest (their senders
+   * are marked then) or the write was aborted under us (the daemon is stopping).
+   */
+  private async afterFailure(err: Error): Promise<void> {
+    const writer = this.writer
+    if (writer === undefined) return
+    const mismatch = err instanceof DigestMismatchError
+    if (!mismatch && !writer.aborted) return
+    if (mismatch) for (const peer of this.senders) this.components.sources.markBad(peer, this.blob.digest)
+    await this.dropWriter(err)
+  }
+
+  private async dropWriter(reason: Error): Promise<void> {
+    const writer = this.writer
+    this.writer = undefined
+    this.senders.clear()
+    this.received.origin = 0
+    this.received.peers = 0
+    await writer?.abort(reason)
+  }
+
+  /** Holds a claim of `mode` from now until the fetch ends, renewing it. */
+  private hold(mode: 'origin' | 'relay'): void {
+    if (this.held?.mode === mode) return
+    if (this.held !== undefined) clearInterval(this.held.renew)
+    const { sources } = this.components
+    const { digest, size } = this.blob
+    const renew = setInterval(() => {
+      const renewal = mode === 'origin' ? sources.renewClaim(digest, size) : sources.renewRelay(digest, size)
+      renewal.catch(() => undefined)
+    }, CLAIM_RENEW_MS)
+    this.held = { mode, renew }
+  }
+
+  /** Gives up what the fetch still holds: a write that did not complete, and its claim. */
+  private async end(): Promise<void> {
+    if (this.writer !== undefined)
+      await this.dropWriter(new PullFailedError(`gave up on ${this.blob.digest}`))
+    if (this.held === undefined) return
+    clearInterval(this.held.renew)
+    this.held = undefined
+    await this.components.sources.releaseClaim(this.blob.digest).catch(() => undefined)
+  }
+
+  /** Copies a body into a writer; a source that sends nothing for STALL_TIMEOUT_MS is given up on. */
+  private async copy(body: Readable, writer: BlobWriter, source: BlobSource): Promise<void> {
+    const stall = setTimeout(
+      () => body.destroy(new PullFailedError(`no bytes of ${writer.digest} for ${STALL_TIMEOUT_MS} ms`)),
+      STALL_TIMEOUT_MS,
+    )
+    try {
+      await drainInBatches(
+        body,
+        async (batch) => {
+          await writer.write(batch)
+          this.progress('downloading', writer.written, source)
+        },
+        () => stall.refresh(),
+      )
+    } finally {
+      clearTimeout(stall)
+    }
+  }
+
+  private progress(status: 'waiting' | 'downloading' | 'done', current: number, source?: BlobSource): void {
+    this.emit({ type: 'blob', digest: this.blob.digest, status, source, current, total: this.blob.size })
+  }
+}
+
+/** Peers not in `failed` first; all of them if every one has failed (a transient failure may have passed). */
+function usableFirst(peers: PeerEndpoint[], failed: ReadonlySet<string>): PeerEndpoint[] {
+  const fresh = peers.filter((peer) => !failed.has(peer.peer))
+  return fresh.length > 0 ? fresh : peers
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(50)
+}

@@ -1,0 +1,239 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import pino from 'pino'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { BlobChannelServer, blobChannelKey, fetchBlobRange } from '../../src/layers/blob-channel.js'
+import { BlobFetch, type Tally } from '../../src/layers/blob-fetch.js'
+import type { Digest } from '../../src/layers/digest.js'
+import { hostPlatform } from '../../src/layers/manifest.js'
+import type { PeerEndpoint, PullEvent, PullSources } from '../../src/layers/pull.js'
+import { parseReference } from '../../src/layers/reference.js'
+import { RegistryClient } from '../../src/layers/registry-client.js'
+import { RegistryConfig } from '../../src/layers/registry-config.js'
+import { BlobStore } from '../../src/layers/store.js'
+import type { Stamp } from '../../src/state/index.js'
+import {
+  type CountingProxy,
+  pushTestImage,
+  type Registry,
+  startCountingProxy,
+  startRegistry,
+  type TestImage,
+} from '../helpers/registry.js'
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait.js'
+
+const MiB = 1024 * 1024
+const key = blobChannelKey(randomBytes(32))
+const silent = pino({ level: 'silent' })
+const digestOf = (bytes: Buffer): Digest => `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+const joinedAt: Stamp = { wall: 100, counter: 0, node: 'relay' }
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+/** A node's store with its blob channel: a peer to stream from, or the node under test. */
+interface Peer {
+  dir: string
+  store: BlobStore
+  server: BlobChannelServer
+  endpoint: PeerEndpoint
+}
+
+async function startPeer(name: string): Promise<Peer> {
+  const dir = await makeTempDir(`shoal-fetch-${name}-`)
+  const store = new BlobStore(dir, 1024 ** 3, () => new Set())
+  await store.open()
+  const server = new BlobChannelServer(store, key, silent, () => true)
+  const port = await server.start('127.0.0.1', 0)
+  return { dir, store, server, endpoint: { peer: name, host: '127.0.0.1', port } }
+}
+
+async function stopPeer(peer: Peer | undefined): Promise<void> {
+  if (peer === undefined) return
+  await peer.server.stop()
+  await peer.store.close()
+  await removeDir(peer.dir)
+}
+
+async function storeWhole(store: BlobStore, bytes: Buffer): Promise<void> {
+  const writer = await store.beginWrite(digestOf(bytes), bytes.length)
+  await writer.write(bytes)
+  await writer.commit()
+}
+
+/** Sources with no mesh behind them: a claimant chosen by the test, and a record of what was asked. */
+function testSources(options: { claimant?: () => PeerEndpoint | undefined; mayClaim?: boolean }) {
+  const asked = { joins: 0, avoided: [] as string[][], bad: [] as string[], releases: 0 }
+  const sources: PullSources = {
+    holders: () => [],
+    claimant: () => options.claimant?.(),
+    joinRelay: async (_digest, _size, claimant, avoid) => {
+      asked.joins++
+      asked.avoided.push([...avoid])
+      return { from: claimant, joinedAt }
+    },
+    renewRelay: async () => undefined,
+    claim: async () => options.mayClaim === true,
+    renewClaim: async () => undefined,
+    releaseClaim: async () => {
+      asked.releases++
+    },
+    markBad: (peer) => asked.bad.push(peer),
+  }
+  return { sources, asked }
+}
+
+function startFetch(
+  node: Peer,
+  sources: PullSources,
+  blob: { digest: Digest; size: number },
+  registry = new RegistryClient(RegistryConfig.empty(), silent),
+  ref = parseReference('127.0.0.1:1/none/none:v1'),
+) {
+  const events: PullEvent[] = []
+  const tally: Tally = { origin: 0, peers: 0, local: 0 }
+  const fetch = new BlobFetch(
+    { store: node.store, registry, sources, blobKey: key, log: silent, platform: hostPlatform() },
+    ref,
+    { mediaType: 'application/octet-stream', ...blob },
+    tally,
+    (event) => events.push(event),
+  )
+  return { done: fetch.run(), events, tally }
+}
+
+/** Where each `downloading` event stood, in order. */
+const positions = (events: PullEvent[]): number[] =>
+  events.flatMap((event) => (event.type === 'blob' && event.status === 'downloading' ? [event.current] : []))
+
+describe('fetching a blob across routes', () => {
+  let upstream: Peer
+  let relay: Peer
+  let other: Peer | undefined
+
+  beforeEach(async () => {
+    upstream = await startPeer('upstream')
+    relay = await startPeer('relay')
+  })
+  afterEach(async () => {
+    await Promise.all([stopPeer(upstream), stopPeer(relay), stopPeer(other)])
+    other = undefined
+  })
+
+  it('a relay whose upstream stops part-way keeps its bytes and resumes, and a relay behind it gets every byte', async () => {
+    const bytes = randomBytes(3 * MiB + 17)
+    const digest = digestOf(bytes)
+    // The upstream is itself still receiving the blob: 1 MiB so far.
+    const arriving = await upstream.store.beginWrite(digest, bytes.length)
+    await arriving.write(bytes.subarray(0, MiB))
+    const { sources, asked } = testSources({ claimant: () => upstream.endpoint })
+    const fetch = startFetch(relay, sources, { digest, size: bytes.length })
+    await waitFor('the relay to hold the first MiB', () => relay.store.writerOf(digest)?.written === MiB)
+
+    // Another relay streams from ours meanwhile.
+    const follower = await fetchBlobRange(relay.endpoint, key, { digest, offset: 0, relayJoinedAt: joinedAt })
+    const followed = readAll(follower.stream)
+    // The upstream's own source fails: it gives up, and its stream to us ends 1 MiB in.
+    await arriving.abort(new Error('upstream lost its source'))
+    await waitFor('the relay to try again', () => asked.joins >= 2)
+    expect(relay.store.writerOf(digest)?.written).toBe(MiB)
+    // The upstream gets the blob after all, and ours resumes from where it stopped.
+    await storeWhole(upstream.store, bytes)
+    await fetch.done
+
+    expect((await followed).equals(bytes)).toBe(true)
+    expect(relay.store.has(digest)).toBe(true)
+    expect(fetch.tally).toEqual({ origin: 0, peers: bytes.length, local: 0 })
+    // Progress never went back: the second stream started at the first's end.
+    const seen = positions(fetch.events)
+    expect(seen.every((position, i) => i === 0 || position >= seen[i - 1]!)).toBe(true)
+    // The failed upstream was passed over where another could be (there was none), and the claim let go once.
+    expect(asked.avoided[1]).toEqual(['upstream'])
+    expect(asked.releases).toBe(1)
+    expect(asked.bad).toEqual([])
+  })
+
+  it('drops bytes that do not match the digest, marks who sent them, and starts over from a good peer', async () => {
+    const bytes = randomBytes(2 * MiB)
+    const digest = digestOf(bytes)
+    other = await startPeer('other')
+    await storeWhole(other.store, bytes)
+    // The upstream's copy is corrupt past the first MiB.
+    await storeWhole(upstream.store, bytes)
+    const corrupt = Buffer.from(bytes)
+    corrupt[MiB + 5] = corrupt[MiB + 5]! ^ 0xff
+    await writeFile(upstream.store.pathOf(digest), corrupt)
+    const { sources, asked } = testSources({
+      claimant: () => (asked.bad.includes('upstream') ? other?.endpoint : upstream.endpoint),
+    })
+    const fetch = startFetch(relay, sources, { digest, size: bytes.length })
+    await fetch.done
+
+    expect(asked.bad).toEqual(['upstream'])
+    expect(relay.store.has(digest)).toBe(true)
+    const stored = await readAll(relay.store.read(digest))
+    expect(stored.equals(bytes)).toBe(true)
+    // The good peer's stream started again from the first byte, and only its bytes are counted.
+    expect(Math.min(...positions(fetch.events).slice(1))).toBeLessThan(MiB)
+    expect(fetch.tally.peers).toBe(bytes.length)
+    expect(await readdir(join(relay.dir, 'tmp'))).toEqual([])
+  })
+
+  it('gives up after repeated failures that make no progress, leaving no partial blob', async () => {
+    const bytes = randomBytes(MiB)
+    const digest = digestOf(bytes)
+    // A claimant that is gone: every connection is refused.
+    const gone = { ...upstream.endpoint, peer: 'gone' }
+    await upstream.server.stop()
+    const { sources, asked } = testSources({ claimant: () => gone })
+    const fetch = startFetch(relay, sources, { digest, size: bytes.length })
+    await expect(fetch.done).rejects.toMatchObject({ code: 'SHOAL_PULL_FAILED' })
+    expect(asked.joins).toBe(8)
+    expect(relay.store.writerOf(digest)).toBeUndefined()
+    expect(await readdir(join(relay.dir, 'tmp'))).toEqual([])
+  }, 30_000)
+})
+
+describe('resuming a blob from the origin', () => {
+  let registry: Registry
+  let proxy: CountingProxy
+  let image: TestImage
+  let node: Peer
+
+  beforeAll(async () => {
+    registry = await startRegistry()
+    image = await pushTestImage(registry.host, 'team/resume', 'v1', [4_000_000])
+    proxy = await startCountingProxy(registry.host)
+    node = await startPeer('node')
+  }, 60_000)
+  afterAll(async () => {
+    await stopPeer(node)
+    await proxy?.stop()
+    await registry?.stop()
+  })
+
+  it('asks the origin only for the bytes it lacks after a dropped download', async () => {
+    const layer = image.layers[1]! as { digest: Digest; size: number }
+    proxy.cutNextBlobAfter(1_500_000)
+    const { sources } = testSources({ mayClaim: true })
+    const fetch = startFetch(
+      node,
+      sources,
+      layer,
+      new RegistryClient(RegistryConfig.empty(), silent),
+      parseReference(`${proxy.host}/team/resume:v1`),
+    )
+    await fetch.done
+    expect(node.store.has(layer.digest)).toBe(true)
+    // Two requests, and every byte crossed the origin's link once.
+    expect(proxy.blobGets.get(layer.digest)).toBe(2)
+    expect(proxy.blobBytes()).toBe(layer.size)
+    expect(fetch.tally).toEqual({ origin: layer.size, peers: 0, local: 0 })
+  })
+})
