@@ -36,8 +36,8 @@ export class BlobFetch {
   private readonly received = { origin: 0, peers: 0 }
   /** Peers whose stream failed during this fetch: not asked again by it while others can be. */
   private readonly failedPeers = new Set<string>()
-  /** The claim this fetch holds (a relay place or the origin fetch), renewed until the fetch ends. */
-  private held: { mode: 'origin' | 'relay'; renew: NodeJS.Timeout } | undefined
+  /** Renews the claim this fetch holds (a relay place, then perhaps the origin fetch) until it ends. */
+  private renewal: NodeJS.Timeout | undefined
 
   constructor(
     private readonly components: PullComponents,
@@ -116,14 +116,14 @@ export class BlobFetch {
     const claimant = sources.claimant(digest)
     if (claimant !== undefined) {
       const place = await sources.joinRelay(digest, size, claimant, this.failedPeers)
-      this.hold('relay')
+      this.hold()
       await this.fromStream(place.from, place.joinedAt)
       return 'peer'
     }
     this.progress('waiting', this.writer?.written ?? 0)
     // A relay that claims keeps the stamp it joined with; losing the settle puts it back in its place.
     if (!(await sources.claim(digest, size))) return undefined
-    this.hold('origin')
+    this.hold()
     log.info({ digest, size, resumeAt: this.writer?.written ?? 0 }, 'fetching a blob from its origin')
     await this.fromOrigin()
     return 'origin'
@@ -260,26 +260,23 @@ export class BlobFetch {
     await writer?.abort(reason)
   }
 
-  /** Holds a claim of `mode` from now until the fetch ends, renewing it. */
-  private hold(mode: 'origin' | 'relay'): void {
-    if (this.held?.mode === mode) return
-    if (this.held !== undefined) clearInterval(this.held.renew)
+  /** The fetch holds a claim from now until it ends: it is renewed meanwhile, and released at the end. */
+  private hold(): void {
+    if (this.renewal !== undefined) return
     const { sources } = this.components
     const { digest, size } = this.blob
-    const renew = setInterval(() => {
-      const renewal = mode === 'origin' ? sources.renewClaim(digest, size) : sources.renewRelay(digest, size)
-      renewal.catch(() => undefined)
+    this.renewal = setInterval(() => {
+      sources.renewClaim(digest, size).catch(() => undefined)
     }, CLAIM_RENEW_MS)
-    this.held = { mode, renew }
   }
 
   /** Gives up what the fetch still holds: a write that did not complete, and its claim. */
   private async end(): Promise<void> {
     if (this.writer !== undefined)
       await this.dropWriter(new PullFailedError(`gave up on ${this.blob.digest}`))
-    if (this.held === undefined) return
-    clearInterval(this.held.renew)
-    this.held = undefined
+    if (this.renewal === undefined) return
+    clearInterval(this.renewal)
+    this.renewal = undefined
     await this.components.sources.releaseClaim(this.blob.digest).catch(() => undefined)
   }
 

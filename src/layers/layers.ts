@@ -39,6 +39,12 @@ import { RegistryClient } from './registry-client.js'
 import { RegistryConfig } from './registry-config.js'
 import { BlobStore } from './store.js'
 
+interface OwnClaim {
+  claimedAt: Stamp
+  mode: 'origin' | 'relay'
+  fetching: boolean
+}
+
 export class Layers {
   readonly store: BlobStore
   readonly images: ImageIndex
@@ -51,8 +57,11 @@ export class Layers {
   private readonly claims = new ClaimBook()
   private readonly holdersByDigest = new Map<Digest, Set<string>>()
   private readonly badPeers = new Map<string, number>()
-  /** This node's own claims: when it claimed each blob, and whether it fetches it (origin) or relays it. */
-  private readonly ownClaims = new Map<Digest, { claimedAt: Stamp; mode: 'origin' | 'relay' }>()
+  /**
+   * This node's own claims: when it claimed each blob, whether it claims the origin fetch or a relay place,
+   * and whether it won the origin fetch (it is fetching).
+   */
+  private readonly ownClaims = new Map<Digest, OwnClaim>()
   private dockerImages: InventoryValue['docker'] = []
   private inventoryTimer: NodeJS.Timeout | undefined
   private running = false
@@ -275,10 +284,10 @@ export class Layers {
    * Writes (or renews) this node's `fetch/<hex>/<self>` claim under the stamp it first claimed with, so that
    * renewals keep its place in the earliest-claim order; nothing if it holds no claim on the blob.
    */
-  private async putClaim(digest: Digest, size: number, fetching = false): Promise<void> {
+  private async putClaim(digest: Digest, size: number): Promise<void> {
     const own = this.ownClaims.get(digest)
     if (own === undefined) return
-    const { claimedAt, mode } = own
+    const { claimedAt, mode, fetching } = own
     const self = this.components.mesh.peerId
     const claim: FetchClaim = { holder: self, digest, size, claimedAt }
     // An origin claim carries no `mode`: absent means origin, as before relays existed.
@@ -312,7 +321,8 @@ export class Layers {
         // A relay keeps the stamp it joined with: its place in the chain, and its standing among claimants.
         const relayPlace = this.ownClaims.get(digest)
         const claimedAt = relayPlace?.claimedAt ?? state.clockNow()
-        this.ownClaims.set(digest, { claimedAt, mode: 'origin' })
+        const claim: OwnClaim = { claimedAt, mode: 'origin', fetching: false }
+        this.ownClaims.set(digest, claim)
         await this.putClaim(digest, size)
         const settleMs = this.init.claimSettleMs ?? CLAIM_SETTLE_MS
         const settleStarted = performance.now()
@@ -330,7 +340,8 @@ export class Layers {
           (peer) => alive(peer) && this.holdersByDigest.get(digest)?.has(peer) === true,
         )
         if (first === self && !fetchedMeanwhile) {
-          await this.putClaim(digest, size, true)
+          claim.fetching = true
+          await this.putClaim(digest, size)
           return true
         }
         if (relayPlace?.mode === 'relay') {
@@ -343,7 +354,7 @@ export class Layers {
         await state.remove(fetchKey(digest, self))
         return false
       },
-      renewClaim: (digest, size) => this.putClaim(digest, size, true),
+      renewClaim: (digest, size) => this.putClaim(digest, size),
       releaseClaim: async (digest) => {
         // Announce the blob first: the others must learn where it is before the claim disappears.
         if (this.store.has(digest)) await this.publishInventory()
@@ -353,7 +364,7 @@ export class Layers {
       joinRelay: async (digest, size, claimant, avoid) => {
         let place = this.ownClaims.get(digest)
         if (place?.mode !== 'relay') {
-          place = { claimedAt: state.clockNow(), mode: 'relay' }
+          place = { claimedAt: state.clockNow(), mode: 'relay', fetching: false }
           this.ownClaims.set(digest, place)
           await this.putClaim(digest, size)
           await sleep(RELAY_SETTLE_MS)
@@ -368,7 +379,6 @@ export class Layers {
         const from = upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
         return { from, joinedAt }
       },
-      renewRelay: (digest, size) => this.putClaim(digest, size),
       markBad: (peer, digest) => {
         this.badPeers.set(peer, performance.now() + BAD_PEER_MS)
         this.metrics.badPeers.inc()

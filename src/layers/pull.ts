@@ -62,12 +62,12 @@ export interface PullSources {
     claimant: PeerEndpoint,
     avoid: ReadonlySet<string>,
   ): Promise<RelayPlace>
-  renewRelay(digest: Digest, size: number): Promise<void>
   /**
    * Claims the blob (under the stamp of the relay place this node holds, if any); resolves true if the claim
    * still stands after the settle time. A claim lost puts a relay back in its place.
    */
   claim(digest: Digest, size: number): Promise<boolean>
+  /** Renews whatever claim this node holds on the blob (origin or relay), keeping its stamp. */
   renewClaim(digest: Digest, size: number): Promise<void>
   releaseClaim(digest: Digest): Promise<void>
   /** A peer served bytes that did not match their digest. */

@@ -78,7 +78,6 @@ function testSources(options: { claimant?: () => PeerEndpoint | undefined; mayCl
       asked.avoided.push([...avoid])
       return { from: claimant, joinedAt }
     },
-    renewRelay: async () => undefined,
     claim: async () => options.mayClaim === true,
     renewClaim: async () => undefined,
     releaseClaim: async () => {
