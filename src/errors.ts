@@ -67,6 +67,8 @@ export const RegistryError = defineError('RegistryError', 'SHOAL_REGISTRY_ERROR'
 export const ManifestInvalidError = defineError('ManifestInvalidError', 'SHOAL_MANIFEST_INVALID', 502)
 export const PlatformNotFoundError = defineError('PlatformNotFoundError', 'SHOAL_PLATFORM_NOT_FOUND', 404)
 export const StoreFullError = defineError('StoreFullError', 'SHOAL_STORE_FULL', 507)
+/** The filesystem under the data directory has no room left (as opposed to the store's own cap). */
+export const DiskFullError = defineError('DiskFullError', 'SHOAL_DISK_FULL', 507)
 export const ImageNotFoundError = defineError('ImageNotFoundError', 'SHOAL_IMAGE_NOT_FOUND', 404)
 export const ImageInUseError = defineError('ImageInUseError', 'SHOAL_IMAGE_IN_USE', 409)
 export const DockerUnavailableError = defineError('DockerUnavailableError', 'SHOAL_DOCKER_UNAVAILABLE', 503)

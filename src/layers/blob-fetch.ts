@@ -1,6 +1,6 @@
 // One blob's way into the store: routes tried in turn, with the bytes received and the claim held kept across them.
 import type { Readable } from 'node:stream'
-import { DigestMismatchError, PullFailedError } from '../errors.js'
+import { DigestMismatchError, DiskFullError, PullFailedError, StoreFullError } from '../errors.js'
 import type { Stamp } from '../state/index.js'
 import { fetchBlobRange } from './blob-channel.js'
 import { CLAIM_RENEW_MS, MAX_PARALLEL_RANGES, MIN_RANGE_BYTES, STALL_TIMEOUT_MS } from './constants.js'
@@ -88,6 +88,8 @@ export class BlobFetch {
         if (this.signal?.aborted === true) throw err
         lastError = err as Error
         await this.afterFailure(lastError)
+        // No route helps when this node has no room for the blob.
+        if (lastError instanceof StoreFullError || lastError instanceof DiskFullError) throw lastError
         // A route that moved the blob on is not held against it: the next resumes where it stopped.
         const resumeAt = this.writer?.written ?? 0
         if (resumeAt <= before) failures++

@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs'
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { BlobNotFoundError, DigestMismatchError, StoreFullError } from '../errors.js'
+import { BlobNotFoundError, DigestMismatchError, DiskFullError, StoreFullError } from '../errors.js'
 import { type Digest, digestHex, isDigest, newDigester } from './digest.js'
 
 export interface StoredBlob {
@@ -53,7 +53,8 @@ export class BlobWriter {
     // Hash while the write runs on the thread pool: the two overlap instead of taking turns.
     const written = this.handle.write(chunk, 0, chunk.length, this.written)
     this.digester.hash.update(chunk)
-    await written
+    // The chunk is in the digest now: if it did not reach the file, the write cannot go on.
+    await written.catch((err: Error) => this.fail(err))
     this.written += chunk.length
     this.wake()
   }
@@ -65,7 +66,7 @@ export class BlobWriter {
     if (this.expectedSize !== undefined && position + chunk.length > this.expectedSize) {
       throw new DigestMismatchError(`${this.digest} is longer than its declared ${this.expectedSize} bytes`)
     }
-    await this.handle.write(chunk, 0, chunk.length, position)
+    await this.handle.write(chunk, 0, chunk.length, position).catch((err: Error) => this.fail(err))
     this.written += chunk.length
     this.rangeDone(position, position + chunk.length, chunk)
   }
@@ -152,6 +153,13 @@ export class BlobWriter {
     this.finished = true
     this.wake()
     return blob
+  }
+
+  /** A write to the file failed: the download is abandoned (its file removed) and the reason thrown. */
+  private async fail(err: Error): Promise<never> {
+    const reason = diskError(err, `writing ${this.digest}`)
+    await this.abort(reason)
+    throw reason
   }
 
   async abort(reason: Error = new Error('download abandoned')): Promise<void> {
@@ -242,7 +250,9 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
     if (expectedSize !== undefined) this.makeRoom(expectedSize)
     const tempPath = join(this.tempDir, `${digestHex(digest)}.${process.pid}.${this.tempCounter++}`)
     // Read access too: ranged writes hash what they wrote as the prefix fills in.
-    const handle = await open(tempPath, 'w+', 0o600)
+    const handle = await open(tempPath, 'w+', 0o600).catch((err: Error) => {
+      throw diskError(err, `starting ${digest}`)
+    })
     const writer = new BlobWriter(
       digest,
       tempPath,
@@ -369,4 +379,11 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
     const seconds = blob.usedAt / 1000
     utimes(this.pathOf(blob.digest), seconds, seconds).catch(() => undefined)
   }
+}
+
+/** A full filesystem (or quota) becomes SHOAL_DISK_FULL; any other error is passed on as it is. */
+function diskError(err: Error, doing: string): Error {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return err
+  return new DiskFullError(`no space left on the disk that holds the blob store (${doing})`, { cause: err })
 }

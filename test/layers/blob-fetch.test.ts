@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
+import { promisify } from 'node:util'
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { BlobChannelServer, blobChannelKey, fetchBlobRange } from '../../src/layers/blob-channel.js'
@@ -26,6 +28,7 @@ import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait.js'
 
 const MiB = 1024 * 1024
+const run = promisify(execFile)
 const key = blobChannelKey(randomBytes(32))
 const silent = pino({ level: 'silent' })
 const digestOf = (bytes: Buffer): Digest => `sha256:${createHash('sha256').update(bytes).digest('hex')}`
@@ -182,6 +185,30 @@ describe('fetching a blob across routes', () => {
     expect(Math.min(...positions(fetch.events).slice(1))).toBeLessThan(MiB)
     expect(fetch.tally.peers).toBe(bytes.length)
     expect(await readdir(join(relay.dir, 'tmp'))).toEqual([])
+  })
+
+  it('stops at once with SHOAL_DISK_FULL when the disk fills up, and leaves no partial blob behind', async () => {
+    const bytes = randomBytes(3 * MiB)
+    const digest = digestOf(bytes)
+    await storeWhole(upstream.store, bytes)
+    // The relay's store on a real filesystem with room for 2 MiB.
+    const small = await makeTempDir('shoal-fetch-small-')
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small])
+    try {
+      const store = new BlobStore(join(small, 'blobs'), 1024 ** 3, () => new Set())
+      await store.open()
+      const { sources, asked } = testSources({ claimant: () => upstream.endpoint })
+      const fetch = startFetch({ ...relay, store }, sources, { digest, size: bytes.length })
+      await expect(fetch.done).rejects.toMatchObject({ code: 'SHOAL_DISK_FULL' })
+      // No other route was tried: none would find room. The space the partial blob took is free again.
+      expect(asked.joins).toBe(1)
+      expect(store.has(digest)).toBe(false)
+      expect(await readdir(join(small, 'blobs', 'tmp'))).toEqual([])
+      await store.close()
+    } finally {
+      await run('umount', [small])
+      await removeDir(small)
+    }
   })
 
   it('gives up after repeated failures that make no progress, leaving no partial blob', async () => {
