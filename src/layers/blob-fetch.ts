@@ -36,6 +36,8 @@ export class BlobFetch {
   private readonly received = { origin: 0, peers: 0 }
   /** Peers whose stream failed during this fetch: not asked again by it while others can be. */
   private readonly failedPeers = new Set<string>()
+  /** The route being tried, for the log: `origin`, or the peer streamed from. */
+  private route = 'none'
   /** Renews the claim this fetch holds (a relay place, then perhaps the origin fetch) until it ends. */
   private renewal: NodeJS.Timeout | undefined
 
@@ -94,7 +96,7 @@ export class BlobFetch {
         const resumeAt = this.writer?.written ?? 0
         if (resumeAt <= before) failures++
         log.warn(
-          { digest, failures, resumeAt, err: lastError.message },
+          { digest, route: this.route, failures, resumeAt, err: lastError.message },
           'blob fetch failed; trying another route',
         )
         await sleep(Math.min(200 * 2 ** Math.max(0, failures - 1), 2_000))
@@ -135,6 +137,7 @@ export class BlobFetch {
     const { registry, log } = this.components
     const writer = await this.sequentialWriter()
     const offset = writer.written
+    this.route = 'origin'
     const started = performance.now()
     const { body } = await registry.fetchBlob(this.ref, this.blob.digest, { offset, signal: this.signal })
     const answeredMs = Math.round(performance.now() - started)
@@ -161,6 +164,7 @@ export class BlobFetch {
   private async fromStream(from: PeerEndpoint, relayJoinedAt?: Stamp): Promise<void> {
     const writer = await this.sequentialWriter()
     const offset = writer.written
+    this.route = from.peer
     this.senders.add(from.peer)
     try {
       const range = await fetchBlobRange(
@@ -188,6 +192,7 @@ export class BlobFetch {
     const writer = await store.beginWrite(digest, size, { ranged: true })
     const rangeSize = Math.ceil(size / rangeCount)
     const used = holders.slice(0, rangeCount)
+    this.route = used.map((holder) => holder.peer).join(',')
     try {
       await Promise.all(
         used.map(async (holder, i) => {
