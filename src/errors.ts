@@ -16,7 +16,8 @@ export class ShoalError extends Error {
   }
 }
 
-type ShoalErrorClass = {
+/** One of the error classes below: how a caller says which error a shared check should throw. */
+export type ShoalErrorClass = {
   new (message: string, options?: ErrorOptions): ShoalError
   readonly code: string
 }

@@ -1,7 +1,7 @@
 // A job spec as users send it (sizes and durations as text or numbers) and its normalised, stored form.
 import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { InvalidFlagError, InvalidJobError, JobTooLargeError, ShoalError } from '../errors.js'
+import { InvalidJobError, JobTooLargeError, ShoalError } from '../errors.js'
 import { parseReference } from '../layers/index.js'
 import { PEER_ID_PATTERN } from '../state/index.js'
 import { LABEL_KEY, parseDuration, parseSize } from '../util/parse.js'
@@ -177,22 +177,12 @@ function defaultName(input: z.infer<typeof jobInputSchema>): string {
 function size(value: number | string | undefined, field: string, where: string): number {
   if (value === undefined) return 0
   if (typeof value === 'number') return value
-  try {
-    return parseSize(value, field)
-  } catch (err) {
-    if (err instanceof InvalidFlagError) throw new InvalidJobError(`${where}: ${err.message}`)
-    throw err
-  }
+  return parseSize(value, `${where}: ${field}`, InvalidJobError)
 }
 
 function duration(value: number | string, field: string, where: string): number {
   if (typeof value === 'number') return value
-  try {
-    const ms = parseDuration(value, field)
-    if (ms <= 0) throw new InvalidJobError(`${where}: ${field} must be longer than 0`)
-    return ms
-  } catch (err) {
-    if (err instanceof InvalidFlagError) throw new InvalidJobError(`${where}: ${err.message}`)
-    throw err
-  }
+  const ms = parseDuration(value, `${where}: ${field}`, InvalidJobError)
+  if (ms <= 0) throw new InvalidJobError(`${where}: ${field} must be longer than 0`)
+  return ms
 }

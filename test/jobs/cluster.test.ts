@@ -323,6 +323,10 @@ describe('jobs on three daemon processes', () => {
     )
     expect(await cli('job', 'wait', 'nonsense')).toContain('[SHOAL_JOB_NOT_FOUND]')
     expect(await cli('job', 'list', '--state', 'sleeping')).toContain('[SHOAL_BAD_REQUEST]')
+    await expect(createClient(a.dataDir).get('/v1/jobs?tag=no-equals-sign')).rejects.toMatchObject({
+      code: 'SHOAL_BAD_REQUEST',
+      message: 'tag expects key=value, got "no-equals-sign"',
+    })
     // A spec too big for a record, and a body far past the limit (read no further than the limit).
     const bigEnv = { driver: 'exec', command: ['true'], env: { BIG: 'x'.repeat(100_000) } }
     const big = await postRaw(a, '/v1/jobs', Buffer.from(JSON.stringify(bigEnv)))

@@ -60,7 +60,18 @@ describe('submissions', () => {
     await bad([{ driver: 'docker', command: [] }]).toThrow('job: the docker driver needs an image')
     await bad([exec({ retries: 2, restart: 'never' })]).toThrow(/retries need restart/)
     await bad([exec({ timeout: '-1s' })]).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
-    await bad([exec({ resources: { memory: '12 parsecs' } })]).toThrow(/resources.memory expects a size/)
+    await bad([exec({ resources: { memory: '12 parsecs' } })]).toThrow(
+      expect.objectContaining({
+        code: 'SHOAL_INVALID_JOB',
+        message: expect.stringMatching(/^job: resources.memory expects a size like 512M/),
+      }),
+    )
+    await bad([exec(), exec({ timeout: 'soon' })]).toThrow(
+      expect.objectContaining({
+        code: 'SHOAL_INVALID_JOB',
+        message: expect.stringMatching(/^job 1: timeout expects a duration like 30s/),
+      }),
+    )
     await bad([exec({ env: { 'NOT-A-NAME': 'x' } })]).toThrow(/job at env.NOT-A-NAME/)
     await bad([exec({ surprise: true })]).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
     await bad(Array.from({ length: 100_001 }, () => exec())).toThrow(

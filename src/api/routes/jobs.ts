@@ -1,7 +1,7 @@
 // Jobs: POST /v1/jobs (one spec or an array), GET /v1/jobs[/:id], cancel, retry, wait, and GET /v1/jobs/:id/logs.
 import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
-import { asShoalError, BadRequestError, InvalidFlagError } from '../../errors.js'
+import { asShoalError, BadRequestError } from '../../errors.js'
 import { type JobListQuery, jobConstants } from '../../jobs/index.js'
 import { isJobState, JOB_STATES } from '../../jobs/states.js'
 import { parseLabel } from '../../util/parse.js'
@@ -118,13 +118,8 @@ function listQuery(ctx: ApiContext, url: URL): JobListQuery {
   if (tags.length > 0) {
     query.tags = {}
     for (const tag of tags) {
-      try {
-        const [key, value] = parseLabel(tag, 'tag')
-        query.tags[key] = value
-      } catch (err) {
-        if (err instanceof InvalidFlagError) throw new BadRequestError(err.message)
-        throw err
-      }
+      const [key, value] = parseLabel(tag, 'tag', BadRequestError)
+      query.tags[key] = value
     }
   }
   const node = nodeParam(ctx, url)
