@@ -6,6 +6,7 @@ import {
   cleanupDaemons,
   cliJson,
   type DaemonProcess,
+  joinArgs,
   runCli,
   signalDaemon,
   spawnDaemon,
@@ -25,7 +26,7 @@ describe('three shoal daemon processes joined by --bootstrap', () => {
 
   beforeAll(async () => {
     a = await spawnDaemon({ name: 'alpha', args: ['--label', 'zone=a'] })
-    const join = ['--swarm-key', `${a.dataDir}/swarm.key`, '--bootstrap', a.status.addresses[0]!]
+    const join = joinArgs(a)
     ;[b, c] = await Promise.all([
       spawnDaemon({ name: 'beta', args: join }),
       spawnDaemon({ name: 'gamma', args: join }),
@@ -115,7 +116,7 @@ describe('three shoal daemon processes joined by --bootstrap', () => {
     c = await spawnDaemon({
       name: 'gamma',
       dataDir: c.dataDir,
-      args: ['--swarm-key', `${a.dataDir}/swarm.key`, '--bootstrap', a.status.addresses[0]!],
+      args: joinArgs(a),
     })
     expect(c.status.peerId).toBe(peerId)
     for (const observer of [a, b]) {

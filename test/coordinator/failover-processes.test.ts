@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CoordinatorView } from '../../src/api/types.js'
 import { agreedProcesses, coordinatorOf } from '../helpers/coordinator.js'
@@ -7,6 +6,7 @@ import {
   cleanupDaemons,
   cliJson,
   type DaemonProcess,
+  joinArgs,
   signalDaemon,
   spawnDaemon,
 } from '../helpers/processes.js'
@@ -31,7 +31,7 @@ describe('coordinator failover between daemon processes', () => {
 
   beforeAll(async () => {
     const first = await spawnDaemon({ name: 'f0' })
-    const join = ['--swarm-key', join_(first.dataDir), '--bootstrap', first.status.addresses[0]!]
+    const join = joinArgs(first)
     const rest = await Promise.all([1, 2, 3, 4].map((i) => spawnDaemon({ name: `f${i}`, args: join })))
     procs = [first, ...rest]
   }, 90_000)
@@ -92,7 +92,3 @@ describe('coordinator failover between daemon processes', () => {
     }
   })
 })
-
-function join_(dataDir: string): string {
-  return join(dataDir, 'swarm.key')
-}

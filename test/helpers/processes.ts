@@ -58,6 +58,11 @@ export interface DaemonProcess {
   status: StatusView
 }
 
+/** The flags that make a new daemon join the mesh `first` started: its swarm key, and `via`'s address to dial. */
+export function joinArgs(first: DaemonProcess, via: DaemonProcess = first): string[] {
+  return ['--swarm-key', join(first.dataDir, 'swarm.key'), '--bootstrap', via.status.addresses[0]!]
+}
+
 export interface SpawnOptions {
   name: string
   dataDir?: string

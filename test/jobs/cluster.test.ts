@@ -7,7 +7,7 @@ import type { JobList, JobView, StatusView } from '../../src/api/types.js'
 import { dataDirPaths } from '../../src/daemon/data-dir.js'
 import { isFinal } from '../../src/jobs/states.js'
 import { listJobs, processAlive, showJob, submitJob, waitForJob } from '../helpers/jobs.js'
-import { cleanupDaemons, type DaemonProcess, runCli, spawnDaemon } from '../helpers/processes.js'
+import { cleanupDaemons, type DaemonProcess, joinArgs, runCli, spawnDaemon } from '../helpers/processes.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -55,7 +55,7 @@ describe('jobs on three daemon processes', () => {
     // No Docker engine here: the exec driver only (the docker driver has its own suite).
     const common = ['--docker-socket', '/nonexistent/docker.sock']
     a = await spawnDaemon({ name: 'alpha', args: [...common, '--label', 'host=alpha'] })
-    const join = [...common, '--swarm-key', `${a.dataDir}/swarm.key`, '--bootstrap', a.status.addresses[0]!]
+    const join = [...common, ...joinArgs(a)]
     ;[b, c] = await Promise.all([
       spawnDaemon({ name: 'beta', args: [...join, '--label', 'host=beta'] }),
       spawnDaemon({ name: 'gamma', args: [...join, '--label', 'host=gamma'] }),

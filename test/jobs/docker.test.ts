@@ -6,7 +6,7 @@ import type { JobState } from '../../src/jobs/index.js'
 import { isFinal } from '../../src/jobs/states.js'
 import { startDockerd, type TestDockerd } from '../helpers/docker.js'
 import { submitJob, waitForJob } from '../helpers/jobs.js'
-import { cleanupDaemons, type DaemonProcess, runCli, spawnDaemon } from '../helpers/processes.js'
+import { cleanupDaemons, type DaemonProcess, joinArgs, runCli, spawnDaemon } from '../helpers/processes.js'
 import { pushTestImage, type Registry, startRegistry, tarOf } from '../helpers/registry.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 
@@ -40,15 +40,7 @@ describe('docker jobs in a real engine', () => {
     one = await spawnDaemon({ name: 'one', args: [...engine, '--label', 'host=one'] })
     two = await spawnDaemon({
       name: 'two',
-      args: [
-        ...engine,
-        '--label',
-        'host=two',
-        '--swarm-key',
-        `${one.dataDir}/swarm.key`,
-        '--bootstrap',
-        one.status.addresses[0]!,
-      ],
+      args: [...engine, '--label', 'host=two', ...joinArgs(one)],
     })
   }, 120_000)
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { listJobs, processAlive, submitJob, waitForJob } from '../helpers/jobs.j
 import {
   cleanupDaemons,
   type DaemonProcess,
+  joinArgs,
   runCli,
   signalDaemon,
   spawnDaemon,
@@ -19,13 +20,7 @@ const NO_DOCKER = ['--docker-socket', '/nonexistent/docker.sock']
 
 async function threeDaemons(prefix: string): Promise<DaemonProcess[]> {
   const first = await spawnDaemon({ name: `${prefix}1`, args: NO_DOCKER })
-  const join = [
-    ...NO_DOCKER,
-    '--swarm-key',
-    `${first.dataDir}/swarm.key`,
-    '--bootstrap',
-    first.status.addresses[0]!,
-  ]
+  const join = [...NO_DOCKER, ...joinArgs(first)]
   const rest = await Promise.all([
     spawnDaemon({ name: `${prefix}2`, args: join }),
     spawnDaemon({ name: `${prefix}3`, args: join }),
@@ -80,13 +75,7 @@ describe('jobs when nodes die', () => {
 
     // The killed node comes back on its data directory, finds the job moved, and stops the copy it left.
     // (The swarm key file lives in the first daemon's data directory, which stays even if that one was killed.)
-    const rejoin = [
-      ...NO_DOCKER,
-      '--swarm-key',
-      `${procs[0]!.dataDir}/swarm.key`,
-      '--bootstrap',
-      survivors[0]!.status.addresses[0]!,
-    ]
+    const rejoin = [...NO_DOCKER, ...joinArgs(procs[0]!, survivors[0]!)]
     const back = await spawnDaemon({ name: victim.name, dataDir: victim.dataDir, args: rejoin })
     await waitFor('the orphaned first attempt to be stopped', () => !processAlive(firstPid), {
       timeoutMs: 20_000,

@@ -3,7 +3,14 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../cli/client.js'
 import type { ImageView, LayerView, PullResult } from '../../src/api/types.js'
-import { cleanupDaemons, cliJson, type DaemonProcess, runCli, spawnDaemon } from '../helpers/processes.js'
+import {
+  cleanupDaemons,
+  cliJson,
+  type DaemonProcess,
+  joinArgs,
+  runCli,
+  spawnDaemon,
+} from '../helpers/processes.js'
 import {
   type CountingProxy,
   pushTestImage,
@@ -21,9 +28,9 @@ describe('pulls between daemon processes, with failures', () => {
   let proxy: CountingProxy
   let image: TestImage
   let procs: DaemonProcess[] = []
+  let founder: DaemonProcess
   let ref: string
   let big: string
-  let swarmKey: string
 
   beforeAll(async () => {
     registry = await startRegistry()
@@ -32,8 +39,9 @@ describe('pulls between daemon processes, with failures', () => {
     proxy = await startCountingProxy(registry.host)
     ref = `${proxy.host}/team/slow:v1`
     const first = await spawnDaemon({ name: 'd0' })
-    swarmKey = `${first.dataDir}/swarm.key`
-    const join = ['--swarm-key', swarmKey, '--bootstrap', first.status.addresses[0]!]
+    // Its data directory (with the swarm key) stays even if it is killed below.
+    founder = first
+    const join = joinArgs(first)
     procs = [first, ...(await Promise.all([1, 2].map((i) => spawnDaemon({ name: `d${i}`, args: join }))))]
     await waitFor('three inventories everywhere', async () => {
       const layers = await Promise.all(
@@ -88,7 +96,7 @@ describe('pulls between daemon processes, with failures', () => {
     const restarted = await spawnDaemon({
       name: victim.name,
       dataDir: victim.dataDir,
-      args: ['--swarm-key', swarmKey, '--bootstrap', procs[0]!.status.addresses[0]!],
+      args: joinArgs(founder, procs[0]!),
     })
     procs[1] = restarted
     // The restart swept the temporary files away.

@@ -6,6 +6,7 @@ import {
   cleanupDaemons,
   cliJson,
   type DaemonProcess,
+  joinArgs,
   runCli,
   signalDaemon,
   spawnDaemon,
@@ -71,7 +72,7 @@ describe('the web page, in Chromium, against three daemon processes', () => {
   beforeAll(async () => {
     browser = await launchChromium()
     alpha = await spawnDaemon({ name: 'alpha', args: ['--label', 'zone=a'] })
-    const join = ['--swarm-key', `${alpha.dataDir}/swarm.key`, '--bootstrap', alpha.status.addresses[0]!]
+    const join = joinArgs(alpha)
     ;[beta, gamma] = await Promise.all([
       spawnDaemon({ name: 'beta', args: [...join, '--label', 'zone=b'] }),
       spawnDaemon({ name: 'gamma', args: join }),
@@ -327,7 +328,7 @@ describe('the web page, in Chromium, against three daemon processes', () => {
 
   it('follows its own daemon through a restart, without a reload', async () => {
     const port = String(await freePort())
-    const args = ['--swarm-key', `${alpha.dataDir}/swarm.key`, '--bootstrap', alpha.status.addresses[0]!]
+    const args = joinArgs(alpha)
     let delta = await spawnDaemon({ name: 'delta', args: [...args, '--http-port', port] })
     await page.goto(`http://127.0.0.1:${port}/`)
     await markPage(page)
