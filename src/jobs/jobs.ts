@@ -5,6 +5,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailableError } from '../errors.js'
 import { partLogger } from '../logger.js'
+import { type NodeValue, nodeKey } from '../membership/index.js'
 import type { RecordChange, StateRecord } from '../state/index.js'
 import { subjectOf } from '../state/index.js'
 import { JobCollector } from './collector.js'
@@ -23,6 +24,7 @@ import type {
 } from './index.js'
 import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
+import { capacityOf } from './placement.js'
 import {
   type ControlValue,
   controlKey,
@@ -119,6 +121,10 @@ export class Jobs extends EventEmitter<JobEvents> {
     }
     this.runner = new Runner({
       state,
+      capacity: () => {
+        const own = state.get(nodeKey(state.peerId))?.value as NodeValue | null | undefined
+        return own == null ? undefined : capacityOf(own.resources)
+      },
       drivers,
       dataDir: init.dataDir,
       metrics: this.metrics,

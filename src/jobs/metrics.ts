@@ -9,6 +9,8 @@ export interface JobMetrics {
   /** Jobs moved off a node that was lost, or that never started them. */
   moved: Counter<'reason'>
   started: Counter<'driver'>
+  /** Attempts assigned here that had to wait for room (overlapping placements). */
+  waitedForRoom: Counter
   finished: Counter<'state'>
   /** Finished jobs whose records this coordinator deleted after their retention. */
   collected: Counter
@@ -57,6 +59,11 @@ export function createJobMetrics(
       name: 'shoal_jobs_started_total',
       help: 'Job attempts started on this node, by driver',
       labelNames: ['driver'],
+      registers: [registry],
+    }),
+    waitedForRoom: new Counter({
+      name: 'shoal_jobs_waited_for_room_total',
+      help: 'Job attempts assigned to this node that waited for room (placements that overlapped)',
       registers: [registry],
     }),
     finished: new Counter({

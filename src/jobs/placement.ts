@@ -1,4 +1,5 @@
 // Placement as a pure function: filter nodes that fit (alive, free resources, constraints, driver), then score them.
+import type { Resources } from '../membership/index.js'
 import type { JobSpec } from './spec.js'
 
 export interface Amounts {
@@ -17,6 +18,16 @@ export interface Candidate {
 }
 
 export const ZERO: Amounts = { cpuMillis: 0, memory: 0, disk: 0, gpu: 0 }
+
+/** What a node offers jobs: the resources its node record declares. */
+export function capacityOf(resources: Resources): Amounts {
+  return {
+    cpuMillis: resources.cpus * 1000,
+    memory: resources.memoryTotal,
+    disk: resources.diskFree,
+    gpu: resources.gpus ?? 0,
+  }
+}
 
 export function addAmounts(a: Amounts, b: Amounts): Amounts {
   return {

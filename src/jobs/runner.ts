@@ -5,10 +5,12 @@ import type { Logger } from 'pino'
 import { asShoalError } from '../errors.js'
 import type { RecordChange, ReplicatedState, StateRecord } from '../state/index.js'
 import { kindOf, subjectOf } from '../state/index.js'
+import { Admission } from './admission.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
 import { stopLeftover } from './drivers/exec.js'
 import { logPathOf } from './logs.js'
 import type { JobMetrics } from './metrics.js'
+import type { Amounts } from './placement.js'
 import {
   ASSIGN_KIND,
   type AssignValue,
@@ -25,6 +27,8 @@ import { cancelRequested, readJob } from './view.js'
 
 export interface RunnerComponents {
   state: ReplicatedState
+  /** What this node offers jobs (from its own node record); undefined until that is known. */
+  capacity(): Amounts | undefined
   drivers: Partial<Record<'exec' | 'docker', JobDriver>>
   dataDir: string
   metrics: JobMetrics
@@ -46,10 +50,17 @@ interface Attempt {
   stopRequested: boolean
 }
 
+/** An attempt assigned here, waiting for room. */
+interface Waiting {
+  spec: JobSpec
+  attempt: number
+}
+
 export class Runner {
   private readonly self: string
   private readonly attempts = new Map<string, Attempt>()
   private readonly writer: RunWriter
+  private readonly admission: Admission<Waiting>
   private started = false
   private readonly onRecord = ({ record }: RecordChange): void => this.onKey(record)
   /** Also for an assignment withdrawn (its coordinator's term was over): the copy here is stopped. */
@@ -61,6 +72,7 @@ export class Runner {
   constructor(private readonly c: RunnerComponents) {
     this.self = c.state.peerId
     this.writer = new RunWriter(c.state, c.log)
+    this.admission = new Admission(c.capacity)
   }
 
   start(): void {
@@ -80,6 +92,7 @@ export class Runner {
     this.started = false
     this.c.state.off('record:changed', this.onRecord)
     this.c.state.off('record:removed', this.onKey)
+    this.admission.clear()
     await Promise.all([...this.attempts.values()].map((attempt) => this.end(attempt, 'shutdown')))
     await this.writer.flush()
   }
@@ -87,6 +100,11 @@ export class Runner {
   /** Attempts running on this node now. */
   runningCount(): number {
     return this.attempts.size
+  }
+
+  /** Attempts assigned here that wait for room (placements that overlapped), oldest first. */
+  waitingAttempts(): Array<{ id: string; attempt: number }> {
+    return this.admission.waiting().map(({ spec, attempt }) => ({ id: spec.id, attempt }))
   }
 
   /** True while this node runs that attempt (log followers stop when it ends). */
@@ -133,7 +151,16 @@ export class Runner {
       if (attempt.attempt !== mine) void this.end(attempt, 'moved')
       else if (cancelled) void this.end(attempt, 'cancelled')
     }
-    if (mine === undefined || this.attempts.has(`${id}/${mine}`)) return
+    // An attempt waiting for room that moved on was never started: the new attempt reports.
+    for (const { spec, attempt } of this.admission.waiting()) {
+      if (spec.id === id && attempt !== mine) this.admission.withdraw(`${id}/${attempt}`)
+    }
+    const key = `${id}/${mine}`
+    if (mine !== undefined && cancelled && this.admission.withdraw(key)) {
+      this.report(id, mine, { state: 'cancelled', exitCode: null, reason: 'cancelled before it started' })
+      return
+    }
+    if (mine === undefined || this.attempts.has(key) || this.admission.isWaiting(key)) return
     const reported = this.c.state.get(runKey(id, mine))?.value as RunValue | null | undefined
     if (reported != null && reported.node === this.self && reported.state !== 'running') return
     if (cancelled) {
@@ -144,6 +171,14 @@ export class Runner {
       // Running before this daemon restarted: its output went unwatched, so it is stopped and run again.
       if (reported.pid !== null) stopLeftover(reported.pid, id, mine)
       this.report(id, mine, { state: 'lost', exitCode: null, reason: 'its node restarted while it ran' })
+      return
+    }
+    if (!this.admission.admit(key, job.spec.resources, { spec: job.spec, attempt: mine })) {
+      this.c.metrics.waitedForRoom.inc()
+      this.c.log.info(
+        { job: id, attempt: mine, running: this.attempts.size },
+        'job waits for room: this node was given more than it can run at once',
+      )
       return
     }
     void this.launch(job.spec, mine)
@@ -196,8 +231,10 @@ export class Runner {
       this.c.log.warn({ job: spec.id, attempt: attemptNo, err: error.message }, 'job could not start')
       exit = { exitCode: null, reason: `${error.code}: ${error.message}` }
     }
+    const endedAt = this.c.now()
     clearTimeout(attempt.timer)
     this.attempts.delete(key)
+    for (const next of this.admission.release(spec.resources)) void this.launch(next.spec, next.attempt)
     const state = finalState(attempt.ending, exit)
     if (state === undefined) return
     this.c.metrics.finished.inc({ state })
@@ -215,6 +252,7 @@ export class Runner {
       reason,
       pid: attempt.execution?.pid ?? null,
       startedAt: attempt.startedAt,
+      finishedAt: endedAt,
     })
   }
 
@@ -243,6 +281,7 @@ export class Runner {
       reason: string | null
       pid?: number | null
       startedAt?: number
+      finishedAt?: number
     },
   ): void {
     const previous = this.c.state.get(runKey(id, attempt))?.value as RunValue | null | undefined
@@ -255,7 +294,7 @@ export class Runner {
       exitCode: outcome.exitCode,
       reason: outcome.reason,
       startedAt: outcome.startedAt ?? previous?.startedAt ?? null,
-      finishedAt: running ? null : now,
+      finishedAt: running ? null : (outcome.finishedAt ?? now),
       pid: outcome.pid ?? previous?.pid ?? null,
     })
   }

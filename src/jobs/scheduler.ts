@@ -20,6 +20,7 @@ import {
   type Amounts,
   addAmounts,
   type Candidate,
+  capacityOf,
   chooseNode,
   neverFits,
   subtractAmounts,
@@ -372,12 +373,7 @@ export class Scheduler {
       name: node.name,
       labels: node.labels,
       drivers: node.drivers,
-      capacity: {
-        cpuMillis: node.resources.cpus * 1000,
-        memory: node.resources.memoryTotal,
-        disk: node.resources.diskFree,
-        gpu: node.resources.gpus ?? 0,
-      },
+      capacity: capacityOf(node.resources),
     }))
   }
 }

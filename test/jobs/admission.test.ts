@@ -1,0 +1,127 @@
+// A node runs no more than its resources allow, even when placements overlap (two coordinators around a handover).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Admission } from '../../src/jobs/admission.js'
+import { type AssignValue, assignKey, type RunValue, runKey } from '../../src/jobs/records.js'
+import { agreedCoordinator } from '../helpers/coordinator.js'
+import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
+import { metric } from '../helpers/metrics.js'
+import { waitFor } from '../helpers/wait.js'
+
+describe('admission on the node that runs the work', () => {
+  let node: TestNode
+  beforeAll(async () => {
+    node = await startNode({ name: 'adm0' })
+  })
+  afterAll(async () => destroyNodes([node]))
+
+  /** An assignment of a job's first attempt to this node, as a coordinator writes it. */
+  const assignedHere = (id: string) => ({
+    key: assignKey(id),
+    value: {
+      attempt: 1,
+      generation: 0,
+      phase: 'assigned',
+      node: node.daemon.peerId,
+      outcome: null,
+      reason: null,
+      failures: 0,
+      retryAt: null,
+      at: Date.now(),
+    } satisfies AssignValue,
+  })
+
+  it('starts only what fits beside what runs, and the rest as room frees, first come first started', async () => {
+    const { term } = await agreedCoordinator([node])
+    const { jobs, membership, coordinator, state } = node.daemon
+    // Each job asks for the whole node: one fits at a time.
+    const cpu = membership.self().resources.cpus
+    const { jobs: submitted } = await jobs.submit(
+      [0, 1, 2].map((i) => ({
+        driver: 'exec',
+        command: ['sleep', '0.6'],
+        resources: { cpu },
+        submissionId: `adm-${i}`,
+      })),
+    )
+    const ids = submitted.map((job) => job.id)
+    const pending = await waitFor('the scheduler to place one and keep two waiting', () => {
+      const waiting = ids.filter((id) => jobs.view(id).state === 'pending')
+      return waiting.length === 2 ? waiting : undefined
+    })
+    // What a second coordinator around a handover could write: the two waiting jobs, on this node as well.
+    await coordinator.writeAsCoordinator(term, pending.map(assignedHere))
+
+    const waited = await jobs.wait(ids, 30_000)
+    expect(waited.jobs.map((job) => job.state)).toEqual(['succeeded', 'succeeded', 'succeeded'])
+    expect(await metric(node, 'shoal_jobs_waited_for_room_total')).toBe(2)
+    // Never two at once: each started once the one before it had ended, the overlapping two in the order given.
+    const runs = ids.map((id) => ({ id, run: state.get(runKey(id, 1))!.value as RunValue }))
+    runs.sort((a, b) => a.run.startedAt! - b.run.startedAt!)
+    expect(runs.slice(1).map(({ id }) => id)).toEqual(pending)
+    for (let i = 1; i < runs.length; i++) {
+      expect(runs[i]!.run.startedAt!).toBeGreaterThanOrEqual(runs[i - 1]!.run.finishedAt!)
+    }
+  })
+
+  it('cancels a job that waits for room without ever starting it', async () => {
+    const { term } = await agreedCoordinator([node])
+    const { jobs, membership, coordinator, state } = node.daemon
+    const cpu = membership.self().resources.cpus
+    const { jobs: submitted } = await jobs.submit(
+      [0, 1].map((i) => ({
+        driver: 'exec',
+        command: ['sleep', '1'],
+        resources: { cpu },
+        submissionId: `adm-c${i}`,
+      })),
+    )
+    const ids = submitted.map((job) => job.id)
+    const [waiting] = await waitFor('one placed and one waiting', () => {
+      const left = ids.filter((id) => jobs.view(id).state === 'pending')
+      return left.length === 1 ? left : undefined
+    })
+    const waitsBefore = await metric(node, 'shoal_jobs_waited_for_room_total')
+    await coordinator.writeAsCoordinator(term, [assignedHere(waiting!)])
+    await waitFor(
+      'it to wait for room',
+      async () => (await metric(node, 'shoal_jobs_waited_for_room_total')) > waitsBefore,
+    )
+    await jobs.cancel(waiting!)
+    const ended = (await jobs.wait(ids, 30_000)).jobs
+    expect(ended.find((job) => job.id !== waiting)!.state).toBe('succeeded')
+    expect(ended.find((job) => job.id === waiting)).toMatchObject({
+      state: 'cancelled',
+      reason: 'cancelled before it started',
+    })
+    expect((state.get(runKey(waiting!, 1))!.value as RunValue).startedAt).toBeNull()
+  })
+})
+
+describe('the admission queue', () => {
+  const node = { cpuMillis: 2_000, memory: 1_000, disk: 1_000, gpu: 0 }
+  const cpu = (millis: number) => ({ cpuMillis: millis, memory: 0, disk: 0, gpu: 0 })
+
+  it('admits what fits, queues the rest in order, and starts them as room frees', () => {
+    const admission = new Admission<string>(() => node)
+    expect(admission.admit('a', cpu(1_500), 'a')).toBe(true)
+    expect(admission.admit('b', cpu(1_000), 'b')).toBe(false)
+    // Behind a waiting one, even a job that would fit waits: first come, first started.
+    expect(admission.admit('c', cpu(100), 'c')).toBe(false)
+    expect(admission.waiting()).toEqual(['b', 'c'])
+    expect(admission.release(cpu(1_500))).toEqual(['b', 'c'])
+    expect(admission.waiting()).toEqual([])
+  })
+
+  it('never leaves work waiting while nothing runs, and admits everything while the capacity is unknown', () => {
+    let capacity: typeof node | undefined = node
+    const admission = new Admission<string>(() => capacity)
+    // Larger than the node (it shrank after the placement): runs alone rather than never.
+    expect(admission.admit('huge', cpu(3_000), 'huge')).toBe(true)
+    expect(admission.admit('next', cpu(1_000), 'next')).toBe(false)
+    expect(admission.withdraw('next')).toBe(true)
+    expect(admission.release(cpu(3_000))).toEqual([])
+    capacity = undefined
+    expect(admission.admit('x', cpu(5_000), 'x')).toBe(true)
+    expect(admission.admit('y', cpu(5_000), 'y')).toBe(true)
+  })
+})
