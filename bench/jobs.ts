@@ -100,6 +100,8 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     // Summed over the daemons: under load the role may move (the term says how often it did).
     const placements = await sumMetric(procs, 'shoal_scheduler_placements_total')
     const passSeconds = await sumMetric(procs, 'shoal_scheduler_pass_seconds_total')
+    // Attempts that were queued ahead on a full node and waited there for a free slot.
+    const waitedOnNode = await sumMetric(procs, 'shoal_jobs_waited_for_room_total')
     const termAfter = (await agreedProcesses(procs, 'a coordinator after the run')).term
     const byNode = new Map<string, JobView[]>()
     for (const job of wait.jobs) byNode.set(job.nodeName!, [...(byNode.get(job.nodeName!) ?? []), job])
@@ -146,6 +148,7 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       peakConcurrentPerNode: peaks,
       allowedPerNode,
       overCommits,
+      waitedOnNode,
       lostWork: lost,
     }
   } catch (err) {

@@ -63,6 +63,17 @@ export const CLASSIFY_SLICE = 2_000
  */
 export const START_TIMEOUT_MS = 30_000
 
+/**
+ * While every node is full and jobs are short (attempts end within QUEUE_AHEAD_MAX_RUN_MS on average), the
+ * coordinator also places about QUEUE_AHEAD_MS of work beyond each node's capacity: it waits on the node (see
+ * admission.ts) and starts the moment a slot frees there, instead of after a run report's trip to the
+ * coordinator and an assignment's trip back. A node's extra is at most QUEUE_AHEAD_MAX_SHARE of its capacity.
+ * Longer jobs are not queued ahead: one could wait behind a long job while another node is free.
+ */
+export const QUEUE_AHEAD_MAX_RUN_MS = 1_000
+export const QUEUE_AHEAD_MS = 250
+export const QUEUE_AHEAD_MAX_SHARE = 4
+
 /** The runner writes run records in batches at most this often. */
 export const RUN_FLUSH_MS = 20
 

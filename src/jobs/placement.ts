@@ -47,6 +47,16 @@ export function subtractAmounts(a: Amounts, b: Amounts): Amounts {
   }
 }
 
+function scaleAmounts(a: Amounts, factor: number): Amounts {
+  if (factor === 1) return a
+  return {
+    cpuMillis: a.cpuMillis * factor,
+    memory: a.memory * factor,
+    disk: a.disk * factor,
+    gpu: a.gpu * factor,
+  }
+}
+
 export function fits(need: Amounts, used: Amounts, capacity: Amounts): boolean {
   return (
     used.cpuMillis + need.cpuMillis <= capacity.cpuMillis &&
@@ -75,19 +85,36 @@ function matches(spec: JobSpec, node: Candidate): boolean {
 /**
  * The node to run `spec` on, or undefined if none fits now. Among nodes that fit, those holding the job's
  * image come first, then the least loaded after placing it (the largest share of any resource it would use).
+ * Only when no node has room, and `aheadShare` allows, the same choice among nodes with room in the share of
+ * capacity that may wait on them.
  */
 export function chooseNode(
   spec: JobSpec,
   nodes: readonly Candidate[],
   used: ReadonlyMap<string, Amounts>,
   imageHolders: ReadonlySet<string>,
+  /** Share of capacity that may be placed beyond it, to wait on the node (0: none); used only if no node has room. */
+  aheadShare = 0,
+): Candidate | undefined {
+  return (
+    bestFit(spec, nodes, used, imageHolders, 1) ??
+    (aheadShare > 0 ? bestFit(spec, nodes, used, imageHolders, 1 + aheadShare) : undefined)
+  )
+}
+
+function bestFit(
+  spec: JobSpec,
+  nodes: readonly Candidate[],
+  used: ReadonlyMap<string, Amounts>,
+  imageHolders: ReadonlySet<string>,
+  scale: number,
 ): Candidate | undefined {
   let best: Candidate | undefined
   let bestScore = Number.POSITIVE_INFINITY
   for (const node of nodes) {
     if (!node.drivers[spec.driver] || !matches(spec, node)) continue
     const usage = used.get(node.id) ?? ZERO
-    if (!fits(spec.resources, usage, node.capacity)) continue
+    if (!fits(spec.resources, usage, scaleAmounts(node.capacity, scale))) continue
     const load = loadAfter(addAmounts(usage, spec.resources), node.capacity)
     const score = (imageHolders.has(node.id) ? 0 : 2) + load
     if (score < bestScore || (score === bestScore && best !== undefined && node.id < best.id)) {

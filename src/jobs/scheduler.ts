@@ -10,6 +10,9 @@ import {
   HANDOVER_SETTLE_MS,
   MAX_BACKOFF_MS,
   PLACEMENT_BATCH,
+  QUEUE_AHEAD_MAX_RUN_MS,
+  QUEUE_AHEAD_MAX_SHARE,
+  QUEUE_AHEAD_MS,
   SCHEDULE_DEBOUNCE_MS,
   SCHEDULE_TICK_MS,
   SERVICE_HEALTHY_RUN_MS,
@@ -27,6 +30,7 @@ import {
   ZERO,
 } from './placement.js'
 import { type AssignValue, assignKey, JOB_KIND } from './records.js'
+import { RunTimeAverage } from './run-time.js'
 import type { JobSpec } from './spec.js'
 import { isFinal } from './states.js'
 import { cancelRequested, deriveState, type JobRecords, readJob, willRestart } from './view.js'
@@ -64,6 +68,8 @@ export class Scheduler {
   private readonly used = new Map<string, Amounts>()
   /** Jobs waiting to be placed. */
   private readonly waiting = new WaitQueue()
+  /** How long placed attempts ran, to decide whether nodes get work queued ahead. */
+  private readonly runTimes = new RunTimeAverage()
   private passing: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
@@ -218,6 +224,10 @@ export class Scheduler {
       write(pendingValue({ attempt: (assign?.attempt ?? 0) + 1, generation: control.generation, now }))
       return
     }
+    // An attempt this coordinator had placed, seen ending: how long jobs run decides whether to queue ahead.
+    const ended = job.run
+    if (previous !== undefined && (ended?.state === 'succeeded' || ended?.state === 'failed'))
+      this.runTimes.observe(ended.startedAt, ended.finishedAt)
     const derived = deriveState(job)
     if (isFinal(derived.state)) return
     const cancelled = cancelRequested(job)
@@ -295,6 +305,7 @@ export class Scheduler {
   private place(writes: LocalWrite[]): void {
     if (this.waiting.size === 0) return
     const candidates = this.candidates()
+    const aheadShare = this.aheadShare()
     const now = this.c.now()
     const noRoom = new Set<string>()
     const unplaceable = new Map<string, string | undefined>()
@@ -316,7 +327,13 @@ export class Scheduler {
         imageHolders = holders.get(spec.image) ?? this.c.imageHolders(spec.image)
         holders.set(spec.image, imageHolders)
       }
-      const node = chooseNode(spec, candidates, this.used, imageHolders)
+      const node = chooseNode(
+        spec,
+        candidates,
+        this.used,
+        imageHolders,
+        spec.restart === 'always' ? 0 : aheadShare,
+      )
       if (node === undefined) {
         // Waiting for room is normal and says nothing; a job no live node could ever run says why.
         const reason = unplaceable.has(shape) ? unplaceable.get(shape) : neverFits(spec, candidates)
@@ -343,6 +360,16 @@ export class Scheduler {
       this.activate(spec.id, node.id, spec.resources)
       this.waiting.delete(spec.id)
     }
+  }
+
+  /**
+   * Share of a node's capacity placed beyond it while jobs are short, about QUEUE_AHEAD_MS of work: it waits
+   * on the node and starts as soon as a slot frees there.
+   */
+  private aheadShare(): number {
+    const ms = this.runTimes.ms
+    if (ms === undefined || ms >= QUEUE_AHEAD_MAX_RUN_MS) return 0
+    return Math.min(QUEUE_AHEAD_MAX_SHARE, QUEUE_AHEAD_MS / Math.max(ms, 1))
   }
 
   /** Undefined if every parent succeeded; `failed` if one ended otherwise (this job is failed); else `wait`. */

@@ -95,6 +95,25 @@ describe('admission on the node that runs the work', () => {
     })
     expect((state.get(runKey(waiting!, 1))!.value as RunValue).startedAt).toBeNull()
   })
+
+  // Last here: it teaches the coordinator that jobs are short, and it then queues whole-node jobs ahead too.
+  it('queues short jobs ahead on a full node, where they start as slots free, never more at once than fit', async () => {
+    await agreedCoordinator([node])
+    const { jobs, membership, state } = node.daemon
+    // Four fit at once.
+    const cpu = membership.self().resources.cpus / 4
+    const waitsBefore = await metric(node, 'shoal_jobs_waited_for_room_total')
+    const { jobs: submitted } = await jobs.submit(
+      Array.from({ length: 100 }, () => ({ driver: 'exec', command: ['true'], resources: { cpu } })),
+    )
+    const ids = submitted.map((job) => job.id)
+    const ended = await jobs.wait(ids, 60_000)
+    expect(ended.jobs.every((job) => job.state === 'succeeded')).toBe(true)
+    // Once the coordinator had seen how short they are, it placed more than fit; they waited on the node.
+    expect(await metric(node, 'shoal_jobs_waited_for_room_total')).toBeGreaterThan(waitsBefore)
+    const runs = ids.map((id) => state.get(runKey(id, 1))!.value as RunValue)
+    expect(peakConcurrency(runs)).toBeLessThanOrEqual(4)
+  })
 })
 
 describe('the admission queue', () => {
@@ -125,3 +144,19 @@ describe('the admission queue', () => {
     expect(admission.admit('y', cpu(5_000), 'y')).toBe(true)
   })
 })
+
+/** The most attempts that ran at once, from their start and end times (an end before a start at the same ms). */
+function peakConcurrency(runs: readonly RunValue[]): number {
+  const events = runs.flatMap((run) => [
+    [run.startedAt!, 1],
+    [run.finishedAt!, -1],
+  ])
+  events.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!)
+  let now = 0
+  let peak = 0
+  for (const [, delta] of events) {
+    now += delta!
+    peak = Math.max(peak, now)
+  }
+  return peak
+}

@@ -94,6 +94,25 @@ describe('placement', () => {
     expect(chooseNode(spec({ cpu: 2 }), nodes, used, new Set(['b']))?.id).toBe('a')
   })
 
+  it('queues work ahead on full nodes only within the share allowed, and only when no node has room', () => {
+    const nodes = [node('a', 4, 0), node('b', 4, 0)]
+    const full = new Map<string, Amounts>([
+      ['a', { ...ZERO, cpuMillis: 4000 }],
+      ['b', { ...ZERO, cpuMillis: 3500 }],
+    ])
+    expect(chooseNode(spec({ cpu: 1 }), nodes, full, new Set())).toBeUndefined()
+    // A quarter of 4 CPUs may wait on each: b has more of it left.
+    expect(chooseNode(spec({ cpu: 1 }), nodes, full, new Set(), 0.25)?.id).toBe('b')
+    expect(chooseNode(spec({ cpu: 2 }), nodes, full, new Set(), 0.25)).toBeUndefined()
+    // Real room anywhere comes first, even over a node that holds the image.
+    const roomOnA = new Map(full).set('a', { ...ZERO, cpuMillis: 3000 })
+    expect(chooseNode(spec({ cpu: 1 }), nodes, roomOnA, new Set(['b']), 0.25)?.id).toBe('a')
+    // One GPU cannot be split: nothing is queued ahead for it.
+    const gpuNode = [node('g', 4, 0, 1)]
+    const gpuBusy = new Map<string, Amounts>([['g', { ...ZERO, cpuMillis: 100, gpu: 1 }]])
+    expect(chooseNode(spec({ gpu: 1 }), gpuNode, gpuBusy, new Set(), 0.25)).toBeUndefined()
+  })
+
   it('honours constraints and says why a job can never run', () => {
     const nodes = [node('a', 2, 0, 0, { zone: 'x' }), node('b', 2, 0, 0, { zone: 'y' })]
     expect(chooseNode(spec({}, { constraints: { zone: 'y' } }), nodes, new Map(), new Set())?.id).toBe('b')
