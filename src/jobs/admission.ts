@@ -2,10 +2,10 @@
 import { type Amounts, addAmounts, fits, subtractAmounts, ZERO } from './placement.js'
 
 /**
- * The coordinator never places more than a node's capacity, but placements can still overlap: two
- * coordinators around a handover each placing on what they knew, or a capacity that shrank (free disk).
- * The node is the last word: an attempt starts when its resources fit beside what runs, else it waits
- * here, first come first started. Nothing waits while nothing runs, so a job that no longer fits (the
+ * The coordinator may give a node more than it can run at once: short work queued ahead on purpose, or
+ * placements that overlap (two coordinators around a handover, each placing on what it knew; a capacity
+ * that shrank, such as free disk). The node is the last word: an attempt starts when its resources fit
+ * beside what runs, else it waits here, first come first started. Nothing waits while nothing runs, so a job that no longer fits (the
  * node shrank) still runs rather than waiting forever.
  */
 export class Admission<T> {
@@ -45,8 +45,9 @@ export class Admission<T> {
     return this.queue.delete(key)
   }
 
-  isWaiting(key: string): boolean {
-    return this.queue.has(key)
+  /** The item waiting under `key`, if any. */
+  get(key: string): T | undefined {
+    return this.queue.get(key)?.item
   }
 
   /** Waiting items, oldest first. */

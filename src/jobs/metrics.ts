@@ -9,7 +9,7 @@ export interface JobMetrics {
   /** Jobs moved off a node that was lost, or that never started them. */
   moved: Counter<'reason'>
   started: Counter<'driver'>
-  /** Attempts assigned here that had to wait for room (overlapping placements). */
+  /** Attempts assigned here that had to wait for room (queued ahead, or placements that overlapped). */
   waitedForRoom: Counter
   finished: Counter<'state'>
   /** Finished jobs whose records this coordinator deleted after their retention. */
@@ -63,7 +63,7 @@ export function createJobMetrics(
     }),
     waitedForRoom: new Counter({
       name: 'shoal_jobs_waited_for_room_total',
-      help: 'Job attempts assigned to this node that waited for room (placements that overlapped)',
+      help: 'Job attempts assigned to this node that waited there for room (queued ahead, or placements that overlapped)',
       registers: [registry],
     }),
     finished: new Counter({

@@ -50,7 +50,7 @@ interface Attempt {
   stopRequested: boolean
 }
 
-/** An attempt assigned here, waiting for room. */
+/** An attempt assigned here, waiting for room (queued ahead, or placements that overlapped). */
 interface Waiting {
   spec: JobSpec
   attempt: number
@@ -102,11 +102,6 @@ export class Runner {
     return this.attempts.size
   }
 
-  /** Attempts assigned here that wait for room (placements that overlapped), oldest first. */
-  waitingAttempts(): Array<{ id: string; attempt: number }> {
-    return this.admission.waiting().map(({ spec, attempt }) => ({ id: spec.id, attempt }))
-  }
-
   /** True while this node runs that attempt (log followers stop when it ends). */
   isRunning(jobId: string, attempt: number): boolean {
     return this.attempts.has(`${jobId}/${attempt}`)
@@ -151,16 +146,17 @@ export class Runner {
       if (attempt.attempt !== mine) void this.end(attempt, 'moved')
       else if (cancelled) void this.end(attempt, 'cancelled')
     }
-    // An attempt waiting for room that moved on was never started: the new attempt reports.
-    for (const { spec, attempt } of this.admission.waiting()) {
-      if (spec.id === id && attempt !== mine) this.admission.withdraw(`${id}/${attempt}`)
+    // Waiting for room (one attempt per job at most): one that moved on never started, and the new one reports.
+    const waiting = this.admission.get(id)
+    if (waiting !== undefined && (waiting.attempt !== mine || cancelled)) {
+      this.admission.withdraw(id)
+      if (waiting.attempt === mine) {
+        this.report(id, mine, { state: 'cancelled', exitCode: null, reason: 'cancelled before it started' })
+        return
+      }
     }
-    const key = `${id}/${mine}`
-    if (mine !== undefined && cancelled && this.admission.withdraw(key)) {
-      this.report(id, mine, { state: 'cancelled', exitCode: null, reason: 'cancelled before it started' })
+    if (mine === undefined || this.attempts.has(`${id}/${mine}`) || this.admission.get(id) !== undefined)
       return
-    }
-    if (mine === undefined || this.attempts.has(key) || this.admission.isWaiting(key)) return
     const reported = this.c.state.get(runKey(id, mine))?.value as RunValue | null | undefined
     if (reported != null && reported.node === this.self && reported.state !== 'running') return
     if (cancelled) {
@@ -173,12 +169,9 @@ export class Runner {
       this.report(id, mine, { state: 'lost', exitCode: null, reason: 'its node restarted while it ran' })
       return
     }
-    if (!this.admission.admit(key, job.spec.resources, { spec: job.spec, attempt: mine })) {
+    if (!this.admission.admit(id, job.spec.resources, { spec: job.spec, attempt: mine })) {
       this.c.metrics.waitedForRoom.inc()
-      this.c.log.info(
-        { job: id, attempt: mine, running: this.attempts.size },
-        'job waits for room: this node was given more than it can run at once',
-      )
+      this.c.log.debug({ job: id, attempt: mine, running: this.attempts.size }, 'job waits for room here')
       return
     }
     void this.launch(job.spec, mine)

@@ -338,7 +338,8 @@ export class Scheduler {
         // Waiting for room is normal and says nothing; a job no live node could ever run says why.
         const reason = unplaceable.has(shape) ? unplaceable.get(shape) : neverFits(spec, candidates)
         unplaceable.set(shape, reason)
-        if (reason === undefined) noRoom.add(shape)
+        // (A service is never queued ahead: jobs of its shape behind it may still be.)
+        if (reason === undefined && (spec.restart !== 'always' || aheadShare === 0)) noRoom.add(shape)
         else if (assign?.reason !== reason) {
           writes.push({
             key: assignKey(spec.id),
