@@ -318,9 +318,9 @@ export class Layers {
         return claim === undefined ? undefined : this.endpointOf(claim)
       },
       claim: async (digest, size) => {
-        // A relay keeps the stamp it joined with: its place in the chain, and its standing among claimants.
-        const relayPlace = this.ownClaims.get(digest)
-        const claimedAt = relayPlace?.claimedAt ?? state.clockNow()
+        // A node that holds a claim keeps its stamp: its place in the chain, and its standing among claimants.
+        const held = this.ownClaims.get(digest)
+        const claimedAt = held?.claimedAt ?? state.clockNow()
         const claim: OwnClaim = { claimedAt, mode: 'origin', fetching: false }
         this.ownClaims.set(digest, claim)
         await this.putClaim(digest, size)
@@ -344,9 +344,11 @@ export class Layers {
           await this.putClaim(digest, size)
           return true
         }
-        if (relayPlace?.mode === 'relay') {
-          // Others may be streaming the bytes it has: it stays in the chain, where it was.
-          this.ownClaims.set(digest, relayPlace)
+        if (held !== undefined) {
+          // It held a claim already (a relay place, or the origin fetch it lost to an earlier claim that
+          // arrived late), and others may be streaming the bytes it has: it becomes a relay under the same
+          // stamp, ahead of everyone who joined after it, so no chain can loop back through them.
+          this.ownClaims.set(digest, { claimedAt, mode: 'relay', fetching: false })
           await this.putClaim(digest, size)
           return false
         }
