@@ -58,6 +58,8 @@ export interface DaemonTuning {
   claimSettleMs?: number
   /** How often the coordinator looks for finished jobs past their retention. */
   jobCollectIntervalMs?: number
+  /** How long an assignment may go unstarted, with room on its node, before it is moved. */
+  jobStartTimeoutMs?: number
   /** Extra record kinds to register (tests and benchmarks write their own kinds). */
   extraKinds?: RecordKind[]
 }

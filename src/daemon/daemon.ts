@@ -134,6 +134,7 @@ export class Daemon {
           clock: tuning.clock,
           retentionMs: config.jobRetentionMs,
           collectIntervalMs: tuning.jobCollectIntervalMs,
+          startTimeoutMs: tuning.jobStartTimeoutMs,
         },
       )
       const facts: DaemonFacts = {

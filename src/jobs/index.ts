@@ -87,6 +87,8 @@ export interface JobInit {
   retentionMs?: number
   /** @default COLLECT_INTERVAL_MS */
   collectIntervalMs?: number
+  /** @default START_TIMEOUT_MS */
+  startTimeoutMs?: number
 }
 
 export interface JobComponents {

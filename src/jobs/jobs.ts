@@ -9,7 +9,13 @@ import { type NodeValue, nodeKey } from '../membership/index.js'
 import type { RecordChange, StateRecord } from '../state/index.js'
 import { subjectOf } from '../state/index.js'
 import { JobCollector } from './collector.js'
-import { ARRIVAL_WAIT_MS, COLLECT_INTERVAL_MS, DEFAULT_JOB_RETENTION_MS, SUBMIT_BATCH } from './constants.js'
+import {
+  ARRIVAL_WAIT_MS,
+  COLLECT_INTERVAL_MS,
+  DEFAULT_JOB_RETENTION_MS,
+  START_TIMEOUT_MS,
+  SUBMIT_BATCH,
+} from './constants.js'
 import { createDockerDriver } from './drivers/docker.js'
 import type { JobDriver } from './drivers/driver.js'
 import { createExecDriver } from './drivers/exec.js'
@@ -108,6 +114,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       metrics: this.metrics,
       log: partLogger(components.logger, 'jobs:scheduler'),
       now: this.now,
+      startTimeoutMs: init.startTimeoutMs ?? START_TIMEOUT_MS,
     })
     const drivers = this.drivers
     if (docker !== undefined) {

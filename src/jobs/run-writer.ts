@@ -22,13 +22,17 @@ export class RunWriter {
   ) {}
 
   /**
-   * Queues a report; a later report of the same attempt before it is written replaces it. An end is written
-   * within RUN_FLUSH_MS; `running` after RUNNING_REPORT_DELAY_MS, so a job that ends before never reports it.
+   * Queues a report; a later report of the same attempt before it is written replaces it (and keeps its
+   * deadline, if that is sooner). An end is written
+   * within RUN_FLUSH_MS; `running` after RUNNING_REPORT_DELAY_MS, so a job that ends before never reports it,
+   * unless `soon` asks for it within RUN_FLUSH_MS too.
    */
-  report(jobId: string, value: RunValue): void {
-    const delay = value.state === 'running' ? RUNNING_REPORT_DELAY_MS : RUN_FLUSH_MS
-    const due = performance.now() + delay
-    this.pending.set(runKey(jobId, value.attempt), { value, due })
+  report(jobId: string, value: RunValue, soon = false): void {
+    const delay = value.state === 'running' && !soon ? RUNNING_REPORT_DELAY_MS : RUN_FLUSH_MS
+    const key = runKey(jobId, value.attempt)
+    // A report that replaces one not yet written keeps the earlier deadline.
+    const due = Math.min(performance.now() + delay, this.pending.get(key)?.due ?? Number.POSITIVE_INFINITY)
+    this.pending.set(key, { value, due })
     if (due < this.timerDue) this.wakeAt(due)
   }
 

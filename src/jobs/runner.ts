@@ -177,7 +177,12 @@ export class Runner {
     void this.launch(job.spec, mine)
   }
 
-  private async launch(spec: JobSpec, attemptNo: number): Promise<void> {
+  /**
+   * Starts an attempt. One that waited for room says so at once, in the same batch of run reports as the
+   * end that made room for it: the coordinator never sees the node's slot empty, so its start clock does not
+   * count the attempt late (a short job's end report then replaces this one before it is written).
+   */
+  private async launch(spec: JobSpec, attemptNo: number, waited = false): Promise<void> {
     const attempt: Attempt = {
       id: spec.id,
       attempt: attemptNo,
@@ -189,6 +194,15 @@ export class Runner {
     }
     const key = `${spec.id}/${attemptNo}`
     this.attempts.set(key, attempt)
+    if (waited) {
+      const running = {
+        state: 'running',
+        exitCode: null,
+        reason: null,
+        startedAt: attempt.startedAt,
+      } as const
+      this.report(spec.id, attemptNo, running, { soon: true })
+    }
     const driver = this.c.drivers[spec.driver]
     let exit: Exit
     try {
@@ -227,7 +241,7 @@ export class Runner {
     const endedAt = this.c.now()
     clearTimeout(attempt.timer)
     this.attempts.delete(key)
-    for (const next of this.admission.release(spec.resources)) void this.launch(next.spec, next.attempt)
+    for (const next of this.admission.release(spec.resources)) void this.launch(next.spec, next.attempt, true)
     const state = finalState(attempt.ending, exit)
     if (state === undefined) return
     this.c.metrics.finished.inc({ state })
@@ -276,20 +290,25 @@ export class Runner {
       startedAt?: number
       finishedAt?: number
     },
+    options: { soon?: boolean } = {},
   ): void {
     const previous = this.c.state.get(runKey(id, attempt))?.value as RunValue | null | undefined
     const now = this.c.now()
     const running = outcome.state === 'running'
-    this.writer.report(id, {
-      node: this.self,
-      attempt,
-      state: outcome.state,
-      exitCode: outcome.exitCode,
-      reason: outcome.reason,
-      startedAt: outcome.startedAt ?? previous?.startedAt ?? null,
-      finishedAt: running ? null : (outcome.finishedAt ?? now),
-      pid: outcome.pid ?? previous?.pid ?? null,
-    })
+    this.writer.report(
+      id,
+      {
+        node: this.self,
+        attempt,
+        state: outcome.state,
+        exitCode: outcome.exitCode,
+        reason: outcome.reason,
+        startedAt: outcome.startedAt ?? previous?.startedAt ?? null,
+        finishedAt: running ? null : (outcome.finishedAt ?? now),
+        pid: outcome.pid ?? previous?.pid ?? null,
+      },
+      options.soon === true,
+    )
   }
 }
 

@@ -16,7 +16,6 @@ import {
   SCHEDULE_DEBOUNCE_MS,
   SCHEDULE_TICK_MS,
   SERVICE_HEALTHY_RUN_MS,
-  START_TIMEOUT_MS,
 } from './constants.js'
 import type { JobMetrics } from './metrics.js'
 import {
@@ -25,6 +24,7 @@ import {
   type Candidate,
   capacityOf,
   chooseNode,
+  fits,
   neverFits,
   subtractAmounts,
   ZERO,
@@ -45,6 +45,8 @@ export interface SchedulerComponents {
   metrics: JobMetrics
   log: Logger
   now(): number
+  /** An assignment unstarted this long, with room for it beside what its node runs, is moved. */
+  startTimeoutMs: number
 }
 
 interface Active {
@@ -274,14 +276,27 @@ export class Scheduler {
     }
   }
 
-  /** Assignments their node never reported running within START_TIMEOUT_MS go back to pending. */
+  /**
+   * Assignments their node never reported running within the start timeout go back to pending; the clock
+   * only runs while the job would fit beside what its node reports running (work queued ahead, or placed
+   * twice around a handover, waits there for room without being late).
+   */
   private checkStarts(writes: LocalWrite[]): void {
     const now = performance.now()
+    let running: Map<string, Amounts> | undefined
+    let capacities: Map<string, Amounts> | undefined
     for (const [id, active] of this.active) {
-      if (now - active.since < START_TIMEOUT_MS) continue
+      if (now - active.since < this.c.startTimeoutMs) continue
       const job = readJob(this.c.state, id)
       if (job === undefined || job.run !== undefined || job.assign === undefined) {
         active.since = Number.POSITIVE_INFINITY
+        continue
+      }
+      running ??= this.runningUse()
+      capacities ??= new Map(this.candidates().map((node) => [node.id, node.capacity]))
+      const capacity = capacities.get(active.node)
+      if (capacity !== undefined && !fits(active.need, running.get(active.node) ?? ZERO, capacity)) {
+        active.since = now
         continue
       }
       this.c.metrics.moved.inc({ reason: 'not-started' })
@@ -299,6 +314,16 @@ export class Scheduler {
         },
       })
     }
+  }
+
+  /** What each node reports running, by the resources the jobs asked for. */
+  private runningUse(): Map<string, Amounts> {
+    const use = new Map<string, Amounts>()
+    for (const [id, active] of this.active) {
+      if (readJob(this.c.state, id)?.run?.state !== 'running') continue
+      use.set(active.node, addAmounts(use.get(active.node) ?? ZERO, active.need))
+    }
+    return use
   }
 
   /** Places waiting jobs in order (priority, then age) on the best node that fits; never over-commits. */

@@ -4,13 +4,15 @@ import { Admission } from '../../src/jobs/admission.js'
 import { type AssignValue, assignKey, type RunValue, runKey } from '../../src/jobs/records.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
+import { newIdentity } from '../helpers/keys.js'
 import { metric } from '../helpers/metrics.js'
 import { waitFor } from '../helpers/wait.js'
 
 describe('admission on the node that runs the work', () => {
   let node: TestNode
   beforeAll(async () => {
-    node = await startNode({ name: 'adm0' })
+    // A short start limit: work waiting for room on its node must not count as late.
+    node = await startNode({ name: 'adm0', tuning: { jobStartTimeoutMs: 1_000 } })
   })
   afterAll(async () => destroyNodes([node]))
 
@@ -38,7 +40,7 @@ describe('admission on the node that runs the work', () => {
     const { jobs: submitted } = await jobs.submit(
       [0, 1, 2].map((i) => ({
         driver: 'exec',
-        command: ['sleep', '0.6'],
+        command: ['sleep', '1.5'],
         resources: { cpu },
         submissionId: `adm-${i}`,
       })),
@@ -94,6 +96,30 @@ describe('admission on the node that runs the work', () => {
       reason: 'cancelled before it started',
     })
     expect((state.get(runKey(waiting!, 1))!.value as RunValue).startedAt).toBeNull()
+  })
+
+  it('still moves an assignment its node never starts though it had room there, after the start limit', async () => {
+    const { term } = await agreedCoordinator([node])
+    const { jobs, coordinator } = node.daemon
+    const movedBefore = await metric(node, 'shoal_scheduler_moved_jobs_total', { reason: 'not-started' })
+    // It waits for a node labelled host=nowhere (there is none), and is assigned to a node that never starts it.
+    const {
+      jobs: [job],
+    } = await jobs.submit([{ driver: 'exec', command: ['true'], constraints: { host: 'nowhere' } }])
+    const ghost = (await newIdentity()).peerId
+    const assignment = assignedHere(job!.id)
+    await coordinator.writeAsCoordinator(term, [
+      { ...assignment, value: { ...assignment.value, node: ghost } },
+    ])
+    const moved = await waitFor('it to be moved', () => {
+      const view = jobs.view(job!.id)
+      return view.attempt === 2 ? view : undefined
+    })
+    expect(moved.state).toBe('pending')
+    expect(await metric(node, 'shoal_scheduler_moved_jobs_total', { reason: 'not-started' })).toBe(
+      movedBefore + 1,
+    )
+    await jobs.cancel(job!.id)
   })
 
   // Last here: it teaches the coordinator that jobs are short, and it then queues whole-node jobs ahead too.

@@ -63,6 +63,18 @@ describe('run writer', () => {
     expect(states()).toEqual([['run/j0000000000000002/1:running'], ['run/j0000000000000002/1:failed']])
   })
 
+  it('writes a running report asked for soon with the end it goes with, even when a later report replaces it', async () => {
+    // A job that waited for room starts as another ends: both reports go out together.
+    writer.report('j0000000000000031', run('running'), true)
+    writer.report('j0000000000000030', run('succeeded'))
+    // Its process started a moment later: the report with its pid keeps the early deadline.
+    await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS / 2)
+    writer.report('j0000000000000031', { ...run('running'), pid: 43 })
+    await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS / 2)
+    expect(states()).toEqual([['run/j0000000000000031/1:running', 'run/j0000000000000030/1:succeeded']])
+    expect(batches[0]![0]!.value.pid).toBe(43)
+  })
+
   it('batches the ends of many jobs into one write, and writes what is queued on flush', async () => {
     for (let n = 1; n <= 5; n++) writer.report(`j000000000000001${n}`, run('succeeded'))
     writer.report('j0000000000000020', run('running'))
