@@ -23,9 +23,9 @@ export class RunWriter {
 
   /**
    * Queues a report; a later report of the same attempt before it is written replaces it (and keeps its
-   * deadline, if that is sooner). An end is written
-   * within RUN_FLUSH_MS; `running` after RUNNING_REPORT_DELAY_MS, so a job that ends before never reports it,
-   * unless `soon` asks for it within RUN_FLUSH_MS too.
+   * deadline, if that is sooner). An end is written within RUN_FLUSH_MS; `running` after
+   * RUNNING_REPORT_DELAY_MS, so a job that ends before never reports it, unless `soon` asks for it within
+   * RUN_FLUSH_MS too.
    */
   report(jobId: string, value: RunValue, soon = false): void {
     const delay = value.state === 'running' && !soon ? RUNNING_REPORT_DELAY_MS : RUN_FLUSH_MS

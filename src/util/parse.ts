@@ -1,4 +1,4 @@
-// Parsers for user-facing values (labels, durations, sizes, ports); each failure names the flag (an InvalidFlagError unless the caller picks another class).
+// Parsers for user-facing values (labels, durations, sizes, ports); each failure names the flag, as the caller's error class.
 import { InvalidFlagError, type ShoalErrorClass } from '../errors.js'
 
 export const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/
