@@ -1,4 +1,4 @@
-// A node runs no more than its resources allow, even when placements overlap (two coordinators around a handover).
+// A node runs no more than its resources allow: work queued ahead, and placements that overlap, wait on it for room.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Admission } from '../../src/jobs/admission.js'
 import { type AssignValue, assignKey, type RunValue, runKey } from '../../src/jobs/records.js'

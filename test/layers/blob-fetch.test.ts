@@ -1,3 +1,4 @@
+// One blob's fetch across routes: a failed route's bytes kept and resumed, dropped on a mismatch, a full disk, giving up.
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { readdir, writeFile } from 'node:fs/promises'
