@@ -125,9 +125,10 @@ export class BlobFetch {
       return 'peer'
     }
     this.progress('waiting', this.writer?.written ?? 0)
-    // A relay that claims keeps the stamp it joined with; losing the settle puts it back in its place.
-    if (!(await sources.claim(digest, size))) return undefined
+    // A node that claims keeps the stamp of the claim it holds; losing the settle leaves it a relay.
+    const won = await sources.claim(digest, size)
     this.hold()
+    if (!won) return undefined
     log.info({ digest, size, resumeAt: this.writer?.written ?? 0 }, 'fetching a blob from its origin')
     await this.fromOrigin()
     return 'origin'

@@ -37,8 +37,8 @@ export class ClaimBook {
   /**
    * The claimant to follow for a blob: the earliest live claim among peers passing `eligible` that says it is
    * fetching, else the earliest live claim; failing both, a peer that released a fetching claim moments ago (it
-   * just fetched the blob, even if its inventory is late; a claimant that lost its settle released its claim too,
-   * without ever fetching, and is no source). A fetching claim goes first because an earlier claim can reach the
+   * just fetched the blob, even if its inventory is late; a claimant that lost its settle is a relay now, and its
+   * claim never said it was fetching). A fetching claim goes first because an earlier claim can reach the
    * others after they settled (its process was stalled): the blob stays with the one fetching it.
    */
   firstClaim(digest: Digest, eligible: (peer: string) => boolean): string | undefined {
@@ -92,6 +92,11 @@ export class ClaimBook {
       .map(([peer]) => peer)
     const position = relays.indexOf(self)
     return position <= 0 ? claimant : relays[position - 1]!
+  }
+
+  /** The stamp of a peer's claim on a blob, as this node knows it (for the log). */
+  stampOf(digest: Digest, peer: string): Stamp | undefined {
+    return this.claims.get(digest)?.get(peer)?.claimedAt
   }
 
   private prune(digest: Digest): void {

@@ -344,16 +344,12 @@ export class Layers {
           await this.putClaim(digest, size)
           return true
         }
-        if (held !== undefined) {
-          // It held a claim already (a relay place, or the origin fetch it lost to an earlier claim that
-          // arrived late), and others may be streaming the bytes it has: it becomes a relay under the same
-          // stamp, ahead of everyone who joined after it, so no chain can loop back through them.
-          this.ownClaims.set(digest, { claimedAt, mode: 'relay', fetching: false })
-          await this.putClaim(digest, size)
-          return false
-        }
-        this.ownClaims.delete(digest)
-        await state.remove(fetchKey(digest, self))
+        // Lost: it stays in the chain as a relay under the same stamp. Peers that took its claim for the
+        // claimant's may already stream from it, and others may stream the bytes it has; all of them joined
+        // after that stamp, so it may serve them, and no chain can loop back through them. (With a new stamp
+        // it refused the peers that followed its claim: SHOAL_RELAY_ORDER in the lab.)
+        this.ownClaims.set(digest, { claimedAt, mode: 'relay', fetching: false })
+        await this.putClaim(digest, size)
         return false
       },
       renewClaim: (digest, size) => this.putClaim(digest, size),
@@ -379,6 +375,10 @@ export class Layers {
           (peer) => alive(peer) && !this.isBad(peer) && !avoid.has(peer),
         )
         const from = upstream === claimant.peer ? claimant : (this.endpointOf(upstream) ?? claimant)
+        this.log.debug(
+          { digest, joinedAt, upstream, upstreamJoinedAt: this.claims.stampOf(digest, upstream) },
+          'streaming a blob as a relay',
+        )
         return { from, joinedAt }
       },
       markBad: (peer, digest) => {
@@ -396,7 +396,12 @@ export class Layers {
   private mayRelayTo(digest: Digest, joinedAt: Stamp | undefined): boolean {
     const own = this.ownClaims.get(digest)
     if (own?.mode !== 'relay') return true
-    return joinedAt !== undefined && compareStamps(joinedAt, own.claimedAt) > 0
+    if (joinedAt !== undefined && compareStamps(joinedAt, own.claimedAt) > 0) return true
+    this.log.debug(
+      { digest, joinedAt: own.claimedAt, askerJoinedAt: joinedAt },
+      'refused a relay that joined first',
+    )
+    return false
   }
 
   private isBad(peer: string): boolean {

@@ -63,8 +63,9 @@ export interface PullSources {
     avoid: ReadonlySet<string>,
   ): Promise<RelayPlace>
   /**
-   * Claims the blob (under the stamp of the relay place this node holds, if any); resolves true if the claim
-   * still stands after the settle time. A claim lost puts a relay back in its place.
+   * Claims the blob (under the stamp of the claim this node holds, if any); resolves true if the claim still
+   * stands after the settle time. A claim lost leaves this node a relay under the same stamp (released, like
+   * any claim, with releaseClaim).
    */
   claim(digest: Digest, size: number): Promise<boolean>
   /** Renews whatever claim this node holds on the blob (origin or relay), keeping its stamp. */
