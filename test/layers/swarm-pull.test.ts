@@ -59,10 +59,13 @@ describe('four nodes pulling one image at the same moment', () => {
       'inventories to list the blobs on all four',
       () => nodes[0]!.daemon.layers.holdersOf(image.layers[2]!.digest as Digest).length === 4,
     )
-    const views = await waitFor('all four images listed', () => {
-      const list = nodes[1]!.daemon.layers.imageViews({ all: true }).filter((view) => view.source === 'store')
-      return list.length === 4 ? list : undefined
-    })
+    // Each node's inventory reaches the others a moment after its pull ends: wait until every node lists all four.
+    const storeImages = (node: TestNode) =>
+      node.daemon.layers.imageViews({ all: true }).filter((view) => view.source === 'store')
+    await waitFor('all four images listed on every node', () =>
+      nodes.every((node) => storeImages(node).length === 4),
+    )
+    const views = storeImages(nodes[1]!)
     expect(views.map((view) => view.nodeName).sort()).toEqual(['pull0', 'pull1', 'pull2', 'pull3'])
     const layers = nodes[2]!.daemon.layers.layerViews()
     expect(layers.find((layer) => layer.digest === image.layers[0]!.digest)?.holders).toHaveLength(4)
