@@ -1,7 +1,13 @@
 // Failure detection: kill -9 of a daemon process until every survivor lists it dead; and no false deaths under load.
 import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
-import { cleanupDaemons, type DaemonProcess, signalDaemon, spawnDaemon } from '../test/helpers/processes.js'
+import {
+  cleanupDaemons,
+  type DaemonProcess,
+  joinArgs,
+  signalDaemon,
+  spawnDaemon,
+} from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
 import { nodesOf, spawnCluster } from './processes.js'
 import { type Summary, summarize } from './stats.js'
@@ -54,7 +60,7 @@ export async function failureDetection(trials = 10): Promise<DetectionResult> {
       victim = await spawnDaemon({
         name: victim.name,
         dataDir: victim.dataDir,
-        args: ['--swarm-key', `${a!.dataDir}/swarm.key`, '--bootstrap', a!.status.addresses[0]!],
+        args: joinArgs(a!),
       })
     }
     return { trials, detection: summarize(detection), suspicion: summarize(suspicion), heartbeatMs: 1_000 }

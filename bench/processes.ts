@@ -1,7 +1,7 @@
 // Helpers for benchmarks that run real daemon processes: a small joined cluster and /proc sampling.
 import { readdir, readFile } from 'node:fs/promises'
 import type { NodeView } from '../src/api/types.js'
-import { type DaemonProcess, spawnDaemon } from '../test/helpers/processes.js'
+import { type DaemonProcess, joinArgs, spawnDaemon } from '../test/helpers/processes.js'
 import { perfMapArgs } from './system-profile.js'
 
 /** Daemons started at once: start-up costs ~1.5 s of CPU each, so a big cluster starts in waves. */
@@ -25,7 +25,7 @@ export function daemonNodeArgs(): string[] {
 export async function spawnCluster(count: number, prefix: string): Promise<DaemonProcess[]> {
   const nodeArgs = daemonNodeArgs()
   const first = await spawnDaemon({ name: `${prefix}0`, nodeArgs })
-  const join = ['--swarm-key', `${first.dataDir}/swarm.key`, '--bootstrap', first.status.addresses[0]!]
+  const join = joinArgs(first)
   const cluster = [first]
   for (let next = 1; next < count; next += SPAWN_WAVE) {
     const wave = Array.from({ length: Math.min(SPAWN_WAVE, count - next) }, (_, i) =>

@@ -120,8 +120,10 @@ export class BlobChannelServer {
     const writer = this.store.writerOf(digest)
     if (writer !== undefined && !writer.ranged) {
       if (!this.mayRelayTo(digest, request.relayJoinedAt)) {
-        socket.end(
-          `${JSON.stringify({ ok: false, code: RelayOrderError.code, message: `${digest} is still arriving here through a relay that joined after the asker` } satisfies ResponseHeader)}\n`,
+        refuse(
+          socket,
+          RelayOrderError.code,
+          `${digest} is still arriving here through a relay that joined after the asker`,
         )
         return
       }
@@ -136,9 +138,7 @@ export class BlobChannelServer {
       await this.serveGrowing(socket, writer, file, request.offset, request.length)
       return
     }
-    socket.end(
-      `${JSON.stringify({ ok: false, code: BlobNotFoundError.code, message: `no ${digest} here` } satisfies ResponseHeader)}\n`,
-    )
+    refuse(socket, BlobNotFoundError.code, `no ${digest} here`)
   }
 
   /** Serves a complete blob from the store; false if the store does not hold it. */
@@ -180,6 +180,11 @@ export class BlobChannelServer {
       return Math.min(writer.written, end ?? Number.POSITIVE_INFINITY)
     })
   }
+}
+
+/** Answers a request with an error header and closes the connection. */
+function refuse(socket: tls.TLSSocket, code: string, message: string): void {
+  socket.end(`${JSON.stringify({ ok: false, code, message } satisfies ResponseHeader)}\n`)
 }
 
 /**

@@ -163,6 +163,39 @@ function cutOff(
   })
 }
 
+/** A real registry holding one test image, behind a counting proxy: the origin the pull tests fetch from. */
+export interface CountedOrigin {
+  proxy: CountingProxy
+  image: TestImage
+  /** The image's reference through the proxy. */
+  ref: string
+  stop(): Promise<void>
+}
+
+export async function startCountedOrigin(
+  repository: string,
+  tag: string,
+  randomLayerBytes: readonly number[],
+): Promise<CountedOrigin> {
+  const registry = await startRegistry()
+  try {
+    const image = await pushTestImage(registry.host, repository, tag, randomLayerBytes)
+    const proxy = await startCountingProxy(registry.host)
+    return {
+      proxy,
+      image,
+      ref: `${proxy.host}/${repository}:${tag}`,
+      async stop() {
+        await proxy.stop()
+        await registry.stop()
+      },
+    }
+  } catch (err) {
+    await registry.stop()
+    throw err
+  }
+}
+
 export interface TestImage {
   /** Digests and sizes of every blob the registry serves for it (config and layers). */
   blobs: Array<{ digest: string; size: number }>

@@ -18,11 +18,9 @@ import { RegistryConfig } from '../../src/layers/registry-config.js'
 import { BlobStore } from '../../src/layers/store.js'
 import type { Stamp } from '../../src/state/index.js'
 import {
+  type CountedOrigin,
   type CountingProxy,
-  pushTestImage,
-  type Registry,
-  startCountingProxy,
-  startRegistry,
+  startCountedOrigin,
   type TestImage,
 } from '../helpers/registry.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
@@ -228,21 +226,19 @@ describe('fetching a blob across routes', () => {
 })
 
 describe('resuming a blob from the origin', () => {
-  let registry: Registry
+  let origin: CountedOrigin
   let proxy: CountingProxy
   let image: TestImage
   let node: Peer
 
   beforeAll(async () => {
-    registry = await startRegistry()
-    image = await pushTestImage(registry.host, 'team/resume', 'v1', [4_000_000])
-    proxy = await startCountingProxy(registry.host)
+    origin = await startCountedOrigin('team/resume', 'v1', [4_000_000])
+    ;({ proxy, image } = origin)
     node = await startPeer('node')
   }, 60_000)
   afterAll(async () => {
     await stopPeer(node)
-    await proxy?.stop()
-    await registry?.stop()
+    await origin?.stop()
   })
 
   it('asks the origin only for the bytes it lacks after a dropped download', async () => {
@@ -254,7 +250,7 @@ describe('resuming a blob from the origin', () => {
       sources,
       layer,
       new RegistryClient(RegistryConfig.empty(), silent),
-      parseReference(`${proxy.host}/team/resume:v1`),
+      parseReference(origin.ref),
     )
     await fetch.done
     expect(node.store.has(layer.digest)).toBe(true)

@@ -12,11 +12,9 @@ import {
   spawnDaemon,
 } from '../helpers/processes.js'
 import {
+  type CountedOrigin,
   type CountingProxy,
-  pushTestImage,
-  type Registry,
-  startCountingProxy,
-  startRegistry,
+  startCountedOrigin,
   type TestImage,
 } from '../helpers/registry.js'
 import { sleep, waitFor } from '../helpers/wait.js'
@@ -24,7 +22,7 @@ import { sleep, waitFor } from '../helpers/wait.js'
 const BIG_LAYER = 24_000_000
 
 describe('pulls between daemon processes, with failures', () => {
-  let registry: Registry
+  let origin: CountedOrigin
   let proxy: CountingProxy
   let image: TestImage
   let procs: DaemonProcess[] = []
@@ -33,11 +31,9 @@ describe('pulls between daemon processes, with failures', () => {
   let big: string
 
   beforeAll(async () => {
-    registry = await startRegistry()
-    image = await pushTestImage(registry.host, 'team/slow', 'v1', [BIG_LAYER])
+    origin = await startCountedOrigin('team/slow', 'v1', [BIG_LAYER])
+    ;({ proxy, image, ref } = origin)
     big = image.layers[1]!.digest
-    proxy = await startCountingProxy(registry.host)
-    ref = `${proxy.host}/team/slow:v1`
     const first = await spawnDaemon({ name: 'd0' })
     // Its data directory (with the swarm key) stays even if it is killed below.
     founder = first
@@ -53,8 +49,7 @@ describe('pulls between daemon processes, with failures', () => {
   }, 120_000)
   afterAll(async () => {
     await cleanupDaemons()
-    await proxy?.stop()
-    await registry?.stop()
+    await origin?.stop()
   })
 
   it('the claimant killed mid-download is replaced, and the pull completes', async () => {

@@ -5,25 +5,22 @@ import type { Digest } from '../../src/layers/index.js'
 import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
 import {
+  type CountedOrigin,
   type CountingProxy,
-  pushTestImage,
-  type Registry,
-  startCountingProxy,
-  startRegistry,
+  startCountedOrigin,
   type TestImage,
 } from '../helpers/registry.js'
 import { waitFor } from '../helpers/wait.js'
 
 describe('four nodes pulling one image at the same moment', () => {
-  let registry: Registry
+  let origin: CountedOrigin
   let proxy: CountingProxy
   let image: TestImage
   let nodes: TestNode[] = []
 
   beforeAll(async () => {
-    registry = await startRegistry()
-    image = await pushTestImage(registry.host, 'team/app', 'v1', [6_000_000, 3_000_000, 20_000_000])
-    proxy = await startCountingProxy(registry.host)
+    origin = await startCountedOrigin('team/app', 'v1', [6_000_000, 3_000_000, 20_000_000])
+    ;({ proxy, image } = origin)
     // Four daemons share this one event loop (and the machine runs other suites meanwhile), so gossip can
     // lag far behind a real daemon's; a longer claim settle keeps the test about the protocol, not the load.
     nodes = await startCluster(4, 'pull', { claimSettleMs: 1_500 })
@@ -33,8 +30,7 @@ describe('four nodes pulling one image at the same moment', () => {
   }, 60_000)
   afterAll(async () => {
     await destroyNodes(nodes)
-    await proxy?.stop()
-    await registry?.stop()
+    await origin?.stop()
   })
 
   it('fetches every blob from the origin once, and every node ends up with the whole image', async () => {
