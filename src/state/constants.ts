@@ -12,6 +12,9 @@ export const MAX_RECORD_BYTES = 64 * 1024
 /** Largest gossip message we accept or send; gossipsub's own decoder allows 4 MiB, so oversize reaches us and is counted. */
 export const MAX_GOSSIP_MESSAGE_BYTES = 1024 * 1024
 
+/** Gossip messages at least this big are deflated (see envelope.ts); below it the saving is a few bytes. */
+export const GOSSIP_DEFLATE_MIN_BYTES = 1024
+
 /** Largest sync frame; record batches are cut well below it. */
 export const MAX_SYNC_FRAME_BYTES = 4 * 1024 * 1024
 

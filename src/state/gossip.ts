@@ -1,21 +1,13 @@
 // Gossip of records on the one state topic: batched publishing of local writes, validation at the edge.
 import type { Logger } from 'pino'
-import { z } from 'zod'
 import type { GossipMessage, GossipVerdict, Mesh } from '../mesh/index.js'
-import {
-  MAX_GOSSIP_MESSAGE_BYTES,
-  RECORD_BATCH_BYTES,
-  REPUBLISH_ATTEMPTS,
-  REPUBLISH_DELAY_MS,
-  STATE_TOPIC,
-} from './constants.js'
+import { RECORD_BATCH_BYTES, REPUBLISH_ATTEMPTS, REPUBLISH_DELAY_MS, STATE_TOPIC } from './constants.js'
+import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import type { StateMetrics } from './metrics.js'
 import type { StateRecord } from './record.js'
 import type { ReplicatedState } from './replicated-state.js'
 import { type DropReason, validateRecord } from './validate.js'
 import { toWire } from './wire.js'
-
-const envelopeSchema = z.strictObject({ v: z.literal(1), r: z.array(z.unknown()).min(1).max(100_000) })
 
 /** Reasons that mark the publisher as broken or hostile: the whole message is refused and the peer penalised. */
 const HOSTILE: ReadonlySet<DropReason> = new Set(['decode', 'oversize', 'schema', 'writer', 'signature'])
@@ -88,7 +80,7 @@ export class StateGossip {
     attempt: number,
     wires = records.map((record) => JSON.stringify(toWire(record))),
   ): Promise<void> {
-    const data = new TextEncoder().encode(`{"v":1,"r":[${wires.join(',')}]}`)
+    const data = await encodeEnvelope(wires)
     const recipients = await this.mesh.publish(STATE_TOPIC, data)
     this.metrics.gossipOut.inc()
     if (recipients === 0) this.retryLater(records, attempt + 1)
@@ -116,7 +108,7 @@ export class StateGossip {
   }
 
   private validate(message: GossipMessage): GossipVerdict {
-    const envelope = this.decodeEnvelope(message.data)
+    const envelope = decodeEnvelope(message.data)
     if (typeof envelope === 'string') return this.dropMessage(envelope, message.from, 'reject')
     const ctx = this.state.validationContext({ gossipSigner: message.from, verifySignature: false })
     const accepted: StateRecord[] = []
@@ -139,18 +131,6 @@ export class StateGossip {
     if (accepted.length === 0) return this.dropMessage(firstDrop ?? 'schema', message.from, 'ignore')
     this.validated.set(message.data, accepted)
     return 'accept'
-  }
-
-  private decodeEnvelope(data: Uint8Array): z.infer<typeof envelopeSchema> | DropReason {
-    if (data.length > MAX_GOSSIP_MESSAGE_BYTES) return 'oversize'
-    let json: unknown
-    try {
-      json = JSON.parse(new TextDecoder().decode(data))
-    } catch {
-      return 'decode'
-    }
-    const parsed = envelopeSchema.safeParse(json)
-    return parsed.success ? parsed.data : 'schema'
   }
 
   private dropMessage(reason: DropReason, from: string, verdict: GossipVerdict): GossipVerdict {

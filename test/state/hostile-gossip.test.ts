@@ -1,5 +1,7 @@
+import { deflateRawSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeKey } from '../../src/membership/index.js'
+import { DEFLATED_MARKER } from '../../src/state/envelope.js'
 import { encodeRecord, toWire } from '../../src/state/wire.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { newIdentity } from '../helpers/keys.js'
@@ -10,6 +12,11 @@ import { waitFor } from '../helpers/wait.js'
 /** One gossip message carrying `records`, as a member would publish it. */
 function envelope(...records: unknown[]): string {
   return JSON.stringify({ v: 1, r: records })
+}
+
+/** The same, deflated as members send large batches. */
+function deflated(text: string | Uint8Array): Uint8Array {
+  return new Uint8Array([DEFLATED_MARKER, ...deflateRawSync(text)])
 }
 
 describe('gossip from a hostile member of the mesh', () => {
@@ -83,6 +90,34 @@ describe('gossip from a hostile member of the mesh', () => {
     await waitFor('a good record after the attack', () => victim.daemon.state.get('test/after-attack'))
     const status = await fetch(`${victim.daemon.api.httpUrl}/v1/status`)
     expect(status.status).toBe(200)
+  })
+
+  it('refuses a deflated message that inflates past the size bound, or is no deflate stream at all', async () => {
+    const oversizeBefore = await dropped('oversize')
+    const decodeBefore = await dropped('decode')
+    // 64 MiB of `{` deflates to ~64 KiB: well under the bound on the wire, far over it once inflated.
+    await rogue.publish(deflated(new Uint8Array(64 * 1024 * 1024).fill(0x7b)))
+    await rogue.publish(new Uint8Array([DEFLATED_MARKER, 0xde, 0xad, 0xbe, 0xef]))
+    await waitFor('both to be counted', async () => {
+      return (await dropped('oversize')) > oversizeBefore && (await dropped('decode')) > decodeBefore
+    })
+    const status = await fetch(`${victim.daemon.api.httpUrl}/v1/status`)
+    expect(status.status).toBe(200)
+  })
+
+  it('accepts a deflated batch of records from a member', async () => {
+    const { signer, peerId } = rogue.identity
+    const records = Array.from({ length: 50 }, (_, i) =>
+      toWire(
+        encodeRecord(signer, `test/deflated-${i}`, { i }, { wall: Date.now(), counter: i, node: peerId }),
+      ),
+    )
+    await rogue.publish(deflated(envelope(...records)))
+    await waitFor('all 50 records', () =>
+      records.every(
+        (_, i) => (victim.daemon.state.get(`test/deflated-${i}`)?.value as { i: number })?.i === i,
+      ),
+    )
   })
 
   it('drops records stamped far in the future without penalising their kind for good', async () => {
