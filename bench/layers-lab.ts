@@ -12,7 +12,8 @@ import { cleanupDaemons, type DaemonProcess, signalDaemon, spawnDaemon } from '.
 import type { TestImage } from '../test/helpers/registry.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
-import { cpuSeconds, daemonNodeArgs } from './processes.js'
+import { startLinkTrace } from './link-trace.js'
+import { cpuSplit, daemonNodeArgs, socketMetric } from './processes.js'
 import { startSystemProfile } from './system-profile.js'
 
 const run = promisify(execFile)
@@ -33,7 +34,12 @@ export interface LabPullResult {
     g1: number
     g2: number
     cpuSeconds: number
+    /** Of cpuSeconds, the part spent in the kernel on the daemons' behalf (sockets, veth, tc). */
+    cpuSystemSeconds: number
     cpuShareOfMachine: number
+    /** Gossip messages all daemons published and received during the pull. */
+    gossipOut: number
+    gossipIn: number
     retries: number
     retryReasons: string[]
   }
@@ -87,8 +93,9 @@ export async function layersLab(
 
     // Baseline: every host pulls every blob from the registry itself, all at once.
     let started = performance.now()
+    const skipBaseline = process.env.SHOAL_BENCH_SKIP_BASELINE !== undefined
     const plain = await Promise.all(
-      lab.hosts
+      (skipBaseline ? [] : lab.hosts)
         .slice(1)
         .map((host) =>
           inHost(lab, host, [
@@ -137,7 +144,17 @@ export async function layersLab(
     )
     await new Promise((resolve) => setTimeout(resolve, 3_000))
     const stopSystemProfile = await startSystemProfile()
-    const cpuBefore = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
+    const traceFile = process.env.SHOAL_BENCH_LINK_TRACE
+    const stopLinkTrace = traceFile === undefined ? undefined : startLinkTrace(lab, traceFile)
+    const gossipCounts = async (): Promise<[number, number]> => {
+      const count = (name: string) =>
+        Promise.all(procs.map((proc) => socketMetric(proc.dataDir, name))).then((all) =>
+          all.reduce((a, b) => a + b, 0),
+        )
+      return [await count('shoal_gossip_messages_out_total'), await count('shoal_gossip_messages_in_total')]
+    }
+    const gossipBefore = await gossipCounts()
+    const cpuBefore = await Promise.all(procs.map((proc) => cpuSplit(proc.pid)))
     started = performance.now()
     const results = await Promise.all(
       procs.map(async (proc) => {
@@ -155,8 +172,10 @@ export async function layersLab(
       }),
     )
     const shoalSeconds = (performance.now() - started) / 1000
-    const cpuAfter = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
+    const cpuAfter = await Promise.all(procs.map((proc) => cpuSplit(proc.pid)))
+    const gossipAfter = await gossipCounts()
     await stopSystemProfile()
+    await stopLinkTrace?.()
     // Blob routes that failed and were retried: each costs a backoff and a new route.
     const logs = await Promise.all(procs.map((proc) => readFile(proc.logFile, 'utf8')))
     const keepLogs = process.env.SHOAL_BENCH_LOGS
@@ -168,7 +187,9 @@ export async function layersLab(
       .flatMap((log) => log.split('\n'))
       .filter((line) => line.includes('trying another route'))
       .map((line) => (JSON.parse(line) as { err?: string }).err ?? '')
-    const cpuUsed = cpuAfter.reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0)
+    const cpuUser = cpuAfter.reduce((sum, after, i) => sum + after.user - cpuBefore[i]!.user, 0)
+    const cpuSystem = cpuAfter.reduce((sum, after, i) => sum + after.system - cpuBefore[i]!.system, 0)
+    const cpuUsed = cpuUser + cpuSystem
     const originBytes = results.reduce((sum, r) => sum + r.bytesFromOrigin, 0)
     const peerBytes = results.reduce((sum, r) => sum + r.bytesFromPeers, 0)
     if (process.env.SHOAL_BENCH_CPU_PROF !== undefined) {
@@ -190,7 +211,10 @@ export async function layersLab(
         g2: round(shoalSeconds / idealSeconds),
         /** CPU seconds all daemons used during the pull, and that over the cores the machine has × the time. */
         cpuSeconds: round(cpuUsed),
+        cpuSystemSeconds: round(cpuSystem),
         cpuShareOfMachine: round(cpuUsed / (availableParallelism() * shoalSeconds)),
+        gossipOut: gossipAfter[0] - gossipBefore[0],
+        gossipIn: gossipAfter[1] - gossipBefore[1],
         retries: retryReasons.length,
         retryReasons: [
           ...new Set(retryReasons.map((reason) => reason.replace(/sha256:[a-f0-9]{64}/g, '<digest>'))),

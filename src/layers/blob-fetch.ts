@@ -3,7 +3,13 @@ import type { Readable } from 'node:stream'
 import { DigestMismatchError, DiskFullError, PullFailedError, StoreFullError } from '../errors.js'
 import type { Stamp } from '../state/index.js'
 import { fetchBlobRange } from './blob-channel.js'
-import { CLAIM_RENEW_MS, MAX_PARALLEL_RANGES, MIN_RANGE_BYTES, STALL_TIMEOUT_MS } from './constants.js'
+import {
+  CLAIM_RENEW_MS,
+  MAX_PARALLEL_RANGES,
+  MIN_RANGE_BYTES,
+  RELAY_RECHECK_MS,
+  STALL_TIMEOUT_MS,
+} from './constants.js'
 import { drainInBatches } from './drain-batches.js'
 import type { Descriptor } from './manifest.js'
 import type { BlobSource, PeerEndpoint, PullComponents, PullEvent } from './pull.js'
@@ -19,6 +25,9 @@ export interface Tally {
 
 /** Routes that fail without moving the blob on are tried this many times in all. */
 const MAX_FAILED_ROUTES = 8
+
+/** Ends a relay's stream when its chain has a closer upstream: not a failure, the next route resumes there. */
+class UpstreamMoved extends Error {}
 
 /**
  * Fetches one blob: from peers that hold it, else from the peer fetching it (joining its relay chain), else
@@ -88,6 +97,10 @@ export class BlobFetch {
         return
       } catch (err) {
         if (this.signal?.aborted === true) throw err
+        if (err instanceof UpstreamMoved) {
+          log.debug({ digest, from: this.route, resumeAt: this.writer?.written }, err.message)
+          continue
+        }
         lastError = err as Error
         await this.afterFailure(lastError)
         // No route helps when this node has no room for the blob.
@@ -174,15 +187,34 @@ export class BlobFetch {
         { digest: this.blob.digest, offset, relayJoinedAt },
         this.signal,
       )
-      await this.copy(range.stream, writer, 'peer')
+      const watch = relayJoinedAt === undefined ? undefined : this.watchUpstream(from.peer, range.stream)
+      try {
+        await this.copy(range.stream, writer, 'peer')
+      } finally {
+        clearInterval(watch)
+      }
       this.checkComplete(writer, from.peer)
     } catch (err) {
-      this.failedPeers.add(from.peer)
+      if (!(err instanceof UpstreamMoved)) this.failedPeers.add(from.peer)
       throw err
     } finally {
       this.received.peers += writer.written - offset
     }
     await this.commit(writer)
+  }
+
+  /**
+   * While relaying from `upstream`: ends the stream (UpstreamMoved) once two looks in a row find the same
+   * relay between it and this node, so the next route streams from that one and the chain is a chain again.
+   */
+  private watchUpstream(upstream: string, stream: Readable): NodeJS.Timeout {
+    let seen: string | undefined
+    return setInterval(() => {
+      const closer = this.components.sources.closerUpstream(this.blob.digest, upstream, this.failedPeers)
+      if (closer !== undefined && closer.peer === seen)
+        stream.destroy(new UpstreamMoved(`moving from ${upstream} to the closer relay ${closer.peer}`))
+      seen = closer?.peer
+    }, RELAY_RECHECK_MS)
   }
 
   /** Fetches ranges from several holders at once into a ranged writer (not kept: nobody streams from it). */

@@ -94,6 +94,27 @@ export class ClaimBook {
     return position <= 0 ? claimant : relays[position - 1]!
   }
 
+  /**
+   * The relay that joined between `current` (this node's upstream) and `self`, closest to `self`: the upstream
+   * the chain wants, if it is not `current`. Undefined while `current` is right, and once `current` holds no
+   * live claim (it has the whole blob, or it is gone and its stream ends anyway).
+   */
+  closerRelay(
+    digest: Digest,
+    self: string,
+    current: string,
+    usable: (peer: string) => boolean,
+  ): string | undefined {
+    const byPeer = this.claims.get(digest)
+    const upstream = byPeer?.get(current)
+    if (upstream === undefined || upstream.released || performance.now() - upstream.seenAt > CLAIM_TTL_MS)
+      return undefined
+    const wanted = this.relayUpstream(digest, self, current, usable)
+    const wantedClaim = byPeer?.get(wanted)
+    if (wanted === current || wantedClaim === undefined) return undefined
+    return compareStamps(wantedClaim.claimedAt, upstream.claimedAt) > 0 ? wanted : undefined
+  }
+
   /** The stamp of a peer's claim on a blob, as this node knows it (for the log). */
   stampOf(digest: Digest, peer: string): Stamp | undefined {
     return this.claims.get(digest)?.get(peer)?.claimedAt

@@ -23,6 +23,12 @@ export const CLAIM_SETTLE_MS = 500
 /** A node joining a relay chain waits this long to see who else joins before it picks its upstream. */
 export const RELAY_SETTLE_MS = 200
 
+/**
+ * A relay looks this often for a relay that joined between its upstream and itself (relays that joined at the
+ * same moment, before they saw each other, all stream from one upstream); it moves there once two looks agree.
+ */
+export const RELAY_RECHECK_MS = 250
+
 /** Blobs at least this big are fetched from several holders at once, in ranges of at least this size. */
 export const MIN_RANGE_BYTES = 8 * 1024 * 1024
 

@@ -381,6 +381,16 @@ export class Layers {
         )
         return { from, joinedAt }
       },
+      closerUpstream: (digest, current, avoid) => {
+        if (this.ownClaims.get(digest)?.mode !== 'relay') return undefined
+        const closer = this.claims.closerRelay(
+          digest,
+          self,
+          current,
+          (peer) => alive(peer) && !this.isBad(peer) && !avoid.has(peer),
+        )
+        return closer === undefined ? undefined : this.endpointOf(closer)
+      },
       markBad: (peer, digest) => {
         this.badPeers.set(peer, performance.now() + BAD_PEER_MS)
         this.metrics.badPeers.inc()

@@ -63,6 +63,13 @@ export interface PullSources {
     avoid: ReadonlySet<string>,
   ): Promise<RelayPlace>
   /**
+   * While this node relays from `current`: the relay its view now puts between `current` and itself (the
+   * upstream its chain should have), if that differs from `current`. Views that were incomplete when the node
+   * joined (several relays joining at once) first make star shapes, one upstream feeding several relays;
+   * moving to the closer relay turns them back into a chain, where each uplink carries the blob once.
+   */
+  closerUpstream(digest: Digest, current: string, avoid: ReadonlySet<string>): PeerEndpoint | undefined
+  /**
    * Claims the blob (under the stamp of the claim this node holds, if any); resolves true if the claim still
    * stands after the settle time. A claim lost leaves this node a relay under the same stamp (released, like
    * any claim, with releaseClaim).

@@ -70,7 +70,12 @@ async function storeWhole(store: BlobStore, bytes: Buffer): Promise<void> {
 }
 
 /** Sources with no mesh behind them: a claimant chosen by the test, and a record of what was asked. */
-function testSources(options: { claimant?: () => PeerEndpoint | undefined; mayClaim?: boolean }) {
+function testSources(options: {
+  claimant?: () => PeerEndpoint | undefined
+  mayClaim?: boolean
+  /** The relay the chain now puts between the upstream and this node (joining streams from it too). */
+  closer?: () => PeerEndpoint | undefined
+}) {
   const asked = { joins: 0, avoided: [] as string[][], bad: [] as string[], releases: 0 }
   const sources: PullSources = {
     holders: () => [],
@@ -78,7 +83,11 @@ function testSources(options: { claimant?: () => PeerEndpoint | undefined; mayCl
     joinRelay: async (_digest, _size, claimant, avoid) => {
       asked.joins++
       asked.avoided.push([...avoid])
-      return { from: claimant, joinedAt }
+      return { from: options.closer?.() ?? claimant, joinedAt }
+    },
+    closerUpstream: (_digest, current) => {
+      const closer = options.closer?.()
+      return closer?.peer === current ? undefined : closer
     },
     claim: async () => options.mayClaim === true,
     renewClaim: async () => undefined,
@@ -158,6 +167,39 @@ describe('fetching a blob across routes', () => {
     expect(asked.avoided[1]).toEqual(['upstream'])
     expect(asked.releases).toBe(1)
     expect(asked.bad).toEqual([])
+  })
+
+  it('a relay moves to a relay its chain puts closer, resumes there, and holds nothing against the first', async () => {
+    const bytes = randomBytes(3 * MiB + 5)
+    const digest = digestOf(bytes)
+    // Two relays joined before ours at the same moment; ours saw only the first (the upstream) when it
+    // started. The other is a MiB in, from the same upstream.
+    other = await startPeer('other')
+    const atUpstream = await upstream.store.beginWrite(digest, bytes.length)
+    await atUpstream.write(bytes.subarray(0, MiB))
+    const atOther = await other.store.beginWrite(digest, bytes.length)
+    await atOther.write(bytes.subarray(0, MiB))
+    let closer: PeerEndpoint | undefined
+    const { sources, asked } = testSources({ claimant: () => upstream.endpoint, closer: () => closer })
+    const fetch = startFetch(relay, sources, { digest, size: bytes.length })
+    await waitFor('the relay to hold the first MiB', () => relay.store.writerOf(digest)?.written === MiB)
+
+    // Our view learns of the other relay: the chain is upstream → other → ours.
+    closer = other.endpoint
+    await waitFor('the relay to join again', () => asked.joins >= 2)
+    // The rest reaches the other relay only; ours gets it from there.
+    await atOther.write(bytes.subarray(MiB))
+    await atOther.commit()
+    await fetch.done
+
+    expect((await readAll(relay.store.read(digest))).equals(bytes)).toBe(true)
+    expect(fetch.tally).toEqual({ origin: 0, peers: bytes.length, local: 0 })
+    // Moving on is not a failure: the upstream is not avoided, nothing is marked, the claim let go once.
+    expect(asked.joins).toBe(2)
+    expect(asked.avoided).toEqual([[], []])
+    expect(asked.bad).toEqual([])
+    expect(asked.releases).toBe(1)
+    await atUpstream.abort(new Error('test over'))
   })
 
   it('drops bytes that do not match the digest, marks who sent them, and starts over from a good peer', async () => {

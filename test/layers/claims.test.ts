@@ -71,4 +71,25 @@ describe('the claim book', () => {
     // A relay that dropped out is skipped: its follower takes the one before it.
     expect(book.relayUpstream(BLOB, 'r3', 'origin', (peer) => peer !== 'r2')).toBe('r1')
   })
+
+  it('points a relay streaming from too early a node at the relay that joined between them', () => {
+    const book = new ClaimBook()
+    book.observe(claim('origin', 50, 'origin', true), false)
+    book.observe(claim('me', 300, 'relay'), false)
+    // Alone in the chain, or streaming from the right node: nowhere to move.
+    expect(book.closerRelay(BLOB, 'me', 'origin', () => true)).toBeUndefined()
+    // Two relays joined before us at the same moment (we started from the claimant before we saw them).
+    book.observe(claim('r1', 100, 'relay'), false)
+    book.observe(claim('r2', 200, 'relay'), false)
+    expect(book.closerRelay(BLOB, 'me', 'origin', () => true)).toBe('r2')
+    expect(book.closerRelay(BLOB, 'me', 'r1', () => true)).toBe('r2')
+    expect(book.closerRelay(BLOB, 'me', 'r2', () => true)).toBeUndefined()
+    // One not usable is passed over.
+    expect(book.closerRelay(BLOB, 'me', 'origin', (peer) => peer !== 'r2')).toBe('r1')
+    // An upstream that released its claim has the whole blob: no reason to leave it.
+    book.observe(claim('r1', 100, 'relay'), true)
+    expect(book.closerRelay(BLOB, 'me', 'r1', () => true)).toBeUndefined()
+    // For r2 the relay before it is done (released): the claimant stays its upstream.
+    expect(book.closerRelay(BLOB, 'r2', 'origin', () => true)).toBeUndefined()
+  })
 })

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto'
 import { PassThrough, Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { BATCH_BYTES, drainInBatches } from '../../src/layers/drain-batches.js'
-import { sleep } from '../helpers/wait.js'
+import { BATCH_BYTES, BATCH_MAX_DELAY_MS, drainInBatches } from '../../src/layers/drain-batches.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 function chunksOf(bytes: Buffer, size: number): Buffer[] {
   const chunks: Buffer[] = []
@@ -39,6 +39,24 @@ describe('drainInBatches', () => {
     })
     expect(Buffer.concat(batches).equals(Buffer.concat(chunks))).toBe(true)
     expect(batches.map((batch) => batch.length)).toEqual([200_000, 100_000, BATCH_BYTES + 1, 60_007])
+  })
+
+  it('writes a batch that is not full once it is due, while the source goes on slowly', async () => {
+    // A relay serves what it has written: at a slow stream's pace the next hop must not wait for 256 KiB.
+    const source = new PassThrough()
+    const flushed: Array<{ bytes: number; at: number }> = []
+    const done = drainInBatches(source, async (batch) => {
+      flushed.push({ bytes: batch.length, at: performance.now() })
+    })
+    const sentAt = performance.now()
+    source.write(randomBytes(16 * 1024))
+    await waitFor('the partial batch', () => flushed.length === 1, { timeoutMs: 2_000, intervalMs: 5 })
+    expect(flushed[0]!.bytes).toBe(16 * 1024)
+    expect(flushed[0]!.at - sentAt).toBeGreaterThanOrEqual(BATCH_MAX_DELAY_MS - 2)
+    source.write(randomBytes(1_000))
+    source.end(randomBytes(2_000))
+    await done
+    expect(flushed.map((batch) => batch.bytes)).toEqual([16 * 1024, 3_000])
   })
 
   it('pauses the source while writes fall behind, and resumes it', async () => {

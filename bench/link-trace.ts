@@ -1,0 +1,48 @@
+// Samples the lab switch's port counters while a pull runs, so a slow pull shows which links sat idle.
+import { execFile } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
+import { promisify } from 'node:util'
+import type { NetnsLab } from '../scripts/netns-lab.js'
+
+const run = promisify(execFile)
+const SAMPLE_MS = 500
+
+interface PortStats {
+  ifname: string
+  stats64?: { rx: { bytes: number }; tx: { bytes: number } }
+}
+
+/** One sample: seconds since the start, then per host the bytes it has received and sent so far. */
+type Sample = [number, Record<string, { down: number; up: number }>]
+
+/** Starts sampling; the returned function stops and writes the samples (host down = its port's tx) to `file`. */
+export function startLinkTrace(lab: NetnsLab, file: string): () => Promise<void> {
+  const hostOfPort = new Map(lab.hosts.map((host) => [host.port, host.name]))
+  const samples: Sample[] = []
+  const started = performance.now()
+  let stopped = false
+  const sample = async (): Promise<void> => {
+    const { stdout } = await run('ip', ['-n', lab.switchNs, '-s', '-j', 'link', 'show'])
+    const row: Sample[1] = {}
+    for (const port of JSON.parse(stdout) as PortStats[]) {
+      const host = hostOfPort.get(port.ifname.split('@')[0]!)
+      if (host !== undefined && port.stats64 !== undefined) {
+        row[host] = { down: port.stats64.tx.bytes, up: port.stats64.rx.bytes }
+      }
+    }
+    samples.push([Math.round(performance.now() - started) / 1000, row])
+  }
+  const loop = (async () => {
+    while (!stopped) {
+      await sample()
+      await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS))
+    }
+  })()
+  return async () => {
+    stopped = true
+    await loop
+    await sample()
+    await writeFile(file, JSON.stringify(samples))
+  }
+}
