@@ -3,13 +3,7 @@ import type { Readable } from 'node:stream'
 import { DigestMismatchError, DiskFullError, PullFailedError, StoreFullError } from '../errors.js'
 import type { Stamp } from '../state/index.js'
 import { fetchBlobRange } from './blob-channel.js'
-import {
-  CLAIM_RENEW_MS,
-  MAX_PARALLEL_RANGES,
-  MIN_RANGE_BYTES,
-  RELAY_RECHECK_MS,
-  STALL_TIMEOUT_MS,
-} from './constants.js'
+import { MAX_PARALLEL_RANGES, MIN_RANGE_BYTES, RELAY_RECHECK_MS, STALL_TIMEOUT_MS } from './constants.js'
 import { drainInBatches } from './drain-batches.js'
 import type { Descriptor } from './manifest.js'
 import type { BlobSource, PeerEndpoint, PullComponents, PullEvent } from './pull.js'
@@ -47,8 +41,8 @@ export class BlobFetch {
   private readonly failedPeers = new Set<string>()
   /** The route being tried, for the log: `origin`, or the peer streamed from. */
   private route = 'none'
-  /** Renews the claim this fetch holds (a relay place, then perhaps the origin fetch) until it ends. */
-  private renewal: NodeJS.Timeout | undefined
+  /** The fetch holds a claim (a relay place, then perhaps the origin fetch), released when it ends. */
+  private holdsClaim = false
 
   constructor(
     private readonly components: PullComponents,
@@ -94,6 +88,7 @@ export class BlobFetch {
         this.tally.origin += this.received.origin
         this.tally.peers += this.received.peers
         this.progress('done', size, source)
+        log.debug({ digest, size, from: this.route }, 'stored a blob')
         return
       } catch (err) {
         if (this.signal?.aborted === true) throw err
@@ -300,23 +295,17 @@ export class BlobFetch {
     await writer?.abort(reason)
   }
 
-  /** The fetch holds a claim from now until it ends: it is renewed meanwhile, and released at the end. */
+  /** The fetch holds a claim from now until it ends (the sources renew it meanwhile), released at the end. */
   private hold(): void {
-    if (this.renewal !== undefined) return
-    const { sources } = this.components
-    const { digest, size } = this.blob
-    this.renewal = setInterval(() => {
-      sources.renewClaim(digest, size).catch(() => undefined)
-    }, CLAIM_RENEW_MS)
+    this.holdsClaim = true
   }
 
   /** Gives up what the fetch still holds: a write that did not complete, and its claim. */
   private async end(): Promise<void> {
     if (this.writer !== undefined)
       await this.dropWriter(new PullFailedError(`gave up on ${this.blob.digest}`))
-    if (this.renewal === undefined) return
-    clearInterval(this.renewal)
-    this.renewal = undefined
+    if (!this.holdsClaim) return
+    this.holdsClaim = false
     await this.components.sources.releaseClaim(this.blob.digest).catch(() => undefined)
   }
 

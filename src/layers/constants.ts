@@ -36,7 +36,7 @@ export const MIN_RANGE_BYTES = 8 * 1024 * 1024
 export const MAX_PARALLEL_RANGES = 4
 
 /** Layers of one image pulled at once. */
-export const MAX_PARALLEL_LAYERS = 4
+export const MAX_PARALLEL_LAYERS = 8
 
 /** Manifests larger than this are refused (Docker's own limit is 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024

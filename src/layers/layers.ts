@@ -12,6 +12,7 @@ import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
 import { ClaimBook } from './claims.js'
 import {
   BAD_PEER_MS,
+  CLAIM_RENEW_MS,
   CLAIM_SETTLE_MS,
   INVENTORY_DEBOUNCE_MS,
   MAX_INVENTORY_BLOBS,
@@ -41,6 +42,7 @@ import { BlobStore } from './store.js'
 
 interface OwnClaim {
   claimedAt: Stamp
+  size: number
   mode: 'origin' | 'relay'
   fetching: boolean
 }
@@ -64,6 +66,8 @@ export class Layers {
   private readonly ownClaims = new Map<Digest, OwnClaim>()
   private dockerImages: InventoryValue['docker'] = []
   private inventoryTimer: NodeJS.Timeout | undefined
+  /** Renews every claim this node holds, all in one write (one gossip message), while it holds any. */
+  private renewalTimer: NodeJS.Timeout | undefined
   private running = false
   private readonly onChange = (change: RecordChange): void => this.observe(change)
   private readonly onBlobsChanged = (): void => this.scheduleInventory()
@@ -116,6 +120,8 @@ export class Layers {
     if (!this.running) return
     this.running = false
     clearTimeout(this.inventoryTimer)
+    clearInterval(this.renewalTimer)
+    this.renewalTimer = undefined
     this.components.state.off('record:changed', this.onChange)
     this.store.off('blob:added', this.onBlobsChanged)
     this.store.off('blob:removed', this.onBlobsChanged)
@@ -284,16 +290,41 @@ export class Layers {
    * Writes (or renews) this node's `fetch/<hex>/<self>` claim under the stamp it first claimed with, so that
    * renewals keep its place in the earliest-claim order; nothing if it holds no claim on the blob.
    */
-  private async putClaim(digest: Digest, size: number): Promise<void> {
+  /** Writes this node's claim on a blob as it stands, and keeps all its claims renewed while it holds any. */
+  private async putClaim(digest: Digest): Promise<void> {
     const own = this.ownClaims.get(digest)
     if (own === undefined) return
-    const { claimedAt, mode, fetching } = own
+    this.renewalTimer ??= setInterval(() => {
+      this.renewClaims().catch((err: Error) => this.log.warn({ err: err.message }, 'could not renew claims'))
+    }, CLAIM_RENEW_MS)
+    await this.components.state.put(
+      fetchKey(digest, this.components.mesh.peerId),
+      this.claimValue(digest, own),
+    )
+  }
+
+  private async renewClaims(): Promise<void> {
+    if (this.ownClaims.size === 0) {
+      clearInterval(this.renewalTimer)
+      this.renewalTimer = undefined
+      return
+    }
     const self = this.components.mesh.peerId
-    const claim: FetchClaim = { holder: self, digest, size, claimedAt }
+    await this.components.state.write(
+      [...this.ownClaims].map(([digest, own]) => ({
+        key: fetchKey(digest, self),
+        value: this.claimValue(digest, own),
+      })),
+    )
+  }
+
+  private claimValue(digest: Digest, own: OwnClaim): FetchClaim {
+    const { claimedAt, size, mode, fetching } = own
+    const claim: FetchClaim = { holder: this.components.mesh.peerId, digest, size, claimedAt }
     // An origin claim carries no `mode`: absent means origin, as before relays existed.
     if (mode === 'relay') claim.mode = 'relay'
     if (fetching) claim.fetching = true
-    await this.components.state.put(fetchKey(digest, self), claim)
+    return claim
   }
 
   private sources(): PullSources {
@@ -321,9 +352,9 @@ export class Layers {
         // A node that holds a claim keeps its stamp: its place in the chain, and its standing among claimants.
         const held = this.ownClaims.get(digest)
         const claimedAt = held?.claimedAt ?? state.clockNow()
-        const claim: OwnClaim = { claimedAt, mode: 'origin', fetching: false }
+        const claim: OwnClaim = { claimedAt, size, mode: 'origin', fetching: false }
         this.ownClaims.set(digest, claim)
-        await this.putClaim(digest, size)
+        await this.putClaim(digest)
         const settleMs = this.init.claimSettleMs ?? CLAIM_SETTLE_MS
         const settleStarted = performance.now()
         await sleep(settleMs)
@@ -341,18 +372,17 @@ export class Layers {
         )
         if (first === self && !fetchedMeanwhile) {
           claim.fetching = true
-          await this.putClaim(digest, size)
+          await this.putClaim(digest)
           return true
         }
         // Lost: it stays in the chain as a relay under the same stamp. Peers that took its claim for the
         // claimant's may already stream from it, and others may stream the bytes it has; all of them joined
         // after that stamp, so it may serve them, and no chain can loop back through them. (With a new stamp
         // it refused the peers that followed its claim: SHOAL_RELAY_ORDER in the lab.)
-        this.ownClaims.set(digest, { claimedAt, mode: 'relay', fetching: false })
-        await this.putClaim(digest, size)
+        this.ownClaims.set(digest, { claimedAt, size, mode: 'relay', fetching: false })
+        await this.putClaim(digest)
         return false
       },
-      renewClaim: (digest, size) => this.putClaim(digest, size),
       releaseClaim: async (digest) => {
         // Announce the blob first: the others must learn where it is before the claim disappears.
         if (this.store.has(digest)) await this.publishInventory()
@@ -362,9 +392,9 @@ export class Layers {
       joinRelay: async (digest, size, claimant, avoid) => {
         let place = this.ownClaims.get(digest)
         if (place?.mode !== 'relay') {
-          place = { claimedAt: state.clockNow(), mode: 'relay', fetching: false }
+          place = { claimedAt: state.clockNow(), size, mode: 'relay', fetching: false }
           this.ownClaims.set(digest, place)
-          await this.putClaim(digest, size)
+          await this.putClaim(digest)
           await sleep(RELAY_SETTLE_MS)
         }
         const joinedAt = place.claimedAt

@@ -72,11 +72,9 @@ export interface PullSources {
   /**
    * Claims the blob (under the stamp of the claim this node holds, if any); resolves true if the claim still
    * stands after the settle time. A claim lost leaves this node a relay under the same stamp (released, like
-   * any claim, with releaseClaim).
+   * any claim, with releaseClaim). Claims are renewed, keeping their stamps, until they are released.
    */
   claim(digest: Digest, size: number): Promise<boolean>
-  /** Renews whatever claim this node holds on the blob (origin or relay), keeping its stamp. */
-  renewClaim(digest: Digest, size: number): Promise<void>
   releaseClaim(digest: Digest): Promise<void>
   /** A peer served bytes that did not match their digest. */
   markBad(peer: string, digest: Digest): void

@@ -90,7 +90,6 @@ function testSources(options: {
       return closer?.peer === current ? undefined : closer
     },
     claim: async () => options.mayClaim === true,
-    renewClaim: async () => undefined,
     releaseClaim: async () => {
       asked.releases++
     },

@@ -1,6 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CLAIM_TTL_MS } from '../../src/layers/constants.js'
 import type { Digest } from '../../src/layers/index.js'
 import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
@@ -10,7 +11,7 @@ import {
   startCountedOrigin,
   type TestImage,
 } from '../helpers/registry.js'
-import { waitFor } from '../helpers/wait.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 describe('four nodes pulling one image at the same moment', () => {
   let origin: CountedOrigin
@@ -71,6 +72,28 @@ describe('four nodes pulling one image at the same moment', () => {
     expect([...holders].sort()).toEqual(nodes.map((node) => node.daemon.peerId).sort())
     expect(nodes[3]!.daemon.layers.imageHolders(`${proxy.host}/team/app:v2`).size).toBe(0)
   })
+
+  it('keeps a claim alive past its lifetime while the blob arrives: a node that starts later streams it', async () => {
+    const slow = await startCountedOrigin('team/slow', 'v1', [12_000_000])
+    try {
+      // ~1 MB/s: the big layer takes ~12 s, longer than a claim lives unless it is renewed, and the late node
+      // (a claim settle of 1.5 s here) decides while it is still arriving.
+      slow.proxy.throttle(1_000_000)
+      const big = slow.image.layers[1]!.digest
+      const [first, late] = nodes as [TestNode, TestNode]
+      const firstPull = first.daemon.layers.pull(slow.ref, () => undefined)
+      await waitFor('the first node to fetch the big layer', () => (slow.proxy.blobGets.get(big) ?? 0) >= 1)
+      await sleep(CLAIM_TTL_MS + 500)
+      expect(first.daemon.layers.store.has(big as Digest)).toBe(false)
+      const latePull = late.daemon.layers.pull(slow.ref, () => undefined)
+      const [, lateResult] = await Promise.all([firstPull, latePull])
+      // The late node found the first one's claim alive and streamed from it: one origin fetch.
+      expect(slow.proxy.blobGets.get(big)).toBe(1)
+      expect(lateResult.bytesFromOrigin).toBeLessThan(1_000_000)
+    } finally {
+      await slow.stop()
+    }
+  }, 60_000)
 
   it('catches a peer serving corrupt bytes, stores nothing corrupt, and falls back', async () => {
     const [a, b, c, d] = nodes as [TestNode, TestNode, TestNode, TestNode]
