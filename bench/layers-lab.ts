@@ -145,7 +145,14 @@ export async function layersLab(
     await new Promise((resolve) => setTimeout(resolve, 3_000))
     const stopSystemProfile = await startSystemProfile()
     const traceFile = process.env.SHOAL_BENCH_LINK_TRACE
-    const stopLinkTrace = traceFile === undefined ? undefined : startLinkTrace(lab, traceFile)
+    const stopLinkTrace =
+      traceFile === undefined
+        ? undefined
+        : startLinkTrace(
+            lab,
+            traceFile,
+            procs.map((proc) => proc.pid),
+          )
     const gossipCounts = async (): Promise<[number, number]> => {
       const count = (name: string) =>
         Promise.all(procs.map((proc) => socketMetric(proc.dataDir, name))).then((all) =>

@@ -1,9 +1,10 @@
-// Samples the lab switch's port counters while a pull runs, so a slow pull shows which links sat idle.
+// Samples the lab switch's port counters (and the daemons' CPU) while a pull runs: which links sat idle, and why.
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import type { NetnsLab } from '../scripts/netns-lab.js'
+import { cpuSeconds } from './processes.js'
 
 const run = promisify(execFile)
 const SAMPLE_MS = 500
@@ -13,11 +14,14 @@ interface PortStats {
   stats64?: { rx: { bytes: number }; tx: { bytes: number } }
 }
 
-/** One sample: seconds since the start, then per host the bytes it has received and sent so far. */
-type Sample = [number, Record<string, { down: number; up: number }>]
+/**
+ * One sample: seconds since the start, per host the bytes it has received and sent so far, and the CPU seconds
+ * the daemons have used so far (all of them together).
+ */
+type Sample = [number, Record<string, { down: number; up: number }>, number]
 
 /** Starts sampling; the returned function stops and writes the samples (host down = its port's tx) to `file`. */
-export function startLinkTrace(lab: NetnsLab, file: string): () => Promise<void> {
+export function startLinkTrace(lab: NetnsLab, file: string, pids: readonly number[]): () => Promise<void> {
   const hostOfPort = new Map(lab.hosts.map((host) => [host.port, host.name]))
   const samples: Sample[] = []
   const started = performance.now()
@@ -31,7 +35,8 @@ export function startLinkTrace(lab: NetnsLab, file: string): () => Promise<void>
         row[host] = { down: port.stats64.tx.bytes, up: port.stats64.rx.bytes }
       }
     }
-    samples.push([Math.round(performance.now() - started) / 1000, row])
+    const cpu = await Promise.all(pids.map((pid) => cpuSeconds(pid).catch(() => 0)))
+    samples.push([Math.round(performance.now() - started) / 1000, row, cpu.reduce((a, b) => a + b, 0)])
   }
   const loop = (async () => {
     while (!stopped) {

@@ -150,9 +150,11 @@ export class BlobFetch {
     const started = performance.now()
     const { body } = await registry.fetchBlob(this.ref, this.blob.digest, { offset, signal: this.signal })
     const answeredMs = Math.round(performance.now() - started)
+    const watch = this.watchOtherFetcher(body)
     try {
       await this.copy(body, writer, 'origin')
     } finally {
+      clearInterval(watch)
       this.received.origin += writer.written - offset
     }
     this.checkComplete(writer, 'the origin')
@@ -209,6 +211,22 @@ export class BlobFetch {
       if (closer !== undefined && closer.peer === seen)
         stream.destroy(new UpstreamMoved(`moving from ${upstream} to the closer relay ${closer.peer}`))
       seen = closer?.peer
+    }, RELAY_RECHECK_MS)
+  }
+
+  /**
+   * While fetching from the origin: ends the download (UpstreamMoved) once two looks in a row find another
+   * node fetching the blob under an earlier claim, so the next route relays from it, after the bytes we have.
+   */
+  private watchOtherFetcher(body: Readable): NodeJS.Timeout {
+    let seen: string | undefined
+    return setInterval(() => {
+      const other = this.components.sources.earlierFetcher(this.blob.digest)
+      if (other !== undefined && other === seen)
+        body.destroy(
+          new UpstreamMoved(`giving way to ${other}, which fetches it from the origin since before us`),
+        )
+      seen = other
     }, RELAY_RECHECK_MS)
   }
 

@@ -74,6 +74,24 @@ export class ClaimBook {
   }
 
   /**
+   * Another peer passing `eligible` whose live origin claim says it is fetching the blob and was made before
+   * this node's (`self`, fetching too): the two settled without seeing each other's claims (a daemon stalled,
+   * gossip came late). Every node orders the two claims alike, so exactly one of them gives way.
+   */
+  earlierFetcher(digest: Digest, self: string, eligible: (peer: string) => boolean): string | undefined {
+    const byPeer = this.claims.get(digest)
+    const mine = byPeer?.get(self)
+    if (mine === undefined || !mine.fetching || mine.relay) return undefined
+    const now = performance.now()
+    for (const [peer, claim] of byPeer ?? []) {
+      if (peer === self || claim.relay || claim.released || !claim.fetching) continue
+      if (now - claim.seenAt > CLAIM_TTL_MS || !eligible(peer)) continue
+      if (compareStamps(claim.claimedAt, mine.claimedAt) < 0) return peer
+    }
+    return undefined
+  }
+
+  /**
    * Who this node streams a blob from: the relays line up by the time they joined, and each takes the bytes
    * from the one before it (the first from the claimant). A chain moves the blob across every link at full
    * speed at once; everyone streaming from the claimant would share its one uplink N ways.

@@ -392,10 +392,13 @@ export class Layers {
       joinRelay: async (digest, size, claimant, avoid) => {
         let place = this.ownClaims.get(digest)
         if (place?.mode !== 'relay') {
-          place = { claimedAt: state.clockNow(), size, mode: 'relay', fetching: false }
+          // A node that gives up its origin claim (it failed, or gave way to an earlier fetcher) keeps the
+          // stamp; one that joins anew waits a moment to see who joins with it.
+          const held = place
+          place = { claimedAt: held?.claimedAt ?? state.clockNow(), size, mode: 'relay', fetching: false }
           this.ownClaims.set(digest, place)
           await this.putClaim(digest)
-          await sleep(RELAY_SETTLE_MS)
+          if (held === undefined) await sleep(RELAY_SETTLE_MS)
         }
         const joinedAt = place.claimedAt
         const upstream = this.claims.relayUpstream(
@@ -410,6 +413,10 @@ export class Layers {
           'streaming a blob as a relay',
         )
         return { from, joinedAt }
+      },
+      earlierFetcher: (digest) => {
+        if (this.ownClaims.get(digest)?.fetching !== true) return undefined
+        return this.claims.earlierFetcher(digest, self, (peer) => alive(peer) && !this.isBad(peer))
       },
       closerUpstream: (digest, current, avoid) => {
         if (this.ownClaims.get(digest)?.mode !== 'relay') return undefined

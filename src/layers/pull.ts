@@ -63,6 +63,12 @@ export interface PullSources {
     avoid: ReadonlySet<string>,
   ): Promise<RelayPlace>
   /**
+   * While this node fetches a blob from its origin: an alive peer that fetches it too and claimed it first,
+   * if any (both settled without seeing the other's claim). This node gives way and relays from it, keeping
+   * the bytes it has: the blob crosses the origin's link about once, not twice.
+   */
+  earlierFetcher(digest: Digest): string | undefined
+  /**
    * While this node relays from `current`: the relay its view now puts between `current` and itself (the
    * upstream its chain should have), if that differs from `current`. Views that were incomplete when the node
    * joined (several relays joining at once) first make star shapes, one upstream feeding several relays;

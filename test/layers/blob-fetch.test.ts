@@ -75,6 +75,8 @@ function testSources(options: {
   mayClaim?: boolean
   /** The relay the chain now puts between the upstream and this node (joining streams from it too). */
   closer?: () => PeerEndpoint | undefined
+  /** Another node fetching from the origin under an earlier claim. */
+  earlierFetcher?: () => string | undefined
 }) {
   const asked = { joins: 0, avoided: [] as string[][], bad: [] as string[], releases: 0 }
   const sources: PullSources = {
@@ -85,6 +87,7 @@ function testSources(options: {
       asked.avoided.push([...avoid])
       return { from: options.closer?.() ?? claimant, joinedAt }
     },
+    earlierFetcher: () => options.earlierFetcher?.(),
     closerUpstream: (_digest, current) => {
       const closer = options.closer?.()
       return closer?.peer === current ? undefined : closer
@@ -299,5 +302,52 @@ describe('resuming a blob from the origin', () => {
     expect(proxy.blobGets.get(layer.digest)).toBe(2)
     expect(proxy.blobBytes()).toBe(layer.size)
     expect(fetch.tally).toEqual({ origin: layer.size, peers: 0, local: 0 })
+  })
+
+  it('gives way to a node fetching the blob under an earlier claim, and relays the rest from it', async () => {
+    const layer = image.layers[1]! as { digest: Digest; size: number }
+    const registry = new RegistryClient(RegistryConfig.empty(), silent)
+    const ref = parseReference(origin.ref)
+    // The other node claimed first; here it already has the whole blob.
+    const other = await startPeer('other')
+    const late = await startPeer('late')
+    try {
+      await startFetch(other, testSources({ mayClaim: true }).sources, layer, registry, ref).done
+      const originGets = proxy.blobGets.get(layer.digest)
+      const originBytes = proxy.blobBytes()
+      proxy.throttle(1_000_000)
+      // Ours settled without seeing that claim; it learns of it once its own download is under way.
+      let otherSeen = false
+      const { sources, asked } = testSources({
+        mayClaim: true,
+        claimant: () => (otherSeen ? other.endpoint : undefined),
+        earlierFetcher: () => (otherSeen ? 'other' : undefined),
+      })
+      const fetch = startFetch(late, sources, layer, registry, ref)
+      await waitFor(
+        'our origin download to begin',
+        () => (late.store.writerOf(layer.digest)?.written ?? 0) > 0,
+      )
+      otherSeen = true
+      await fetch.done
+
+      expect(
+        (await readAll(late.store.read(layer.digest))).equals(await readAll(other.store.read(layer.digest))),
+      ).toBe(true)
+      // Ours asked the origin once, stopped taking its bytes, and took the rest from the other node.
+      expect(proxy.blobGets.get(layer.digest)).toBe(originGets! + 1)
+      expect(fetch.tally.origin).toBeGreaterThan(0)
+      expect(fetch.tally.origin).toBeLessThan(layer.size / 2)
+      expect(fetch.tally.origin + fetch.tally.peers).toBe(layer.size)
+      expect(proxy.blobBytes() - originBytes).toBeLessThan(layer.size / 2)
+      // Giving way is not a failure: nothing avoided, nothing marked, one claim let go.
+      expect(asked.avoided).toEqual([[]])
+      expect(asked.bad).toEqual([])
+      expect(asked.releases).toBe(1)
+    } finally {
+      proxy.throttle(0)
+      await stopPeer(other)
+      await stopPeer(late)
+    }
   })
 })

@@ -92,4 +92,20 @@ describe('the claim book', () => {
     // For r2 the relay before it is done (released): the claimant stays its upstream.
     expect(book.closerRelay(BLOB, 'r2', 'origin', () => true)).toBeUndefined()
   })
+
+  it('tells the later of two fetching claimants that the other fetches since before it', () => {
+    const book = new ClaimBook()
+    book.observe(claim('me', 200, 'origin', true), false)
+    // Alone, or with only claims that are not fetching: nobody to give way to.
+    book.observe(claim('settling', 100), false)
+    expect(book.earlierFetcher(BLOB, 'me', () => true)).toBeUndefined()
+    // Two settled without seeing each other: the later one gives way, the earlier one goes on.
+    book.observe(claim('other', 150, 'origin', true), false)
+    expect(book.earlierFetcher(BLOB, 'me', () => true)).toBe('other')
+    expect(book.earlierFetcher(BLOB, 'other', () => true)).toBeUndefined()
+    // Not to one that is gone, nor to one that is done (it holds the blob: the next route finds it).
+    expect(book.earlierFetcher(BLOB, 'me', (peer) => peer !== 'other')).toBeUndefined()
+    book.observe(claim('other', 150, 'origin', true), true)
+    expect(book.earlierFetcher(BLOB, 'me', () => true)).toBeUndefined()
+  })
 })
