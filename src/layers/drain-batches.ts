@@ -16,13 +16,13 @@ export const BATCH_MAX_DELAY_MS = 20
 /**
  * Reads `source` to its end and hands its bytes to `flushBatch` in order, one batch at a time. Chunks are
  * gathered into a pooled buffer until the next would not fit (up to BATCH_BYTES), or until the batch's first
- * byte is BATCH_MAX_DELAY_MS old; a chunk larger than that is a batch of its own. The batch is lent: `flushBatch` must not keep it once its promise settles (copy
- * it to keep it), because the buffer then carries the next batch. A 'data' listener rather than a Writable
- * in a pipeline: with 16 KiB TLS records the Writable's per-chunk bookkeeping was a measurable part of a
- * blob transfer. `onChunk` is called with every chunk (a stall watchdog). Rejects with the first error of
- * the source or of a flush (the source is destroyed then), or if the source closes before its end (as
- * `pipeline` would: `finished` knows each kind of stream's end); every byte the source delivered before it
- * failed has been flushed by then.
+ * byte is BATCH_MAX_DELAY_MS old; a chunk larger than that is a batch of its own. The batch is lent:
+ * `flushBatch` must not keep it once its promise settles (copy it to keep it), because the buffer then carries
+ * the next batch. A 'data' listener rather than a Writable in a pipeline: with 16 KiB TLS records the
+ * Writable's per-chunk bookkeeping was a measurable part of a blob transfer. `onChunk` is called with every
+ * chunk (a stall watchdog). Rejects with the first error of the source or of a flush (the source is destroyed
+ * then), or if the source closes before its end (as `pipeline` would: `finished` knows each kind of stream's
+ * end); every byte the source delivered before it failed has been flushed by then.
  */
 export async function drainInBatches(
   source: Readable,

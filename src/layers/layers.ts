@@ -287,10 +287,10 @@ export class Layers {
   }
 
   /**
-   * Writes (or renews) this node's `fetch/<hex>/<self>` claim under the stamp it first claimed with, so that
-   * renewals keep its place in the earliest-claim order; nothing if it holds no claim on the blob.
+   * Writes this node's `fetch/<hex>/<self>` claim as it stands, under the stamp it first claimed with (renewals
+   * keep its place in the earliest-claim order), and keeps all its claims renewed while it holds any; nothing if
+   * it holds no claim on the blob.
    */
-  /** Writes this node's claim on a blob as it stands, and keeps all its claims renewed while it holds any. */
   private async putClaim(digest: Digest): Promise<void> {
     const own = this.ownClaims.get(digest)
     if (own === undefined) return
@@ -303,6 +303,7 @@ export class Layers {
     )
   }
 
+  /** Renews every claim this node holds in one write: one gossip message, whatever the number of blobs. */
   private async renewClaims(): Promise<void> {
     if (this.ownClaims.size === 0) {
       clearInterval(this.renewalTimer)
