@@ -1,8 +1,8 @@
 // Helpers for benchmarks that run real daemon processes: a small joined cluster and /proc sampling.
 import { readdir, readFile } from 'node:fs/promises'
-import { request } from 'node:http'
+import { createClient } from '../cli/client.js'
 import type { NodeView } from '../src/api/types.js'
-import { dataDirPaths } from '../src/daemon/data-dir.js'
+import { samplesIn } from '../test/helpers/metrics.js'
 import { type DaemonProcess, joinArgs, spawnDaemon } from '../test/helpers/processes.js'
 import { perfMapArgs } from './system-profile.js'
 
@@ -53,8 +53,8 @@ async function statFields(pid: number | string): Promise<string[]> {
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const fields = await statFields(pid)
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
+  const { user, system } = await cpuSplit(pid)
+  return user + system
 }
 
 /** CPU seconds a process has used so far in user space and in the kernel (for it: sends, receives, the tc path). */
@@ -67,23 +67,10 @@ export async function cpuSplit(pid: number): Promise<{ user: number; system: num
 }
 
 /** A metric's value summed over labels, read from a daemon's /metrics over its unix socket (any network namespace). */
-export function socketMetric(dataDir: string, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: dataDirPaths(dataDir).socket, path: '/metrics' }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => (text += chunk))
-      res.on('end', () => {
-        let sum = 0
-        for (const line of text.split('\n'))
-          if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-            sum += Number(line.split(' ').at(-1))
-        resolve(sum)
-      })
-    })
-    req.on('error', reject)
-    req.end()
-  })
+export async function socketMetric(dataDir: string, name: string): Promise<number> {
+  const chunks: Buffer[] = []
+  await createClient(dataDir).getBytes('/metrics', (chunk) => chunks.push(chunk))
+  return samplesIn(Buffer.concat(chunks).toString('utf8'), name).reduce((a, b) => a + b, 0)
 }
 
 /** CPU seconds of a process and of its direct children still running (a daemon's helper processes). */

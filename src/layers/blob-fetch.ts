@@ -201,32 +201,40 @@ export class BlobFetch {
   }
 
   /**
-   * While relaying from `upstream`: ends the stream (UpstreamMoved) once two looks in a row find the same
-   * relay between it and this node, so the next route streams from that one and the chain is a chain again.
+   * While relaying from `upstream`: ends the stream (UpstreamMoved) once the chain puts another relay between
+   * it and this node, so the next route streams from that one and the chain is a chain again.
    */
   private watchUpstream(upstream: string, stream: Readable): NodeJS.Timeout {
-    let seen: string | undefined
-    return setInterval(() => {
-      const closer = this.components.sources.closerUpstream(this.blob.digest, upstream, this.failedPeers)
-      if (closer !== undefined && closer.peer === seen)
-        stream.destroy(new UpstreamMoved(`moving from ${upstream} to the closer relay ${closer.peer}`))
-      seen = closer?.peer
-    }, RELAY_RECHECK_MS)
+    return this.moveWhenSeenTwice(
+      stream,
+      () => this.components.sources.closerUpstream(this.blob.digest, upstream, this.failedPeers)?.peer,
+      (closer) => `moving from ${upstream} to the closer relay ${closer}`,
+    )
   }
 
   /**
-   * While fetching from the origin: ends the download (UpstreamMoved) once two looks in a row find another
-   * node fetching the blob under an earlier claim, so the next route relays from it, after the bytes we have.
+   * While fetching from the origin: ends the download (UpstreamMoved) once another node fetches the blob under
+   * an earlier claim, so the next route relays from it, after the bytes we have.
    */
   private watchOtherFetcher(body: Readable): NodeJS.Timeout {
+    return this.moveWhenSeenTwice(
+      body,
+      () => this.components.sources.earlierFetcher(this.blob.digest),
+      (other) => `giving way to ${other}, which fetches it from the origin since before us`,
+    )
+  }
+
+  /** Every RELAY_RECHECK_MS asks `look` for a better source; two looks in a row on the same one end `stream`. */
+  private moveWhenSeenTwice(
+    stream: Readable,
+    look: () => string | undefined,
+    why: (peer: string) => string,
+  ): NodeJS.Timeout {
     let seen: string | undefined
     return setInterval(() => {
-      const other = this.components.sources.earlierFetcher(this.blob.digest)
-      if (other !== undefined && other === seen)
-        body.destroy(
-          new UpstreamMoved(`giving way to ${other}, which fetches it from the origin since before us`),
-        )
-      seen = other
+      const peer = look()
+      if (peer !== undefined && peer === seen) stream.destroy(new UpstreamMoved(why(peer)))
+      seen = peer
     }, RELAY_RECHECK_MS)
   }
 

@@ -1,4 +1,4 @@
-// Reads a daemon's Prometheus metrics over its real HTTP port.
+// Reads a daemon's Prometheus metrics over its real HTTP port (or parses an answer read another way).
 import type { TestNode } from './in-process.js'
 
 /** Every sample of `name` whose labels include `labels`, from the daemon whose HTTP port is at `httpUrl`. */
@@ -7,7 +7,11 @@ export async function metricSamples(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number[]> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text()
+  return samplesIn(await (await fetch(`${httpUrl}/metrics`)).text(), name, labels)
+}
+
+/** Every sample of `name` whose labels include `labels`, in the text of a /metrics answer. */
+export function samplesIn(text: string, name: string, labels: Record<string, string> = {}): number[] {
   const wanted = Object.entries(labels)
   const values: number[] = []
   for (const line of text.split('\n')) {
