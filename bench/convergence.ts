@@ -58,8 +58,8 @@ export async function convergence(nodeCount: number, trials = 200): Promise<Conv
     const shoalArrivals = new Map<number, number>()
     const rawArrivals = new Map<number, number>()
     for (const node of nodes) {
-      node.daemon.state.on('record:changed', ({ record }) => {
-        const match = /^test\/bench-(\d+)$/.exec(record.key)
+      node.daemon.state.watchAll(({ record }) => {
+        const match = /^test\/bench-(\d+)$/.exec(record?.key ?? '')
         if (match !== null)
           shoalArrivals.set(Number(match[1]), (shoalArrivals.get(Number(match[1])) ?? 0) + 1)
       })

@@ -1,7 +1,7 @@
 // The CLI's only way to the daemon: JSON over HTTP on <data-dir>/shoal.sock.
 import { request } from 'node:http'
 import { dataDirPaths } from '../src/daemon/data-dir.js'
-import { DaemonUnreachableError, ShoalError } from '../src/errors.js'
+import { BadResponseError, DaemonUnreachableError, ShoalError } from '../src/errors.js'
 
 export interface ApiClient {
   readonly dataDir: string
@@ -40,18 +40,13 @@ export function createClient(dataDir: string): ApiClient {
               json = JSON.parse(text)
             } catch (err) {
               reject(
-                new ShoalError(
-                  'SHOAL_BAD_RESPONSE',
-                  `the daemon answered ${res.statusCode} with non-JSON`,
-                  502,
-                  { cause: err },
-                ),
+                new BadResponseError(`the daemon answered ${res.statusCode} with non-JSON`, { cause: err }),
               )
               return
             }
             const error = (json as { error?: { code?: unknown; message?: unknown } }).error
             if ((res.statusCode ?? 500) >= 400 && error !== undefined) {
-              reject(new ShoalError(String(error.code), String(error.message), res.statusCode ?? 500))
+              reject(new ShoalError(String(error.code), String(error.message)))
               return
             }
             resolve(json as T)
@@ -109,7 +104,7 @@ export function createClient(dataDir: string): ApiClient {
             const error = (
               JSON.parse(chunks.join('') || '{}') as { error?: { code?: string; message?: string } }
             ).error
-            reject(new ShoalError(String(error?.code), String(error?.message), res.statusCode ?? 500))
+            reject(new ShoalError(String(error?.code), String(error?.message)))
           })
         },
       )
@@ -127,7 +122,7 @@ export function createClient(dataDir: string): ApiClient {
           if (!failed) return resolve()
           const text = Buffer.concat(chunks).toString('utf8')
           const error = (JSON.parse(text || '{}') as { error?: { code?: string; message?: string } }).error
-          reject(new ShoalError(String(error?.code), String(error?.message), res.statusCode ?? 500))
+          reject(new ShoalError(String(error?.code), String(error?.message)))
         })
       })
       req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(err)))

@@ -1,14 +1,18 @@
 // Every failure shoal reports, each with a stable code; messages are for people and may change, codes may not.
 
-/** Base of all shoal errors. `code` is stable and documented; `status` is the HTTP status the API answers with. */
+/**
+ * Base of all shoal errors. `code` is stable and documented; the API answers with the HTTP status the code
+ * maps to (src/api/status.ts). Constructed directly only for an error relayed from elsewhere (the daemon's
+ * answer to the CLI, a peer's answer), which keeps the code it came with.
+ */
 export class ShoalError extends Error {
+  static override readonly name: string = 'ShoalError'
   readonly code: string
-  readonly status: number
 
-  constructor(code: string, message: string, status: number, options?: ErrorOptions) {
+  constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options)
     this.code = code
-    this.status = status
+    this.name = 'ShoalError'
   }
 
   toJSON(): { code: string; message: string } {
@@ -22,83 +26,648 @@ export type ShoalErrorClass = {
   readonly code: string
 }
 
-function defineError(name: string, code: string, status: number): ShoalErrorClass {
-  const errorClass = class extends ShoalError {
-    static readonly code = code
-    constructor(message: string, options?: ErrorOptions) {
-      super(code, message, status, options)
-      this.name = name
-    }
+// Configuration and start-up
+
+/** A command-line flag, or a file one names, has a value shoal cannot use. */
+export class InvalidFlagError extends ShoalError {
+  static override readonly name = 'InvalidFlagError'
+  static readonly code = 'SHOAL_INVALID_FLAG'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(InvalidFlagError.code, message, options)
+    this.name = 'InvalidFlagError'
   }
-  Object.defineProperty(errorClass, 'name', { value: name })
-  return errorClass
 }
 
-// Configuration and start-up
-export const InvalidFlagError = defineError('InvalidFlagError', 'SHOAL_INVALID_FLAG', 400)
-export const DataDirInUseError = defineError('DataDirInUseError', 'SHOAL_DATA_DIR_IN_USE', 409)
-export const DataDirUnusableError = defineError('DataDirUnusableError', 'SHOAL_DATA_DIR_UNUSABLE', 500)
-export const SwarmKeyInvalidError = defineError('SwarmKeyInvalidError', 'SHOAL_SWARM_KEY_INVALID', 400)
-export const PeerKeyInvalidError = defineError('PeerKeyInvalidError', 'SHOAL_PEER_KEY_INVALID', 500)
-export const ListenFailedError = defineError('ListenFailedError', 'SHOAL_LISTEN_FAILED', 500)
+/** Another shoal daemon holds the data directory. */
+export class DataDirInUseError extends ShoalError {
+  static override readonly name = 'DataDirInUseError'
+  static readonly code = 'SHOAL_DATA_DIR_IN_USE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DataDirInUseError.code, message, options)
+    this.name = 'DataDirInUseError'
+  }
+}
+
+/** The data directory (or the store in it) cannot be created or opened. */
+export class DataDirUnusableError extends ShoalError {
+  static override readonly name = 'DataDirUnusableError'
+  static readonly code = 'SHOAL_DATA_DIR_UNUSABLE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DataDirUnusableError.code, message, options)
+    this.name = 'DataDirUnusableError'
+  }
+}
+
+/** The swarm key cannot be read or is not a swarm key. */
+export class SwarmKeyInvalidError extends ShoalError {
+  static override readonly name = 'SwarmKeyInvalidError'
+  static readonly code = 'SHOAL_SWARM_KEY_INVALID'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(SwarmKeyInvalidError.code, message, options)
+    this.name = 'SwarmKeyInvalidError'
+  }
+}
+
+/** The node's peer key cannot be read or is not an Ed25519 libp2p key. */
+export class PeerKeyInvalidError extends ShoalError {
+  static override readonly name = 'PeerKeyInvalidError'
+  static readonly code = 'SHOAL_PEER_KEY_INVALID'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(PeerKeyInvalidError.code, message, options)
+    this.name = 'PeerKeyInvalidError'
+  }
+}
+
+/** A listener (mesh, API or blob channel) could not bind its address. */
+export class ListenFailedError extends ShoalError {
+  static override readonly name = 'ListenFailedError'
+  static readonly code = 'SHOAL_LISTEN_FAILED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ListenFailedError.code, message, options)
+    this.name = 'ListenFailedError'
+  }
+}
+
+// Mesh
+
+/** A peer stopped answering probes: the reason its connections are dropped. */
+export class PeerUnresponsiveError extends ShoalError {
+  static override readonly name = 'PeerUnresponsiveError'
+  static readonly code = 'SHOAL_PEER_UNRESPONSIVE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(PeerUnresponsiveError.code, message, options)
+    this.name = 'PeerUnresponsiveError'
+  }
+}
 
 // State
-export const UnknownKindError = defineError('UnknownKindError', 'SHOAL_UNKNOWN_KIND', 400)
-export const InvalidRecordError = defineError('InvalidRecordError', 'SHOAL_INVALID_RECORD', 400)
-export const RecordTooLargeError = defineError('RecordTooLargeError', 'SHOAL_RECORD_TOO_LARGE', 413)
-export const StoreClosedError = defineError('StoreClosedError', 'SHOAL_STORE_CLOSED', 503)
+
+/** A write names a record kind this state does not hold. */
+export class UnknownKindError extends ShoalError {
+  static override readonly name = 'UnknownKindError'
+  static readonly code = 'SHOAL_UNKNOWN_KIND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(UnknownKindError.code, message, options)
+    this.name = 'UnknownKindError'
+  }
+}
+
+/** A write has an invalid key or a value its kind's schema refuses. */
+export class InvalidRecordError extends ShoalError {
+  static override readonly name = 'InvalidRecordError'
+  static readonly code = 'SHOAL_INVALID_RECORD'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(InvalidRecordError.code, message, options)
+    this.name = 'InvalidRecordError'
+  }
+}
+
+/** A record (or a request body) is over its size limit. */
+export class RecordTooLargeError extends ShoalError {
+  static override readonly name = 'RecordTooLargeError'
+  static readonly code = 'SHOAL_RECORD_TOO_LARGE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(RecordTooLargeError.code, message, options)
+    this.name = 'RecordTooLargeError'
+  }
+}
+
+/** The record store was written to after it closed. */
+export class StoreClosedError extends ShoalError {
+  static override readonly name = 'StoreClosedError'
+  static readonly code = 'SHOAL_STORE_CLOSED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(StoreClosedError.code, message, options)
+    this.name = 'StoreClosedError'
+  }
+}
+
+/** A peer sent a malformed or unexpected anti-entropy sync frame, or more keys than a round allows. */
+export class SyncProtocolError extends ShoalError {
+  static override readonly name = 'SyncProtocolError'
+  static readonly code = 'SHOAL_SYNC_PROTOCOL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(SyncProtocolError.code, message, options)
+    this.name = 'SyncProtocolError'
+  }
+}
 
 // Coordinator
-export const StaleTermError = defineError('StaleTermError', 'SHOAL_STALE_TERM', 409)
-export const NotCoordinatorError = defineError('NotCoordinatorError', 'SHOAL_NOT_COORDINATOR', 409)
+
+/** A fenced write carries a coordinator term that is no longer current. */
+export class StaleTermError extends ShoalError {
+  static override readonly name = 'StaleTermError'
+  static readonly code = 'SHOAL_STALE_TERM'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(StaleTermError.code, message, options)
+    this.name = 'StaleTermError'
+  }
+}
+
+/** A coordinator-only write came from a node that does not hold the role. */
+export class NotCoordinatorError extends ShoalError {
+  static override readonly name = 'NotCoordinatorError'
+  static readonly code = 'SHOAL_NOT_COORDINATOR'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(NotCoordinatorError.code, message, options)
+    this.name = 'NotCoordinatorError'
+  }
+}
 
 // Layers and images
-export const InvalidDigestError = defineError('InvalidDigestError', 'SHOAL_INVALID_DIGEST', 400)
-export const InvalidReferenceError = defineError('InvalidReferenceError', 'SHOAL_INVALID_REFERENCE', 400)
-export const DigestMismatchError = defineError('DigestMismatchError', 'SHOAL_DIGEST_MISMATCH', 502)
-export const RegistryUnreachableError = defineError(
-  'RegistryUnreachableError',
-  'SHOAL_REGISTRY_UNREACHABLE',
-  502,
-)
-export const RegistryAuthError = defineError('RegistryAuthError', 'SHOAL_REGISTRY_AUTH', 401)
-export const ManifestNotFoundError = defineError('ManifestNotFoundError', 'SHOAL_MANIFEST_NOT_FOUND', 404)
-export const BlobNotFoundError = defineError('BlobNotFoundError', 'SHOAL_BLOB_NOT_FOUND', 404)
-export const RegistryError = defineError('RegistryError', 'SHOAL_REGISTRY_ERROR', 502)
-export const ManifestInvalidError = defineError('ManifestInvalidError', 'SHOAL_MANIFEST_INVALID', 502)
-export const PlatformNotFoundError = defineError('PlatformNotFoundError', 'SHOAL_PLATFORM_NOT_FOUND', 404)
-export const StoreFullError = defineError('StoreFullError', 'SHOAL_STORE_FULL', 507)
+
+/** A string is not a sha256 digest. */
+export class InvalidDigestError extends ShoalError {
+  static override readonly name = 'InvalidDigestError'
+  static readonly code = 'SHOAL_INVALID_DIGEST'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(InvalidDigestError.code, message, options)
+    this.name = 'InvalidDigestError'
+  }
+}
+
+/** A string is not an image reference. */
+export class InvalidReferenceError extends ShoalError {
+  static override readonly name = 'InvalidReferenceError'
+  static readonly code = 'SHOAL_INVALID_REFERENCE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(InvalidReferenceError.code, message, options)
+    this.name = 'InvalidReferenceError'
+  }
+}
+
+/** Bytes received do not hash to the digest they were asked for (or run past its size). */
+export class DigestMismatchError extends ShoalError {
+  static override readonly name = 'DigestMismatchError'
+  static readonly code = 'SHOAL_DIGEST_MISMATCH'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DigestMismatchError.code, message, options)
+    this.name = 'DigestMismatchError'
+  }
+}
+
+/** A registry cannot be reached or did not answer in time. */
+export class RegistryUnreachableError extends ShoalError {
+  static override readonly name = 'RegistryUnreachableError'
+  static readonly code = 'SHOAL_REGISTRY_UNREACHABLE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(RegistryUnreachableError.code, message, options)
+    this.name = 'RegistryUnreachableError'
+  }
+}
+
+/** A registry refused the credentials, or gave no usable token. */
+export class RegistryAuthError extends ShoalError {
+  static override readonly name = 'RegistryAuthError'
+  static readonly code = 'SHOAL_REGISTRY_AUTH'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(RegistryAuthError.code, message, options)
+    this.name = 'RegistryAuthError'
+  }
+}
+
+/** No manifest by that reference (in the registry, or in this node's store). */
+export class ManifestNotFoundError extends ShoalError {
+  static override readonly name = 'ManifestNotFoundError'
+  static readonly code = 'SHOAL_MANIFEST_NOT_FOUND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ManifestNotFoundError.code, message, options)
+    this.name = 'ManifestNotFoundError'
+  }
+}
+
+/** No blob by that digest (in the registry, a peer's store or this one). */
+export class BlobNotFoundError extends ShoalError {
+  static override readonly name = 'BlobNotFoundError'
+  static readonly code = 'SHOAL_BLOB_NOT_FOUND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BlobNotFoundError.code, message, options)
+    this.name = 'BlobNotFoundError'
+  }
+}
+
+/** A registry answered with a status or behaviour shoal cannot use. */
+export class RegistryError extends ShoalError {
+  static override readonly name = 'RegistryError'
+  static readonly code = 'SHOAL_REGISTRY_ERROR'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(RegistryError.code, message, options)
+    this.name = 'RegistryError'
+  }
+}
+
+/** A registry sent a manifest or index that is malformed, too large or inconsistent. */
+export class ManifestInvalidError extends ShoalError {
+  static override readonly name = 'ManifestInvalidError'
+  static readonly code = 'SHOAL_MANIFEST_INVALID'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ManifestInvalidError.code, message, options)
+    this.name = 'ManifestInvalidError'
+  }
+}
+
+/** An image index has no manifest for this node's platform. */
+export class PlatformNotFoundError extends ShoalError {
+  static override readonly name = 'PlatformNotFoundError'
+  static readonly code = 'SHOAL_PLATFORM_NOT_FOUND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(PlatformNotFoundError.code, message, options)
+    this.name = 'PlatformNotFoundError'
+  }
+}
+
+/** The content store's cap (--store-max) leaves no room, even after evicting unused blobs. */
+export class StoreFullError extends ShoalError {
+  static override readonly name = 'StoreFullError'
+  static readonly code = 'SHOAL_STORE_FULL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(StoreFullError.code, message, options)
+    this.name = 'StoreFullError'
+  }
+}
+
 /** The filesystem under the data directory has no room left (as opposed to the store's own cap). */
-export const DiskFullError = defineError('DiskFullError', 'SHOAL_DISK_FULL', 507)
-export const ImageNotFoundError = defineError('ImageNotFoundError', 'SHOAL_IMAGE_NOT_FOUND', 404)
-export const ImageInUseError = defineError('ImageInUseError', 'SHOAL_IMAGE_IN_USE', 409)
-export const DockerUnavailableError = defineError('DockerUnavailableError', 'SHOAL_DOCKER_UNAVAILABLE', 503)
-export const PullFailedError = defineError('PullFailedError', 'SHOAL_PULL_FAILED', 502)
+export class DiskFullError extends ShoalError {
+  static override readonly name = 'DiskFullError'
+  static readonly code = 'SHOAL_DISK_FULL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DiskFullError.code, message, options)
+    this.name = 'DiskFullError'
+  }
+}
+
+/** No image by that reference on this node (or in the engine, and it could not be pulled). */
+export class ImageNotFoundError extends ShoalError {
+  static override readonly name = 'ImageNotFoundError'
+  static readonly code = 'SHOAL_IMAGE_NOT_FOUND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ImageNotFoundError.code, message, options)
+    this.name = 'ImageNotFoundError'
+  }
+}
+
+/** An image is in use and cannot be removed. */
+export class ImageInUseError extends ShoalError {
+  static override readonly name = 'ImageInUseError'
+  static readonly code = 'SHOAL_IMAGE_IN_USE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ImageInUseError.code, message, options)
+    this.name = 'ImageInUseError'
+  }
+}
+
+/** The Docker engine cannot be reached or failed a request. */
+export class DockerUnavailableError extends ShoalError {
+  static override readonly name = 'DockerUnavailableError'
+  static readonly code = 'SHOAL_DOCKER_UNAVAILABLE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DockerUnavailableError.code, message, options)
+    this.name = 'DockerUnavailableError'
+  }
+}
+
+/** The Docker engine answered an API request with an unexpected status, or not in time. */
+export class DockerApiError extends ShoalError {
+  static override readonly name = 'DockerApiError'
+  static readonly code = 'SHOAL_DOCKER_API'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DockerApiError.code, message, options)
+    this.name = 'DockerApiError'
+  }
+}
+
+/** A pull could not get a blob by any route. */
+export class PullFailedError extends ShoalError {
+  static override readonly name = 'PullFailedError'
+  static readonly code = 'SHOAL_PULL_FAILED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(PullFailedError.code, message, options)
+    this.name = 'PullFailedError'
+  }
+}
+
 /** A relay refused to pass a blob on to a peer that joined its relay chain before it (that would be a cycle). */
-export const RelayOrderError = defineError('RelayOrderError', 'SHOAL_RELAY_ORDER', 409)
+export class RelayOrderError extends ShoalError {
+  static override readonly name = 'RelayOrderError'
+  static readonly code = 'SHOAL_RELAY_ORDER'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(RelayOrderError.code, message, options)
+    this.name = 'RelayOrderError'
+  }
+}
+
+/** A peer broke the blob channel's protocol: a malformed or oversized request, or a close mid-exchange. */
+export class BlobProtocolError extends ShoalError {
+  static override readonly name = 'BlobProtocolError'
+  static readonly code = 'SHOAL_BLOB_PROTOCOL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BlobProtocolError.code, message, options)
+    this.name = 'BlobProtocolError'
+  }
+}
+
+/** A blob's file ended before the size the store holds for it. */
+export class BlobTruncatedError extends ShoalError {
+  static override readonly name = 'BlobTruncatedError'
+  static readonly code = 'SHOAL_BLOB_TRUNCATED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BlobTruncatedError.code, message, options)
+    this.name = 'BlobTruncatedError'
+  }
+}
+
+/** A blob being written was given up before it was complete (its fetch ended, or the daemon is stopping). */
+export class BlobWriteAbandonedError extends ShoalError {
+  static override readonly name = 'BlobWriteAbandonedError'
+  static readonly code = 'SHOAL_BLOB_WRITE_ABANDONED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BlobWriteAbandonedError.code, message, options)
+    this.name = 'BlobWriteAbandonedError'
+  }
+}
 
 // Jobs
-export const InvalidJobError = defineError('InvalidJobError', 'SHOAL_INVALID_JOB', 400)
-export const JobTooLargeError = defineError('JobTooLargeError', 'SHOAL_JOB_TOO_LARGE', 413)
-export const JobCycleError = defineError('JobCycleError', 'SHOAL_JOB_CYCLE', 400)
-export const JobNotFoundError = defineError('JobNotFoundError', 'SHOAL_JOB_NOT_FOUND', 404)
-export const JobFinishedError = defineError('JobFinishedError', 'SHOAL_JOB_FINISHED', 409)
-export const JobNotFinishedError = defineError('JobNotFinishedError', 'SHOAL_JOB_NOT_FINISHED', 409)
-export const TooManyJobsError = defineError('TooManyJobsError', 'SHOAL_TOO_MANY_JOBS', 413)
-export const LogsUnavailableError = defineError('LogsUnavailableError', 'SHOAL_LOGS_UNAVAILABLE', 503)
-export const WaitTimeoutError = defineError('WaitTimeoutError', 'SHOAL_WAIT_TIMEOUT', 408)
+
+/** A job spec or submission is invalid. */
+export class InvalidJobError extends ShoalError {
+  static override readonly name = 'InvalidJobError'
+  static readonly code = 'SHOAL_INVALID_JOB'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(InvalidJobError.code, message, options)
+    this.name = 'InvalidJobError'
+  }
+}
+
+/** A job spec is over its size limit. */
+export class JobTooLargeError extends ShoalError {
+  static override readonly name = 'JobTooLargeError'
+  static readonly code = 'SHOAL_JOB_TOO_LARGE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(JobTooLargeError.code, message, options)
+    this.name = 'JobTooLargeError'
+  }
+}
+
+/** The jobs of a submission wait on each other in a cycle. */
+export class JobCycleError extends ShoalError {
+  static override readonly name = 'JobCycleError'
+  static readonly code = 'SHOAL_JOB_CYCLE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(JobCycleError.code, message, options)
+    this.name = 'JobCycleError'
+  }
+}
+
+/** The node was asked to run work with a driver it does not have (no Docker engine, or the driver is off). */
+export class DriverUnavailableError extends ShoalError {
+  static override readonly name = 'DriverUnavailableError'
+  static readonly code = 'SHOAL_DRIVER_UNAVAILABLE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DriverUnavailableError.code, message, options)
+    this.name = 'DriverUnavailableError'
+  }
+}
+
+/** No job by that id, or a prefix matches several. */
+export class JobNotFoundError extends ShoalError {
+  static override readonly name = 'JobNotFoundError'
+  static readonly code = 'SHOAL_JOB_NOT_FOUND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(JobNotFoundError.code, message, options)
+    this.name = 'JobNotFoundError'
+  }
+}
+
+/** The job has already finished: there is nothing to cancel. */
+export class JobFinishedError extends ShoalError {
+  static override readonly name = 'JobFinishedError'
+  static readonly code = 'SHOAL_JOB_FINISHED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(JobFinishedError.code, message, options)
+    this.name = 'JobFinishedError'
+  }
+}
+
+/** The job has not finished: only a finished job can be retried. */
+export class JobNotFinishedError extends ShoalError {
+  static override readonly name = 'JobNotFinishedError'
+  static readonly code = 'SHOAL_JOB_NOT_FINISHED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(JobNotFinishedError.code, message, options)
+    this.name = 'JobNotFinishedError'
+  }
+}
+
+/** A submission holds more jobs than one may. */
+export class TooManyJobsError extends ShoalError {
+  static override readonly name = 'TooManyJobsError'
+  static readonly code = 'SHOAL_TOO_MANY_JOBS'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(TooManyJobsError.code, message, options)
+    this.name = 'TooManyJobsError'
+  }
+}
+
+/** A job's log cannot be read: not written yet, gone, or its node unreachable. */
+export class LogsUnavailableError extends ShoalError {
+  static override readonly name = 'LogsUnavailableError'
+  static readonly code = 'SHOAL_LOGS_UNAVAILABLE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(LogsUnavailableError.code, message, options)
+    this.name = 'LogsUnavailableError'
+  }
+}
+
+/** A peer sent a malformed job-log request or answer. */
+export class LogProtocolError extends ShoalError {
+  static override readonly name = 'LogProtocolError'
+  static readonly code = 'SHOAL_LOG_PROTOCOL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(LogProtocolError.code, message, options)
+    this.name = 'LogProtocolError'
+  }
+}
+
+/** This node is done reading another node's job log (it ended, or its reader went away). */
+export class LogStreamClosedError extends ShoalError {
+  static override readonly name = 'LogStreamClosedError'
+  static readonly code = 'SHOAL_LOG_STREAM_CLOSED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(LogStreamClosedError.code, message, options)
+    this.name = 'LogStreamClosedError'
+  }
+}
+
+/** Jobs waited on were still unfinished when the wait timed out. */
+export class WaitTimeoutError extends ShoalError {
+  static override readonly name = 'WaitTimeoutError'
+  static readonly code = 'SHOAL_WAIT_TIMEOUT'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(WaitTimeoutError.code, message, options)
+    this.name = 'WaitTimeoutError'
+  }
+}
 
 // API
-export const NotFoundError = defineError('NotFoundError', 'SHOAL_NOT_FOUND', 404)
-export const NodeNotFoundError = defineError('NodeNotFoundError', 'SHOAL_NODE_NOT_FOUND', 404)
-export const NodeAmbiguousError = defineError('NodeAmbiguousError', 'SHOAL_NODE_AMBIGUOUS', 409)
-export const MethodNotAllowedError = defineError('MethodNotAllowedError', 'SHOAL_METHOD_NOT_ALLOWED', 405)
-export const UnauthorizedError = defineError('UnauthorizedError', 'SHOAL_UNAUTHORIZED', 401)
-export const BadRequestError = defineError('BadRequestError', 'SHOAL_BAD_REQUEST', 400)
-export const InternalError = defineError('InternalError', 'SHOAL_INTERNAL', 500)
+
+/** No such endpoint or file. */
+export class NotFoundError extends ShoalError {
+  static override readonly name = 'NotFoundError'
+  static readonly code = 'SHOAL_NOT_FOUND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(NotFoundError.code, message, options)
+    this.name = 'NotFoundError'
+  }
+}
+
+/** No node by that id, name or id tail. */
+export class NodeNotFoundError extends ShoalError {
+  static override readonly name = 'NodeNotFoundError'
+  static readonly code = 'SHOAL_NODE_NOT_FOUND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(NodeNotFoundError.code, message, options)
+    this.name = 'NodeNotFoundError'
+  }
+}
+
+/** A name or id tail matches several nodes. */
+export class NodeAmbiguousError extends ShoalError {
+  static override readonly name = 'NodeAmbiguousError'
+  static readonly code = 'SHOAL_NODE_AMBIGUOUS'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(NodeAmbiguousError.code, message, options)
+    this.name = 'NodeAmbiguousError'
+  }
+}
+
+/** The endpoint does not take that method (or only on the unix socket). */
+export class MethodNotAllowedError extends ShoalError {
+  static override readonly name = 'MethodNotAllowedError'
+  static readonly code = 'SHOAL_METHOD_NOT_ALLOWED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(MethodNotAllowedError.code, message, options)
+    this.name = 'MethodNotAllowedError'
+  }
+}
+
+/** A request over TCP came without the token the listener requires. */
+export class UnauthorizedError extends ShoalError {
+  static override readonly name = 'UnauthorizedError'
+  static readonly code = 'SHOAL_UNAUTHORIZED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(UnauthorizedError.code, message, options)
+    this.name = 'UnauthorizedError'
+  }
+}
+
+/** A request's body or parameters are malformed. */
+export class BadRequestError extends ShoalError {
+  static override readonly name = 'BadRequestError'
+  static readonly code = 'SHOAL_BAD_REQUEST'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BadRequestError.code, message, options)
+    this.name = 'BadRequestError'
+  }
+}
+
+/** Anything thrown that is not a ShoalError (see asShoalError). */
+export class InternalError extends ShoalError {
+  static override readonly name = 'InternalError'
+  static readonly code = 'SHOAL_INTERNAL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(InternalError.code, message, options)
+    this.name = 'InternalError'
+  }
+}
 
 // CLI
-export const DaemonUnreachableError = defineError('DaemonUnreachableError', 'SHOAL_DAEMON_UNREACHABLE', 503)
+
+/** No daemon answers on the data directory's socket. */
+export class DaemonUnreachableError extends ShoalError {
+  static override readonly name = 'DaemonUnreachableError'
+  static readonly code = 'SHOAL_DAEMON_UNREACHABLE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(DaemonUnreachableError.code, message, options)
+    this.name = 'DaemonUnreachableError'
+  }
+}
+
+/** The daemon answered with something other than JSON. */
+export class BadResponseError extends ShoalError {
+  static override readonly name = 'BadResponseError'
+  static readonly code = 'SHOAL_BAD_RESPONSE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BadResponseError.code, message, options)
+    this.name = 'BadResponseError'
+  }
+}
+
+/** Jobs waited on finished, but not all of them succeeded. */
+export class JobsUnsuccessfulError extends ShoalError {
+  static override readonly name = 'JobsUnsuccessfulError'
+  static readonly code = 'SHOAL_JOBS_UNSUCCESSFUL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(JobsUnsuccessfulError.code, message, options)
+    this.name = 'JobsUnsuccessfulError'
+  }
+}
 
 /** Turns anything thrown into a ShoalError, keeping the original as `cause`. */
 export function asShoalError(err: unknown): ShoalError {

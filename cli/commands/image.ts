@@ -1,6 +1,6 @@
 // `shoal image pull|list|rm` and `shoal layer list`.
 import type { ImageView, LayerView, LocalImage, PullEvent, PullResult } from '../../src/api/types.js'
-import { ShoalError } from '../../src/errors.js'
+import { PullFailedError, ShoalError } from '../../src/errors.js'
 import type { ApiClient } from '../client.js'
 import { bytes, shortId, table } from '../format.js'
 
@@ -27,9 +27,8 @@ export async function imagePullCommand(
     else progress?.update(line)
   })
   progress?.stop()
-  if (failure !== undefined) throw new ShoalError(failure.code, failure.message, 502)
-  if (result === undefined)
-    throw new ShoalError('SHOAL_PULL_FAILED', 'the daemon ended the pull without a result', 502)
+  if (failure !== undefined) throw new ShoalError(failure.code, failure.message)
+  if (result === undefined) throw new PullFailedError('the daemon ended the pull without a result')
   if (options.json === true) {
     console.log(JSON.stringify(result, null, 2))
     return

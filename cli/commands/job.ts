@@ -1,7 +1,7 @@
 // `shoal job submit|list|show|logs|cancel|retry|wait`: jobs run anywhere in the mesh, asked of the local daemon.
 import { readFile } from 'node:fs/promises'
 import type { JobInput, JobView, WaitResult } from '../../src/api/types.js'
-import { InvalidFlagError, ShoalError, WaitTimeoutError } from '../../src/errors.js'
+import { InvalidFlagError, JobsUnsuccessfulError, WaitTimeoutError } from '../../src/errors.js'
 import { isFinal } from '../../src/jobs/states.js'
 import { parseDuration, parseLabels } from '../../src/util/parse.js'
 import type { ApiClient } from '../client.js'
@@ -240,11 +240,7 @@ export async function jobWaitCommand(
   }
   const unsuccessful = result.jobs.filter((job) => job.state !== 'succeeded')
   if (unsuccessful.length > 0) {
-    throw new ShoalError(
-      'SHOAL_JOBS_UNSUCCESSFUL',
-      `${unsuccessful.length} of ${result.jobs.length} job(s) did not succeed`,
-      409,
-    )
+    throw new JobsUnsuccessfulError(`${unsuccessful.length} of ${result.jobs.length} job(s) did not succeed`)
   }
 }
 

@@ -19,6 +19,17 @@ export interface ApiComponents {
   logger: Logger
 }
 
+export interface ApiInit {
+  socketPath: string
+  /** @default '127.0.0.1' */
+  httpHost: string
+  /** 0 picks any free port. */
+  httpPort: number
+  /** Required (≥ 16 characters) when httpHost is not loopback. */
+  token?: string
+  facts: DaemonFacts
+}
+
 export interface DaemonFacts {
   dataDir: string
   version: string

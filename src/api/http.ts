@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { BadRequestError, RecordTooLargeError, type ShoalError } from '../errors.js'
 import type { ApiContext } from './context.js'
+import { statusOf } from './status.js'
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
@@ -18,7 +19,7 @@ export function sendError(res: ServerResponse, err: ShoalError): void {
     res.destroy(err)
     return
   }
-  sendJson(res, err.status, { error: { code: err.code, message: err.message } })
+  sendJson(res, statusOf(err), { error: { code: err.code, message: err.message } })
 }
 
 /** Reads a JSON body of at most `limit` bytes. */

@@ -12,9 +12,8 @@ import {
   UnauthorizedError,
 } from '../errors.js'
 import { partLogger } from '../logger.js'
-import type { ApiContext } from './context.js'
+import type { ApiComponents, ApiContext, ApiInit } from './context.js'
 import { sendError } from './http.js'
-import type { ApiComponents, ApiInit } from './index.js'
 import { Router } from './router.js'
 import { coordinatorRoutes } from './routes/coordinator.js'
 import { eventRoutes } from './routes/events.js'
@@ -26,6 +25,7 @@ import { registryRoutes } from './routes/registry.js'
 import { statsRoutes } from './routes/stats.js'
 import { statusRoutes } from './routes/status.js'
 import { webRoutes } from './routes/web.js'
+import { statusOf } from './status.js'
 
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.')
@@ -118,7 +118,7 @@ export class ApiServer {
       await match.route.handle({ req, res, url, params: match.params, remote })
     } catch (err) {
       const error = asShoalError(err)
-      if (error.status >= 500) this.log.error({ err, path: url.pathname }, 'request failed')
+      if (statusOf(error) >= 500) this.log.error({ err, path: url.pathname }, 'request failed')
       sendError(res, error)
     }
   }

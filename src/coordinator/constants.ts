@@ -43,6 +43,3 @@ export const COORDINATOR_TICK_MS = 100
  * claimed a lease that was being renewed all along. An idle node is late by milliseconds.
  */
 export const STALL_THRESHOLD_MS = 300
-
-/** Peers' clock offsets older than this are ignored when judging whether this node's clock is ahead. */
-export const CLOCK_SAMPLE_TTL_MS = 30_000

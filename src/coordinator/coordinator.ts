@@ -3,10 +3,8 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
 import { partLogger } from '../logger.js'
-import { NODE_KIND, type NodeValue } from '../membership/index.js'
-import type { LocalWrite, RecordChange, StateRecord, WriteResult } from '../state/index.js'
-import { stateConstants, subjectOf, systemClock } from '../state/index.js'
-import { ClockCheck } from './clock-check.js'
+import type { KindHandle, LocalWrite, RecordChange, StateRecord, WriteResult } from '../state/index.js'
+import { systemClock } from '../state/index.js'
 import {
   CLAIM_SETTLE_MS,
   CLAIM_STAGGER_MS,
@@ -17,20 +15,20 @@ import {
   STALL_THRESHOLD_MS,
   STARTUP_GRACE_MS,
 } from './constants.js'
+import { COORDINATOR_LEASE_ID, type LeaseValue, leaseKind } from './lease.js'
+import { type CoordinatorMetrics, createCoordinatorMetrics, type StepDownReason } from './metrics.js'
 import type {
   CoordinatorComponents,
   CoordinatorEvents,
   CoordinatorInit,
   CoordinatorView,
   Role,
-} from './index.js'
-import { COORDINATOR_LEASE_KEY, type LeaseValue, leaseFence, leaseKind } from './lease.js'
-import { type CoordinatorMetrics, createCoordinatorMetrics, type StepDownReason } from './metrics.js'
+} from './types.js'
 
 export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly log: Logger
   private readonly metrics: CoordinatorMetrics
-  private readonly clockCheck: ClockCheck
+  private readonly leases: KindHandle<LeaseValue>
   private readonly leaseMs: number
   private readonly renewEveryMs: number
   private role: Role = 'follower'
@@ -39,7 +37,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** Monotonic times: when we last saw the lease change, when our current claim or renewal was made. */
   private leaseSeenAt: number
   /** The lease record `leaseSeenAt` refers to; the state may hold a newer one not yet announced to us. */
-  private observedLease: StateRecord | undefined
+  private observedLease: StateRecord<LeaseValue> | undefined
   private claimedAt = 0
   private renewedAt = 0
   /** Until then this node acts as coordinator (its lease cannot have lapsed in anyone's view). */
@@ -49,7 +47,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private writing = false
   private clockAheadMs: number | undefined
   private timer: NodeJS.Timeout | undefined
-  private readonly onChange = (change: RecordChange): void => this.observe(change)
+  private unwatch: (() => void) | undefined
   private readonly wallNow: () => number
 
   constructor(
@@ -61,13 +59,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.log = partLogger(components.logger, 'coordinator')
     this.leaseMs = init.leaseMs ?? LEASE_MS
     this.renewEveryMs = init.renewEveryMs ?? RENEW_EVERY_MS
-    this.clockCheck = new ClockCheck(init.maxClockSkewMs ?? stateConstants.MAX_CLOCK_SKEW_MS)
+    this.leases = components.state.kind(leaseKind)
     const clock = init.clock ?? systemClock
     this.wallNow = () => clock.now()
     this.leaseSeenAt = performance.now()
     this.lastTick = this.leaseSeenAt
-    components.state.registerKind(leaseKind)
-    components.state.setFence(leaseFence(() => this.lease()))
     this.metrics = createCoordinatorMetrics(components.metrics, {
       term: () => this.term(),
       isHolder: () => this.isHolder(),
@@ -79,7 +75,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.leaseSeenAt = performance.now()
     this.lastTick = this.leaseSeenAt
     this.observedLease = this.lease()
-    this.components.state.on('record:changed', this.onChange)
+    this.unwatch = this.leases.watch((change) => this.observe(change))
     this.timer = setInterval(() => this.tick(), COORDINATOR_TICK_MS)
     this.timer.unref()
     if (this.init.eligible === false)
@@ -91,14 +87,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.timer === undefined) return
     clearInterval(this.timer)
     this.timer = undefined
-    this.components.state.off('record:changed', this.onChange)
+    this.unwatch?.()
     if (this.isHolder()) {
       const lease = this.lease()?.value
       this.stepDown('released')
       if (lease != null) {
-        await this.components.state
+        await this.leases
           .put(
-            COORDINATOR_LEASE_KEY,
+            COORDINATOR_LEASE_ID,
             { ...lease, expiresAt: this.wallNow(), released: true },
             { term: lease.term },
           )
@@ -111,7 +107,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /** The newest lease this node knows (the highest term: leases merge by term first). */
   lease(): StateRecord<LeaseValue> | undefined {
-    return this.components.state.get(COORDINATOR_LEASE_KEY) as StateRecord<LeaseValue> | undefined
+    return this.leases.get(COORDINATOR_LEASE_ID)
   }
 
   /** The highest coordinator term this node has seen. */
@@ -177,17 +173,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
   }
 
-  private observe(change: RecordChange): void {
-    const { record } = change
-    if (change.source === 'gossip' && record.origin !== this.components.mesh.peerId) {
-      // Gossip arrives moments after it is written: how old it looks is how far our clock runs ahead.
-      this.clockCheck.observe(record.origin, this.wallNow() - record.stamp.wall)
-    }
-    if (record.key !== COORDINATOR_LEASE_KEY) return
+  private observe(change: RecordChange<LeaseValue>): void {
+    const { record, value: lease } = change
+    // Leases are never deleted nor fenced: every change is a new lease.
+    if (record === undefined || lease === undefined) return
     this.leaseSeenAt = performance.now()
     this.observedLease = record
-    const lease = record.value as LeaseValue
-    const previous = change.previous?.value as LeaseValue | undefined
+    const previous = change.previous?.value ?? undefined
     const changed = previous === undefined || previous.holder !== lease.holder || previous.term !== lease.term
     if (changed) {
       this.metrics.changes.inc()
@@ -235,7 +227,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   private checkClock(): void {
-    const ahead = this.clockCheck.aheadByMs()
+    const ahead = this.components.state.clockAheadMs()
     if ((ahead === undefined) === (this.clockAheadMs === undefined)) {
       this.clockAheadMs = ahead
       return
@@ -283,16 +275,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private rank(): number {
     const self = this.components.mesh.peerId
     const lapsedHolder = this.lease()?.value?.holder
-    const candidates = [self]
-    for (const record of this.components.state.list(NODE_KIND)) {
-      const peer = subjectOf(record.key)
-      const node = record.value as NodeValue | null
-      if (peer === self || peer === lapsedHolder || node == null) continue
-      if (node.state !== 'up' || node.coordinator === false) continue
-      if (this.components.membership.livenessOf(peer) === 'alive') candidates.push(peer)
-    }
-    candidates.sort()
-    return candidates.indexOf(self)
+    const candidates = new Set(this.components.membership.coordinatorCandidates())
+    if (lapsedHolder !== undefined) candidates.delete(lapsedHolder)
+    candidates.add(self)
+    return [...candidates].sort().indexOf(self)
   }
 
   private claim(): void {
@@ -317,8 +303,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.deadline = claimedAt + this.leaseMs - HOLDER_SAFETY_MARGIN_MS
     this.metrics.claims.inc()
     this.log.info({ term }, `claiming the coordinator role for term ${term}`)
-    state
-      .put(COORDINATOR_LEASE_KEY, value, { term })
+    this.leases
+      .put(COORDINATOR_LEASE_ID, value, { term })
       .then((result) => {
         if (!result.applied && this.role === 'candidate') this.role = 'follower'
       })
@@ -353,9 +339,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
     const renewedAt = performance.now()
     this.writing = true
-    this.components.state
+    this.leases
       .put(
-        COORDINATOR_LEASE_KEY,
+        COORDINATOR_LEASE_ID,
         { ...lease, expiresAt: this.wallNow() + this.leaseMs },
         { term: this.ownTerm },
       )

@@ -1,65 +1,26 @@
 // The coordinator's face: one node at a time holds the role through the replicated lease, fenced by terms.
-import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
-import type { Membership } from '../membership/index.js'
-import type { Mesh } from '../mesh/index.js'
-import type { ReplicatedState, WallClock } from '../state/index.js'
 import { Coordinator } from './coordinator.js'
+import type { CoordinatorComponents, CoordinatorInit } from './types.js'
 
 export * as coordinatorConstants from './constants.js'
 export { Coordinator } from './coordinator.js'
 export type { LeaseValue } from './lease.js'
-export { COORDINATOR_LEASE_KEY, judgeFenced, LEASE_KIND } from './lease.js'
-
-/** `follower`: not coordinating; `candidate`: claimed, waiting to see the claim stand; `holder`: coordinating. */
-export type Role = 'follower' | 'candidate' | 'holder'
-
-/** The coordinator as one node sees it (`shoal coordinator --json`). */
-export interface CoordinatorView {
-  /** `held`: a live lease; `lapsed`: the last lease ran out and an election is due; `none`: never elected. */
-  status: 'held' | 'lapsed' | 'none'
-  holder: string | null
-  holderName: string | null
-  term: number
-  /** True if the answering node is the coordinator. */
-  self: boolean
-  /** ISO time the holder's term began (its clock). */
-  since: string | null
-  /** ISO time the lease ends in the answering node's view unless renewed. */
-  expiresAt: string | null
-  /** The answering node's role. */
-  role: Role
-  /** Whether the answering node stands for the role. */
-  eligible: boolean
-}
-
-export interface CoordinatorEvents {
-  /** The holder or term changed, or this node took or left the role. */
-  change: [view: CoordinatorView]
-}
-
-export interface CoordinatorInit {
-  /** This node's name, written into the lease it holds. */
-  name: string
-  /** Stands for the role (`--no-coordinator` makes it false). @default true */
-  eligible?: boolean
-  /** @default LEASE_MS */
-  leaseMs?: number
-  /** @default RENEW_EVERY_MS */
-  renewEveryMs?: number
-  /** @default MAX_CLOCK_SKEW_MS */
-  maxClockSkewMs?: number
-  /** @default the system clock */
-  clock?: WallClock
-}
-
-export interface CoordinatorComponents {
-  state: ReplicatedState
-  membership: Membership
-  mesh: Mesh
-  logger: Logger
-  metrics: Registry
-}
+export {
+  COORDINATOR_LEASE_ID,
+  COORDINATOR_LEASE_KEY,
+  coordinatorKinds,
+  judgeFenced,
+  LEASE_KIND,
+  leaseFence,
+  leaseKind,
+} from './lease.js'
+export type {
+  CoordinatorComponents,
+  CoordinatorEvents,
+  CoordinatorInit,
+  CoordinatorView,
+  Role,
+} from './types.js'
 
 export function createCoordinator(components: CoordinatorComponents, init: CoordinatorInit): Coordinator {
   return new Coordinator(components, init)

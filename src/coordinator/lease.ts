@@ -2,15 +2,17 @@
 import { z } from 'zod'
 import {
   compareStamps,
-  type Fence,
+  defineKind,
+  type FenceFactory,
   PEER_ID_PATTERN,
-  type RecordKind,
   type StateRecord,
   subjectOf,
 } from '../state/index.js'
 
 export const LEASE_KIND = 'lease'
-export const COORDINATOR_LEASE_KEY = `${LEASE_KIND}/coordinator`
+/** The one lease: `lease/coordinator`. */
+export const COORDINATOR_LEASE_ID = 'coordinator'
+export const COORDINATOR_LEASE_KEY = `${LEASE_KIND}/${COORDINATOR_LEASE_ID}`
 
 const uint = z.number().int().nonnegative()
 
@@ -34,19 +36,22 @@ export const leaseValueSchema = z.object({
 })
 export type LeaseValue = z.infer<typeof leaseValueSchema>
 
-export const leaseKind: RecordKind<LeaseValue> = {
+export const leaseKind = defineKind<LeaseValue>({
   name: LEASE_KIND,
   schema: leaseValueSchema,
-  writer: (record: StateRecord) => {
-    if (subjectOf(record.key) !== 'coordinator') return `${record.key} is not a known lease`
-    if (record.deleted) return 'leases are never deleted'
-    const value = record.value as LeaseValue
+  writer: (record) => {
+    if (subjectOf(record.key) !== COORDINATOR_LEASE_ID) return `${record.key} is not a known lease`
+    const value = record.value
+    if (record.deleted || value === null) return 'leases are never deleted'
     if (value.holder !== record.origin) return `${record.origin} claimed the lease for ${value.holder}`
     if (value.term !== record.term) return `lease term ${value.term} differs from record term ${record.term}`
     if (value.claim.node !== record.origin) return 'the claim stamp is not the holder’s'
     return undefined
   },
-}
+})
+
+/** The kinds the coordinator writes. */
+export const coordinatorKinds = [leaseKind]
 
 /**
  * The fence as a pure function of the newest lease: a fenced record is accepted if its writer holds the
@@ -69,6 +74,8 @@ export function judgeFenced(
   return `${record.key} was written under term ${record.term} by ${record.origin} after term ${current.term} began`
 }
 
-export function leaseFence(currentLease: () => StateRecord<LeaseValue> | undefined): Fence {
-  return { judge: (record) => judgeFenced(record, currentLease()) }
+/** The fence for the state: fenced records are judged against the newest lease the state holds. */
+export const leaseFence: FenceFactory = (records) => {
+  const leases = records.kind(leaseKind)
+  return { judge: (record) => judgeFenced(record, leases.get(COORDINATOR_LEASE_ID)) }
 }

@@ -2,66 +2,51 @@
 import os from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { LevelWithSilent } from 'pino'
+import type { ApiInit } from '../api/index.js'
+import type { CoordinatorInit } from '../coordinator/index.js'
 import { InvalidFlagError } from '../errors.js'
 import { DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
+import type { JobInit } from '../jobs/index.js'
 import { DEFAULT_BLOB_PORT, DEFAULT_STORE_MAX_BYTES } from '../layers/constants.js'
+import type { LayersInit } from '../layers/index.js'
 import { DOCKER_HUB } from '../layers/reference.js'
 import { LOG_LEVELS } from '../logger.js'
+import type { MembershipInit } from '../membership/index.js'
 import { DEFAULT_LISTEN } from '../mesh/constants.js'
-import type { RecordKind, WallClock } from '../state/index.js'
+import type { MeshInit } from '../mesh/index.js'
+import type { AnyRecordKind, ReplicatedStateInit, WallClock } from '../state/index.js'
 import { parseDuration, parseLabels, parsePort, parseSize } from '../util/parse.js'
 import { resolveDataDir } from './data-dir.js'
 
 /** Default HTTP port (web page, /metrics, read-only API), next to the p2p port. */
 export const DEFAULT_HTTP_PORT = 7421
 
+/**
+ * Everything a daemon is started with, shaped by part: each section is that part's options (its `XInit`) less
+ * what the daemon derives itself (the data directory, keys, version, names). Flags fill it (resolveDaemonConfig);
+ * tests and benchmarks build it directly, with the timing options a part documents.
+ */
 export interface DaemonConfig {
   dataDir: string
+  /** This node's name (node records, the lease, logs). */
+  name: string
+  logLevel: LevelWithSilent
   /** A swarm key file to use instead of <dataDir>/swarm.key. */
   swarmKeyFile?: string
-  listen: string[]
-  bootstrap: string[]
-  mdns: boolean
-  /** Stands for the coordinator role (`--no-coordinator` says no). */
-  coordinator: boolean
-  name: string
-  labels: Record<string, string>
-  httpHost: string
-  httpPort: number
   /** Docker engine socket; else DOCKER_HOST; else /var/run/docker.sock. */
   dockerSocket?: string
-  /** Cap on the content store in bytes. */
-  storeMaxBytes: number
-  /** Finished jobs are deleted this long after they end; 0 keeps them. */
-  jobRetentionMs: number
-  /** Blob channel port (0 = any); it listens on the host of the first --listen address. */
-  blobPort: number
-  registryConfigFile?: string
-  /** Registry the mirror maps names it does not know to. */
-  mirrorUpstream: string
-  logLevel: LevelWithSilent
-  /** Test and tuning hooks; not flags. */
-  tuning?: DaemonTuning
-}
-
-export interface DaemonTuning {
+  /** The wall clock every part reads. @default the system clock */
   clock?: WallClock
-  heartbeatIntervalMs?: number
-  suspectAfterMs?: number
-  deadAfterMs?: number
-  syncIntervalMs?: number
-  tombstoneTtlMs?: number
-  tombstoneGcIntervalMs?: number
-  targetConnections?: number
-  leaseMs?: number
-  renewEveryMs?: number
-  claimSettleMs?: number
-  /** How often the coordinator looks for finished jobs past their retention. */
-  jobCollectIntervalMs?: number
-  /** How long an assignment may go unstarted, with room on its node, before it is moved. */
-  jobStartTimeoutMs?: number
-  /** Extra record kinds to register (tests and benchmarks write their own kinds). */
-  extraKinds?: RecordKind[]
+  mesh: Omit<MeshInit, 'privateKey' | 'swarmKey'>
+  state?: Omit<ReplicatedStateInit, 'kinds' | 'fence' | 'clock'>
+  membership: Omit<MembershipInit, 'dataDir' | 'name' | 'version' | 'coordinatorEligible'>
+  /** `eligible` also goes into this node's record (membership advertises it). */
+  coordinator: Omit<CoordinatorInit, 'name' | 'clock'>
+  layers: Omit<LayersInit, 'dataDir' | 'swarmKey' | 'blobHost'>
+  jobs: Omit<JobInit, 'dataDir' | 'clock'>
+  api: Pick<ApiInit, 'httpHost' | 'httpPort'>
+  /** Record kinds beyond the parts' own (tests and benchmarks write kinds of their own). */
+  extraKinds?: AnyRecordKind[]
 }
 
 /** What `shoal daemon` hands over from its flags (strings as typed, before validation). */
@@ -97,38 +82,40 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     throw new InvalidFlagError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`)
   }
   const listen = flags.listen !== undefined && flags.listen.length > 0 ? flags.listen : DEFAULT_LISTEN
+  const bootstrap = [...(flags.bootstrap ?? [])]
+  for (const addr of listen) checkMultiaddr('--listen', addr)
+  for (const addr of bootstrap) checkMultiaddr('--bootstrap', addr)
+  const mirrorUpstream = flags.mirrorUpstream ?? DOCKER_HUB
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(mirrorUpstream)) {
+    throw new InvalidFlagError(`--mirror-upstream "${mirrorUpstream}" is not a registry host[:port]`)
+  }
   const config: DaemonConfig = {
     dataDir: resolveDataDir(flags.dataDir, env),
-    listen: [...listen],
-    bootstrap: [...(flags.bootstrap ?? [])],
-    mdns: flags.mdns ?? true,
-    coordinator: flags.coordinator ?? true,
     name,
-    labels: parseLabels(flags.label ?? []),
-    httpHost: flags.httpHost ?? '127.0.0.1',
-    httpPort: flags.httpPort === undefined ? DEFAULT_HTTP_PORT : parsePort(flags.httpPort, '--http-port'),
-    storeMaxBytes:
-      flags.storeMax === undefined ? DEFAULT_STORE_MAX_BYTES : parseSize(flags.storeMax, '--store-max'),
-    jobRetentionMs:
-      flags.jobRetention === undefined
-        ? DEFAULT_JOB_RETENTION_MS
-        : parseDuration(flags.jobRetention, '--job-retention'),
-    blobPort: flags.blobPort === undefined ? DEFAULT_BLOB_PORT : parsePort(flags.blobPort, '--blob-port'),
-    mirrorUpstream: flags.mirrorUpstream ?? DOCKER_HUB,
     logLevel: logLevel as LevelWithSilent,
-  }
-  for (const [flag, addrs] of [
-    ['--listen', config.listen],
-    ['--bootstrap', config.bootstrap],
-  ] as const) {
-    for (const addr of addrs) checkMultiaddr(flag, addr)
+    mesh: { listen: [...listen], bootstrap, mdns: flags.mdns ?? true },
+    membership: { labels: parseLabels(flags.label ?? []) },
+    coordinator: { eligible: flags.coordinator ?? true },
+    layers: {
+      storeMaxBytes:
+        flags.storeMax === undefined ? DEFAULT_STORE_MAX_BYTES : parseSize(flags.storeMax, '--store-max'),
+      blobPort: flags.blobPort === undefined ? DEFAULT_BLOB_PORT : parsePort(flags.blobPort, '--blob-port'),
+      mirrorUpstream,
+    },
+    jobs: {
+      retentionMs:
+        flags.jobRetention === undefined
+          ? DEFAULT_JOB_RETENTION_MS
+          : parseDuration(flags.jobRetention, '--job-retention'),
+    },
+    api: {
+      httpHost: flags.httpHost ?? '127.0.0.1',
+      httpPort: flags.httpPort === undefined ? DEFAULT_HTTP_PORT : parsePort(flags.httpPort, '--http-port'),
+    },
   }
   if (flags.swarmKey !== undefined) config.swarmKeyFile = flags.swarmKey
   if (flags.dockerSocket !== undefined) config.dockerSocket = flags.dockerSocket
-  if (flags.registryConfig !== undefined) config.registryConfigFile = flags.registryConfig
-  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(config.mirrorUpstream)) {
-    throw new InvalidFlagError(`--mirror-upstream "${config.mirrorUpstream}" is not a registry host[:port]`)
-  }
+  if (flags.registryConfig !== undefined) config.layers.registryConfigFile = flags.registryConfig
   return config
 }
 

@@ -4,12 +4,12 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { type ApiServer, createApiServer, type DaemonFacts, isLoopbackHost } from '../api/index.js'
-import { type Coordinator, createCoordinator } from '../coordinator/index.js'
+import { type Coordinator, coordinatorKinds, createCoordinator, leaseFence } from '../coordinator/index.js'
 import { createDockerEngine } from '../docker/index.js'
 import { DataDirInUseError, DataDirUnusableError, InvalidFlagError, ShoalError } from '../errors.js'
-import { createJobs, type Jobs } from '../jobs/index.js'
-import { createLayers, type Layers } from '../layers/index.js'
-import { createMembership, type Membership } from '../membership/index.js'
+import { createJobs, type Jobs, jobKinds } from '../jobs/index.js'
+import { createLayers, type Layers, layerKinds } from '../layers/index.js'
+import { createMembership, type Membership, membershipKinds } from '../membership/index.js'
 import {
   createMesh,
   loadOrCreatePeerKey,
@@ -22,31 +22,60 @@ import { VERSION } from '../version.js'
 import type { DaemonConfig } from './config.js'
 import { dataDirPaths, MAX_SOCKET_PATH_BYTES } from './data-dir.js'
 
-interface Startable {
+/** A long-lived part: the daemon starts them in order and stops those that started in reverse. */
+interface Service {
   start(): Promise<void>
   stop(): Promise<void>
 }
 
+/** The parts of a running daemon, each reachable for the API, tests and benchmarks. */
+export interface DaemonParts {
+  swarmKey: SwarmKey
+  store: RecordStore
+  mesh: Mesh
+  state: ReplicatedState
+  membership: Membership
+  coordinator: Coordinator
+  layers: Layers
+  jobs: Jobs
+  api: ApiServer
+  metrics: Registry
+  facts: DaemonFacts
+}
+
 export class Daemon {
+  readonly swarmKey: SwarmKey
+  readonly store: RecordStore
+  readonly mesh: Mesh
+  readonly state: ReplicatedState
+  readonly membership: Membership
+  readonly coordinator: Coordinator
+  readonly layers: Layers
+  readonly jobs: Jobs
+  readonly api: ApiServer
+  readonly metrics: Registry
+  readonly facts: DaemonFacts
   private stopping: Promise<void> | undefined
 
   private constructor(
     readonly config: DaemonConfig,
-    readonly swarmKey: SwarmKey,
-    readonly store: RecordStore,
-    readonly mesh: Mesh,
-    readonly state: ReplicatedState,
-    readonly membership: Membership,
-    readonly coordinator: Coordinator,
-    readonly layers: Layers,
-    readonly jobs: Jobs,
-    readonly api: ApiServer,
-    readonly metrics: Registry,
-    readonly facts: DaemonFacts,
-    /** Parts in the order they stop (see start()); only those that started. */
-    private readonly stopSequence: Startable[],
+    parts: DaemonParts,
+    /** The services that started, in the order they started. */
+    private readonly started: Service[],
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.swarmKey = parts.swarmKey
+    this.store = parts.store
+    this.mesh = parts.mesh
+    this.state = parts.state
+    this.membership = parts.membership
+    this.coordinator = parts.coordinator
+    this.layers = parts.layers
+    this.jobs = parts.jobs
+    this.api = parts.api
+    this.metrics = parts.metrics
+    this.facts = parts.facts
+  }
 
   get peerId(): string {
     return this.mesh.peerId
@@ -57,138 +86,23 @@ export class Daemon {
     const paths = dataDirPaths(config.dataDir)
     await prepareDataDir(config.dataDir, paths.socket)
     const store = await openStore(paths.store, paths.pid)
-    let stopSequence: Startable[] = []
+    const started: Service[] = []
     try {
       await writeFile(paths.pid, `${process.pid}\n`)
       await rm(paths.socket, { force: true }) // left behind by a daemon that was killed
-      const privateKey = await loadOrCreatePeerKey(paths.peerKey)
-      const swarmKey = await loadOrCreateSwarmKey(config.dataDir, config.swarmKeyFile)
-      const metrics = new Registry()
-      // Process metrics (memory, CPU, event-loop lag, GC) under the usual nodejs_/process_ names. The lag
-      // histogram samples every 10 ms by default; every 200 ms is plenty and costs nothing measurable idle.
-      collectDefaultMetrics({ register: metrics, eventLoopMonitoringPrecision: 200 })
-      const tuning = config.tuning ?? {}
-      const mesh = await createMesh(
-        { logger, metrics },
-        {
-          privateKey,
-          swarmKey,
-          listen: config.listen,
-          bootstrap: config.bootstrap,
-          mdns: config.mdns,
-          targetConnections: tuning.targetConnections,
-        },
-      )
-      const state = createReplicatedState(
-        { mesh, store, logger, metrics },
-        {
-          clock: tuning.clock,
-          syncIntervalMs: tuning.syncIntervalMs,
-          tombstoneTtlMs: tuning.tombstoneTtlMs,
-          tombstoneGcIntervalMs: tuning.tombstoneGcIntervalMs,
-        },
-      )
-      for (const kind of tuning.extraKinds ?? []) state.registerKind(kind)
-      const docker = createDockerEngine({ socketPath: config.dockerSocket })
-      const membership = createMembership(
-        { state, mesh, docker, logger, metrics },
-        {
-          dataDir: config.dataDir,
-          name: config.name,
-          labels: config.labels,
-          version: VERSION,
-          coordinatorEligible: config.coordinator,
-          heartbeatIntervalMs: tuning.heartbeatIntervalMs,
-          suspectAfterMs: tuning.suspectAfterMs,
-          deadAfterMs: tuning.deadAfterMs,
-        },
-      )
-      const coordinator = createCoordinator(
-        { state, membership, mesh, logger, metrics },
-        {
-          name: config.name,
-          eligible: config.coordinator,
-          leaseMs: tuning.leaseMs,
-          renewEveryMs: tuning.renewEveryMs,
-          clock: tuning.clock,
-        },
-      )
-      membership.showCoordinator(() => coordinator.holder())
-      const layers = createLayers(
-        { state, mesh, membership, docker, logger, metrics },
-        {
-          dataDir: config.dataDir,
-          swarmKey: swarmKey.bytes,
-          storeMaxBytes: config.storeMaxBytes,
-          blobHost: listenHost(config.listen),
-          blobPort: config.blobPort,
-          registryConfigFile: config.registryConfigFile,
-          mirrorUpstream: config.mirrorUpstream,
-          claimSettleMs: tuning.claimSettleMs,
-        },
-      )
-      const jobs = createJobs(
-        { state, mesh, membership, coordinator, layers, docker, logger, metrics },
-        {
-          dataDir: config.dataDir,
-          clock: tuning.clock,
-          retentionMs: config.jobRetentionMs,
-          collectIntervalMs: tuning.jobCollectIntervalMs,
-          startTimeoutMs: tuning.jobStartTimeoutMs,
-        },
-      )
-      const facts: DaemonFacts = {
-        dataDir: config.dataDir,
-        version: VERSION,
-        name: config.name,
-        startedAt: Date.now(),
-        swarmKeyFingerprint: swarmKey.fingerprint,
+      const parts = await buildParts(config, store, logger)
+      const { membership, coordinator, layers, jobs, api } = parts
+      for (const service of [replication(parts), membership, coordinator, layers, jobs, api]) {
+        await service.start()
+        started.push(service)
       }
-      const api = createApiServer(
-        { state, membership, coordinator, layers, jobs, mesh, metrics, logger },
-        {
-          socketPath: paths.socket,
-          httpHost: config.httpHost,
-          httpPort: config.httpPort,
-          token: isLoopbackHost(config.httpHost)
-            ? undefined
-            : await loadOrCreateToken(paths.httpToken, logger),
-          facts,
-        },
-      )
-      // State starts first: it loads the store and registers its protocol and topic before the mesh
-      // accepts anyone. It stops before the mesh, though, so its last gossip (the `left` notice) goes out.
-      const startSequence: Startable[] = [state, mesh, membership, coordinator, layers, jobs, api]
-      const fullStopSequence: Startable[] = [api, jobs, layers, coordinator, membership, state, mesh]
-      for (const part of startSequence) {
-        await part.start()
-        stopSequence = fullStopSequence.filter((p) => startSequence.indexOf(p) <= startSequence.indexOf(part))
-      }
-      const log = logger.child({ name: 'shoal:daemon' })
-      const daemon = new Daemon(
-        config,
-        swarmKey,
-        store,
-        mesh,
-        state,
-        membership,
-        coordinator,
-        layers,
-        jobs,
-        api,
-        metrics,
-        facts,
-        stopSequence,
-        log,
-      )
+      const daemon = new Daemon(config, parts, started, logger.child({ name: 'shoal:daemon' }))
       daemon.announce()
       return daemon
     } catch (err) {
-      for (const part of stopSequence) {
-        await part
-          .stop()
-          .catch((stopErr: Error) => logger.warn({ err: stopErr.message }, 'part failed to stop'))
-      }
+      await stopInReverse(started, (stopErr) =>
+        logger.warn({ err: (stopErr as Error).message }, 'part failed to stop'),
+      )
       await store.close()
       await rm(paths.pid, { force: true })
       throw err
@@ -211,7 +125,7 @@ export class Daemon {
     }
   }
 
-  /** Stops every part in reverse order: API, membership (announces `left`), state (flushes), mesh, store. */
+  /** Stops every part in reverse order: API, jobs, layers, coordinator, membership (announces `left`), state, mesh, store. */
   stop(): Promise<void> {
     this.stopping ??= this.stopParts()
     return this.stopping
@@ -219,14 +133,115 @@ export class Daemon {
 
   private async stopParts(): Promise<void> {
     const errors: unknown[] = []
-    for (const part of this.stopSequence) {
-      await part.stop().catch((err: unknown) => errors.push(err))
-    }
+    await stopInReverse(this.started, (err) => errors.push(err))
     await this.store.close().catch((err: unknown) => errors.push(err))
     await rm(dataDirPaths(this.config.dataDir).pid, { force: true })
     this.log.info('shoal daemon stopped')
     if (errors.length > 0) throw new AggregateError(errors, 'some parts failed to stop cleanly')
   }
+}
+
+/** Builds every part from the config, each with the narrow components it uses; nothing starts here. */
+async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logger): Promise<DaemonParts> {
+  const paths = dataDirPaths(config.dataDir)
+  const privateKey = await loadOrCreatePeerKey(paths.peerKey)
+  const swarmKey = await loadOrCreateSwarmKey(config.dataDir, config.swarmKeyFile)
+  const metrics = new Registry()
+  // Process metrics (memory, CPU, event-loop lag, GC) under the usual nodejs_/process_ names. The lag
+  // histogram samples every 10 ms by default; every 200 ms is plenty and costs nothing measurable idle.
+  collectDefaultMetrics({ register: metrics, eventLoopMonitoringPrecision: 200 })
+  const { clock } = config
+  const mesh = await createMesh({ logger, metrics }, { ...config.mesh, privateKey, swarmKey })
+  const state = createReplicatedState(
+    { mesh, store, logger, metrics },
+    {
+      ...config.state,
+      clock,
+      kinds: [
+        ...membershipKinds,
+        ...coordinatorKinds,
+        ...layerKinds,
+        ...jobKinds,
+        ...(config.extraKinds ?? []),
+      ],
+      fence: leaseFence,
+    },
+  )
+  const docker = createDockerEngine({ socketPath: config.dockerSocket })
+  const membership = createMembership(
+    { state, mesh, docker, logger, metrics },
+    {
+      ...config.membership,
+      dataDir: config.dataDir,
+      name: config.name,
+      version: VERSION,
+      coordinatorEligible: config.coordinator.eligible,
+    },
+  )
+  const coordinator = createCoordinator(
+    { state, membership, mesh, logger, metrics },
+    { ...config.coordinator, name: config.name, clock },
+  )
+  membership.showCoordinator(() => coordinator.holder())
+  const layers = createLayers(
+    { state, mesh, membership, docker, logger, metrics },
+    {
+      ...config.layers,
+      dataDir: config.dataDir,
+      swarmKey: swarmKey.bytes,
+      blobHost: listenHost(config.mesh.listen),
+    },
+  )
+  const jobs = createJobs(
+    { state, mesh, membership, coordinator, layers, docker, logger, metrics },
+    { ...config.jobs, dataDir: config.dataDir, clock },
+  )
+  const facts: DaemonFacts = {
+    dataDir: config.dataDir,
+    version: VERSION,
+    name: config.name,
+    startedAt: Date.now(),
+    swarmKeyFingerprint: swarmKey.fingerprint,
+  }
+  const { httpHost } = config.api
+  const api = createApiServer(
+    { state, membership, coordinator, layers, jobs, mesh, metrics, logger },
+    {
+      ...config.api,
+      socketPath: paths.socket,
+      token: isLoopbackHost(httpHost) ? undefined : await loadOrCreateToken(paths.httpToken, logger),
+      facts,
+    },
+  )
+  return { swarmKey, store, mesh, state, membership, coordinator, layers, jobs, api, metrics, facts }
+}
+
+/**
+ * The state and the mesh as one service: the state loads the store and registers its topic and protocol
+ * before the mesh accepts anyone, and sends its last gossip (membership's `left` notice) before the mesh
+ * closes.
+ */
+function replication({ state, mesh }: DaemonParts): Service {
+  return {
+    async start() {
+      await state.start()
+      try {
+        await mesh.start()
+      } catch (err) {
+        await state.stop()
+        throw err
+      }
+    },
+    async stop() {
+      await state.stop()
+      await mesh.stop()
+    },
+  }
+}
+
+/** Stops services in the reverse of the order they started, reporting each failure and going on. */
+async function stopInReverse(started: readonly Service[], failed: (err: unknown) => void): Promise<void> {
+  for (const service of [...started].reverse()) await service.stop().catch(failed)
 }
 
 /** The IP of the first listen multiaddr (`0.0.0.0` by default): the blob channel listens there too. */
@@ -255,11 +270,21 @@ async function openStore(storePath: string, pidPath: string): Promise<RecordStor
     return await RecordStore.open(storePath)
   } catch (err) {
     if (!(err instanceof ShoalError) || err.code !== DataDirInUseError.code) throw err
-    const pid = (await readFile(pidPath, 'utf8').catch(() => '')).trim()
+    const pid = await readPid(pidPath)
     throw new DataDirInUseError(
       `data directory ${storePath.replace(/\/state$/, '')} is in use by another shoal daemon${pid === '' ? '' : ` (pid ${pid})`}`,
       { cause: err },
     )
+  }
+}
+
+/** The pid a running daemon wrote, or '' if there is no readable pid file (it is only for the message). */
+async function readPid(pidPath: string): Promise<string> {
+  try {
+    return (await readFile(pidPath, 'utf8')).trim()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''
+    throw err
   }
 }
 

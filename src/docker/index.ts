@@ -2,7 +2,7 @@
 import { request } from 'node:http'
 import type { Readable } from 'node:stream'
 import type Dockerode from 'dockerode'
-import { DockerUnavailableError } from '../errors.js'
+import { DockerApiError, DockerUnavailableError } from '../errors.js'
 
 export interface DockerImage {
   id: string
@@ -39,7 +39,7 @@ export function dockerSocketPath(init: DockerEngineInit, env: NodeJS.ProcessEnv 
 
 function getJson(socketPath: string, path: string, timeoutMs = 10_000): Promise<unknown> {
   return get(socketPath, path, timeoutMs).then(({ status, body }) => {
-    if (status !== 200) throw new Error(`GET ${path} answered ${status}`)
+    if (status !== 200) throw new DockerApiError(`GET ${path} answered ${status}`)
     return JSON.parse(body.toString('utf8'))
   })
 }
@@ -52,7 +52,7 @@ function get(socketPath: string, path: string, timeoutMs: number): Promise<{ sta
       res.on('error', reject)
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
     })
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)))
+    req.on('timeout', () => req.destroy(new DockerApiError(`GET ${path} timed out`)))
     req.on('error', reject)
     req.end()
   })
@@ -90,7 +90,7 @@ export function createDockerEngine(init: DockerEngineInit = {}): DockerEngine {
       const { status } = await get(socketPath, `/images/${encodeURI(ref)}/json`, 10_000).catch(unavailable)
       if (status === 200) return true
       if (status === 404) return false
-      return unavailable(new Error(`image lookup answered ${status}`))
+      return unavailable(new DockerApiError(`image lookup answered ${status}`))
     },
     async loadImage(archive) {
       const docker = await client()

@@ -4,12 +4,11 @@ import type { Logger } from 'pino'
 import type { Coordinator } from '../coordinator/index.js'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
 import type { LocalWrite, ReplicatedState } from '../state/index.js'
-import { kindOf, subjectOf } from '../state/index.js'
 import { COLLECT_SLICE } from './constants.js'
+import type { JobBook } from './job-book.js'
 import type { JobMetrics } from './metrics.js'
-import { ASSIGN_KIND, assignKey, controlKey, JOB_KIND, jobKey, runKey } from './records.js'
 import { isFinal } from './states.js'
-import { deriveState, type JobRecords, readJob } from './view.js'
+import { deriveState } from './view.js'
 
 /** Jobs looked at between yields while scanning for expired ones. */
 const SCAN_SLICE = 2_000
@@ -18,8 +17,9 @@ const SCAN_SLICE = 2_000
 const JOBS_PER_WRITE = 64
 
 export interface CollectorComponents {
-  state: ReplicatedState
-  coordinator: Coordinator
+  state: Pick<ReplicatedState, 'write'>
+  jobs: JobBook
+  coordinator: Pick<Coordinator, 'isHolder' | 'term' | 'writeAsCoordinator'>
   metrics: JobMetrics
   log: Logger
   now(): number
@@ -69,7 +69,7 @@ export class JobCollector {
 
   /** One round: deletes the records of up to COLLECT_SLICE jobs past the retention; returns how many. */
   async collect(): Promise<number> {
-    const { state, coordinator } = this.c
+    const { state, jobs, coordinator } = this.c
     if (!coordinator.isHolder()) return 0
     const term = coordinator.term()
     // Jobs end and are re-run while the scan yields: each is judged on its records as they are when seen, and
@@ -77,10 +77,10 @@ export class JobCollector {
     const cutoff = this.c.now() - this.init.retentionMs
     const neededByUnfinished = new Set<string>()
     const expired: string[] = []
-    for (const [index, record] of state.list(JOB_KIND).entries()) {
+    for (const [index, id] of jobs.ids().entries()) {
       // 100,000 jobs take seconds to look at: the coordinator goes on with its work between slices.
       if (index > 0 && index % SCAN_SLICE === 0) await yieldToLoop()
-      const job = readJob(state, subjectOf(record.key))
+      const job = jobs.read(id)
       if (job === undefined) continue
       const derived = deriveState(job)
       if (!isFinal(derived.state)) {
@@ -98,14 +98,11 @@ export class JobCollector {
       const fenced: LocalWrite[] = []
       const plain: LocalWrite[] = []
       for (const id of collectable.slice(i, i + JOBS_PER_WRITE)) {
-        const job = readJob(state, id)
+        const job = jobs.read(id)
         if (job === undefined || !isFinal(deriveState(job).state)) continue
-        for (const key of this.keysOf(job)) {
-          // Only the assignment is the coordinator's (fenced, under its term). A term on the others'
-          // tombstones would outrank every later write of those keys: a resubmission could never land.
-          const writes = kindOf(key) === ASSIGN_KIND ? fenced : plain
-          writes.push({ key, value: null, deleted: true })
-        }
+        const deletions = jobs.deletions(job)
+        fenced.push(...deletions.fenced)
+        plain.push(...deletions.plain)
         collected++
       }
       if (fenced.length > 0) await coordinator.writeAsCoordinator(term, fenced)
@@ -114,16 +111,6 @@ export class JobCollector {
     this.c.metrics.collected.inc(collected)
     this.c.log.info({ jobs: collected }, 'collected finished jobs past their retention')
     return collected
-  }
-
-  /** Every live record of the job: spec, assignment, control and each attempt's run report. */
-  private keysOf({ spec, assign }: JobRecords): string[] {
-    const keys = [jobKey(spec.id), assignKey(spec.id), controlKey(spec.id)]
-    for (let attempt = 1; attempt <= (assign?.attempt ?? 1); attempt++) keys.push(runKey(spec.id, attempt))
-    return keys.filter((key) => {
-      const record = this.c.state.get(key)
-      return record !== undefined && !record.deleted
-    })
   }
 
   private logFailure(err: Error): void {

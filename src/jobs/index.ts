@@ -1,107 +1,22 @@
 // The job service's face: submit, list, cancel, retry, wait and read logs of jobs run anywhere in the mesh.
-import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
-import type { Coordinator } from '../coordinator/index.js'
-import type { DockerEngine } from '../docker/index.js'
-import type { Layers } from '../layers/index.js'
-import type { Membership } from '../membership/index.js'
-import type { Mesh } from '../mesh/index.js'
-import type { ReplicatedState, WallClock } from '../state/index.js'
 import { Jobs } from './jobs.js'
-import type { RestartPolicy } from './spec.js'
-import type { JobState } from './states.js'
+import type { JobComponents, JobInit } from './types.js'
 
 export * as jobConstants from './constants.js'
 export { Jobs } from './jobs.js'
+export { jobKinds } from './records.js'
 export type { JobInput } from './spec.js'
 export type { FinalState, JobState } from './states.js'
 export { FINAL_STATES, JOB_STATES } from './states.js'
-
-/** A job as the API and CLI show it (`shoal job show --json`). */
-export interface JobView {
-  id: string
-  name: string
-  state: JobState
-  /** Peer id of the node running (or that ran) the current attempt; null while pending. */
-  node: string | null
-  nodeName: string | null
-  attempt: number
-  exitCode: number | null
-  tags: Record<string, string>
-  createdAt: string
-  startedAt: string | null
-  finishedAt: string | null
-  /** Why it is in this state, when that needs saying (a failure, a retry, a dependency, no node fits). */
-  reason: string | null
-  driver: 'exec' | 'docker'
-  image: string | null
-  command: string[]
-  /** CPU in cores, memory and disk in bytes. */
-  resources: { cpu: number; memory: number; disk: number; gpu: number }
-  constraints: Record<string, string>
-  timeoutMs: number | null
-  retries: number
-  restart: RestartPolicy
-  priority: number
-  after: string[]
-  submissionId: string | null
-}
-
-export interface JobListQuery {
-  state?: JobState
-  tags?: Record<string, string>
-  /** Peer id. */
-  node?: string
-  limit?: number
-  offset?: number
-}
-
-/** `GET /v1/jobs`: a page of jobs, how many matched, and how many match in each state. */
-export interface JobList {
-  jobs: JobView[]
-  total: number
-  counts: Record<JobState, number>
-}
-
-export interface WaitResult {
-  jobs: JobView[]
-  /** True if the time ran out before every job finished. */
-  timedOut: boolean
-}
-
-export interface JobEvents {
-  /** A record of this job changed (its view may have). */
-  'job:changed': [id: string]
-  /**
-   * The views of the jobs changed since the last such event, built once per tick for every listener (only
-   * while there are listeners): a burst of records for one job (spec, assignment, run report) is one view.
-   */
-  'job:views': [views: JobView[]]
-}
-
-export interface JobInit {
-  dataDir: string
-  /** @default the system clock */
-  clock?: WallClock
-  /** Finished jobs are deleted this long after they end; 0 keeps them. @default DEFAULT_JOB_RETENTION_MS */
-  retentionMs?: number
-  /** @default COLLECT_INTERVAL_MS */
-  collectIntervalMs?: number
-  /** @default START_TIMEOUT_MS */
-  startTimeoutMs?: number
-}
-
-export interface JobComponents {
-  state: ReplicatedState
-  mesh: Mesh
-  membership: Membership
-  coordinator: Coordinator
-  layers: Layers
-  /** Absent when no engine is configured; the docker driver is then missing. */
-  docker?: DockerEngine
-  logger: Logger
-  metrics: Registry
-}
+export type {
+  JobComponents,
+  JobEvents,
+  JobInit,
+  JobList,
+  JobListQuery,
+  JobView,
+  WaitResult,
+} from './types.js'
 
 export function createJobs(components: JobComponents, init: JobInit): Jobs {
   return new Jobs(components, init)

@@ -5,20 +5,28 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailableError } from '../errors.js'
 import { partLogger } from '../logger.js'
-import { type NodeValue, nodeKey } from '../membership/index.js'
-import type { RecordChange, StateRecord } from '../state/index.js'
-import { subjectOf } from '../state/index.js'
 import { JobCollector } from './collector.js'
 import {
   ARRIVAL_WAIT_MS,
   COLLECT_INTERVAL_MS,
   DEFAULT_JOB_RETENTION_MS,
+  HANDOVER_SETTLE_MS,
   START_TIMEOUT_MS,
   SUBMIT_BATCH,
 } from './constants.js'
 import { createDockerDriver } from './drivers/docker.js'
 import type { JobDriver } from './drivers/driver.js'
 import { createExecDriver } from './drivers/exec.js'
+import { JobBook, type JobChange } from './job-book.js'
+import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
+import { createJobMetrics, type JobMetrics } from './metrics.js'
+import { capacityOf } from './placement.js'
+import type { ControlValue } from './records.js'
+import { Runner } from './runner.js'
+import { Scheduler } from './schedule/scheduler.js'
+import { JOB_ID_PATTERN, type JobSpec } from './spec.js'
+import { isFinal, JOB_STATES, type JobState } from './states.js'
+import { prepareSubmission } from './submit.js'
 import type {
   JobComponents,
   JobEvents,
@@ -27,26 +35,8 @@ import type {
   JobListQuery,
   JobView,
   WaitResult,
-} from './index.js'
-import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
-import { createJobMetrics, type JobMetrics } from './metrics.js'
-import { capacityOf } from './placement.js'
-import {
-  type ControlValue,
-  controlKey,
-  JOB_KIND,
-  jobIdOf,
-  jobKey,
-  jobKinds,
-  type RunValue,
-  runKey,
-} from './records.js'
-import { Runner } from './runner.js'
-import { Scheduler } from './scheduler.js'
-import { JOB_ID_PATTERN, type JobSpec } from './spec.js'
-import { isFinal, JOB_STATES, type JobState } from './states.js'
-import { prepareSubmission } from './submit.js'
-import { type DerivedState, deriveState, readJob } from './view.js'
+} from './types.js'
+import { type DerivedState, deriveState } from './view.js'
 
 export class Jobs extends EventEmitter<JobEvents> {
   private readonly log: Logger
@@ -60,11 +50,10 @@ export class Jobs extends EventEmitter<JobEvents> {
   /** Jobs changed since the last 'job:views' event, and the timer that sends it. */
   private readonly viewsDue = new Set<string>()
   private viewsTimer: NodeJS.Timeout | undefined
-  private readonly onRecord = ({ record }: RecordChange): void => this.onJobRecord(record)
+  private readonly book: JobBook
+  private unwatch: (() => void) | undefined
   /** Also for an assignment withdrawn because its coordinator's term was over: that changes the job too. */
-  private readonly onJobRecord = ({ key, deleted }: StateRecord): void => {
-    const id = jobIdOf(key)
-    if (id === undefined) return
+  private readonly onJobChange = ({ id, part, gone }: JobChange): void => {
     this.scheduler.changed(id)
     this.emit('job:changed', id)
     if (this.listenerCount('job:views') > 0) {
@@ -72,7 +61,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       this.viewsTimer ??= setTimeout(() => this.emitViews(), 0)
     }
     // Collected after its retention: its logs and working directory here go with it.
-    if (deleted && key === jobKey(id)) {
+    if (gone && part === 'spec') {
       rm(jobDirOf(this.init.dataDir, id), { recursive: true, force: true }).catch((err: Error) =>
         this.log.warn({ job: id, err: err.message }, 'could not remove a collected job’s directory'),
       )
@@ -88,7 +77,8 @@ export class Jobs extends EventEmitter<JobEvents> {
     const { state, coordinator, membership, layers, docker } = components
     this.log = partLogger(components.logger, 'jobs')
     this.now = () => (init.clock ?? Date).now()
-    for (const kind of jobKinds) state.registerKind(kind)
+    this.book = new JobBook(state)
+    const book = this.book
     this.metrics = createJobMetrics(components.metrics, {
       running: () => this.runner.runningCount(),
       waiting: () => this.scheduler.waitingCount(),
@@ -96,6 +86,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     this.collector = new JobCollector(
       {
         state,
+        jobs: book,
         coordinator,
         metrics: this.metrics,
         log: partLogger(components.logger, 'jobs:collector'),
@@ -107,7 +98,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       },
     )
     this.scheduler = new Scheduler({
-      state,
+      jobs: book,
       coordinator,
       membership,
       imageHolders: (ref) => layers.imageHolders(ref),
@@ -115,6 +106,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       log: partLogger(components.logger, 'jobs:scheduler'),
       now: this.now,
       startTimeoutMs: init.startTimeoutMs ?? START_TIMEOUT_MS,
+      handoverSettleMs: HANDOVER_SETTLE_MS,
     })
     const drivers = this.drivers
     if (docker !== undefined) {
@@ -124,13 +116,16 @@ export class Jobs extends EventEmitter<JobEvents> {
         pullImage: async (ref) => {
           await layers.pull(ref, () => undefined)
         },
+        log: partLogger(components.logger, 'jobs:docker'),
       })
     }
     this.runner = new Runner({
-      state,
+      self: state.peerId,
+      jobs: book,
+      writeReports: (reports) => state.write(book.runWrites(reports)),
       capacity: () => {
-        const own = state.get(nodeKey(state.peerId))?.value as NodeValue | null | undefined
-        return own == null ? undefined : capacityOf(own.resources)
+        const own = membership.resourcesOf(state.peerId)
+        return own === undefined ? undefined : capacityOf(own)
       },
       drivers,
       dataDir: init.dataDir,
@@ -144,8 +139,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     if (this.started) return
     this.started = true
     await serveLogs(this.components.mesh, (request, signal) => this.localLog(request, signal))
-    this.components.state.on('record:changed', this.onRecord)
-    this.components.state.on('record:removed', this.onJobRecord)
+    this.unwatch = this.book.watch(this.onJobChange)
     this.runner.start()
     this.scheduler.start()
     this.collector.start()
@@ -154,8 +148,7 @@ export class Jobs extends EventEmitter<JobEvents> {
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
-    this.components.state.off('record:changed', this.onRecord)
-    this.components.state.off('record:removed', this.onJobRecord)
+    this.unwatch?.()
     clearTimeout(this.viewsTimer)
     this.viewsTimer = undefined
     await this.collector.stop()
@@ -183,11 +176,11 @@ export class Jobs extends EventEmitter<JobEvents> {
       now: this.now(),
       submittedBy: state.peerId,
       // A job collected after its retention leaves a tombstone: its submission id makes a new one.
-      exists: (id) => state.get(jobKey(id))?.deleted === false,
+      exists: (id) => this.book.has(id),
     })
     for (let i = 0; i < submission.fresh.length; i += SUBMIT_BATCH) {
       const batch = submission.fresh.slice(i, i + SUBMIT_BATCH)
-      await state.write(batch.map((spec) => ({ key: jobKey(spec.id), value: spec })))
+      await state.write(this.book.specWrites(batch))
       if (i + SUBMIT_BATCH < submission.fresh.length) await yieldToLoop()
     }
     if (submission.fresh.length > 0) this.log.info({ count: submission.fresh.length }, 'jobs submitted')
@@ -203,7 +196,7 @@ export class Jobs extends EventEmitter<JobEvents> {
 
   /** The job's view, if its spec is here. */
   private viewOf(id: string): JobView | undefined {
-    const records = readJob(this.components.state, id)
+    const records = this.book.read(id)
     return records === undefined ? undefined : this.toView(records.spec, deriveState(records))
   }
 
@@ -212,14 +205,12 @@ export class Jobs extends EventEmitter<JobEvents> {
    * each state that match the query but for its state (what a state filter would show).
    */
   list(query: JobListQuery = {}): JobList {
-    const { state } = this.components
     const tags = Object.entries(query.tags ?? {})
     const matched: Array<{ spec: JobSpec; derived: DerivedState }> = []
     const counts = Object.fromEntries(JOB_STATES.map((name) => [name, 0])) as Record<JobState, number>
-    for (const record of state.list(JOB_KIND)) {
-      const spec = record.value as JobSpec
+    for (const spec of this.book.allSpecs()) {
       if (tags.some(([key, value]) => spec.tags[key] !== value)) continue
-      const records = readJob(state, spec.id)
+      const records = this.book.read(spec.id)
       if (records === undefined) continue
       const derived = deriveState(records)
       if (query.node !== undefined && derived.node !== query.node) continue
@@ -265,7 +256,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     const ids = await this.arrived(refs, Math.min(timeoutMs, ARRIVAL_WAIT_MS))
     // A job collected meanwhile (past its retention) had finished: only finished jobs are collected.
     const finished = (id: string): boolean => {
-      const records = readJob(this.components.state, id)
+      const records = this.book.read(id)
       return records === undefined || isFinal(deriveState(records).state)
     }
     const all = await this.until(ids, finished, timeoutMs, signal)
@@ -277,9 +268,8 @@ export class Jobs extends EventEmitter<JobEvents> {
    * not known yet is given up to `graceMs` to arrive before it counts as unknown.
    */
   private async arrived(refs: readonly string[], graceMs: number): Promise<string[]> {
-    const { state } = this.components
     const wellFormed = refs.filter((ref) => JOB_ID_PATTERN.test(ref))
-    await this.until(wellFormed, (id) => state.get(jobKey(id)) !== undefined, graceMs)
+    await this.until(wellFormed, (id) => this.book.known(id), graceMs)
     return refs.map((ref) => this.view(ref).id)
   }
 
@@ -321,8 +311,8 @@ export class Jobs extends EventEmitter<JobEvents> {
   ): AsyncGenerator<Uint8Array> {
     const current = this.view(ref)
     const attempt = options.attempt ?? current.attempt
-    const run = this.components.state.get(runKey(current.id, attempt))?.value as RunValue | null | undefined
-    if (run == null) {
+    const run = this.book.run(current.id, attempt)
+    if (run === undefined) {
       throw new LogsUnavailableError(
         `job ${current.id} attempt ${attempt} has not started on any node yet (it is ${current.state})`,
       )
@@ -342,23 +332,21 @@ export class Jobs extends EventEmitter<JobEvents> {
   }
 
   private generationOf(id: string): number {
-    const { state } = this.components
-    const control = state.get(controlKey(id))?.value as ControlValue | null | undefined
-    const assign = readJob(state, id)?.assign
+    const control = this.book.control(id)
+    const assign = this.book.assignment(id)
     return Math.max(control?.generation ?? 0, assign?.generation ?? 0)
   }
 
   private async writeControl(id: string, value: ControlValue): Promise<void> {
-    await this.components.state.put(controlKey(id), value)
+    await this.components.state.write([this.book.controlWrite(id, value)])
   }
 
   /** A full id, from an id or a unique prefix of at least 5 characters. */
   private resolve(ref: string): string {
-    const { state } = this.components
     if (JOB_ID_PATTERN.test(ref)) return ref
     if (ref.length >= 5 && /^j[0-9a-f]+$/.test(ref)) {
-      const matches = state.list(JOB_KIND).filter((record) => subjectOf(record.key).startsWith(ref))
-      if (matches.length === 1) return subjectOf(matches[0]!.key)
+      const matches = this.book.ids().filter((id) => id.startsWith(ref))
+      if (matches.length === 1) return matches[0]!
       if (matches.length > 1)
         throw new JobNotFoundError(`${ref} matches ${matches.length} jobs; give more of the id`)
     }

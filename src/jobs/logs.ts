@@ -5,7 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { z } from 'zod'
-import { asShoalError, LogsUnavailableError, ShoalError } from '../errors.js'
+import {
+  asShoalError,
+  LogProtocolError,
+  LogStreamClosedError,
+  LogsUnavailableError,
+  ShoalError,
+} from '../errors.js'
 import type { Mesh } from '../mesh/index.js'
 import { LOG_FOLLOW_POLL_MS, LOGS_PROTOCOL, MAX_LOG_FRAME_BYTES } from './constants.js'
 
@@ -51,7 +57,10 @@ export async function* readLog(
         yield Uint8Array.prototype.slice.call(buffer, 0, last.bytesRead)
         continue
       }
-      await sleep(LOG_FOLLOW_POLL_MS, undefined, { signal: options.signal }).catch(() => undefined)
+      await sleep(LOG_FOLLOW_POLL_MS, undefined, { signal: options.signal }).catch((err: Error) => {
+        // Aborted: the reader went away, and the loop ends at its next turn.
+        if (err.name !== 'AbortError') throw err
+      })
     }
   } finally {
     await file.close()
@@ -72,7 +81,7 @@ const headerSchema = z.union([
 
 /** Serves log requests from other nodes. `open` gives the log of an attempt this node ran, or throws. */
 export async function serveLogs(
-  mesh: Mesh,
+  mesh: Pick<Mesh, 'handle'>,
   open: (request: LogRequest, signal: AbortSignal) => AsyncGenerator<Uint8Array>,
 ): Promise<void> {
   await mesh.handle(
@@ -82,10 +91,8 @@ export async function serveLogs(
       stream.addEventListener('close', () => controller.abort())
       const lp = lpStream(stream, { maxDataLength: MAX_LOG_FRAME_BYTES })
       const encoder = new TextEncoder()
-      const parsed = requestSchema.safeParse(
-        JSON.parse(new TextDecoder().decode((await lp.read()).subarray())),
-      )
-      if (!parsed.success) throw new Error('malformed log request')
+      const parsed = requestSchema.safeParse(decodeJson(await lp.read(), 'log request'))
+      if (!parsed.success) throw new LogProtocolError('malformed log request')
       let chunks: AsyncGenerator<Uint8Array>
       try {
         chunks = open(parsed.data, controller.signal)
@@ -107,7 +114,7 @@ export async function serveLogs(
 
 /** Reads another node's log of an attempt over the mesh. */
 export async function* fetchLogs(
-  mesh: Mesh,
+  mesh: Pick<Mesh, 'openStream'>,
   peer: string,
   request: LogRequest,
   signal: AbortSignal,
@@ -126,10 +133,11 @@ export async function* fetchLogs(
   const lp = lpStream(stream, { maxDataLength: MAX_LOG_FRAME_BYTES })
   try {
     await lp.write(new TextEncoder().encode(JSON.stringify(request)), { signal })
-    const header = headerSchema.parse(
-      JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())),
-    )
-    if ('error' in header) throw new ShoalError(header.error.code, header.error.message, 503)
+    const header = headerSchema.safeParse(decodeJson(await lp.read({ signal }), 'log header'))
+    if (!header.success)
+      throw new LogProtocolError(`the node that ran this job (${peer}) sent a malformed log header`)
+    // The other node's error, code and all, as if it had happened here.
+    if ('error' in header.data) throw new ShoalError(header.data.error.code, header.data.error.message)
     for (;;) {
       const chunk = await lp.read({ signal }).catch((err: Error & { name?: string }) => {
         if (err.name === 'UnexpectedEOFError' || /end of stream|EOF/i.test(err.message)) return undefined
@@ -139,6 +147,15 @@ export async function* fetchLogs(
       yield chunk.subarray()
     }
   } finally {
-    if (stream.status === 'open') stream.abort(new Error('log reader done'))
+    if (stream.status === 'open') stream.abort(new LogStreamClosedError('log reader done'))
+  }
+}
+
+/** A frame as JSON; a frame that is not JSON is the peer breaking the protocol. */
+function decodeJson(frame: { subarray(): Uint8Array }, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(frame.subarray()))
+  } catch (err) {
+    throw new LogProtocolError(`the ${what} is not JSON`, { cause: err })
   }
 }

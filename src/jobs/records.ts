@@ -1,6 +1,6 @@
 // The job records: `job/<id>` (spec), `assign/<id>` (coordinator, fenced), `run/<id>/<attempt>` (runner), `control/<id>`.
 import { z } from 'zod'
-import { kindOf, PEER_ID_PATTERN, type RecordKind, type StateRecord, subjectOf } from '../state/index.js'
+import { defineKind, PEER_ID_PATTERN, type StateRecord, subjectOf } from '../state/index.js'
 import { JOB_ID_PATTERN, type JobSpec, jobSpecSchema } from './spec.js'
 import { FINAL_STATES } from './states.js'
 
@@ -58,65 +58,60 @@ export const ASSIGN_KIND = 'assign'
 export const RUN_KIND = 'run'
 export const CONTROL_KIND = 'control'
 
-export const jobKey = (id: string): string => `${JOB_KIND}/${id}`
-export const assignKey = (id: string): string => `${ASSIGN_KIND}/${id}`
-export const runKey = (id: string, attempt: number): string => `${RUN_KIND}/${id}/${attempt}`
-export const controlKey = (id: string): string => `${CONTROL_KIND}/${id}`
+/** The id of an attempt's run record: `<job id>/<attempt>`. */
+export const runId = (id: string, attempt: number): string => `${id}/${attempt}`
 
-const idRule =
-  (check?: (record: StateRecord) => string | undefined) =>
-  (record: StateRecord): string | undefined => {
-    if (!JOB_ID_PATTERN.test(subjectOf(record.key))) return `${record.key} does not name a job id`
-    return record.deleted ? undefined : check?.(record)
-  }
-
-export const jobKind: RecordKind<JobSpec> = {
-  name: JOB_KIND,
-  schema: jobSpecSchema,
-  writer: idRule((record) => {
-    const spec = record.value as JobSpec
-    if (spec.id !== subjectOf(record.key)) return `${record.key} holds the spec of ${spec.id}`
-    return spec.submittedBy === record.origin ? undefined : 'a job spec is signed by the node that took it'
-  }),
-}
-
-export const assignKind: RecordKind<AssignValue> = {
-  name: ASSIGN_KIND,
-  schema: assignValueSchema,
-  writer: idRule(),
-  fenced: true,
-}
-
-export const controlKind: RecordKind<ControlValue> = {
-  name: CONTROL_KIND,
-  schema: controlValueSchema,
-  writer: idRule(),
-}
-
-/** The job id and attempt in a `run/<id>/<attempt>` key, or undefined. */
-export function parseRunKey(key: string): { id: string; attempt: number } | undefined {
-  const match = /^run\/(j[0-9a-f]{16})\/([1-9]\d{0,5})$/.exec(key)
+/** The job id and attempt of a run record id, or undefined. */
+export function parseRunId(runRecordId: string): { id: string; attempt: number } | undefined {
+  const match = /^(j[0-9a-f]{16})\/([1-9]\d{0,5})$/.exec(runRecordId)
   return match === null ? undefined : { id: match[1]!, attempt: Number(match[2]) }
 }
 
-export const runKind: RecordKind<RunValue> = {
+const idRule =
+  <V>(check?: (record: StateRecord<V>, value: V) => string | undefined) =>
+  (record: StateRecord<V>): string | undefined => {
+    if (!JOB_ID_PATTERN.test(subjectOf(record.key))) return `${record.key} does not name a job id`
+    return record.deleted || record.value === null ? undefined : check?.(record, record.value)
+  }
+
+/** `job/<id>`: the spec, written once by the node that took the submission. */
+export const jobKind = defineKind<JobSpec>({
+  name: JOB_KIND,
+  schema: jobSpecSchema,
+  writer: idRule<JobSpec>((record, spec) => {
+    if (spec.id !== subjectOf(record.key)) return `${record.key} holds the spec of ${spec.id}`
+    return spec.submittedBy === record.origin ? undefined : 'a job spec is signed by the node that took it'
+  }),
+})
+
+/** `assign/<id>`: the coordinator's decision, fenced by its term. */
+export const assignKind = defineKind<AssignValue>({
+  name: ASSIGN_KIND,
+  schema: assignValueSchema,
+  writer: idRule<AssignValue>(),
+  fenced: true,
+})
+
+/** `control/<id>`: a user's cancel or retry. */
+export const controlKind = defineKind<ControlValue>({
+  name: CONTROL_KIND,
+  schema: controlValueSchema,
+  writer: idRule<ControlValue>(),
+})
+
+/** `run/<id>/<attempt>`: what the node running an attempt reports; written only by that node. */
+export const runKind = defineKind<RunValue>({
   name: RUN_KIND,
   schema: runValueSchema,
   writer: (record) => {
-    const parsed = parseRunKey(record.key)
+    const parsed = parseRunId(subjectOf(record.key))
     if (parsed === undefined) return `${record.key} is not run/<job id>/<attempt>`
-    if (record.deleted) return undefined
-    const value = record.value as RunValue
+    const value = record.value
+    if (record.deleted || value === null) return undefined
     if (value.node !== record.origin) return `${record.origin} reported a run for ${value.node}`
     return value.attempt === parsed.attempt ? undefined : `${record.key} holds attempt ${value.attempt}`
   },
-}
+})
 
-/** The job a record belongs to (its spec, assignment, control or a run report), or undefined for other kinds. */
-export function jobIdOf(key: string): string | undefined {
-  const kind = kindOf(key)
-  if (kind === JOB_KIND || kind === ASSIGN_KIND || kind === CONTROL_KIND) return subjectOf(key)
-  return kind === RUN_KIND ? parseRunKey(key)?.id : undefined
-}
-
-export const jobKinds: RecordKind[] = [jobKind, assignKind, runKind, controlKind] as RecordKind[]
+/** The kinds the jobs part writes. */
+export const jobKinds = [jobKind, assignKind, runKind, controlKind]

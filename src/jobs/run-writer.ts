@@ -1,10 +1,15 @@
 // Writes run records in small batches (one state write, one gossip message); `running` reports wait to be needed.
 import type { Logger } from 'pino'
-import type { ReplicatedState } from '../state/index.js'
 import { RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from './constants.js'
-import { type RunValue, runKey } from './records.js'
+import { type RunValue, runId } from './records.js'
+
+/** Writes a batch of run reports (job id and report), durably; the job book's writes, in practice. */
+export type WriteRunReports = (
+  reports: ReadonlyArray<readonly [id: string, value: RunValue]>,
+) => Promise<unknown>
 
 interface Queued {
+  jobId: string
   value: RunValue
   /** performance.now() from which it is written. */
   due: number
@@ -17,7 +22,7 @@ export class RunWriter {
   private flushing: Promise<void> = Promise.resolve()
 
   constructor(
-    private readonly state: ReplicatedState,
+    private readonly writeReports: WriteRunReports,
     private readonly log: Logger,
   ) {}
 
@@ -29,10 +34,10 @@ export class RunWriter {
    */
   report(jobId: string, value: RunValue, soon = false): void {
     const delay = value.state === 'running' && !soon ? RUNNING_REPORT_DELAY_MS : RUN_FLUSH_MS
-    const key = runKey(jobId, value.attempt)
+    const key = runId(jobId, value.attempt)
     // A report that replaces one not yet written keeps the earlier deadline.
     const due = Math.min(performance.now() + delay, this.pending.get(key)?.due ?? Number.POSITIVE_INFINITY)
-    this.pending.set(key, { value, due })
+    this.pending.set(key, { jobId, value, due })
     if (due < this.timerDue) this.wakeAt(due)
   }
 
@@ -58,18 +63,18 @@ export class RunWriter {
   }
 
   private write(upTo: number): Promise<void> {
-    const writes: Array<{ key: string; value: RunValue }> = []
+    const writes: Array<readonly [id: string, value: RunValue]> = []
     let next = Number.POSITIVE_INFINITY
     for (const [key, queued] of this.pending) {
       if (queued.due <= upTo) {
-        writes.push({ key, value: queued.value })
+        writes.push([queued.jobId, queued.value])
         this.pending.delete(key)
       } else next = Math.min(next, queued.due)
     }
     if (next < this.timerDue) this.wakeAt(next)
     if (writes.length === 0) return this.flushing
     this.flushing = this.flushing
-      .then(() => this.state.write(writes))
+      .then(() => this.writeReports(writes))
       .then(
         () => undefined,
         (err: Error) => this.log.error({ err, count: writes.length }, 'could not write run reports'),

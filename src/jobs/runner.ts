@@ -2,31 +2,25 @@
 import { mkdir } from 'node:fs/promises'
 import { dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
-import { asShoalError } from '../errors.js'
-import type { RecordChange, ReplicatedState, StateRecord } from '../state/index.js'
-import { kindOf, subjectOf } from '../state/index.js'
+import { asShoalError, DriverUnavailableError } from '../errors.js'
 import { Admission } from './admission.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
 import { stopLeftover } from './drivers/exec.js'
+import type { JobBook } from './job-book.js'
 import { logPathOf } from './logs.js'
 import type { JobMetrics } from './metrics.js'
 import type { Amounts } from './placement.js'
-import {
-  ASSIGN_KIND,
-  type AssignValue,
-  CONTROL_KIND,
-  parseRunKey,
-  RUN_KIND,
-  type RunState,
-  type RunValue,
-  runKey,
-} from './records.js'
-import { RunWriter } from './run-writer.js'
+import type { RunState } from './records.js'
+import { RunWriter, type WriteRunReports } from './run-writer.js'
 import type { JobSpec } from './spec.js'
-import { cancelRequested, readJob } from './view.js'
+import { cancelRequested } from './view.js'
 
 export interface RunnerComponents {
-  state: ReplicatedState
+  /** This node's peer id. */
+  self: string
+  jobs: JobBook
+  /** Writes this node's run reports (durably). */
+  writeReports: WriteRunReports
   /** What this node offers jobs (from its own node record); undefined until that is known. */
   capacity(): Amounts | undefined
   drivers: Partial<Record<'exec' | 'docker', JobDriver>>
@@ -62,36 +56,28 @@ export class Runner {
   private readonly writer: RunWriter
   private readonly admission: Admission<Waiting>
   private started = false
-  private readonly onRecord = ({ record }: RecordChange): void => this.onKey(record)
-  /** Also for an assignment withdrawn (its coordinator's term was over): the copy here is stopped. */
-  private readonly onKey = ({ key }: StateRecord): void => {
-    const kind = kindOf(key)
-    if (kind === ASSIGN_KIND || kind === CONTROL_KIND) this.look(subjectOf(key))
-  }
+  private unwatch: (() => void) | undefined
 
   constructor(private readonly c: RunnerComponents) {
-    this.self = c.state.peerId
-    this.writer = new RunWriter(c.state, c.log)
+    this.self = c.self
+    this.writer = new RunWriter(c.writeReports, c.log)
     this.admission = new Admission(c.capacity)
   }
 
   start(): void {
     if (this.started) return
     this.started = true
-    this.c.state.on('record:changed', this.onRecord)
-    this.c.state.on('record:removed', this.onKey)
+    // An assignment withdrawn (its coordinator's term was over) stops the copy here too.
+    this.unwatch = this.c.jobs.watch(({ id }) => this.look(id), ['assign', 'control'])
     this.stopLeftovers()
-    for (const record of this.c.state.list(ASSIGN_KIND)) {
-      if ((record.value as AssignValue).node === this.self) this.look(subjectOf(record.key))
-    }
+    for (const id of this.c.jobs.assignedTo(this.self)) this.look(id)
   }
 
   /** Stops listening and stops what runs here; the work is reported `lost` so the coordinator runs it again. */
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
-    this.c.state.off('record:changed', this.onRecord)
-    this.c.state.off('record:removed', this.onKey)
+    this.unwatch?.()
     this.admission.clear()
     await Promise.all([...this.attempts.values()].map((attempt) => this.end(attempt, 'shutdown')))
     await this.writer.flush()
@@ -112,11 +98,8 @@ export class Runner {
    * moved while it was away): their processes are stopped and the attempts reported lost.
    */
   private stopLeftovers(): void {
-    for (const record of this.c.state.list(RUN_KIND)) {
-      const run = record.value as RunValue
-      if (run.node !== this.self || run.state !== 'running') continue
-      const { id } = parseRunKey(record.key)!
-      const assign = readJob(this.c.state, id)?.assign
+    for (const { id, run } of this.c.jobs.reportedRunning(this.self)) {
+      const assign = this.c.jobs.assignment(id)
       if (assign?.phase === 'assigned' && assign.node === this.self && assign.attempt === run.attempt)
         continue
       if (run.pid !== null && stopLeftover(run.pid, id, run.attempt)) {
@@ -136,7 +119,7 @@ export class Runner {
   /** Looks at a job whose assignment or control changed: start it, stop it, or leave it. */
   private look(id: string): void {
     if (!this.started) return
-    const job = readJob(this.c.state, id)
+    const job = this.c.jobs.read(id)
     if (job === undefined) return
     const { assign } = job
     const cancelled = cancelRequested(job)
@@ -157,13 +140,13 @@ export class Runner {
     }
     if (mine === undefined || this.attempts.has(`${id}/${mine}`) || this.admission.get(id) !== undefined)
       return
-    const reported = this.c.state.get(runKey(id, mine))?.value as RunValue | null | undefined
-    if (reported != null && reported.node === this.self && reported.state !== 'running') return
+    const reported = this.c.jobs.run(id, mine)
+    if (reported !== undefined && reported.node === this.self && reported.state !== 'running') return
     if (cancelled) {
       this.report(id, mine, { state: 'cancelled', exitCode: null, reason: 'cancelled before it started' })
       return
     }
-    if (reported != null && reported.node === this.self && job.spec.driver === 'exec') {
+    if (reported !== undefined && reported.node === this.self && job.spec.driver === 'exec') {
       // Running before this daemon restarted: its output went unwatched, so it is stopped and run again.
       if (reported.pid !== null) stopLeftover(reported.pid, id, mine)
       this.report(id, mine, { state: 'lost', exitCode: null, reason: 'its node restarted while it ran' })
@@ -206,7 +189,7 @@ export class Runner {
     const driver = this.c.drivers[spec.driver]
     let exit: Exit
     try {
-      if (driver === undefined) throw new Error(`this node has no ${spec.driver} driver`)
+      if (driver === undefined) throw new DriverUnavailableError(`this node has no ${spec.driver} driver`)
       const logPath = logPathOf(this.c.dataDir, spec.id, attemptNo)
       const jobDir = dirname(logPath)
       const workdir =
@@ -292,7 +275,7 @@ export class Runner {
     },
     options: { soon?: boolean } = {},
   ): void {
-    const previous = this.c.state.get(runKey(id, attempt))?.value as RunValue | null | undefined
+    const previous = this.c.jobs.run(id, attempt)
     const now = this.c.now()
     const running = outcome.state === 'running'
     this.writer.report(

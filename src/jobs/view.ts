@@ -1,25 +1,8 @@
 // A job's state derived from its records: a pure function, so every node shows the same job the same way.
-import type { ReplicatedState } from '../state/index.js'
-import {
-  type AssignValue,
-  assignKey,
-  type ControlValue,
-  controlKey,
-  jobKey,
-  type RunValue,
-  runKey,
-} from './records.js'
+import type { JobRecords } from './job-book.js'
+import type { RunValue } from './records.js'
 import type { JobSpec } from './spec.js'
 import type { FinalState, JobState } from './states.js'
-
-/** The records of one job, as this node holds them. */
-export interface JobRecords {
-  spec: JobSpec
-  assign: AssignValue | undefined
-  control: ControlValue | undefined
-  /** The run record of the assignment's current attempt, if its node reported one. */
-  run: RunValue | undefined
-}
 
 export interface DerivedState {
   state: JobState
@@ -29,23 +12,6 @@ export interface DerivedState {
   reason: string | null
   startedAt: number | null
   finishedAt: number | null
-}
-
-export function readJob(state: ReplicatedState, id: string): JobRecords | undefined {
-  const spec = state.get(jobKey(id))
-  if (spec === undefined || spec.deleted) return undefined
-  const assign = state.get(assignKey(id))?.value as AssignValue | null | undefined
-  const control = state.get(controlKey(id))?.value as ControlValue | null | undefined
-  const run =
-    assign?.phase === 'assigned'
-      ? (state.get(runKey(id, assign.attempt))?.value as RunValue | null | undefined)
-      : undefined
-  return {
-    spec: spec.value as JobSpec,
-    assign: assign ?? undefined,
-    control: control ?? undefined,
-    run: run !== null && run !== undefined && run.node === assign?.node ? run : undefined,
-  }
 }
 
 /** True when a user asked to cancel the job's current generation (a later retry starts a new one). */

@@ -6,7 +6,14 @@ import type { Readable } from 'node:stream'
 import tls from 'node:tls'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { BlobNotFoundError, ListenFailedError, PullFailedError, RelayOrderError } from '../errors.js'
+import {
+  BlobNotFoundError,
+  BlobProtocolError,
+  BlobTruncatedError,
+  ListenFailedError,
+  PullFailedError,
+  RelayOrderError,
+} from '../errors.js'
 import type { Stamp } from '../state/index.js'
 import { transferBuffers } from './buffer-pool.js'
 import { REQUEST_TIMEOUT_MS } from './constants.js'
@@ -131,8 +138,9 @@ export class BlobChannelServer {
       try {
         file = await open(writer.tempPath, 'r')
       } catch (err) {
-        // It was committed (renamed into the store) a moment ago: serve it whole.
-        if (await this.serveComplete(socket, digest, request.offset, request.length)) return
+        // Gone a moment ago: if it was committed (renamed into the store), serve it whole.
+        const gone = (err as NodeJS.ErrnoException).code === 'ENOENT'
+        if (gone && (await this.serveComplete(socket, digest, request.offset, request.length))) return
         throw err
       }
       await this.serveGrowing(socket, writer, file, request.offset, request.length)
@@ -210,7 +218,7 @@ async function sendFile(
         const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, end - position), position)
         if (bytesRead === 0) {
           transferBuffers.give(buffer)
-          throw new Error(`the blob file ended at ${position} bytes`)
+          throw new BlobTruncatedError(`the blob file ended at ${position} bytes`)
         }
         position += bytesRead
         inFlight.write(buffer, bytesRead)
@@ -249,7 +257,7 @@ class WriteWindow {
 
   async room(): Promise<void> {
     for (;;) {
-      if (this.socket.destroyed) throw new Error('the blob peer closed the connection')
+      if (this.socket.destroyed) throw new BlobProtocolError('the blob peer closed the connection')
       if (this.inFlight < this.limit) return
       await new Promise<void>((resolve) => {
         const onClose = (): void => resolve()
@@ -274,7 +282,7 @@ function readRequest(socket: tls.TLSSocket): Promise<z.infer<typeof requestSchem
     }
     const onEnd = (): void => {
       cleanup()
-      reject(new Error('connection closed before a request'))
+      reject(new BlobProtocolError('connection closed before a request'))
     }
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk])
@@ -282,7 +290,7 @@ function readRequest(socket: tls.TLSSocket): Promise<z.infer<typeof requestSchem
       if (newline < 0) {
         if (buffered.length > MAX_REQUEST_BYTES) {
           cleanup()
-          reject(new Error('blob request too long'))
+          reject(new BlobProtocolError('blob request too long'))
         }
         return
       }
@@ -291,9 +299,10 @@ function readRequest(socket: tls.TLSSocket): Promise<z.infer<typeof requestSchem
       try {
         const parsed = requestSchema.safeParse(JSON.parse(buffered.subarray(0, newline).toString('utf8')))
         if (parsed.success) resolve(parsed.data)
-        else reject(new Error('malformed blob request'))
-      } catch {
-        reject(new Error('malformed blob request'))
+        else reject(new BlobProtocolError('malformed blob request'))
+      } catch (err) {
+        // Only JSON.parse throws here: the request is not JSON.
+        reject(new BlobProtocolError('malformed blob request', { cause: err }))
       }
     }
     socket.on('data', onData)
@@ -353,8 +362,9 @@ export async function fetchBlobRange(
       if (rest.length > 0) socket.unshift(rest)
       try {
         resolve(JSON.parse(buffered.subarray(0, newline).toString('utf8')) as ResponseHeader)
-      } catch {
-        reject(new PullFailedError('blob peer sent a bad header'))
+      } catch (err) {
+        // Only JSON.parse throws here: the header is not JSON.
+        reject(new PullFailedError('blob peer sent a bad header', { cause: err }))
       }
     }
     const cleanup = (): void => {

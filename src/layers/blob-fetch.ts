@@ -6,7 +6,7 @@ import { fetchBlobRange } from './blob-channel.js'
 import { MAX_PARALLEL_RANGES, MIN_RANGE_BYTES, RELAY_RECHECK_MS, STALL_TIMEOUT_MS } from './constants.js'
 import { drainInBatches } from './drain-batches.js'
 import type { Descriptor } from './manifest.js'
-import type { BlobSource, PeerEndpoint, PullComponents, PullEvent } from './pull.js'
+import type { BlobSource, PeerEndpoint, PullComponents, PullEvent } from './pull-types.js'
 import type { ImageReference } from './reference.js'
 import type { BlobWriter } from './store.js'
 
@@ -77,7 +77,10 @@ export class BlobFetch {
       if (ongoing !== undefined && ongoing !== this.writer) {
         // Another pull on this node is fetching it: wait for that one.
         this.progress('waiting', ongoing.written)
-        await ongoing.whenWritten(size).catch(() => undefined)
+        await ongoing.whenWritten(size).catch((err: Error) => {
+          // That pull gave the blob up: this one tries the routes itself.
+          log.debug({ digest, err: err.message }, 'another pull of this blob failed')
+        })
         await waitUntil(() => store.has(digest) || store.writerOf(digest) === undefined)
         continue
       }
@@ -332,7 +335,13 @@ export class BlobFetch {
       await this.dropWriter(new PullFailedError(`gave up on ${this.blob.digest}`))
     if (!this.holdsClaim) return
     this.holdsClaim = false
-    await this.components.sources.releaseClaim(this.blob.digest).catch(() => undefined)
+    await this.components.sources.releaseClaim(this.blob.digest).catch((err: Error) =>
+      // No longer renewed, the claim lapses on its own (CLAIM_TTL_MS); the fetch's own outcome stands.
+      this.components.log.debug(
+        { digest: this.blob.digest, err: err.message },
+        'could not release a fetch claim',
+      ),
+    )
   }
 
   /** Copies a body into a writer; a source that sends nothing for STALL_TIMEOUT_MS is given up on. */

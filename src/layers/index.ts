@@ -1,74 +1,17 @@
 // The layers part's face: blobs shared peer-to-peer so the cluster fetches each layer from its registry about once.
-import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
-import type { DockerEngine } from '../docker/index.js'
-import type { Membership } from '../membership/index.js'
-import type { Mesh } from '../mesh/index.js'
-import type { ReplicatedState } from '../state/index.js'
-import type { Digest } from './digest.js'
-import type { LocalImage } from './images.js'
 import { Layers } from './layers.js'
+import type { LayersComponents, LayersInit } from './types.js'
 
 export * as layerConstants from './constants.js'
 export type { Digest } from './digest.js'
 export { parseDigest } from './digest.js'
 export type { LocalImage } from './images.js'
+export { sameImageAs } from './inventory.js'
 export { Layers } from './layers.js'
-export type { PullEvent } from './pull.js'
+export type { PullEvent } from './pull-types.js'
+export { fetchKind, inventoryKind, layerKinds } from './records.js'
 export { formatReference, parseReference } from './reference.js'
-
-/** An image as `shoal image list --json` shows it. */
-export interface ImageView {
-  ref: string
-  /** Manifest digest (store images) or image id (Docker engine images). */
-  digest: Digest
-  layers: Digest[]
-  size: number
-  node: string
-  nodeName: string
-  /** `store`: pulled by shoal into its content store; `docker`: present in the node's Docker engine. */
-  source: 'store' | 'docker'
-}
-
-/** A blob as `shoal layer list --json` shows it. */
-export interface LayerView {
-  digest: Digest
-  size: number
-  /** Peer ids of the nodes that hold it. */
-  holders: string[]
-}
-
-export interface PullResult {
-  image: LocalImage
-  bytesFromOrigin: number
-  bytesFromPeers: number
-  loadedIntoDocker: boolean
-}
-
-export interface LayersInit {
-  dataDir: string
-  swarmKey: Uint8Array
-  /** Cap on the content store (`--store-max`). */
-  storeMaxBytes: number
-  /** Blob channel listen address and port (`--blob-port`, 0 = any). */
-  blobHost: string
-  blobPort: number
-  /** `--registry-config FILE`; else `<data-dir>/registries.json` if present. */
-  registryConfigFile?: string
-  /** Registry the mirror maps unknown names to (`--mirror-upstream`, default docker.io). */
-  mirrorUpstream: string
-  /** @default CLAIM_SETTLE_MS */
-  claimSettleMs?: number
-}
-
-export interface LayersComponents {
-  state: ReplicatedState
-  mesh: Mesh
-  membership: Membership
-  docker?: DockerEngine
-  logger: Logger
-  metrics: Registry
-}
+export type { ImageView, LayersComponents, LayersInit, LayerView, PullResult } from './types.js'
 
 export function createLayers(components: LayersComponents, init: LayersInit): Layers {
   return new Layers(components, init)

@@ -50,8 +50,8 @@ export function parseManifest(bytes: Uint8Array, contentType: string | null): Pa
   let json: unknown
   try {
     json = JSON.parse(Buffer.from(bytes).toString('utf8'))
-  } catch {
-    throw new ManifestInvalidError('the registry sent a manifest that is not JSON')
+  } catch (err) {
+    throw new ManifestInvalidError('the registry sent a manifest that is not JSON', { cause: err })
   }
   const declared = (json as { mediaType?: string }).mediaType ?? contentType?.split(';')[0]?.trim()
   const isIndex =

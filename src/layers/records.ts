@@ -1,6 +1,6 @@
 // The layer records: `inventory/<peerId>` (what a node holds) and `fetch/<hex>` (who fetches a blob from its origin).
 import { z } from 'zod'
-import { PEER_ID_PATTERN, type RecordKind, type StateRecord } from '../state/index.js'
+import { defineKind, PEER_ID_PATTERN } from '../state/index.js'
 import { type Digest, isDigest } from './digest.js'
 
 const digest = z.string().refine(isDigest, 'not a sha256 digest') as unknown as z.ZodType<Digest>
@@ -30,15 +30,12 @@ export const inventoryValueSchema = z.object({
 export type InventoryValue = z.infer<typeof inventoryValueSchema>
 
 export const INVENTORY_KIND = 'inventory'
-export const inventoryKind: RecordKind<InventoryValue> = {
+/** `inventory/<peerId>`: what a node holds, written only by that node. */
+export const inventoryKind = defineKind<InventoryValue>({
   name: INVENTORY_KIND,
   schema: inventoryValueSchema,
   writer: 'key-owner',
-}
-
-export function inventoryKey(peerId: string): string {
-  return `${INVENTORY_KIND}/${peerId}`
-}
+})
 
 export const fetchClaimSchema = z.object({
   holder: z.string().regex(PEER_ID_PATTERN),
@@ -60,21 +57,25 @@ export const fetchClaimSchema = z.object({
 export type FetchClaim = z.infer<typeof fetchClaimSchema>
 
 export const FETCH_KIND = 'fetch'
-export const fetchKind: RecordKind<FetchClaim> = {
+/** `fetch/<hex>/<peerId>`: one claim per claimant, so that claims never overwrite each other. */
+export const fetchKind = defineKind<FetchClaim>({
   name: FETCH_KIND,
   schema: fetchClaimSchema,
-  writer: (record: StateRecord) => {
-    if (record.deleted)
+  writer: (record) => {
+    const value = record.value
+    if (record.deleted || value === null)
       return record.key.endsWith(`/${record.origin}`) ? undefined : `${record.key} is not ${record.origin}'s`
-    const value = record.value as FetchClaim
     if (value.holder !== record.origin) return `${record.origin} claimed a fetch for ${value.holder}`
-    if (fetchKey(value.digest, record.origin) !== record.key)
+    if (`${FETCH_KIND}/${fetchClaimId(value.digest, record.origin)}` !== record.key)
       return `${record.key} is not ${record.origin}'s claim on ${value.digest}`
     return undefined
   },
+})
+
+/** The id of a peer's claim on a blob: `<hex>/<peerId>`. */
+export function fetchClaimId(blob: Digest, peer: string): string {
+  return `${blob.slice('sha256:'.length)}/${peer}`
 }
 
-/** One claim record per claimant (`fetch/<hex>/<peerId>`), so that claims never overwrite each other. */
-export function fetchKey(blob: Digest, peer: string): string {
-  return `${FETCH_KIND}/${blob.slice('sha256:'.length)}/${peer}`
-}
+/** The kinds the layers part writes. */
+export const layerKinds = [inventoryKind, fetchKind]

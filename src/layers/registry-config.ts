@@ -35,12 +35,15 @@ export class RegistryConfig {
       text = await readFile(path, 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !required) return RegistryConfig.empty()
-      throw new InvalidFlagError(`cannot read the registry config ${path}: ${(err as Error).message}`)
+      throw new InvalidFlagError(`cannot read the registry config ${path}: ${(err as Error).message}`, {
+        cause: err,
+      })
     }
     let json: unknown
     try {
       json = JSON.parse(text)
     } catch {
+      // Not JSON. No cause: JSON.parse's message quotes the text, which may hold passwords.
       throw new InvalidFlagError(`the registry config ${path} is not JSON`)
     }
     const parsed = fileSchema.safeParse(json)

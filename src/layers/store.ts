@@ -4,7 +4,14 @@ import { createReadStream } from 'node:fs'
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { BlobNotFoundError, DigestMismatchError, DiskFullError, StoreFullError } from '../errors.js'
+import type { Logger } from 'pino'
+import {
+  BlobNotFoundError,
+  BlobWriteAbandonedError,
+  DigestMismatchError,
+  DiskFullError,
+  StoreFullError,
+} from '../errors.js'
 import { type Digest, digestHex, isDigest, newDigester } from './digest.js'
 
 export interface StoredBlob {
@@ -42,6 +49,7 @@ export class BlobWriter {
     private readonly onAbort: (writer: BlobWriter) => Promise<void>,
     /** Ranged writers take ranges in any order (several peers at once) and are hashed at commit. */
     readonly ranged = false,
+    private readonly log?: Logger,
   ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -162,10 +170,13 @@ export class BlobWriter {
     throw reason
   }
 
-  async abort(reason: Error = new Error('download abandoned')): Promise<void> {
+  async abort(reason: Error = new BlobWriteAbandonedError('download abandoned')): Promise<void> {
     if (this.finished || this.failure !== undefined) return
     this.failure = reason
-    await this.handle.close().catch(() => undefined)
+    await this.handle.close().catch((err: Error) => {
+      // The file is removed next: a handle that will not close (its write failed, most likely) loses nothing.
+      this.log?.debug({ digest: this.digest, err: err.message }, 'could not close an abandoned blob file')
+    })
     for (const waiter of this.waiters.splice(0)) waiter.reject(reason)
     await this.onAbort(this)
   }
@@ -194,6 +205,8 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
     private readonly maxBytes: number,
     /** Blobs that images in the local index use: never evicted. */
     private readonly referenced: () => ReadonlySet<Digest>,
+    /** Notes (at debug) the housekeeping failures nobody waits on: eviction, use times, closing a dropped file. */
+    private readonly log?: Logger,
   ) {
     super()
     this.setMaxListeners(0)
@@ -264,6 +277,7 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
         await rm(w.tempPath, { force: true })
       },
       options.ranged === true,
+      this.log,
     )
     this.writing.set(digest, writer)
     this.emit('blob:writing', writer)
@@ -329,7 +343,10 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
       evicted.push(blob.digest)
       this.blobs.delete(blob.digest)
       this.totalBytes -= blob.size
-      rm(this.pathOf(blob.digest), { force: true }).catch(() => undefined)
+      rm(this.pathOf(blob.digest), { force: true }).catch((err: Error) =>
+        // Out of the index already; a file left behind is indexed again (and evictable) at the next start.
+        this.log?.debug({ digest: blob.digest, err: err.message }, 'could not remove an evicted blob'),
+      )
       this.emit('blob:removed', blob.digest)
     }
     if (this.totalBytes + bytes > this.maxBytes) {
@@ -364,7 +381,11 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
 
   /** Abandons every download in progress (daemon stop). */
   async close(): Promise<void> {
-    await Promise.all([...this.writing.values()].map((writer) => writer.abort(new Error('daemon stopping'))))
+    await Promise.all(
+      [...this.writing.values()].map((writer) =>
+        writer.abort(new BlobWriteAbandonedError('daemon stopping')),
+      ),
+    )
   }
 
   private index(blob: StoredBlob): void {
@@ -377,7 +398,12 @@ export class BlobStore extends EventEmitter<BlobStoreEvents> {
   private touch(blob: StoredBlob): void {
     blob.usedAt = Date.now()
     const seconds = blob.usedAt / 1000
-    utimes(this.pathOf(blob.digest), seconds, seconds).catch(() => undefined)
+    utimes(this.pathOf(blob.digest), seconds, seconds).catch((err: NodeJS.ErrnoException) => {
+      // Removed (evicted) since: nothing left to mark.
+      if (err.code === 'ENOENT') return
+      // The time orders eviction only after a restart: a blob not marked here is evicted a little sooner.
+      this.log?.debug({ digest: blob.digest, err: err.message }, 'could not mark a blob as used')
+    })
   }
 }
 

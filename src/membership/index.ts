@@ -1,70 +1,20 @@
 // Membership's face: each node's own record and heartbeat, and a liveness view of all the others.
-import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
-import type { DockerEngine } from '../docker/index.js'
-import type { Mesh } from '../mesh/index.js'
-import type { ReplicatedState } from '../state/index.js'
-import type { Liveness } from './liveness.js'
 import { Membership } from './membership.js'
-import type { Resources } from './node-record.js'
+import type { MembershipComponents, MembershipInit } from './types.js'
 
 export * as membershipConstants from './constants.js'
 export type { Liveness } from './liveness.js'
 export { LivenessView } from './liveness.js'
 export { Membership } from './membership.js'
 export type { NodeValue, Resources } from './node-record.js'
-export { NODE_KIND, nodeKey, nodeKind } from './node-record.js'
-
-/** A node as the API and CLI show it (`shoal node list --json`). */
-export interface NodeView {
-  id: string
-  name: string
-  state: Liveness
-  /** True for the node answering the request. */
-  self: boolean
-  /** True if the answering node has a direct connection to it. */
-  connected: boolean
-  addresses: string[]
-  /** ISO time this node last had a sign of life from it. */
-  lastSeen: string
-  labels: Record<string, string>
-  resources: Resources
-  drivers: { docker: boolean; exec: boolean }
-  /** Stands for the coordinator role. */
-  eligible: boolean
-  /** Holds the coordinator role, as the answering node sees it. */
-  coordinator: boolean
-  version: string
-  startedAt: string
-}
-
-export interface MembershipEvents {
-  'peer:state': [peer: string, state: Liveness, previous: Liveness | undefined]
-}
-
-export interface MembershipInit {
-  dataDir: string
-  name: string
-  labels: Record<string, string>
-  version: string
-  /** Stands for the coordinator role. @default true */
-  coordinatorEligible?: boolean
-  /** @default HEARTBEAT_INTERVAL_MS */
-  heartbeatIntervalMs?: number
-  /** @default SUSPECT_AFTER_MS */
-  suspectAfterMs?: number
-  /** @default DEAD_AFTER_MS */
-  deadAfterMs?: number
-}
-
-export interface MembershipComponents {
-  state: ReplicatedState
-  mesh: Mesh
-  /** Absent when no engine is configured; the node then reports no docker driver. */
-  docker?: DockerEngine
-  logger: Logger
-  metrics: Registry
-}
+export { membershipKinds, NODE_KIND, nodeKind } from './node-record.js'
+export type {
+  MembershipComponents,
+  MembershipEvents,
+  MembershipInit,
+  MembershipMesh,
+  NodeView,
+} from './types.js'
 
 export function createMembership(components: MembershipComponents, init: MembershipInit): Membership {
   return new Membership(components, init)

@@ -2,12 +2,9 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
-import type { DockerEngine } from '../docker/index.js'
 import { NodeAmbiguousError, NodeNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
-import type { Mesh } from '../mesh/index.js'
-import type { RecordChange, ReplicatedState, StateRecord } from '../state/index.js'
-import { subjectOf } from '../state/index.js'
+import type { KindHandle, RecordChange, ReplicatedState, StateRecord } from '../state/index.js'
 import {
   HEARTBEAT_INTERVAL_MS,
   LIVENESS_TICK_MS,
@@ -17,18 +14,25 @@ import {
   RESOURCE_SAMPLE_INTERVAL_MS,
   SUSPECT_AFTER_MS,
 } from './constants.js'
-import type { MembershipComponents, MembershipEvents, MembershipInit, NodeView } from './index.js'
 import { type Liveness, LivenessView } from './liveness.js'
-import { NODE_KIND, type NodeValue, nodeKey, nodeKind } from './node-record.js'
+import { type NodeValue, nodeKind, type Resources } from './node-record.js'
 import { ProbeFailures } from './probe-failures.js'
 import { sampleResources } from './resources.js'
+import type {
+  MembershipComponents,
+  MembershipEvents,
+  MembershipInit,
+  MembershipMesh,
+  NodeView,
+} from './types.js'
 
 const LIVENESS_STATES: readonly Liveness[] = ['alive', 'suspect', 'dead', 'left']
 
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly state: ReplicatedState
-  private readonly mesh: Mesh
-  private readonly docker: DockerEngine | undefined
+  private readonly records: KindHandle<NodeValue>
+  private readonly mesh: MembershipMesh
+  private readonly docker: MembershipComponents['docker']
   private readonly log: Logger
   private readonly liveness: LivenessView
   private readonly timers: NodeJS.Timeout[] = []
@@ -41,7 +45,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private own: NodeValue | undefined
   private coordinatorHolder: (() => string | undefined) | undefined
   private running = false
-  private readonly onChange = (change: RecordChange): void => this.observe(change)
+  private unwatch: (() => void) | undefined
   private readonly onDisconnect = (peer: string): void => this.probe(peer, true)
   /** Probes in a row that a suspect did not answer (cleared by an answer or a change of state). */
   private readonly failedProbes = new ProbeFailures()
@@ -52,6 +56,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   ) {
     super()
     this.state = components.state
+    this.records = components.state.kind(nodeKind)
     this.mesh = components.mesh
     this.docker = components.docker
     this.log = partLogger(components.logger, 'membership')
@@ -72,7 +77,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
       if (state === 'dead' && this.mesh.isConnected(peer)) this.mesh.dropConnections(peer)
       this.emit('peer:state', peer, state, previous)
     })
-    this.state.registerKind(nodeKind)
     const liveness = this.liveness
     new Gauge({
       name: 'shoal_nodes',
@@ -89,14 +93,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
   async start(): Promise<void> {
     if (this.running) return
     this.running = true
-    for (const record of this.state.list(NODE_KIND)) {
-      const peer = subjectOf(record.key)
-      if (peer === this.mesh.peerId) continue
-      const value = record.value as NodeValue
-      this.liveness.remember(peer, record.stamp.wall, value.state === 'left')
-      this.learnAddresses(peer, value)
+    for (const record of this.records.list()) {
+      const peer = this.records.idOf(record.key)
+      if (peer === this.mesh.peerId || record.value === null) continue
+      this.liveness.remember(peer, record.stamp.wall, record.value.state === 'left')
+      this.learnAddresses(peer, record.value)
     }
-    this.state.on('record:changed', this.onChange)
+    this.unwatch = this.records.watch((change) => this.observe(change))
     this.mesh.on('peer:disconnect', this.onDisconnect)
     this.own = await this.describeSelf()
     await this.beat()
@@ -115,10 +118,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (!this.running) return
     this.running = false
     for (const timer of this.timers.splice(0)) clearTimeout(timer)
-    this.state.off('record:changed', this.onChange)
+    this.unwatch?.()
     this.mesh.off('peer:disconnect', this.onDisconnect)
     if (this.own !== undefined) {
-      await this.state.put(nodeKey(this.mesh.peerId), {
+      await this.records.put(this.mesh.peerId, {
         ...this.own,
         heartbeat: ++this.heartbeat,
         state: 'left',
@@ -193,15 +196,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
       heartbeat: ++this.heartbeat,
       heartbeatMs: this.currentHeartbeatMs(),
     }
-    await this.state.put(nodeKey(this.mesh.peerId), this.own)
+    await this.records.put(this.mesh.peerId, this.own)
   }
 
-  private observe(change: RecordChange): void {
-    const { record } = change
-    if (!record.key.startsWith(`${NODE_KIND}/`)) return
-    const peer = subjectOf(record.key)
-    if (peer === this.mesh.peerId || record.deleted) return
-    const value = record.value as NodeValue
+  private observe(change: RecordChange<NodeValue>): void {
+    const { record, value, id: peer } = change
+    if (peer === this.mesh.peerId || record === undefined || value === undefined) return
     const left = value.state === 'left'
     // Gossip is live: its arrival is the heartbeat. A record relayed by sync may be old news about a
     // node long gone, so it only counts as a sign of life if it was written moments ago.
@@ -262,12 +262,39 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** A node's name from its record, or its peer id if we have none. */
   nameOf(peer: string): string {
-    const record = this.state.get(nodeKey(peer))
-    return (record?.value as NodeValue | null)?.name ?? peer
+    return this.records.value(peer)?.name ?? peer
   }
 
-  private view(record: StateRecord): NodeView {
-    const value = record.value as NodeValue
+  /** What a node says of itself (its latest record), if we have it. */
+  describe(peer: string): NodeValue | undefined {
+    return this.records.value(peer)
+  }
+
+  /** A node's resources as it last reported them. */
+  resourcesOf(peer: string): Resources | undefined {
+    return this.records.value(peer)?.resources
+  }
+
+  /** The addresses a node advertises (multiaddrs). */
+  addressesOf(peer: string): string[] {
+    return this.records.value(peer)?.addresses ?? []
+  }
+
+  /**
+   * Peers that stand for the coordinator role and are alive and up in this node's view (this node
+   * included if it stands), by peer id.
+   */
+  coordinatorCandidates(): string[] {
+    const candidates: string[] = []
+    for (const [peer, node] of this.records.entries()) {
+      if (node.state !== 'up' || node.coordinator === false) continue
+      if (this.livenessOf(peer) === 'alive') candidates.push(peer)
+    }
+    return candidates.sort()
+  }
+
+  private view(record: StateRecord<NodeValue>): NodeView {
+    const value = record.value!
     const peer = value.peerId
     const self = peer === this.mesh.peerId
     const state: Liveness = self ? 'alive' : (this.liveness.state(peer) ?? 'suspect')
@@ -292,8 +319,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** Nodes by name; without `all`, only alive and suspect ones. */
   nodes(options: { all?: boolean } = {}): NodeView[] {
-    return this.state
-      .list(NODE_KIND)
+    return this.records
+      .list()
       .map((record) => this.view(record))
       .filter((node) => options.all === true || node.state === 'alive' || node.state === 'suspect')
       .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
@@ -302,9 +329,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** The node records of the nodes alive now (this one included): cheaper than views, for the scheduler. */
   aliveNodes(): NodeValue[] {
     const alive: NodeValue[] = []
-    for (const record of this.state.list(NODE_KIND)) {
-      const value = record.value as NodeValue | null
-      if (value != null && this.livenessOf(value.peerId) === 'alive') alive.push(value)
+    for (const [peer, value] of this.records.entries()) {
+      if (this.livenessOf(peer) === 'alive') alive.push(value)
     }
     return alive
   }

@@ -1,7 +1,6 @@
 // The `node/<peerId>` record: what each node says about itself, written only by that node.
 import { z } from 'zod'
-import type { RecordKind } from '../state/index.js'
-import { PEER_ID_PATTERN } from '../state/index.js'
+import { defineKind, PEER_ID_PATTERN, subjectOf } from '../state/index.js'
 
 const uint = z.number().int().nonnegative()
 
@@ -43,12 +42,18 @@ export type NodeValue = z.infer<typeof nodeValueSchema>
 
 export const NODE_KIND = 'node'
 
-export const nodeKind: RecordKind<NodeValue> = {
+/** `node/<peerId>`: written only by that peer, and about itself only. */
+export const nodeKind = defineKind<NodeValue>({
   name: NODE_KIND,
   schema: nodeValueSchema,
-  writer: 'key-owner',
-}
+  writer: (record) => {
+    const peer = subjectOf(record.key)
+    if (peer !== record.origin) return `${record.key} may only be written by its subject`
+    if (record.value !== null && record.value.peerId !== peer)
+      return `${record.key} describes ${record.value.peerId}`
+    return undefined
+  },
+})
 
-export function nodeKey(peerId: string): string {
-  return `${NODE_KIND}/${peerId}`
-}
+/** The kinds membership writes. */
+export const membershipKinds = [nodeKind]

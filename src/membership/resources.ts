@@ -8,7 +8,13 @@ let gpuCount: Promise<number> | undefined
 
 function countGpus(): Promise<number> {
   gpuCount ??= readdir('/dev')
-    .catch(() => [] as string[])
+    .catch((err: NodeJS.ErrnoException) => {
+      // No /dev to look in (or not ours to list): no GPUs to offer.
+      if (err.code === 'ENOENT' || err.code === 'EACCES') return [] as string[]
+      // Anything else fails this sample only: the next one looks again.
+      gpuCount = undefined
+      throw err
+    })
     .then((devices) => devices.filter((name) => /^nvidia\d+$/.test(name)).length)
   return gpuCount
 }

@@ -13,7 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
-import { ListenFailedError } from '../errors.js'
+import { ListenFailedError, PeerUnresponsiveError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import {
   DIAL_TIMEOUT_MS,
@@ -25,6 +25,7 @@ import {
 } from './constants.js'
 import { PeerDialer } from './dialer.js'
 import { reuseEd25519KeyObjects } from './ed25519-keys.js'
+import { quietMdns } from './quiet-mdns.js'
 import type {
   GossipTopicHandler,
   GossipVerdict,
@@ -33,8 +34,7 @@ import type {
   MeshEvents,
   MeshInit,
   StreamHandlerOptions,
-} from './index.js'
-import { quietMdns } from './quiet-mdns.js'
+} from './types.js'
 import { mendXsalsa20 } from './xsalsa20-fix.js'
 
 type Node = Libp2p<{ identify: unknown; ping: Ping; pubsub: GossipSub }>
@@ -284,9 +284,9 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
     for (const addr of addresses) {
       try {
         multiaddrs.push(multiaddr(addr))
-      } catch {
+      } catch (err) {
         // An address we cannot parse is useless for dialling; the others still are.
-        this.log.debug({ peer, addr }, 'ignoring unparseable peer address')
+        this.log.debug({ peer, addr, err: (err as Error).message }, 'ignoring unparseable peer address')
       }
     }
     if (multiaddrs.length === 0) return
@@ -308,7 +308,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
     const node = this.node
     if (node === undefined) return
     for (const connection of node.getConnections(peerIdFromString(peer))) {
-      connection.abort(new Error('the peer stopped answering'))
+      connection.abort(new PeerUnresponsiveError('the peer stopped answering'))
     }
   }
 
@@ -320,7 +320,15 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
       node
         .getPeers()
         .filter((peer) => this.blocked.has(peer.toString()))
-        .map((peer) => node.hangUp(peer).catch(() => undefined)),
+        .map((peer) =>
+          node.hangUp(peer).catch((err: Error) =>
+            // Fault injection only; the gater refuses every new connection of the peer either way.
+            this.log.debug(
+              { peer: peer.toString(), err: err.message },
+              'could not hang up on a blocked peer',
+            ),
+          ),
+        ),
     )
     if (this.blocked.size === 0) this.dialer?.resetBackoff()
   }

@@ -5,7 +5,7 @@ import { RECORD_BATCH_BYTES, REPUBLISH_ATTEMPTS, REPUBLISH_DELAY_MS, STATE_TOPIC
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import type { StateMetrics } from './metrics.js'
 import type { StateRecord } from './record.js'
-import type { ReplicatedState } from './replicated-state.js'
+import type { Replica } from './types.js'
 import { type DropReason, validateRecord } from './validate.js'
 import { toWire } from './wire.js'
 
@@ -22,7 +22,7 @@ export class StateGossip {
 
   constructor(
     private readonly mesh: Mesh,
-    private readonly state: ReplicatedState,
+    private readonly state: Replica,
     private readonly metrics: StateMetrics,
     private readonly log: Logger,
   ) {}

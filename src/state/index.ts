@@ -5,27 +5,28 @@ import { ReplicatedState } from './replicated-state.js'
 export * as stateConstants from './constants.js'
 export type { Stamp, WallClock } from './hlc.js'
 export { compareStamps, HybridLogicalClock, systemClock } from './hlc.js'
-export type { Fence, RecordKind, WriterRule } from './kinds.js'
+export { type FenceFactory, KindHandle, type KindSource } from './kind-handle.js'
+export type { AnyRecordKind, Fence, RecordKind, WriterRule } from './kinds.js'
+export { defineKind } from './kinds.js'
 export type { StateRecord, Version } from './record.js'
 export { compareRecords, kindOf, mergeRecords, subjectOf, versionOf } from './record.js'
+export type { ReplicatedStateComponents, ReplicatedStateInit } from './replicated-state.js'
+export { ReplicatedState } from './replicated-state.js'
+export { RecordStore } from './store.js'
 export type {
   ChangeSource,
   LocalWrite,
   RecordChange,
-  ReplicatedStateComponents,
-  ReplicatedStateInit,
-  StateEvents,
+  RecordWatcher,
   WriteOptions,
   WriteResult,
-} from './replicated-state.js'
-export { ReplicatedState } from './replicated-state.js'
-export { RecordStore } from './store.js'
+} from './types.js'
 export { DROP_REASONS, type DropReason } from './validate.js'
 export { PEER_ID_PATTERN } from './wire.js'
 
 export function createReplicatedState(
   components: ReplicatedStateComponents,
-  init: ReplicatedStateInit = {},
+  init: ReplicatedStateInit,
 ): ReplicatedState {
   return new ReplicatedState(components, init)
 }

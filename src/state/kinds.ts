@@ -1,47 +1,66 @@
-// The registry of record kinds: each part registers the kinds it writes, with a value schema and a writer rule.
+// Record kinds: each part declares the kinds it writes (value schema, writer rule, fencing); the state is built with them.
 import type { z } from 'zod'
-import { type StateRecord, subjectOf } from './record.js'
+import { kindOf, type StateRecord, subjectOf } from './record.js'
 
 /**
  * Who may write a record of this kind.
  * - `key-owner`: only the peer named in the key (`node/<peerId>` is written only by that peer);
  * - `any`: any mesh member (job specs, lease claims);
- * - a function for rules that need the record itself (it returns a reason to refuse, or undefined).
+ * - a function for rules that need the record itself: it gets the record with its value already checked
+ *   against the kind's schema (`null` for a tombstone) and returns a reason to refuse, or undefined.
  */
-export type WriterRule = 'key-owner' | 'any' | ((record: StateRecord) => string | undefined)
+export type WriterRule<V> = 'key-owner' | 'any' | ((record: StateRecord<V>) => string | undefined)
 
 export interface RecordKind<V = unknown> {
   /** The key prefix before the slash, such as `node`. */
-  name: string
+  readonly name: string
   /** Schema of the value; tombstones skip it. */
-  schema: z.ZodType<V>
-  writer: WriterRule
+  readonly schema: z.ZodType<V>
+  readonly writer: WriterRule<V>
   /**
    * Written by the coordinator under its term (a fencing token): every record must carry a term, and the
-   * state's fence (see `ReplicatedState.setFence`) refuses records from a coordinator whose term is over.
+   * state's fence refuses records from a coordinator whose term is over.
    */
-  fenced?: boolean
+  readonly fenced?: boolean
 }
+
+/** Declares a record kind (a typed constant a part exports and the daemon hands to the state). */
+export function defineKind<V>(kind: RecordKind<V>): RecordKind<V> {
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(kind.name)) throw new TypeError(`"${kind.name}" is not a kind name`)
+  return Object.freeze({ ...kind })
+}
+
+/** Any kind, whatever its value type: what lists of kinds hold. */
+// biome-ignore lint/suspicious/noExplicitAny: a list of kinds holds kinds of every value type
+export type AnyRecordKind = RecordKind<any>
 
 /**
  * Judges records of fenced kinds against the newest coordinator term this node knows. Must be a pure
- * function of the record and that term's lease, so that every node that knows the lease judges alike.
+ * function of the record and of records the state holds, so that every node that holds them judges alike.
  */
 export interface Fence {
   /** Why this record is refused (it comes from a coordinator whose term is over), or undefined. */
   judge(record: StateRecord): string | undefined
 }
 
+/** The kinds a state was built with, by name; fixed once built. */
 export class KindRegistry {
-  private readonly kinds = new Map<string, RecordKind>()
+  private readonly kinds = new Map<string, AnyRecordKind>()
 
-  register<V>(kind: RecordKind<V>): void {
-    if (this.kinds.has(kind.name)) throw new TypeError(`record kind "${kind.name}" is already registered`)
-    this.kinds.set(kind.name, kind as RecordKind)
+  constructor(kinds: readonly AnyRecordKind[]) {
+    for (const kind of kinds) {
+      if (this.kinds.has(kind.name)) throw new TypeError(`record kind "${kind.name}" is listed twice`)
+      this.kinds.set(kind.name, kind)
+    }
   }
 
-  get(name: string): RecordKind | undefined {
+  get(name: string): AnyRecordKind | undefined {
     return this.kinds.get(name)
+  }
+
+  /** The kind of a key, if the state knows it. */
+  of(key: string): AnyRecordKind | undefined {
+    return this.kinds.get(kindOf(key))
   }
 
   has(name: string): boolean {
@@ -53,8 +72,8 @@ export class KindRegistry {
   }
 }
 
-/** Why a record breaks its kind's writer rule, or undefined if it keeps it. */
-export function writerViolation(kind: RecordKind, record: StateRecord): string | undefined {
+/** Why a record breaks its kind's writer rule, or undefined if it keeps it. Its value must be checked first. */
+export function writerViolation<V>(kind: RecordKind<V>, record: StateRecord<V>): string | undefined {
   if (kind.writer === 'any') return undefined
   if (kind.writer === 'key-owner') {
     return subjectOf(record.key) === record.origin

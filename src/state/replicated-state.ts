@@ -1,66 +1,45 @@
-// The replicated state: records in memory and LevelDB, local writes (persist, then publish), remote merges.
-import { EventEmitter } from 'node:events'
+// The replicated state: local writes (persist, then publish), remote merges, the fence, and watches by kind.
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { InvalidRecordError, RecordTooLargeError, StaleTermError, UnknownKindError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import type { Mesh } from '../mesh/index.js'
+import { ClockCheck } from './clock-check.js'
 import {
-  DIGEST_BUCKETS,
   MAX_CLOCK_SKEW_MS,
   MAX_RECORD_BYTES,
   TOMBSTONE_GC_INTERVAL_MS,
   TOMBSTONE_TTL_MS,
 } from './constants.js'
-import { bucketOf, SyncDigest } from './digest.js'
 import { StateGossip } from './gossip.js'
 import { HybridLogicalClock, type Stamp, systemClock, type WallClock } from './hlc.js'
-import { type Fence, KindRegistry, type RecordKind } from './kinds.js'
+import { type FenceFactory, KindHandle, type KindSource } from './kind-handle.js'
+import { type AnyRecordKind, type Fence, KindRegistry, type RecordKind } from './kinds.js'
+import { loadRecords } from './load.js'
 import { createStateMetrics, type StateMetrics } from './metrics.js'
-import { compareRecords, kindOf, type StateRecord, versionOf } from './record.js'
+import { compareRecords, kindOf, type StateRecord, subjectOf } from './record.js'
+import { RecordIndex } from './record-index.js'
 import { createRecordSigner, type RecordSigner, RecordVerifier } from './signer.js'
 import type { RecordStore } from './store.js'
 import { SyncService } from './sync.js'
+import type {
+  ChangeSource,
+  KindBackend,
+  LocalWrite,
+  RecordChange,
+  RecordWatcher,
+  Replica,
+  WriteOptions,
+  WriteResult,
+} from './types.js'
 import type { ValidationContext } from './validate.js'
-import { decodeWireRecord, encodeRecord, KEY_PATTERN } from './wire.js'
-
-export type ChangeSource = 'local' | 'gossip' | 'sync'
-
-export interface RecordChange {
-  record: StateRecord
-  /** The record this one replaced, if any. */
-  previous: StateRecord | undefined
-  source: ChangeSource
-  /** The peer it came from, for gossip and sync. */
-  from?: string
-}
-
-export interface StateEvents {
-  /** A record changed and the change is durable. */
-  'record:changed': [change: RecordChange]
-  /** A record was withdrawn with nothing in its place: it was written under a coordinator term already over. */
-  'record:removed': [record: StateRecord]
-}
-
-export interface WriteOptions {
-  /** Fencing term the write is made under (see DESIGN.md, Coordinator). */
-  term?: number
-}
-
-export interface WriteResult<V = unknown> {
-  record: StateRecord<V>
-  /** False when the write lost to a record already held (an older term); `record` is then the winner. */
-  applied: boolean
-}
-
-export interface LocalWrite {
-  key: string
-  value: unknown
-  term?: number
-  deleted?: boolean
-}
+import { encodeRecord, KEY_PATTERN } from './wire.js'
 
 export interface ReplicatedStateInit {
+  /** Every record kind this state holds (each part exports its own); records of other kinds are refused. */
+  kinds: readonly AnyRecordKind[]
+  /** Builds the judge of fenced kinds from the state's records (the coordinator's lease fence). */
+  fence?: FenceFactory
   /** @default MAX_CLOCK_SKEW_MS */
   maxClockSkewMs?: number
   /** @default SYNC_INTERVAL_MS */
@@ -80,12 +59,11 @@ export interface ReplicatedStateComponents {
   metrics: Registry
 }
 
-export class ReplicatedState extends EventEmitter<StateEvents> {
-  readonly kinds = new KindRegistry()
+export class ReplicatedState implements KindBackend, KindSource, Replica {
+  readonly kinds: KindRegistry
   readonly peerId: string
-  private readonly byKind = new Map<string, Map<string, StateRecord>>()
-  private readonly bucketKeys: Array<Set<string>> = Array.from({ length: DIGEST_BUCKETS }, () => new Set())
-  readonly digest = new SyncDigest()
+  private readonly index = new RecordIndex()
+  readonly digest = this.index.digest
   private readonly hlc: HybridLogicalClock
   private readonly signer: RecordSigner
   private readonly verifier = new RecordVerifier()
@@ -94,38 +72,45 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
   private readonly gossip: StateGossip
   private readonly sync: SyncService
   private readonly clock: WallClock
+  private readonly clockCheck: ClockCheck
   private readonly maxClockSkewMs: number
   private readonly tombstoneTtlMs: number
   private readonly tombstoneGcIntervalMs: number
+  private readonly fence: Fence | undefined
+  private readonly watchers = new Map<string, Set<RecordWatcher>>()
+  private readonly everyWatcher = new Set<RecordWatcher>()
   private gcTimer: NodeJS.Timeout | undefined
   private started = false
-  private fence: Fence | undefined
 
   constructor(
     private readonly components: ReplicatedStateComponents,
-    init: ReplicatedStateInit = {},
+    init: ReplicatedStateInit,
   ) {
-    super()
-    this.setMaxListeners(0)
     const { mesh } = components
+    this.kinds = new KindRegistry(init.kinds)
     this.peerId = mesh.peerId
     this.clock = init.clock ?? systemClock
     this.hlc = new HybridLogicalClock(mesh.peerId, this.clock)
     this.signer = createRecordSigner(mesh.peerId, mesh.privateKey)
     this.maxClockSkewMs = init.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS
+    this.clockCheck = new ClockCheck(this.maxClockSkewMs)
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? TOMBSTONE_TTL_MS
     this.tombstoneGcIntervalMs = init.tombstoneGcIntervalMs ?? TOMBSTONE_GC_INTERVAL_MS
+    this.fence = init.fence?.(this)
     this.log = partLogger(components.logger, 'state')
-    this.metrics = createStateMetrics(components.metrics, () => this.countByKind())
+    this.metrics = createStateMetrics(components.metrics, () => this.index.countByKind())
     this.gossip = new StateGossip(mesh, this, this.metrics, partLogger(components.logger, 'state:gossip'))
     this.sync = new SyncService(mesh, this, this.metrics, partLogger(components.logger, 'state:sync'), {
       intervalMs: init.syncIntervalMs,
     })
   }
 
-  /** Registers a record kind; parts do this before start() so that stored records of the kind load. */
-  registerKind<V>(kind: RecordKind<V>): void {
-    this.kinds.register(kind)
+  /** The typed handle of one of the state's kinds. */
+  kind<V>(kind: RecordKind<V>): KindHandle<V> {
+    if (this.kinds.get(kind.name) !== kind) {
+      throw new TypeError(`record kind "${kind.name}" is not one this state was built with`)
+    }
+    return new KindHandle(this, kind)
   }
 
   /** A fresh HLC stamp, ordered after everything this node has written or accepted. */
@@ -133,9 +118,9 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
     return this.hlc.now()
   }
 
-  /** Installs the judge of fenced kinds (the coordinator does, before start()). */
-  setFence(fence: Fence): void {
-    this.fence = fence
+  /** How far this node's clock runs ahead of its peers', if beyond the skew bound (they refuse its records). */
+  clockAheadMs(): number | undefined {
+    return this.clockCheck.aheadByMs()
   }
 
   async start(): Promise<void> {
@@ -163,38 +148,48 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
   }
 
   get(key: string): StateRecord | undefined {
-    return this.byKind.get(kindOf(key))?.get(key)
+    return this.index.get(key)
   }
 
   /** Live (not deleted) records of one kind. */
   list(kind: string): StateRecord[] {
-    const records = this.byKind.get(kind)
-    if (records === undefined) return []
-    return [...records.values()].filter((record) => !record.deleted)
+    return this.index.list(kind)
   }
 
   /** Every record held, tombstones included. */
   all(): IterableIterator<StateRecord> {
-    const kinds = this.byKind.values()
-    return (function* () {
-      for (const records of kinds) yield* records.values()
-    })()
+    return this.index.all()
   }
 
   size(): number {
-    let size = 0
-    for (const records of this.byKind.values()) size += records.size
-    return size
+    return this.index.size()
   }
 
   /** Keys held in one digest bucket, for sync. */
   keysInBucket(bucket: number): ReadonlySet<string> {
-    return this.bucketKeys[bucket] ?? new Set()
+    return this.index.keysInBucket(bucket)
   }
 
-  async put<V>(key: string, value: V, options: WriteOptions = {}): Promise<WriteResult<V>> {
+  /** Watches changes of one kind (kind handles use this; see `KindHandle.watch`). */
+  watchKind(kind: string, watcher: RecordWatcher): () => void {
+    let set = this.watchers.get(kind)
+    if (set === undefined) {
+      set = new Set()
+      this.watchers.set(kind, set)
+    }
+    set.add(watcher)
+    return () => set.delete(watcher)
+  }
+
+  /** Watches every change of every kind: for the raw record stream of the events API and for tests. */
+  watchAll(watcher: RecordWatcher): () => void {
+    this.everyWatcher.add(watcher)
+    return () => this.everyWatcher.delete(watcher)
+  }
+
+  async put(key: string, value: unknown, options: WriteOptions = {}): Promise<WriteResult> {
     const [result] = await this.write([{ key, value, term: options.term }])
-    return result as WriteResult<V>
+    return result!
   }
 
   async remove(key: string, options: WriteOptions = {}): Promise<WriteResult> {
@@ -216,14 +211,14 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
         results.push({ record: previous, applied: false })
         continue
       }
-      this.setRecord(record, previous)
+      this.index.set(record, previous)
       results.push({ record, applied: true })
-      changes.push({ record, previous, source: 'local' })
+      changes.push(changeOf(record, previous, 'local'))
     }
     if (changes.length === 0) return results
     await this.persist(changes)
-    this.gossip.publish(changes.map((change) => change.record))
-    for (const change of changes) this.emit('record:changed', change)
+    this.gossip.publish(changes.map((change) => change.record!))
+    this.announce(changes)
     return results
   }
 
@@ -233,17 +228,18 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
    * still holds the version they replaced gives it back at the next sync. Returns how many were removed.
    */
   async refence(): Promise<number> {
-    if (this.fence === undefined) return 0
+    const fence = this.fence
+    if (fence === undefined) return 0
     const refused: StateRecord[] = []
-    for (const [kindName, records] of this.byKind) {
-      if (this.kinds.get(kindName)?.fenced !== true) continue
-      for (const record of records.values()) if (this.fence.judge(record) !== undefined) refused.push(record)
+    for (const name of this.kinds.names()) {
+      if (this.kinds.get(name)?.fenced !== true) continue
+      for (const record of this.index.list(name)) if (fence.judge(record) !== undefined) refused.push(record)
     }
     if (refused.length === 0) return 0
-    for (const record of refused) this.setRecord(undefined, record)
+    for (const record of refused) this.index.set(undefined, record)
     await this.components.store.remove(refused.map((record) => record.key))
     this.metrics.recordsDropped.inc({ reason: 'stale-term', source: 'refence' }, refused.length)
-    for (const record of refused) this.emit('record:removed', record)
+    this.announce(refused.map((record) => changeOf(undefined, record, 'fence')))
     this.log.warn(
       { count: refused.length, keys: refused.slice(0, 8).map((record) => record.key) },
       'removed records written under a coordinator term that had already ended',
@@ -253,8 +249,9 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
 
   private encodeLocal(write: LocalWrite): StateRecord {
     if (!KEY_PATTERN.test(write.key)) throw new InvalidRecordError(`"${write.key}" is not a valid record key`)
-    const kind = this.kinds.get(kindOf(write.key))
-    if (kind === undefined) throw new UnknownKindError(`no record kind "${kindOf(write.key)}" is registered`)
+    const kind = this.kinds.of(write.key)
+    if (kind === undefined)
+      throw new UnknownKindError(`this state holds no record kind "${kindOf(write.key)}"`)
     if (write.deleted !== true) {
       const parsed = kind.schema.safeParse(write.value)
       if (!parsed.success) {
@@ -300,94 +297,59 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
     from: string,
   ): Promise<number> {
     const changes: RecordChange[] = []
+    const now = this.clock.now()
     for (const record of records) {
+      // Gossip arrives moments after it is written: how old it looks is how far our clock runs ahead.
+      if (source === 'gossip') this.clockCheck.observe(record.origin, now - record.stamp.wall)
       const previous = this.get(record.key)
       if (previous !== undefined && compareRecords(previous, record) >= 0) continue
       this.hlc.observe(record.stamp)
-      this.setRecord(record, previous)
-      changes.push({ record, previous, source, from })
+      this.index.set(record, previous)
+      changes.push(changeOf(record, previous, source, from))
     }
     if (changes.length === 0) return 0
     await this.persist(changes)
-    for (const change of changes) this.emit('record:changed', change)
+    this.announce(changes)
     return changes.length
   }
 
   private async persist(changes: readonly RecordChange[]): Promise<void> {
     try {
-      await this.components.store.write(changes.map((change) => change.record))
+      await this.components.store.write(changes.map((change) => change.record!))
     } catch (err) {
       // Undo what is still ours in memory, so memory never holds what the disk does not.
       for (const change of changes) {
-        if (this.get(change.record.key) === change.record) this.setRecord(change.previous, change.record)
+        if (this.get(change.record!.key) === change.record) this.index.set(change.previous, change.record)
       }
       throw err
     }
   }
 
-  /** Puts `record` in place of `previous` (either may be undefined), keeping the digest in step. */
-  private setRecord(record: StateRecord | undefined, previous: StateRecord | undefined): void {
-    const key = (record ?? previous)?.key
-    if (key === undefined) return
-    const kind = kindOf(key)
-    let records = this.byKind.get(kind)
-    if (records === undefined) {
-      records = new Map()
-      this.byKind.set(kind, records)
+  /** Tells the watchers of each change's kind, then those of every kind. */
+  private announce(changes: readonly RecordChange[]): void {
+    for (const change of changes) {
+      const key = (change.record ?? change.previous)!.key
+      const watchers = this.watchers.get(kindOf(key))
+      if (watchers !== undefined) for (const watcher of watchers) watcher(change)
+      for (const watcher of this.everyWatcher) watcher(change)
     }
-    if (previous !== undefined) this.digest.toggle(key, versionOf(previous))
-    if (record === undefined) {
-      records.delete(key)
-      this.bucketKeys[bucketOf(key)]!.delete(key)
-      return
-    }
-    records.set(key, record)
-    this.bucketKeys[bucketOf(key)]!.add(key)
-    this.digest.toggle(key, versionOf(record))
   }
 
   private async load(): Promise<void> {
-    const { store } = this.components
-    let loaded = 0
-    let skipped = 0
-    for await (const [key, raw] of store.entries()) {
-      const reason = this.loadEntry(key, raw)
-      if (reason === undefined) {
-        loaded++
-      } else if (reason === 'unknown-kind') {
-        // Written by a newer shoal, or by a part not running here: kept on disk, not loaded.
-        skipped++
-      } else {
+    const { loaded, skipped } = await loadRecords(this.components.store, {
+      kinds: this.kinds,
+      observe: (record) => {
+        // Our clock must order after everything we ever stored, even if the wall clock went backwards.
+        this.hlc.observe(record.stamp)
+        const current = this.get(record.key)
+        if (current === undefined || compareRecords(current, record) < 0) this.index.set(record, current)
+      },
+      quarantined: (key, reason) => {
         this.metrics.quarantined.inc()
         this.log.warn({ key, reason }, 'corrupt store entry moved to quarantine')
-        await store.quarantine(key, raw, reason)
-      }
-    }
+      },
+    })
     this.log.info({ loaded, skipped }, 'records loaded')
-  }
-
-  private loadEntry(key: string, raw: string): string | undefined {
-    let wire: unknown
-    try {
-      wire = JSON.parse(raw)
-    } catch {
-      return 'not JSON'
-    }
-    const record = decodeWireRecord(wire)
-    if (typeof record === 'string') return record
-    if (record.key !== key) return 'stored under another key'
-    const kind = this.kinds.get(kindOf(key))
-    if (kind === undefined) return 'unknown-kind'
-    if (!record.deleted) {
-      const value = kind.schema.safeParse(record.value)
-      if (!value.success) return 'value does not match its kind'
-      record.value = value.data
-    }
-    // Our clock must order after everything we ever stored, even if the wall clock went backwards.
-    this.hlc.observe(record.stamp)
-    const current = this.get(key)
-    if (current === undefined || compareRecords(current, record) < 0) this.setRecord(record, current)
-    return undefined
   }
 
   private async collectTombstones(): Promise<void> {
@@ -395,14 +357,26 @@ export class ReplicatedState extends EventEmitter<StateEvents> {
     const expired: StateRecord[] = []
     for (const record of this.all()) if (record.deleted && record.stamp.wall < cutoff) expired.push(record)
     if (expired.length === 0) return
-    for (const record of expired) this.setRecord(undefined, record)
+    for (const record of expired) this.index.set(undefined, record)
     await this.components.store.remove(expired.map((record) => record.key))
     this.log.info({ count: expired.length }, 'collected expired tombstones')
   }
+}
 
-  private countByKind(): Map<string, number> {
-    const counts = new Map<string, number>()
-    for (const [kind, records] of this.byKind) counts.set(kind, records.size)
-    return counts
+function changeOf(
+  record: StateRecord | undefined,
+  previous: StateRecord | undefined,
+  source: ChangeSource,
+  from?: string,
+): RecordChange {
+  const key = (record ?? previous)!.key
+  const change: RecordChange = {
+    id: subjectOf(key),
+    record,
+    previous,
+    value: record === undefined || record.deleted ? undefined : record.value,
+    source,
   }
+  if (from !== undefined) change.from = from
+  return change
 }

@@ -2,6 +2,7 @@
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import { z } from 'zod'
+import { SyncProtocolError } from '../errors.js'
 import type { Mesh, Stream } from '../mesh/index.js'
 import {
   DIGEST_BUCKETS,
@@ -15,7 +16,7 @@ import {
 } from './constants.js'
 import type { StateMetrics } from './metrics.js'
 import { compareRecords, compareVersions, kindOf, type Version, versionOf } from './record.js'
-import type { ReplicatedState } from './replicated-state.js'
+import type { Replica } from './types.js'
 import { judgeRecord } from './validate.js'
 import { decodeWireRecord, toWire } from './wire.js'
 
@@ -74,14 +75,20 @@ class FrameStream {
 
   async read(): Promise<Frame> {
     const bytes = await this.lp.read({ signal: this.signal })
-    const frame = frameSchema.safeParse(JSON.parse(this.decoder.decode(bytes.subarray())))
-    if (!frame.success) throw new Error('malformed sync frame')
+    let json: unknown
+    try {
+      json = JSON.parse(this.decoder.decode(bytes.subarray()))
+    } catch (err) {
+      throw new SyncProtocolError('the peer sent a sync frame that is not JSON', { cause: err })
+    }
+    const frame = frameSchema.safeParse(json)
+    if (!frame.success) throw new SyncProtocolError('malformed sync frame')
     return frame.data
   }
 
   async expect<T extends Frame['t']>(type: T): Promise<Extract<Frame, { t: T }>> {
     const frame = await this.read()
-    if (frame.t !== type) throw new Error(`expected a ${type} frame, got ${frame.t}`)
+    if (frame.t !== type) throw new SyncProtocolError(`expected a ${type} frame, got ${frame.t}`)
     return frame as Extract<Frame, { t: T }>
   }
 }
@@ -102,7 +109,7 @@ export class SyncService {
 
   constructor(
     private readonly mesh: Mesh,
-    private readonly state: ReplicatedState,
+    private readonly state: Replica,
     private readonly metrics: StateMetrics,
     private readonly log: Logger,
     init: SyncServiceInit = {},
@@ -162,9 +169,10 @@ export class SyncService {
       let frame = await frames.read()
       for (; frame.t === 'entries'; frame = await frames.read()) {
         for (const [key, version] of frame.e) theirs.set(key, version)
-        if (theirs.size > MAX_SYNC_ENTRIES) throw new Error(`peer listed more than ${MAX_SYNC_ENTRIES} keys`)
+        if (theirs.size > MAX_SYNC_ENTRIES)
+          throw new SyncProtocolError(`peer listed more than ${MAX_SYNC_ENTRIES} keys`)
       }
-      if (frame.t !== 'entries-end') throw new Error(`expected entries, got ${frame.t}`)
+      if (frame.t !== 'entries-end') throw new SyncProtocolError(`expected entries, got ${frame.t}`)
       const differing = frame.b
 
       const push: string[] = []
@@ -188,7 +196,7 @@ export class SyncService {
 
       let received = 0
       for (let frame = await frames.read(); frame.t !== 'end'; frame = await frames.read()) {
-        if (frame.t !== 'records') throw new Error(`expected records, got ${frame.t}`)
+        if (frame.t !== 'records') throw new SyncProtocolError(`expected records, got ${frame.t}`)
         received += await this.receiveRecords(frame.r, peer)
       }
       await stream.close({ signal })
@@ -231,8 +239,8 @@ export class SyncService {
         else if (frame.t === 'want') {
           for (const key of frame.k) wanted.push(key)
           if (wanted.length > MAX_SYNC_ENTRIES)
-            throw new Error(`peer wanted more than ${MAX_SYNC_ENTRIES} keys`)
-        } else throw new Error(`unexpected ${frame.t} frame`)
+            throw new SyncProtocolError(`peer wanted more than ${MAX_SYNC_ENTRIES} keys`)
+        } else throw new SyncProtocolError(`unexpected ${frame.t} frame`)
       }
       await this.sendRecords(frames, wanted)
       await frames.write({ t: 'end' })

@@ -1,6 +1,6 @@
 // Validation of records received from the network: every check, in order, with the reason a record is dropped.
 import { type Fence, type KindRegistry, writerViolation } from './kinds.js'
-import { kindOf, type StateRecord } from './record.js'
+import type { StateRecord } from './record.js'
 import type { RecordVerifier } from './signer.js'
 import { decodeWireRecord } from './wire.js'
 
@@ -61,10 +61,19 @@ export function validateRecord(input: unknown, ctx: ValidationContext): Validati
   return judgeRecord(decoded, ctx)
 }
 
-/** Judges a decoded record: kind, writer rule, value schema, signature, clock skew, tombstone age, term. */
+/**
+ * Judges a decoded record: kind, value schema, writer rule, signature, clock skew, tombstone age, term.
+ * The schema comes before the writer rule: writer rules read the value, and may trust its shape.
+ */
 export function judgeRecord(record: StateRecord, ctx: ValidationContext): ValidationResult {
-  const kind = ctx.kinds.get(kindOf(record.key))
+  const kind = ctx.kinds.of(record.key)
   if (kind === undefined) return drop('unknown-kind', `unknown record kind in ${record.key}`, record.origin)
+
+  if (!record.deleted) {
+    const value = kind.schema.safeParse(record.value)
+    if (!value.success) return drop('schema', `value of ${record.key} does not match its kind`, record.origin)
+    record.value = value.data
+  }
 
   const violation = writerViolation(kind, record)
   if (violation !== undefined) return drop('writer', violation, record.origin)
@@ -74,12 +83,6 @@ export function judgeRecord(record: StateRecord, ctx: ValidationContext): Valida
       `${record.key} from ${record.origin} was published by ${ctx.gossipSigner}`,
       record.origin,
     )
-  }
-
-  if (!record.deleted) {
-    const value = kind.schema.safeParse(record.value)
-    if (!value.success) return drop('schema', `value of ${record.key} does not match its kind`, record.origin)
-    record.value = value.data
   }
 
   if (ctx.verifySignature && !ctx.verifier.verify(record.origin, record.body, record.sig)) {

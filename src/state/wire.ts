@@ -91,6 +91,7 @@ export function decodeWireRecord(input: unknown): StateRecord | DecodeFailure {
   try {
     json = JSON.parse(wire.data.b)
   } catch {
+    // A body from the network that is not JSON: dropped, and counted as a decode failure.
     return 'decode'
   }
   const body = recordBodySchema.safeParse(json)

@@ -49,7 +49,9 @@ describe('a partition between two groups of in-process nodes', () => {
     )
     // Withdrawn records are announced, so what was built on them (a job's view, a running copy) is looked at again.
     const withdrawn: string[] = []
-    minority[1]!.daemon.state.on('record:removed', (record) => withdrawn.push(record.key))
+    minority[1]!.daemon.state.watchAll(({ record, previous }) => {
+      if (record === undefined && previous !== undefined) withdrawn.push(previous.key)
+    })
 
     const healedAt = Date.now()
     await heal(nodes)

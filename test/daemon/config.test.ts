@@ -24,14 +24,12 @@ describe('resolveDaemonConfig', () => {
     const config = resolveDaemonConfig({ name: 'n1' }, { SHOAL_DATA_DIR: '/tmp/x' })
     expect(config).toMatchObject({
       dataDir: '/tmp/x',
-      listen: ['/ip4/0.0.0.0/tcp/7420'],
-      bootstrap: [],
-      mdns: true,
       name: 'n1',
-      labels: {},
-      httpHost: '127.0.0.1',
-      httpPort: DEFAULT_HTTP_PORT,
       logLevel: 'info',
+      mesh: { listen: ['/ip4/0.0.0.0/tcp/7420'], bootstrap: [], mdns: true },
+      membership: { labels: {} },
+      coordinator: { eligible: true },
+      api: { httpHost: '127.0.0.1', httpPort: DEFAULT_HTTP_PORT },
     })
   })
 
@@ -47,11 +45,11 @@ describe('resolveDaemonConfig', () => {
       },
       {},
     )
-    expect(config.listen).toHaveLength(2)
-    expect(config.bootstrap).toHaveLength(2)
-    expect(config.labels).toEqual({ zone: 'a', gpu: '1' })
-    expect(config.mdns).toBe(false)
-    expect(config.httpPort).toBe(0)
+    expect(config.mesh.listen).toHaveLength(2)
+    expect(config.mesh.bootstrap).toHaveLength(2)
+    expect(config.membership.labels).toEqual({ zone: 'a', gpu: '1' })
+    expect(config.mesh.mdns).toBe(false)
+    expect(config.api.httpPort).toBe(0)
   })
 
   it.each([

@@ -1,20 +1,34 @@
 // In-process daemons on 127.0.0.1 with temp data directories: the real Daemon, mesh, LevelDB and API.
 import { z } from 'zod'
-import { Daemon, type DaemonConfig, type DaemonTuning } from '../../src/daemon/index.js'
+import { Daemon, type DaemonConfig } from '../../src/daemon/index.js'
 import { DEFAULT_JOB_RETENTION_MS } from '../../src/jobs/constants.js'
 import { createRootLogger } from '../../src/logger.js'
-import type { RecordKind } from '../../src/state/index.js'
+import { defineKind } from '../../src/state/index.js'
 import { makeTempDir, removeDir } from './temp-dir.js'
 
 /** A kind any node may write, for tests and benchmarks that need records of their own. */
-export const testKind: RecordKind<unknown> = { name: 'test', schema: z.unknown(), writer: 'any' }
+export const testKind = defineKind<unknown>({ name: 'test', schema: z.unknown(), writer: 'any' })
 
 /** A fenced kind: what a coordinator writes under its term (as job assignments will be). */
-export const workKind: RecordKind<unknown> = {
+export const workKind = defineKind<unknown>({
   name: 'work',
   schema: z.unknown(),
   writer: 'any',
   fenced: true,
+})
+
+/**
+ * Options of the parts beyond what flags set (timings tests shorten), by part, merged into each node's
+ * config; `clock` replaces the wall clock every part reads.
+ */
+export interface Tuning {
+  clock?: DaemonConfig['clock']
+  state?: DaemonConfig['state']
+  membership?: Partial<DaemonConfig['membership']>
+  coordinator?: Partial<DaemonConfig['coordinator']>
+  layers?: Partial<DaemonConfig['layers']>
+  jobs?: Partial<DaemonConfig['jobs']>
+  mesh?: Partial<DaemonConfig['mesh']>
 }
 
 export interface NodeOptions {
@@ -24,7 +38,7 @@ export interface NodeOptions {
   join?: TestNode
   bootstrap?: string[]
   swarmKeyFile?: string
-  tuning?: DaemonTuning
+  tuning?: Tuning
   labels?: Record<string, string>
   /** Stands for the coordinator role. @default true */
   coordinator?: boolean
@@ -48,23 +62,31 @@ const logLevel = (process.env.SHOAL_TEST_LOG_LEVEL ?? 'silent') as DaemonConfig[
 export async function startNode(options: NodeOptions): Promise<TestNode> {
   const dataDir = options.dataDir ?? (await makeTempDir(`shoal-${options.name}-`))
   const joinTo = options.join
+  const tuning = options.tuning ?? {}
   const config: DaemonConfig = {
     dataDir,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    bootstrap: options.bootstrap ?? (joinTo === undefined ? [] : [joinTo.daemon.mesh.addresses()[0]!]),
-    mdns: false,
-    coordinator: options.coordinator ?? true,
-    storeMaxBytes: options.storeMaxBytes ?? 2 * 1024 ** 3,
-    jobRetentionMs: options.jobRetentionMs ?? DEFAULT_JOB_RETENTION_MS,
-    blobPort: 0,
-    mirrorUpstream: options.mirrorUpstream ?? 'docker.io',
     name: options.name,
-    labels: options.labels ?? {},
-    httpHost: '127.0.0.1',
-    httpPort: 0,
     logLevel,
-    tuning: { extraKinds: [testKind, workKind], ...options.tuning },
     dockerSocket: options.dockerSocket ?? `${dataDir}/no-docker.sock`,
+    clock: tuning.clock,
+    extraKinds: [testKind, workKind],
+    mesh: {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: options.bootstrap ?? (joinTo === undefined ? [] : [joinTo.daemon.mesh.addresses()[0]!]),
+      mdns: false,
+      ...tuning.mesh,
+    },
+    state: tuning.state,
+    membership: { labels: options.labels ?? {}, ...tuning.membership },
+    coordinator: { eligible: options.coordinator ?? true, ...tuning.coordinator },
+    layers: {
+      storeMaxBytes: options.storeMaxBytes ?? 2 * 1024 ** 3,
+      blobPort: 0,
+      mirrorUpstream: options.mirrorUpstream ?? 'docker.io',
+      ...tuning.layers,
+    },
+    jobs: { retentionMs: options.jobRetentionMs ?? DEFAULT_JOB_RETENTION_MS, ...tuning.jobs },
+    api: { httpHost: '127.0.0.1', httpPort: 0 },
   }
   const keyFile = options.swarmKeyFile ?? joinTo?.daemon.swarmKey.path
   if (keyFile !== undefined) config.swarmKeyFile = keyFile
@@ -76,7 +98,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
 }
 
 /** N nodes in one mesh: the first creates the swarm key, the rest join through it. */
-export async function startCluster(count: number, prefix = 'n', tuning?: DaemonTuning): Promise<TestNode[]> {
+export async function startCluster(count: number, prefix = 'n', tuning?: Tuning): Promise<TestNode[]> {
   const first = await startNode({ name: `${prefix}0`, tuning })
   const rest = await Promise.all(
     Array.from({ length: count - 1 }, (_, i) =>

@@ -1,7 +1,7 @@
 // A node runs no more than its resources allow: work queued ahead, and placements that overlap, wait on it for room.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Admission } from '../../src/jobs/admission.js'
-import { type AssignValue, assignKey, type RunValue, runKey } from '../../src/jobs/records.js'
+import { type AssignValue, type RunValue, runId, runKind } from '../../src/jobs/records.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { newIdentity } from '../helpers/keys.js'
@@ -12,13 +12,13 @@ describe('admission on the node that runs the work', () => {
   let node: TestNode
   beforeAll(async () => {
     // A short start limit: work waiting for room on its node must not count as late.
-    node = await startNode({ name: 'adm0', tuning: { jobStartTimeoutMs: 1_000 } })
+    node = await startNode({ name: 'adm0', tuning: { jobs: { startTimeoutMs: 1_000 } } })
   })
   afterAll(async () => destroyNodes([node]))
 
   /** An assignment of a job's first attempt to this node, as a coordinator writes it. */
   const assignedHere = (id: string) => ({
-    key: assignKey(id),
+    key: `assign/${id}`,
     value: {
       attempt: 1,
       generation: 0,
@@ -57,7 +57,7 @@ describe('admission on the node that runs the work', () => {
     expect(waited.jobs.map((job) => job.state)).toEqual(['succeeded', 'succeeded', 'succeeded'])
     expect(await metric(node, 'shoal_jobs_waited_for_room_total')).toBe(2)
     // Never two at once: each started once the one before it had ended, the overlapping two in the order given.
-    const runs = ids.map((id) => ({ id, run: state.get(runKey(id, 1))!.value as RunValue }))
+    const runs = ids.map((id) => ({ id, run: state.kind(runKind).value(runId(id, 1))! }))
     runs.sort((a, b) => a.run.startedAt! - b.run.startedAt!)
     expect(runs.slice(1).map(({ id }) => id)).toEqual(pending)
     for (let i = 1; i < runs.length; i++) {
@@ -95,7 +95,7 @@ describe('admission on the node that runs the work', () => {
       state: 'cancelled',
       reason: 'cancelled before it started',
     })
-    expect((state.get(runKey(waiting!, 1))!.value as RunValue).startedAt).toBeNull()
+    expect(state.kind(runKind).value(runId(waiting!, 1))!.startedAt).toBeNull()
   })
 
   it('still moves an assignment its node never starts though it had room there, after the start limit', async () => {
@@ -137,7 +137,7 @@ describe('admission on the node that runs the work', () => {
     expect(ended.jobs.every((job) => job.state === 'succeeded')).toBe(true)
     // Once the coordinator had seen how short they are, it placed more than fit; they waited on the node.
     expect(await metric(node, 'shoal_jobs_waited_for_room_total')).toBeGreaterThan(waitsBefore)
-    const runs = ids.map((id) => state.get(runKey(id, 1))!.value as RunValue)
+    const runs = ids.map((id) => state.kind(runKind).value(runId(id, 1))!)
     expect(peakConcurrency(runs)).toBeLessThanOrEqual(4)
   })
 })

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assignKey, jobKey, runKey } from '../../src/jobs/records.js'
+import { assignKind, jobKind, runId, runKind } from '../../src/jobs/records.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
@@ -13,14 +13,15 @@ const RETENTION_MS = 1_500
 describe('job retention', () => {
   let nodes: TestNode[] = []
   beforeAll(async () => {
-    const options = { jobRetentionMs: RETENTION_MS, tuning: { jobCollectIntervalMs: 200 } }
+    const options = { jobRetentionMs: RETENTION_MS, tuning: { jobs: { collectIntervalMs: 200 } } }
     const first = await startNode({ name: 'jr0', ...options })
     const rest = await Promise.all([1, 2].map((i) => startNode({ name: `jr${i}`, join: first, ...options })))
     nodes = [first, ...rest]
   })
   afterAll(async () => destroyNodes(nodes))
 
-  const known = (node: TestNode, id: string): boolean => node.daemon.state.get(jobKey(id))?.deleted === false
+  const known = (node: TestNode, id: string): boolean =>
+    node.daemon.state.kind(jobKind).value(id) !== undefined
 
   it('deletes a finished job’s records everywhere after the retention, and keeps a parent still waited on', async () => {
     await agreedCoordinator(nodes)
@@ -43,9 +44,10 @@ describe('job retention', () => {
       nodes.every((node) => !known(node, done)),
     )
     for (const node of nodes) {
-      for (const key of [jobKey(done), assignKey(done), runKey(done, 1)]) {
-        expect(node.daemon.state.get(key)?.deleted ?? true).toBe(true)
-      }
+      const { state } = node.daemon
+      expect(state.kind(jobKind).value(done)).toBeUndefined()
+      expect(state.kind(assignKind).value(done)).toBeUndefined()
+      expect(state.kind(runKind).value(runId(done, 1))).toBeUndefined()
       expect(() => node.daemon.jobs.view(done)).toThrow(
         expect.objectContaining({ code: 'SHOAL_JOB_NOT_FOUND' }),
       )

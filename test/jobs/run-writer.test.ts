@@ -4,7 +4,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from '../../src/jobs/constants.js'
 import type { RunValue } from '../../src/jobs/records.js'
 import { RunWriter } from '../../src/jobs/run-writer.js'
-import type { ReplicatedState } from '../../src/state/index.js'
 
 const PEER = '12D3KooWLWomxqdiAuZKSQBNYfhJoC8JSERe31aJ6BWat5M9QUVx'
 
@@ -29,12 +28,10 @@ describe('run writer', () => {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     batches = []
-    const state = {
-      write: async (writes: Array<{ key: string; value: RunValue }>) => {
-        batches.push(writes)
-      },
-    } as unknown as ReplicatedState
-    writer = new RunWriter(state, pino({ level: 'silent' }))
+    const write = async (reports: ReadonlyArray<readonly [string, RunValue]>) => {
+      batches.push(reports.map(([id, value]) => ({ key: `run/${id}/${value.attempt}`, value })))
+    }
+    writer = new RunWriter(write, pino({ level: 'silent' }))
   })
   afterEach(() => {
     vi.useRealTimers()

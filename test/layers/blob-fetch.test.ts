@@ -11,7 +11,7 @@ import { BlobChannelServer, blobChannelKey, fetchBlobRange } from '../../src/lay
 import { BlobFetch, type Tally } from '../../src/layers/blob-fetch.js'
 import type { Digest } from '../../src/layers/digest.js'
 import { hostPlatform } from '../../src/layers/manifest.js'
-import type { PeerEndpoint, PullEvent, PullSources } from '../../src/layers/pull.js'
+import type { PeerEndpoint, PullEvent, PullSources } from '../../src/layers/pull-types.js'
 import { parseReference } from '../../src/layers/reference.js'
 import { RegistryClient } from '../../src/layers/registry-client.js'
 import { RegistryConfig } from '../../src/layers/registry-config.js'

@@ -24,7 +24,7 @@ describe('four nodes pulling one image at the same moment', () => {
     ;({ proxy, image } = origin)
     // Four daemons share this one event loop (and the machine runs other suites meanwhile), so gossip can
     // lag far behind a real daemon's; a longer claim settle keeps the test about the protocol, not the load.
-    nodes = await startCluster(4, 'pull', { claimSettleMs: 1_500 })
+    nodes = await startCluster(4, 'pull', { layers: { claimSettleMs: 1_500 } })
     await waitFor('every node to see every inventory', () =>
       nodes.every((node) => node.daemon.state.list('inventory').length === 4),
     )

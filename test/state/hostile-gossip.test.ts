@@ -1,6 +1,6 @@
 import { deflateRawSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { nodeKey } from '../../src/membership/index.js'
+import { nodeKind } from '../../src/membership/index.js'
 import { DEFLATED_MARKER } from '../../src/state/envelope.js'
 import { encodeRecord, toWire } from '../../src/state/wire.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
@@ -42,10 +42,12 @@ describe('gossip from a hostile member of the mesh', () => {
 
   it('drops and counts a node record about another peer', async () => {
     const { signer, peerId } = rogue.identity
+    const witnessRecord = victim.daemon.state.kind(nodeKind).value(witness.daemon.peerId)!
+    // A well-formed record (it passes the schema), signed and published by the wrong peer.
     const forged = encodeRecord(
       signer,
-      nodeKey(witness.daemon.peerId),
-      { name: 'owned' },
+      `node/${witness.daemon.peerId}`,
+      { ...witnessRecord, name: 'owned' },
       {
         wall: Date.now(),
         counter: 0,
@@ -57,7 +59,7 @@ describe('gossip from a hostile member of the mesh', () => {
     expect(
       await metric(victim, 'shoal_records_dropped_total', { reason: 'writer', source: 'gossip' }),
     ).toBeGreaterThanOrEqual(1)
-    expect(victim.daemon.state.get(nodeKey(witness.daemon.peerId))?.value).toMatchObject({ name: 'witness' })
+    expect(victim.daemon.state.kind(nodeKind).value(witness.daemon.peerId)).toMatchObject({ name: 'witness' })
   })
 
   it('drops a record that claims another origin than the peer that signed the message', async () => {

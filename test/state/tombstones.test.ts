@@ -9,7 +9,10 @@ describe('tombstones', () => {
   afterAll(async () => destroyNodes(nodes))
 
   it('are collected from memory and the store once past their lifetime', async () => {
-    const node = await startNode({ name: 'gc', tuning: { tombstoneTtlMs: 300, tombstoneGcIntervalMs: 100 } })
+    const node = await startNode({
+      name: 'gc',
+      tuning: { state: { tombstoneTtlMs: 300, tombstoneGcIntervalMs: 100 } },
+    })
     nodes.push(node)
     await node.daemon.state.put('test/kept', 1)
     await node.daemon.state.put('test/deleted', 1)

@@ -8,9 +8,10 @@ import { newIdentity, type TestIdentity } from '../helpers/keys.js'
 
 let alice: TestIdentity
 let bob: TestIdentity
-const kinds = new KindRegistry()
-kinds.register({ name: 'node', schema: z.object({ name: z.string() }), writer: 'key-owner' })
-kinds.register({ name: 'test', schema: z.unknown(), writer: 'any' })
+const kinds = new KindRegistry([
+  { name: 'node', schema: z.object({ name: z.string() }), writer: 'key-owner' },
+  { name: 'test', schema: z.unknown(), writer: 'any' },
+])
 
 const NOW = 1_800_000_000_000
 

@@ -34,6 +34,8 @@ function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
     res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
   }
   const onRecord = ({ record, source }: RecordChange): void => {
+    // A record withdrawn with its coordinator's term is not streamed: clients see the version that follows.
+    if (record === undefined || source === 'fence') return
     const kind = kindOf(record.key)
     if (wanted !== undefined && !wanted.has(kind)) return
     const event: RecordEvent = {
@@ -49,12 +51,8 @@ function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
     send('record', event)
   }
   const onNodeState = (peer: string, state: Liveness, previous: Liveness | undefined): void => {
-    let name = peer
-    try {
-      name = ctx.membership.node(peer).name
-    } catch {
-      // A node we have no record of yet is named by its peer id.
-    }
+    // A node we have no record of yet is named by its peer id.
+    const name = ctx.membership.nodes({ all: true }).find((node) => node.id === peer)?.name ?? peer
     const event: NodeStateEvent = { id: peer, name, state, previous: previous ?? null }
     send('node', event)
   }
@@ -65,14 +63,14 @@ function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
   // Views are built only while some client wants them.
   const wantsJobs = wanted === undefined || wanted.has('job')
   const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS)
-  ctx.state.on('record:changed', onRecord)
+  const unwatch = ctx.state.watchAll(onRecord)
   ctx.membership.on('peer:state', onNodeState)
   ctx.coordinator.on('change', onCoordinator)
   if (wantsJobs) ctx.jobs.on('job:views', onJobViews)
   res.on('close', () => {
     clearInterval(keepalive)
     ctx.jobs.off('job:views', onJobViews)
-    ctx.state.off('record:changed', onRecord)
+    unwatch()
     ctx.membership.off('peer:state', onNodeState)
     ctx.coordinator.off('change', onCoordinator)
   })

@@ -5,6 +5,7 @@ import { asShoalError, BlobNotFoundError, ManifestNotFoundError } from '../../er
 import { parseDigest } from '../../layers/index.js'
 import type { ApiContext } from '../context.js'
 import type { Route, RouteContext } from '../router.js'
+import { statusOf } from '../status.js'
 
 /** Errors in the distribution API's own shape, which docker and other clients read. */
 function registryError(res: ServerResponse, status: number, code: string, message: string): void {
@@ -68,6 +69,6 @@ async function serveContent(ctx: ApiContext, { req, res, params }: RouteContext)
     }
     if (error.code === ManifestNotFoundError.code) registryError(res, 404, 'MANIFEST_UNKNOWN', error.message)
     else if (error.code === BlobNotFoundError.code) registryError(res, 404, 'BLOB_UNKNOWN', error.message)
-    else registryError(res, error.status, error.code, error.message)
+    else registryError(res, statusOf(error), error.code, error.message)
   }
 }

@@ -2,6 +2,7 @@
 import { createWriteStream } from 'node:fs'
 import { finished } from 'node:stream/promises'
 import type Dockerode from 'dockerode'
+import type { Logger } from 'pino'
 import type { DockerEngine } from '../../docker/index.js'
 import { DockerUnavailableError, ImageNotFoundError } from '../../errors.js'
 import { STOP_GRACE_MS } from '../constants.js'
@@ -13,7 +14,12 @@ export interface DockerDriverInit {
   hasImage(ref: string): Promise<boolean>
   /** Brings an image into the engine (through the mesh's layer sharing); throws if it cannot. */
   pullImage(ref: string): Promise<void>
+  /** Notes (at debug) the failures an attempt's outcome does not depend on: its log stream, stop and removal. */
+  log: Logger
 }
+
+/** The engine's answer to a request that failed (dockerode sets the HTTP status). */
+type EngineError = Error & { statusCode?: number }
 
 export function containerName(jobId: string, attempt: number): string {
   return `shoal-${jobId}-${attempt}`
@@ -31,7 +37,7 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
   const docker = await init.engine.client()
   const name = containerName(spec.id, attempt)
   let container = docker.getContainer(name)
-  let info = await container.inspect().catch((err: { statusCode?: number }) => {
+  let info = await container.inspect().catch((err: EngineError) => {
     if (err.statusCode === 404) return undefined
     throw err
   })
@@ -73,25 +79,42 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
   })) as NodeJS.ReadableStream
   const file = createWriteStream(request.logPath, { flags: 'w' })
   docker.modem.demuxStream(logStream, file, file)
-  const logsDone = finished(logStream as NodeJS.ReadableStream).catch(() => undefined)
+  // The exit code comes from wait(); a log stream or file that fails only cuts the log short.
+  const logsDone = finished(logStream as NodeJS.ReadableStream).catch((err: Error) =>
+    init.log?.debug({ container: name, err: err.message }, 'the container log stream failed'),
+  )
   const ended = (async (): Promise<Exit> => {
     const result = (await waited) as { StatusCode: number }
     await Promise.race([logsDone, new Promise((resolve) => setTimeout(resolve, 2_000))])
     file.end()
-    await finished(file).catch(() => undefined)
-    await removeContainer(container)
+    await finished(file).catch((err: Error) =>
+      init.log?.debug(
+        { container: name, path: request.logPath, err: err.message },
+        'could not write the job log',
+      ),
+    )
+    await removeContainer(container, init.log)
     return { exitCode: result.StatusCode, reason: exitReason(result.StatusCode, null) }
   })()
   return {
     pid: null,
     ended,
     async stop() {
-      await container.stop({ t: Math.round(STOP_GRACE_MS / 1000) }).catch(() => undefined)
+      await container.stop({ t: Math.round(STOP_GRACE_MS / 1000) }).catch((err: EngineError) => {
+        // 304: stopped already; 404: gone already. Anything else: wait() still reports how it ended.
+        if (err.statusCode === 304 || err.statusCode === 404) return
+        init.log?.debug({ container: name, err: err.message }, 'could not stop a container')
+      })
       await ended
     },
   }
 }
 
-async function removeContainer(container: Dockerode.Container): Promise<void> {
-  await container.remove({ force: true }).catch(() => undefined)
+async function removeContainer(container: Dockerode.Container, log: Logger | undefined): Promise<void> {
+  await container.remove({ force: true }).catch((err: EngineError) => {
+    // 404: gone already; 409: a removal is under way already.
+    if (err.statusCode === 404 || err.statusCode === 409) return
+    // The attempt has ended either way; the container is left for the engine's owner to remove.
+    log?.debug({ container: container.id, err: err.message }, 'could not remove a container')
+  })
 }

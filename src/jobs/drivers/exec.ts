@@ -77,8 +77,11 @@ export function stopLeftover(pid: number, jobId: string, attempt: number): boole
   let environ: string
   try {
     environ = readFileSync(`/proc/${pid}/environ`, 'latin1')
-  } catch {
-    return false
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    // ENOENT: no such process any more; EACCES: another user's, so not an attempt of ours.
+    if (code === 'ENOENT' || code === 'EACCES') return false
+    throw err
   }
   const vars = new Set(environ.split('\0'))
   if (!vars.has(`SHOAL_JOB_ID=${jobId}`) || !vars.has(`SHOAL_ATTEMPT=${attempt}`)) return false

@@ -125,7 +125,16 @@ export class Spawner {
     this.helper = helper
     helper.on('message', (reply: HelperReply) => this.onReply(reply))
     helper.once('exit', () => this.onHelperExit(helper))
-    helper.on('error', () => undefined)
+    helper.on('error', (err: NodeJS.ErrnoException) => {
+      // A helper that could not start emits no 'exit': its spawns fail here. Any other error (a request sent
+      // as its channel closed) comes with an exit, which fails the spawns still waiting.
+      if (helper.pid === undefined) {
+        this.onHelperExit(
+          helper,
+          new SpawnError(`the spawning helper could not start: ${err.message}`, 'ECLOSED'),
+        )
+      }
+    })
     // The daemon's own life does not depend on the helper.
     helper.unref()
     helper.channel?.unref()
@@ -157,10 +166,13 @@ export class Spawner {
   }
 
   /** A helper that ended (closed, or killed) reports nothing more: its children count as killed; the next spawn starts another. */
-  private onHelperExit(helper: ChildProcess): void {
+  private onHelperExit(
+    helper: ChildProcess,
+    reason = new SpawnError('the spawning helper ended', 'ECLOSED'),
+  ): void {
     if (this.helper === helper) this.helper = undefined
     for (const pending of this.pending.values()) {
-      pending.spawned.reject(new SpawnError('the spawning helper ended', 'ECLOSED'))
+      pending.spawned.reject(reason)
       pending.exited.resolve({ exitCode: null, signal: 'SIGKILL' })
     }
     this.pending.clear()

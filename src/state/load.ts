@@ -1,0 +1,59 @@
+// Loading the store at start: every entry decoded and checked against its kind; corrupt ones quarantined.
+import type { KindRegistry } from './kinds.js'
+import type { StateRecord } from './record.js'
+import type { RecordStore } from './store.js'
+import { decodeWireRecord } from './wire.js'
+
+export interface LoadHandlers {
+  kinds: KindRegistry
+  /** A good record (its value checked against its kind). */
+  observe(record: StateRecord): void
+  /** A corrupt entry, already moved to the quarantine. */
+  quarantined(key: string, reason: string): void
+}
+
+/** Reads every stored entry; returns how many loaded and how many were of kinds this state does not hold. */
+export async function loadRecords(
+  store: RecordStore,
+  handlers: LoadHandlers,
+): Promise<{ loaded: number; skipped: number }> {
+  let loaded = 0
+  let skipped = 0
+  for await (const [key, raw] of store.entries()) {
+    const result = decodeEntry(key, raw, handlers.kinds)
+    if (typeof result !== 'string') {
+      handlers.observe(result)
+      loaded++
+    } else if (result === UNKNOWN_KIND) {
+      // Written by a newer shoal, or by a part not running here: kept on disk, not loaded.
+      skipped++
+    } else {
+      await store.quarantine(key, raw, result)
+      handlers.quarantined(key, result)
+    }
+  }
+  return { loaded, skipped }
+}
+
+const UNKNOWN_KIND = 'unknown-kind'
+
+/** The record stored under `key`, or why it cannot be loaded. */
+function decodeEntry(key: string, raw: string, kinds: KindRegistry): StateRecord | string {
+  let wire: unknown
+  try {
+    wire = JSON.parse(raw)
+  } catch (err) {
+    return `not JSON (${(err as Error).message})`
+  }
+  const record = decodeWireRecord(wire)
+  if (typeof record === 'string') return record
+  if (record.key !== key) return 'stored under another key'
+  const kind = kinds.of(key)
+  if (kind === undefined) return UNKNOWN_KIND
+  if (!record.deleted) {
+    const value = kind.schema.safeParse(record.value)
+    if (!value.success) return 'value does not match its kind'
+    record.value = value.data
+  }
+  return record
+}

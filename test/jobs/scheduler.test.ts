@@ -1,0 +1,296 @@
+// The scheduler against one node's real state: it never over-commits a node, runs parents first, and is fenced by its term.
+import { EventEmitter } from 'node:events'
+import fc from 'fast-check'
+import pino from 'pino'
+import { Registry } from 'prom-client'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  COORDINATOR_LEASE_ID,
+  coordinatorKinds,
+  type LeaseValue,
+  leaseFence,
+  leaseKind,
+} from '../../src/coordinator/index.js'
+import { NotCoordinatorError, StaleTermError } from '../../src/errors.js'
+import { JobBook } from '../../src/jobs/job-book.js'
+import { createJobMetrics } from '../../src/jobs/metrics.js'
+import { capacityOf } from '../../src/jobs/placement.js'
+import { jobKinds, type RunValue, runId } from '../../src/jobs/records.js'
+import { Scheduler } from '../../src/jobs/schedule/scheduler.js'
+import type { JobSpec } from '../../src/jobs/spec.js'
+import { isFinal } from '../../src/jobs/states.js'
+import { prepareSubmission } from '../../src/jobs/submit.js'
+import { deriveState } from '../../src/jobs/view.js'
+import type { Liveness, NodeValue } from '../../src/membership/index.js'
+import type { LocalWrite } from '../../src/state/index.js'
+import { newIdentity, type TestIdentity } from '../helpers/keys.js'
+import { type LocalState, localState } from '../helpers/local-state.js'
+
+interface Harness {
+  local: LocalState
+  book: JobBook
+  scheduler: Scheduler
+  nodes: Array<{ identity: TestIdentity; value: NodeValue }>
+  liveness: Map<string, Liveness>
+}
+
+const opened: LocalState[] = []
+afterEach(async () => {
+  for (const local of opened.splice(0)) await local.close()
+})
+
+function nodeValue(peerId: string, cpus: number): NodeValue {
+  return {
+    name: peerId.slice(-6),
+    peerId,
+    addresses: [],
+    resources: {
+      cpus,
+      memoryTotal: 64 * 1024 ** 3,
+      memoryFree: 64 * 1024 ** 3,
+      diskTotal: 1024 ** 4,
+      diskFree: 1024 ** 4,
+      load: [0, 0, 0],
+    },
+    labels: {},
+    drivers: { docker: false, exec: true },
+    version: 'test',
+    startedAt: 0,
+    heartbeat: 0,
+    state: 'up',
+  }
+}
+
+/** A scheduler on a coordinator holding term 1 of a lease in a real state, with `cpus` nodes it may place on. */
+async function harness(cpus: readonly number[]): Promise<Harness> {
+  const local = await localState([...coordinatorKinds, ...jobKinds], leaseFence)
+  opened.push(local)
+  const { state, identity } = local
+  const leases = state.kind(leaseKind)
+  await leases.put(COORDINATOR_LEASE_ID, lease(identity.peerId, 1, state.clockNow()), { term: 1 })
+  const nodes = await Promise.all(
+    cpus.map(async (count) => {
+      const node = await newIdentity()
+      return { identity: node, value: nodeValue(node.peerId, count) }
+    }),
+  )
+  const liveness = new Map(nodes.map((node) => [node.identity.peerId, 'alive' as Liveness]))
+  const book = new JobBook(state)
+  const coordinator = Object.assign(new EventEmitter(), {
+    isHolder: () => leases.value(COORDINATOR_LEASE_ID)?.holder === identity.peerId,
+    term: () => leases.get(COORDINATOR_LEASE_ID)?.term ?? 0,
+    writeAsCoordinator: async (term: number, writes: readonly LocalWrite[]) => {
+      if (leases.value(COORDINATOR_LEASE_ID)?.holder !== identity.peerId)
+        throw new NotCoordinatorError('deposed')
+      return state.write(writes.map((write) => ({ ...write, term })))
+    },
+  })
+  const membership = Object.assign(new EventEmitter(), {
+    aliveNodes: () =>
+      nodes.filter((node) => liveness.get(node.identity.peerId) === 'alive').map((node) => node.value),
+    livenessOf: (peer: string) => liveness.get(peer),
+    nameOf: (peer: string) => peer.slice(-6),
+  })
+  const scheduler = new Scheduler({
+    jobs: book,
+    coordinator,
+    membership,
+    imageHolders: () => new Set(),
+    metrics: createJobMetrics(new Registry(), { running: () => 0, waiting: () => 0 }),
+    log: pino({ level: 'silent' }),
+    now: () => Date.now(),
+    startTimeoutMs: 60_000,
+    handoverSettleMs: 0,
+  })
+  // As the job service does: every change to a job's records is news for the scheduler.
+  book.watch(({ id }) => scheduler.changed(id))
+  return { local, book, scheduler, nodes, liveness }
+}
+
+function lease(holder: string, term: number, claim: LeaseValue['claim']): LeaseValue {
+  const now = Date.now()
+  return {
+    holder,
+    holderName: holder.slice(-6),
+    term,
+    claim,
+    since: now,
+    expiresAt: now + 3_000,
+    durationMs: 3_000,
+  }
+}
+
+interface JobPlan {
+  cpu: number
+  /** Indices of earlier jobs this one runs after. */
+  after: number[]
+  succeeds: boolean
+}
+
+async function submit(h: Harness, plans: readonly JobPlan[]): Promise<JobSpec[]> {
+  const submission = await prepareSubmission(
+    plans.map((plan, i) => ({
+      driver: 'exec',
+      command: ['true'],
+      resources: { cpu: plan.cpu },
+      submissionId: `s${i}`,
+      after: plan.after.map((parent) => `s${parent}`),
+    })),
+    { now: Date.now(), submittedBy: h.local.identity.peerId, exists: (id) => h.book.has(id) },
+  )
+  await h.local.state.write(h.book.specWrites(submission.fresh))
+  return submission.fresh
+}
+
+/** Reports, as the node it is assigned to, that every placed attempt without a report ran (for 10 s: no queuing ahead). */
+async function runPlaced(h: Harness, plans: ReadonlyMap<string, JobPlan>): Promise<void> {
+  for (const id of h.book.ids()) {
+    const job = h.book.read(id)!
+    const assign = job.assign
+    if (assign?.phase !== 'assigned' || job.run !== undefined) continue
+    const node = h.nodes.find((candidate) => candidate.identity.peerId === assign.node)!
+    const ok = plans.get(id)!.succeeds
+    const run: RunValue = {
+      node: node.identity.peerId,
+      attempt: assign.attempt,
+      state: ok ? 'succeeded' : 'failed',
+      exitCode: ok ? 0 : 1,
+      reason: ok ? null : 'exit code 1',
+      startedAt: 0,
+      finishedAt: 10_000,
+      pid: null,
+    }
+    await h.local.receive(node.identity, `run/${runId(id, assign.attempt)}`, run)
+  }
+}
+
+/** Per node, the cpu of the attempts placed there that have not ended. */
+function committed(h: Harness): Map<string, number> {
+  const used = new Map<string, number>()
+  for (const id of h.book.ids()) {
+    const job = h.book.read(id)!
+    if (job.assign?.phase !== 'assigned' || (job.run !== undefined && job.run.state !== 'running')) continue
+    used.set(job.assign.node!, (used.get(job.assign.node!) ?? 0) + job.spec.resources.cpuMillis)
+  }
+  return used
+}
+
+const planArbitrary = fc
+  .array(
+    fc.record({
+      cpu: fc.constantFrom(0.1, 0.5, 1, 2),
+      parents: fc.array(fc.nat(), { maxLength: 2 }),
+      succeeds: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 24 },
+  )
+  .map((raw) =>
+    raw.map(
+      ({ cpu, parents, succeeds }, i): JobPlan => ({
+        cpu,
+        after: i === 0 ? [] : [...new Set(parents.map((parent) => parent % i))],
+        succeeds,
+      }),
+    ),
+  )
+
+describe('scheduler', () => {
+  it('never places more on a node than it has, runs a job only after its parents succeeded, and ends every job', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }),
+        planArbitrary,
+        async (cpus, plans) => {
+          const h = await harness(cpus)
+          const specs = await submit(h, plans)
+          const planOf = new Map(specs.map((spec, i) => [spec.id, plans[i]!]))
+          const capacity = new Map(
+            h.nodes.map((node) => [node.identity.peerId, capacityOf(node.value.resources).cpuMillis]),
+          )
+          const parentsOf = new Map(specs.map((spec) => [spec.id, spec.after]))
+          const fitsSomewhere = (spec: JobSpec): boolean =>
+            [...capacity.values()].some((cpuMillis) => spec.resources.cpuMillis <= cpuMillis)
+          for (let step = 0; step < plans.length * 2 + 4; step++) {
+            await h.scheduler.passNow()
+            for (const [node, used] of committed(h)) expect(used).toBeLessThanOrEqual(capacity.get(node)!)
+            for (const id of h.book.ids()) {
+              if (h.book.read(id)!.assign?.phase !== 'assigned') continue
+              for (const parent of parentsOf.get(id)!)
+                expect(deriveState(h.book.read(parent)!).state).toBe('succeeded')
+            }
+            await runPlaced(h, planOf)
+          }
+          for (const spec of specs) {
+            const state = deriveState(h.book.read(spec.id)!).state
+            // A job that fits nowhere waits (and says why); everything else has ended, in the way its plan says.
+            if (!fitsSomewhere(spec) || spec.after.some((parent) => !fitsSomewhere(h.book.spec(parent)!)))
+              continue
+            expect(isFinal(state)).toBe(true)
+            const parentFailed = spec.after.some(
+              (parent) => deriveState(h.book.read(parent)!).state !== 'succeeded',
+            )
+            if (parentFailed) expect(state).toBe('failed')
+            else expect(state).toBe(planOf.get(spec.id)!.succeeds ? 'succeeded' : 'failed')
+          }
+          await h.local.close()
+          opened.splice(opened.indexOf(h.local), 1)
+        },
+      ),
+      { numRuns: 25 },
+    )
+  })
+
+  it('moves the work of a node that died back to pending, and places it on another', async () => {
+    const h = await harness([1, 1])
+    const [spec] = await submit(h, [{ cpu: 1, after: [], succeeds: true }])
+    await h.scheduler.passNow()
+    const first = h.book.assignment(spec!.id)!
+    expect(first.phase).toBe('assigned')
+    h.liveness.set(first.node!, 'dead')
+    h.scheduler.changed(spec!.id)
+    await h.scheduler.passNow()
+    await h.scheduler.passNow()
+    const moved = h.book.assignment(spec!.id)!
+    expect(moved).toMatchObject({ phase: 'assigned', attempt: 2 })
+    expect(moved.node).not.toBe(first.node)
+  })
+
+  it('writes nothing once a newer term is known: its writes are refused by the fence', async () => {
+    const h = await harness([4])
+    const other = await newIdentity()
+    await h.scheduler.passNow()
+    const specs = await submit(h, [{ cpu: 1, after: [], succeeds: true }])
+    // Another node claims term 2 (a claim stamped now: anything this coordinator writes later is fenced off).
+    await h.local.receive(
+      other,
+      `lease/${COORDINATOR_LEASE_ID}`,
+      lease(other.peerId, 2, { ...h.local.state.clockNow(), node: other.peerId }),
+      {
+        term: 2,
+      },
+    )
+    h.scheduler.changed(specs[0]!.id)
+    await h.scheduler.passNow().catch((err: unknown) => {
+      expect(err instanceof NotCoordinatorError || err instanceof StaleTermError).toBe(true)
+    })
+    expect(h.book.assignment(specs[0]!.id)).toBeUndefined()
+    // Written under term 1 now, the fence itself refuses it.
+    await expect(
+      h.local.state.write([{ ...h.book.assignmentWrites([[specs[0]!.id, pendingAssign()]])[0]!, term: 1 }]),
+    ).rejects.toMatchObject({ code: 'SHOAL_STALE_TERM' })
+  })
+})
+
+function pendingAssign() {
+  return {
+    attempt: 1,
+    generation: 0,
+    phase: 'pending' as const,
+    node: null,
+    outcome: null,
+    reason: null,
+    failures: 0,
+    retryAt: null,
+    at: Date.now(),
+  }
+}
