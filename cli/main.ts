@@ -73,6 +73,10 @@ program
     'how long finished jobs are kept before their records are deleted; 0 keeps them (default: 24h)',
   )
   .option(
+    '--node-gc-after <duration>',
+    'records of nodes dead or left for this long are removed; 0 keeps them (default: 24h)',
+  )
+  .option(
     '--blob-port <port>',
     'port of the blob channel that peers fetch layers from; 0 = any (default: 7422)',
   )

@@ -456,6 +456,17 @@ export class JobCycleError extends ShoalError {
   }
 }
 
+/** A member answered a probe (or asked for one) with a malformed frame. */
+export class ProbeProtocolError extends ShoalError {
+  static override readonly name = 'ProbeProtocolError'
+  static readonly code = 'SHOAL_PROBE_PROTOCOL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ProbeProtocolError.code, message, options)
+    this.name = 'ProbeProtocolError'
+  }
+}
+
 /** The node was asked to run work with a driver it does not have (no Docker engine, or the driver is off). */
 export class DriverUnavailableError extends ShoalError {
   static override readonly name = 'DriverUnavailableError'

@@ -1,22 +1,12 @@
-// Coordinator lease timings, chosen against Raft/Consul and the failover goal (p99 ≤ 5 s on a LAN).
+// Coordinator timings, chosen against Raft/Consul and the failover goal (p99 ≤ 5 s on a LAN).
 
 /**
- * How long a lease lasts without renewal, in every observer's view, counted on its own monotonic clock
- * from when it last saw the lease change. Consul's Raft LAN profile uses a 1 s leader lease and
- * 1–2 s election timeouts (×5 by default, hence its ~5 s failover); 3 s here tolerates two lost
- * renewals in a row and keeps failover (lease + claim + one gossip hop) near 3–4 s.
+ * The lease is not renewed: it holds as long as its holder is alive (or suspect) in the observer's liveness view
+ * (SWIM probing, see membership), and lapses when the holder is declared dead, leaves, or turns out to run a clock
+ * its peers refuse. Failover after kill -9 is then detection (≈ 2–3 s) + claim stagger + settle: ≈ 2.5–4 s. The
+ * record still says how long observers used to time a lease out, for daemons that read it (older versions).
  */
 export const LEASE_MS = 3_000
-
-/** The holder renews this often: three renewals per lease. */
-export const RENEW_EVERY_MS = 1_000
-
-/**
- * The holder stops acting this long before its lease could lapse in anyone's view. Observers count the
- * lease from when they received a renewal, which is after the holder sent it, so the holder always
- * stops first; the margin covers timer lateness and clock-rate drift (far below 1 %).
- */
-export const HOLDER_SAFETY_MARGIN_MS = 500
 
 /**
  * A claimant waits this long, seeing whether a competing claim for the same term wins, before it acts as
@@ -31,15 +21,26 @@ export const CLAIM_SETTLE_MS = 300
 export const CLAIM_STAGGER_MS = 400
 
 /** A node that just started waits this long for sync to bring it any existing lease before it claims. */
-export const STARTUP_GRACE_MS = LEASE_MS
+export const STARTUP_GRACE_MS = 3_000
 
 /** The coordinator re-evaluates its role this often. */
 export const COORDINATOR_TICK_MS = 100
 
 /**
  * A tick this much later than due means the process was stalled (SIGSTOP, a VM pause) or is behind with its
- * work (a burst of 10,000 jobs on a saturated machine): it holds off claiming for a lease, since the renewals
- * it has not seen may be waiting in its own sockets. Measured: followers 0.5–1.5 s behind during such a burst
- * claimed a lease that was being renewed all along. An idle node is late by milliseconds.
+ * work (a burst of 10,000 jobs on a saturated machine): it holds off claiming for QUIET_AFTER_STALL_MS, since
+ * news it has not read (a lease, a refutation) may be waiting in its own sockets. Measured: followers 0.5–1.5 s
+ * behind during such a burst claimed a lease that was held all along. An idle node is late by milliseconds.
  */
 export const STALL_THRESHOLD_MS = 300
+
+/**
+ * A holder stalled this long may have been declared dead meanwhile (a probe timeout plus the shortest suspicion
+ * is ≥ 2.5 s): it stops acting for QUIET_AFTER_STALL_MS, until the news queued in its sockets has been read (a
+ * successor's lease, which fences off anything it would write). Shorter stalls (a GC pause, a busy burst) cannot
+ * have cost it the role, and it goes on.
+ */
+export const HOLDER_STALL_THRESHOLD_MS = 1_000
+
+/** How long a stalled node holds off (claims, and a holder's acts): the news in its sockets is read in that time. */
+export const QUIET_AFTER_STALL_MS = 1_000

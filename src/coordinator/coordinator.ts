@@ -1,4 +1,4 @@
-// The coordinator role: lease claims by rank, renewal on a monotonic clock, step-down, and fenced writes.
+// The coordinator role: a lease claimed by rank and held while its holder lives, step-down, and fenced writes.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
@@ -9,9 +9,9 @@ import {
   CLAIM_SETTLE_MS,
   CLAIM_STAGGER_MS,
   COORDINATOR_TICK_MS,
-  HOLDER_SAFETY_MARGIN_MS,
+  HOLDER_STALL_THRESHOLD_MS,
   LEASE_MS,
-  RENEW_EVERY_MS,
+  QUIET_AFTER_STALL_MS,
   STALL_THRESHOLD_MS,
   STARTUP_GRACE_MS,
 } from './constants.js'
@@ -29,21 +29,19 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly log: Logger
   private readonly metrics: CoordinatorMetrics
   private readonly leases: KindHandle<LeaseValue>
-  private readonly leaseMs: number
-  private readonly renewEveryMs: number
+  private readonly self: string
   private role: Role = 'follower'
   /** The term this node claimed or holds (meaningful while not a follower). */
   private ownTerm = 0
-  /** Monotonic times: when we last saw the lease change, when our current claim or renewal was made. */
-  private leaseSeenAt: number
-  /** The lease record `leaseSeenAt` refers to; the state may hold a newer one not yet announced to us. */
-  private observedLease: StateRecord<LeaseValue> | undefined
+  private startedAt = 0
   private claimedAt = 0
-  private renewedAt = 0
-  /** Until then this node acts as coordinator (its lease cannot have lapsed in anyone's view). */
-  private deadline = 0
+  /** Monotonic time the lease was last seen lapsed after being held (claims are staggered from here). */
+  private lapsedSince: number | undefined
+  /** The lease record whose arrival was announced; the state may hold a newer one not yet announced to us. */
+  private observedLease: StateRecord<LeaseValue> | undefined
+  /** Until then this node neither claims nor acts: it was stalled, and news may wait unread in its sockets. */
   private quietUntil = 0
-  private lastTick: number
+  private lastTick = 0
   private writing = false
   private clockAheadMs: number | undefined
   private timer: NodeJS.Timeout | undefined
@@ -57,13 +55,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     super()
     this.setMaxListeners(0)
     this.log = partLogger(components.logger, 'coordinator')
-    this.leaseMs = init.leaseMs ?? LEASE_MS
-    this.renewEveryMs = init.renewEveryMs ?? RENEW_EVERY_MS
     this.leases = components.state.kind(leaseKind)
+    this.self = components.mesh.peerId
     const clock = init.clock ?? systemClock
     this.wallNow = () => clock.now()
-    this.leaseSeenAt = performance.now()
-    this.lastTick = this.leaseSeenAt
     this.metrics = createCoordinatorMetrics(components.metrics, {
       term: () => this.term(),
       isHolder: () => this.isHolder(),
@@ -72,14 +67,20 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   async start(): Promise<void> {
     if (this.timer !== undefined) return
-    this.leaseSeenAt = performance.now()
-    this.lastTick = this.leaseSeenAt
+    this.startedAt = performance.now()
+    this.lastTick = this.startedAt
     this.observedLease = this.lease()
     this.unwatch = this.leases.watch((change) => this.observe(change))
     this.timer = setInterval(() => this.tick(), COORDINATOR_TICK_MS)
     this.timer.unref()
     if (this.init.eligible === false)
       this.log.info('this node does not stand for coordinator (--no-coordinator)')
+    // A lease this node held before it restarted: nothing it placed then is known to this run, so it does not
+    // act on it; releasing it lets the others (or this node) elect at once instead of waiting for a death.
+    const lease = this.lease()
+    if (lease?.value != null && lease.value.holder === this.self && lease.value.released !== true) {
+      await this.release(lease.value, lease.term)
+    }
   }
 
   /** Stops; a holder releases its lease so that the others elect at once. */
@@ -88,21 +89,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     clearInterval(this.timer)
     this.timer = undefined
     this.unwatch?.()
-    if (this.isHolder()) {
-      const lease = this.lease()?.value
-      this.stepDown('released')
-      if (lease != null) {
-        await this.leases
-          .put(
-            COORDINATOR_LEASE_ID,
-            { ...lease, expiresAt: this.wallNow(), released: true },
-            { term: lease.term },
-          )
-          .catch((err: Error) =>
-            this.log.warn({ err: err.message }, 'could not release the coordinator lease'),
-          )
-      }
-    }
+    if (!this.isHolder()) return
+    const lease = this.lease()?.value
+    this.stepDown('released')
+    if (lease != null) await this.release(lease, lease.term)
+  }
+
+  private async release(lease: LeaseValue, term: number): Promise<void> {
+    await this.leases
+      .put(COORDINATOR_LEASE_ID, { ...lease, expiresAt: this.wallNow(), released: true }, { term })
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'could not release the coordinator lease'))
   }
 
   /** The newest lease this node knows (the highest term: leases merge by term first). */
@@ -115,19 +111,18 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return this.lease()?.term ?? 0
   }
 
-  /** True while this node may act as coordinator: it holds the lease and it cannot have lapsed anywhere. */
+  /** True while this node may act as coordinator: it holds the newest lease, and it was not just stalled. */
   isHolder(): boolean {
-    if (this.role !== 'holder' || performance.now() >= this.deadline) return false
+    if (this.role !== 'holder' || performance.now() < this.quietUntil) return false
     // A newer lease may be merged already and only its announcement pending: it counts at once.
     const lease = this.lease()?.value
-    return lease?.holder === this.components.mesh.peerId && lease.term === this.ownTerm
+    return lease?.holder === this.self && lease.term === this.ownTerm && lease.released !== true
   }
 
   /** The holder as this node sees it now, or undefined if the lease lapsed or there never was one. */
   holder(): string | undefined {
     const lease = this.lease()?.value
-    if (lease == null || this.lapsedAt(performance.now()) <= performance.now()) return undefined
-    return lease.holder
+    return lease != null && this.held(lease) ? lease.holder : undefined
   }
 
   /**
@@ -147,37 +142,38 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   view(): CoordinatorView {
     const record = this.lease()
     const lease = record?.value
-    const now = performance.now()
     const role: Role = this.role === 'holder' && !this.isHolder() ? 'follower' : this.role
-    const base = { role, eligible: this.eligible(), term: record?.term ?? 0 }
+    const base = { role, eligible: this.eligible(), term: record?.term ?? 0, expiresAt: null }
     if (lease == null) {
-      return {
-        ...base,
-        status: 'none',
-        holder: null,
-        holderName: null,
-        self: false,
-        since: null,
-        expiresAt: null,
-      }
+      return { ...base, status: 'none', holder: null, holderName: null, self: false, since: null }
     }
     return {
       ...base,
-      status: this.lapsedAt(now) <= now ? 'lapsed' : 'held',
+      status: this.held(lease) ? 'held' : 'lapsed',
       holder: lease.holder,
       holderName: lease.holderName,
-      self: lease.holder === this.components.mesh.peerId && this.isHolder(),
+      self: lease.holder === this.self && this.isHolder(),
       since: new Date(lease.since).toISOString(),
-      // When the lease ends in this node's view, on our own clock.
-      expiresAt: new Date(this.wallNow() + Math.max(0, this.lapsedAt(now) - now)).toISOString(),
     }
+  }
+
+  /**
+   * Whether `lease` still holds in this node's view: its holder is alive or suspect here (not declared dead, not
+   * left), did not release it, and runs a clock we accept. Our own lease holds while we act on it.
+   */
+  private held(lease: LeaseValue): boolean {
+    if (lease.released === true) return false
+    if (lease.holder === this.self) return this.role !== 'follower' && lease.term === this.ownTerm
+    const { membership } = this.components
+    const liveness = membership.livenessOf(lease.holder)
+    if (liveness !== 'alive' && liveness !== 'suspect') return false
+    return !membership.peerClockAhead(lease.holder)
   }
 
   private observe(change: RecordChange<LeaseValue>): void {
     const { record, value: lease } = change
     // Leases are never deleted nor fenced: every change is a new lease.
     if (record === undefined || lease === undefined) return
-    this.leaseSeenAt = performance.now()
     this.observedLease = record
     const previous = change.previous?.value ?? undefined
     const changed = previous === undefined || previous.holder !== lease.holder || previous.term !== lease.term
@@ -194,7 +190,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         .refence()
         .catch((err: Error) => this.log.error({ err: err.message }, 'could not re-judge fenced records'))
     }
-    const ours = lease.holder === this.components.mesh.peerId && lease.term === this.ownTerm
+    const ours = lease.holder === this.self && lease.term === this.ownTerm
     if (this.role !== 'follower' && !ours) {
       this.stepDown('superseded', `${lease.holderName} holds term ${lease.term}`)
     }
@@ -205,29 +201,30 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const now = performance.now()
     const late = now - this.lastTick - COORDINATOR_TICK_MS
     this.lastTick = now
-    if (late > STALL_THRESHOLD_MS) {
-      // What we believe about the lease may be long out of date: hear the news before claiming anything.
+    if (late > STALL_THRESHOLD_MS && (this.role !== 'holder' || late > HOLDER_STALL_THRESHOLD_MS)) {
+      // What we believe about the lease may be long out of date: hear the news before claiming or acting.
       if (now >= this.quietUntil) {
         this.log.warn(
           { stalledMs: Math.round(late) },
-          'this process was stalled; holding off coordinator claims',
+          'this process was stalled; holding off coordinator claims and acts',
         )
       }
-      this.quietUntil = now + this.leaseMs
+      this.quietUntil = now + QUIET_AFTER_STALL_MS
     }
     this.checkClock()
-    if (this.role === 'holder') {
-      if (now >= this.deadline) this.stepDown('lapsed', 'its lease could have lapsed in others’ views')
-      else if (now - this.renewedAt >= this.renewEveryMs) this.renew()
-    } else if (this.role === 'candidate') {
+    const lease = this.lease()?.value
+    const held = lease != null && this.held(lease)
+    if (held) this.lapsedSince = undefined
+    else this.lapsedSince ??= now
+    if (this.role === 'candidate') {
       if (now - this.claimedAt >= CLAIM_SETTLE_MS) this.settle()
-    } else if (this.mayClaim(now)) {
+    } else if (this.role === 'follower' && this.mayClaim(now)) {
       this.claim()
     }
   }
 
   private checkClock(): void {
-    const ahead = this.components.state.clockAheadMs()
+    const ahead = this.components.membership.clockAheadMs()
     if ((ahead === undefined) === (this.clockAheadMs === undefined)) {
       this.clockAheadMs = ahead
       return
@@ -248,59 +245,46 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return this.init.eligible !== false && this.clockAheadMs === undefined
   }
 
-  /** When the current lease lapses (or lapsed) in this node's view, on the monotonic clock. */
-  private lapsedAt(now: number): number {
-    const lease = this.lease()?.value
-    if (lease == null) return this.leaseSeenAt + STARTUP_GRACE_MS
-    if (lease.released === true) return this.leaseSeenAt
-    if (lease.holder === this.components.mesh.peerId && this.role === 'holder')
-      return Math.max(now + 1, this.deadline)
-    return this.leaseSeenAt + lease.durationMs
-  }
-
   private mayClaim(now: number): boolean {
-    if (!this.eligible() || now < this.quietUntil || this.writing) return false
-    // A lease merged but not yet announced (it is being stored) is news we have not timed yet: no claim.
+    if (!this.eligible() || now < this.quietUntil || this.writing || this.lapsedSince === undefined)
+      return false
+    // A lease merged but not yet announced (it is being stored) is news we have not judged yet: no claim.
     if (this.lease() !== this.observedLease) return false
-    const lapsedAt = this.lapsedAt(now)
-    if (now < lapsedAt) return false
+    // Just started: sync may still bring the lease everyone else knows.
+    const lapsedAt = Math.max(this.lapsedSince, this.startedAt + STARTUP_GRACE_MS)
     const rank = this.rank()
     return rank >= 0 && now >= lapsedAt + rank * CLAIM_STAGGER_MS
   }
 
   /**
    * This node's place among the alive, eligible nodes it knows, by peer id (the same order everywhere).
-   * The holder of the lapsed lease is left out: it is dead, paused or cut off from us.
+   * The holder of the lapsed lease is left out: it is dead, gone, or refused.
    */
   private rank(): number {
-    const self = this.components.mesh.peerId
     const lapsedHolder = this.lease()?.value?.holder
     const candidates = new Set(this.components.membership.coordinatorCandidates())
     if (lapsedHolder !== undefined) candidates.delete(lapsedHolder)
-    candidates.add(self)
-    return [...candidates].sort().indexOf(self)
+    candidates.add(this.self)
+    return [...candidates].sort().indexOf(this.self)
   }
 
   private claim(): void {
-    const { state, mesh } = this.components
+    const { state } = this.components
     const term = this.term() + 1
-    const claimedAt = performance.now()
     const now = this.wallNow()
     const value: LeaseValue = {
-      holder: mesh.peerId,
+      holder: this.self,
       holderName: this.init.name,
       term,
       claim: state.clockNow(),
       since: now,
-      expiresAt: now + this.leaseMs,
-      durationMs: this.leaseMs,
+      expiresAt: now + LEASE_MS,
+      durationMs: LEASE_MS,
     }
     this.writing = true
     this.ownTerm = term
     this.role = 'candidate'
-    this.claimedAt = claimedAt
-    this.renewedAt = claimedAt
-    this.deadline = claimedAt + this.leaseMs - HOLDER_SAFETY_MARGIN_MS
+    this.claimedAt = performance.now()
     this.metrics.claims.inc()
     this.log.info({ term }, `claiming the coordinator role for term ${term}`)
     this.leases
@@ -320,7 +304,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** After the settle time: still ours means no competing claim won, so act as coordinator. */
   private settle(): void {
     const lease = this.lease()?.value
-    if (lease?.holder !== this.components.mesh.peerId || lease.term !== this.ownTerm) {
+    if (lease?.holder !== this.self || lease.term !== this.ownTerm) {
       this.role = 'follower'
       return
     }
@@ -330,36 +314,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.emit('change', this.view())
   }
 
-  private renew(): void {
-    if (this.writing) return
-    const lease = this.lease()?.value
-    if (lease == null || lease.holder !== this.components.mesh.peerId || lease.term !== this.ownTerm) {
-      this.stepDown('superseded')
-      return
-    }
-    const renewedAt = performance.now()
-    this.writing = true
-    this.leases
-      .put(
-        COORDINATOR_LEASE_ID,
-        { ...lease, expiresAt: this.wallNow() + this.leaseMs },
-        { term: this.ownTerm },
-      )
-      .then((result) => {
-        if (!result.applied) return
-        this.renewedAt = renewedAt
-        if (this.role === 'holder') this.deadline = renewedAt + this.leaseMs - HOLDER_SAFETY_MARGIN_MS
-      })
-      .catch((err: Error) => this.log.error({ err: err.message }, 'could not renew the coordinator lease'))
-      .finally(() => {
-        this.writing = false
-      })
-  }
-
   private stepDown(reason: StepDownReason, detail?: string): void {
     const wasHolder = this.role === 'holder'
     this.role = 'follower'
-    this.deadline = 0
     if (!wasHolder) return
     this.metrics.stepDowns.inc({ reason })
     this.log.warn({ term: this.ownTerm, reason, detail }, `stepped down as coordinator (${reason})`)

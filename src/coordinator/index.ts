@@ -14,6 +14,12 @@ export {
   leaseFence,
   leaseKind,
 } from './lease.js'
+export {
+  NodeCollector,
+  type NodeCollectorComponents,
+  type NodeCollectorInit,
+  type NodeRecordOwner,
+} from './node-collector.js'
 export type {
   CoordinatorComponents,
   CoordinatorEvents,

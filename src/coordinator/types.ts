@@ -19,7 +19,7 @@ export interface CoordinatorView {
   self: boolean
   /** ISO time the holder's term began (its clock). */
   since: string | null
-  /** ISO time the lease ends in the answering node's view unless renewed. */
+  /** Always null: the lease does not expire, it holds while its holder lives (kept for older clients). */
   expiresAt: string | null
   /** The answering node's role. */
   role: Role
@@ -37,10 +37,6 @@ export interface CoordinatorInit {
   name: string
   /** Stands for the role (`--no-coordinator` makes it false). @default true */
   eligible?: boolean
-  /** @default LEASE_MS */
-  leaseMs?: number
-  /** @default RENEW_EVERY_MS */
-  renewEveryMs?: number
   /** @default the system clock */
   clock?: WallClock
 }
@@ -48,7 +44,7 @@ export interface CoordinatorInit {
 export interface CoordinatorComponents {
   state: ReplicatedState
   /** Who is alive, and who stands for the role. */
-  membership: Pick<Membership, 'livenessOf' | 'coordinatorCandidates'>
+  membership: Pick<Membership, 'livenessOf' | 'coordinatorCandidates' | 'clockAheadMs' | 'peerClockAhead'>
   mesh: Pick<Mesh, 'peerId'>
   logger: Logger
   metrics: Registry

@@ -3,7 +3,7 @@ import os from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { LevelWithSilent } from 'pino'
 import type { ApiInit } from '../api/index.js'
-import type { CoordinatorInit } from '../coordinator/index.js'
+import type { CoordinatorInit, NodeCollectorInit } from '../coordinator/index.js'
 import { InvalidFlagError } from '../errors.js'
 import { DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
 import type { JobInit } from '../jobs/index.js'
@@ -39,11 +39,13 @@ export interface DaemonConfig {
   clock?: WallClock
   mesh: Omit<MeshInit, 'privateKey' | 'swarmKey'>
   state?: Omit<ReplicatedStateInit, 'kinds' | 'fence' | 'clock'>
-  membership: Omit<MembershipInit, 'dataDir' | 'name' | 'version' | 'coordinatorEligible'>
+  membership: Omit<MembershipInit, 'dataDir' | 'name' | 'version' | 'coordinatorEligible' | 'clock'>
   /** `eligible` also goes into this node's record (membership advertises it). */
   coordinator: Omit<CoordinatorInit, 'name' | 'clock'>
   layers: Omit<LayersInit, 'dataDir' | 'swarmKey' | 'blobHost'>
   jobs: Omit<JobInit, 'dataDir' | 'clock'>
+  /** Removal of the records of nodes gone for good (on the coordinator). */
+  nodeCollector?: NodeCollectorInit
   api: Pick<ApiInit, 'httpHost' | 'httpPort'>
   /** Record kinds beyond the parts' own (tests and benchmarks write kinds of their own). */
   extraKinds?: AnyRecordKind[]
@@ -64,6 +66,7 @@ export interface DaemonFlags {
   dockerSocket?: string
   storeMax?: string
   jobRetention?: string
+  nodeGcAfter?: string
   blobPort?: string
   registryConfig?: string
   mirrorUpstream?: string
@@ -108,6 +111,8 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
           ? DEFAULT_JOB_RETENTION_MS
           : parseDuration(flags.jobRetention, '--job-retention'),
     },
+    nodeCollector:
+      flags.nodeGcAfter === undefined ? {} : { afterMs: parseDuration(flags.nodeGcAfter, '--node-gc-after') },
     api: {
       httpHost: flags.httpHost ?? '127.0.0.1',
       httpPort: flags.httpPort === undefined ? DEFAULT_HTTP_PORT : parsePort(flags.httpPort, '--http-port'),

@@ -4,7 +4,13 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { type ApiServer, createApiServer, type DaemonFacts, isLoopbackHost } from '../api/index.js'
-import { type Coordinator, coordinatorKinds, createCoordinator, leaseFence } from '../coordinator/index.js'
+import {
+  type Coordinator,
+  coordinatorKinds,
+  createCoordinator,
+  leaseFence,
+  NodeCollector,
+} from '../coordinator/index.js'
 import { createDockerEngine } from '../docker/index.js'
 import { DataDirInUseError, DataDirUnusableError, InvalidFlagError, ShoalError } from '../errors.js'
 import { createJobs, type Jobs, jobKinds } from '../jobs/index.js'
@@ -39,6 +45,7 @@ export interface DaemonParts {
   layers: Layers
   jobs: Jobs
   api: ApiServer
+  nodeCollector: NodeCollector
   metrics: Registry
   facts: DaemonFacts
 }
@@ -91,8 +98,8 @@ export class Daemon {
       await writeFile(paths.pid, `${process.pid}\n`)
       await rm(paths.socket, { force: true }) // left behind by a daemon that was killed
       const parts = await buildParts(config, store, logger)
-      const { membership, coordinator, layers, jobs, api } = parts
-      for (const service of [replication(parts), membership, coordinator, layers, jobs, api]) {
+      const { membership, coordinator, layers, jobs, nodeCollector, api } = parts
+      for (const service of [replication(parts), membership, coordinator, layers, jobs, nodeCollector, api]) {
         await service.start()
         started.push(service)
       }
@@ -176,6 +183,7 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
       name: config.name,
       version: VERSION,
       coordinatorEligible: config.coordinator.eligible,
+      clock,
     },
   )
   const coordinator = createCoordinator(
@@ -196,6 +204,10 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
     { state, mesh, membership, coordinator, layers, docker, logger, metrics },
     { ...config.jobs, dataDir: config.dataDir, clock },
   )
+  const nodeCollector = new NodeCollector(
+    { state, coordinator, membership, owners: [membership, layers], logger },
+    config.nodeCollector,
+  )
   const facts: DaemonFacts = {
     dataDir: config.dataDir,
     version: VERSION,
@@ -213,7 +225,20 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
       facts,
     },
   )
-  return { swarmKey, store, mesh, state, membership, coordinator, layers, jobs, api, metrics, facts }
+  return {
+    swarmKey,
+    store,
+    mesh,
+    state,
+    membership,
+    coordinator,
+    layers,
+    jobs,
+    api,
+    nodeCollector,
+    metrics,
+    facts,
+  }
 }
 
 /**

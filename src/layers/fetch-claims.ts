@@ -1,6 +1,6 @@
 // Fetch claims: this node's own `fetch/<hex>/<peerId>` records (written, renewed, released) and everyone's, in a ClaimBook.
 import type { Logger } from 'pino'
-import type { KindHandle, ReplicatedState, Stamp } from '../state/index.js'
+import type { KindHandle, LocalWrite, ReplicatedState, Stamp } from '../state/index.js'
 import { compareStamps } from '../state/index.js'
 import { ClaimBook } from './claims.js'
 import { CLAIM_RENEW_MS } from './constants.js'
@@ -82,6 +82,14 @@ export class FetchClaims {
     this.own.delete(digest)
     const id = fetchClaimId(digest, this.self)
     if (this.records.get(id)?.deleted === false) await this.records.remove(id)
+  }
+
+  /** Deletions of a gone node's claims (they lapsed long ago, but their records stay until deleted). */
+  removalsFor(peer: string): LocalWrite[] {
+    return this.records
+      .list()
+      .filter((record) => record.value?.holder === peer)
+      .map((record) => this.records.removal(this.records.idOf(record.key)))
   }
 
   /** A relay passes a blob on only to relays that joined after it (see `RelayPolicy`); others serve anyone. */

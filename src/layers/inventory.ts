@@ -1,7 +1,7 @@
 // Inventories: this node's `inventory/<peerId>` record kept current, and who holds what, from every node's record.
 import type { Logger } from 'pino'
 import type { DockerEngine } from '../docker/index.js'
-import type { KindHandle, ReplicatedState } from '../state/index.js'
+import type { KindHandle, LocalWrite, ReplicatedState } from '../state/index.js'
 import { INVENTORY_DEBOUNCE_MS, MAX_INVENTORY_BLOBS } from './constants.js'
 import type { Digest } from './digest.js'
 import type { ImageIndex } from './images.js'
@@ -91,6 +91,11 @@ export class Inventory {
   /** Peers whose inventory lists the blob complete (this node's own record included), from local state only. */
   holdersOf(digest: Digest): ReadonlySet<string> {
     return this.holdersByDigest.get(digest) ?? new Set()
+  }
+
+  /** The deletion of a gone node's inventory, if we hold one. */
+  removalsFor(peer: string): LocalWrite[] {
+    return this.records.value(peer) === undefined ? [] : [this.records.removal(peer)]
   }
 
   /** The blob channel port a peer advertises, if we have its inventory. */

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import { ImageNotFoundError, ManifestNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
+import type { LocalWrite } from '../state/index.js'
 import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
 import { type Digest, isDigest } from './digest.js'
 import { dockerArchive } from './docker-archive.js'
@@ -227,6 +228,11 @@ export class Layers {
   /** Nodes whose store or Docker engine holds an image, by reference, from local state only. */
   imageHolders(refText: string): Set<string> {
     return this.inventory.imageHolders(refText)
+  }
+
+  /** Deletions of the records layers keep about a node gone for good: its inventory and its fetch claims. */
+  removalsFor(peer: string): LocalWrite[] {
+    return [...this.inventory.removalsFor(peer), ...this.claims.removalsFor(peer)]
   }
 
   /** Peers that hold a blob, from local state only (no network round trip). */

@@ -1,6 +1,6 @@
 // The layer records: `inventory/<peerId>` (what a node holds) and `fetch/<hex>` (who fetches a blob from its origin).
 import { z } from 'zod'
-import { defineKind, PEER_ID_PATTERN } from '../state/index.js'
+import { defineKind, PEER_ID_PATTERN, subjectOf } from '../state/index.js'
 import { type Digest, isDigest } from './digest.js'
 
 const digest = z.string().refine(isDigest, 'not a sha256 digest') as unknown as z.ZodType<Digest>
@@ -30,11 +30,19 @@ export const inventoryValueSchema = z.object({
 export type InventoryValue = z.infer<typeof inventoryValueSchema>
 
 export const INVENTORY_KIND = 'inventory'
-/** `inventory/<peerId>`: what a node holds, written only by that node. */
+/**
+ * `inventory/<peerId>`: what a node holds, written only by that node. The coordinator deletes the inventory of a
+ * node gone for good (any member may write the tombstone; a node alive to see it publishes again).
+ */
 export const inventoryKind = defineKind<InventoryValue>({
   name: INVENTORY_KIND,
   schema: inventoryValueSchema,
-  writer: 'key-owner',
+  writer: (record) => {
+    if (record.deleted) return undefined
+    return subjectOf(record.key) === record.origin
+      ? undefined
+      : `${record.key} may only be written by its subject`
+  },
 })
 
 export const fetchClaimSchema = z.object({
@@ -63,8 +71,8 @@ export const fetchKind = defineKind<FetchClaim>({
   schema: fetchClaimSchema,
   writer: (record) => {
     const value = record.value
-    if (record.deleted || value === null)
-      return record.key.endsWith(`/${record.origin}`) ? undefined : `${record.key} is not ${record.origin}'s`
+    // A claim is deleted by its claimant when it is done, or by the coordinator when its claimant is gone for good.
+    if (record.deleted || value === null) return undefined
     if (value.holder !== record.origin) return `${record.origin} claimed a fetch for ${value.holder}`
     if (`${FETCH_KIND}/${fetchClaimId(value.digest, record.origin)}` !== record.key)
       return `${record.key} is not ${record.origin}'s claim on ${value.digest}`

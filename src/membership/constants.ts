@@ -1,49 +1,76 @@
-// Membership timings, chosen against memberlist/SWIM (LAN profile) and the goals in the foundation issue.
+// Membership timings: SWIM-style probing (memberlist's LAN profile and Lifeguard are the anchors), node record writes.
+
+/** The probe protocol: direct probes, and indirect probes asked of other members. */
+export const PROBE_PROTOCOL = '/shoal/probe/1.0.0'
 
 /**
- * Each node rewrites its own record this often. memberlist's LAN profile probes every 1 s; a heartbeat
- * record per second costs N small gossip messages per second per node, which stays cheap to hundreds.
+ * Each node probes one member per period, in a shuffled round robin, so every member is probed by someone about
+ * once a period and by each node within N periods whatever N is: each node's steady work is flat as the mesh
+ * grows. memberlist's LAN profile probes every 1 s.
  */
-export const HEARTBEAT_INTERVAL_MS = 1_000
+export const PROBE_INTERVAL_MS = 1_000
+
+/** A direct probe unanswered after this long fails (memberlist LAN: 500 ms), times the local health multiplier. */
+export const PROBE_TIMEOUT_MS = 500
+
+/** After a failed direct probe, this many other members are asked to probe the target (memberlist: 3). */
+export const INDIRECT_CHECKS = 3
 
 /**
- * Each node processes every other node's heartbeats, so a fixed interval costs each node O(N) messages a
- * second. Past this many a second the interval stretches with the cluster (1 s up to 20 nodes, 1.5 s at
- * 30, 5 s at 100, capped at MAX_HEARTBEAT_INTERVAL_MS), keeping per-node work flat; each node declares its
- * interval in its record and observers scale its timeouts to it.
+ * A suspect not refuted within the suspicion timeout is declared dead. Lifeguard scales the timeout down from
+ * MAX to MIN as other members independently confirm the suspicion (log of confirmations over the expected
+ * number): a kill -9 seen by every peer at once is confirmed at once and declared in MIN, a node only one peer
+ * has doubts about gets MAX to refute. 2 s keeps detection after kill -9 near 2–3 s (goal: ≤ 5 s p99); a live
+ * node refutes in one gossip hop, milliseconds on a LAN, seconds on an overloaded machine.
  */
-export const MAX_HEARTBEATS_PER_SECOND = 20
-
-/** The slowest a node ever heartbeats, whatever the cluster size. */
-export const MAX_HEARTBEAT_INTERVAL_MS = 10_000
+export const SUSPICION_MIN_MS = 2_000
+export const SUSPICION_MAX_MS = 6_000
 
 /**
- * Silent this long (2.5 missed beats) and a peer is suspect. One late or lost gossip message never does it;
- * a second one in a row is worth telling the user about.
+ * Lifeguard's local health multiplier: a node whose own probes keep failing while others can reach the target
+ * (it is the slow one: a busy CPU, a bad link) stretches its probe timeout and suspicion timeouts, by up to this.
  */
-export const SUSPECT_AFTER_MS = 2_500
+export const MAX_LOCAL_HEALTH = 8
+
+/** A suspect is probed again this often (its answer clears this node's own suspicion at once). */
+export const SUSPECT_REPROBE_MS = 500
 
 /**
- * Silent this long and a peer is dead. memberlist declares death after a suspicion timeout of
- * 4 × log10(N) probe intervals (≈ 4-5 s at our sizes, 5-10 s in practice); we get there in 4 s of
- * silence, so a kill -9 is detected 3-4.25 s later, and a live peer can still refute suspicion with a
- * direct ping. A busy machine delays a heartbeat by milliseconds, not by the 3 s it would take.
+ * A timer that fires this much later than due means this process was stalled (SIGSTOP, a VM pause, a blocked
+ * event loop): a probe that timed out meanwhile says nothing about the peer, so it is not held against it.
  */
-export const DEAD_AFTER_MS = 4_000
+export const STALL_GRACE_MS = 300
 
-/** How often liveness is re-evaluated: detection is late by at most this. */
+/** How often the suspicion timers are looked at: a declaration is late by at most this. */
 export const LIVENESS_TICK_MS = 250
 
 /**
- * A liveness tick later than this beyond its interval means this process was stalled: the stall is not
- * held against peers (a node resuming from a pause must not declare everyone dead).
+ * This node's record is written when something in it changes; resources that drift (free memory, free disk, load)
+ * are written at most this often, and only past a threshold (RESOURCE_CHANGE_SHARE), so an idle mesh is quiet.
  */
-export const STALL_GRACE_MS = 1_000
+export const RESOURCE_WRITE_MIN_MS = 30_000
 
-/** A direct ping to a suspect (SWIM's probe) gives up after this long. */
-export const PROBE_TIMEOUT_MS = 1_000
-/** Failed probes in a row before a suspect's connection is dropped (it is dropped anyway once declared dead). */
-export const PROBES_BEFORE_DROP = 2
+/** Free memory or disk moving by this share of the total (or load by this many runnable processes) is news. */
+export const RESOURCE_CHANGE_SHARE = 0.1
+export const LOAD_CHANGE = 1
 
-/** Disk, memory and Docker reachability are sampled this often; heartbeats carry the latest sample. */
+/**
+ * Unchanged, a node still rewrites its record this often, so that a record older than the collection age
+ * (NODE_GC_AFTER_MS) always means its node is gone: one record per node per hour is nothing at any size.
+ */
+export const NODE_REFRESH_MS = 3_600_000
+
+/** Records of nodes dead or left for longer than this are removed by the coordinator (`--node-gc-after`). */
+export const NODE_GC_AFTER_MS = 24 * 3_600_000
+
+/** How often the coordinator looks for records of nodes gone long enough to remove. */
+export const NODE_GC_INTERVAL_MS = 10 * 60_000
+
+/** Disk, memory and Docker reachability are sampled this often (writes follow only on news). */
 export const RESOURCE_SAMPLE_INTERVAL_MS = 5_000
+
+/** Peers' clock offsets older than this are ignored when judging whether this node's clock is ahead. */
+export const CLOCK_SAMPLE_TTL_MS = 30_000
+
+/** A peer suspected or declared dead by this many observers at most is listed in one liveness record. */
+export const MAX_LIVENESS_ENTRIES = 1_000

@@ -1,13 +1,15 @@
-// Membership's face: each node's own record and heartbeat, and a liveness view of all the others.
+// Membership's face: each node's own record, SWIM probing of the others, and the liveness view of all of them.
 import { Membership } from './membership.js'
 import type { MembershipComponents, MembershipInit } from './types.js'
 
 export * as membershipConstants from './constants.js'
-export type { Liveness } from './liveness.js'
-export { LivenessView } from './liveness.js'
+export type { LivenessValue } from './liveness-record.js'
+export { LIVENESS_KIND, livenessKind } from './liveness-record.js'
 export { Membership } from './membership.js'
 export type { NodeValue, Resources } from './node-record.js'
 export { membershipKinds, NODE_KIND, nodeKind } from './node-record.js'
+export type { Liveness } from './swim-view.js'
+export { SwimView } from './swim-view.js'
 export type {
   MembershipComponents,
   MembershipEvents,

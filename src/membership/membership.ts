@@ -1,23 +1,26 @@
-// Membership: keeps this node's record current with heartbeats and keeps the liveness view of every other node.
+// Membership: this node's own record, SWIM probing of the others, and the liveness view the rest of the daemon asks.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
 import { NodeAmbiguousError, NodeNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
-import type { KindHandle, RecordChange, ReplicatedState, StateRecord } from '../state/index.js'
 import {
-  HEARTBEAT_INTERVAL_MS,
-  LIVENESS_TICK_MS,
-  MAX_HEARTBEAT_INTERVAL_MS,
-  MAX_HEARTBEATS_PER_SECOND,
-  PROBE_TIMEOUT_MS,
-  RESOURCE_SAMPLE_INTERVAL_MS,
-  SUSPECT_AFTER_MS,
-} from './constants.js'
-import { type Liveness, LivenessView } from './liveness.js'
+  type KindHandle,
+  type LocalWrite,
+  type RecordChange,
+  type StateRecord,
+  stateConstants,
+  systemClock,
+} from '../state/index.js'
+import { ClockCheck } from './clock-check.js'
+import { LIVENESS_TICK_MS, RESOURCE_SAMPLE_INTERVAL_MS } from './constants.js'
+import { type LivenessValue, livenessKind } from './liveness-record.js'
 import { type NodeValue, nodeKind, type Resources } from './node-record.js'
-import { ProbeFailures } from './probe-failures.js'
+import { OwnRecord, type SelfDescription } from './own-record.js'
+import { serveProbes } from './probe-protocol.js'
+import { Prober } from './prober.js'
 import { sampleResources } from './resources.js'
+import { type Liveness, SwimView } from './swim-view.js'
 import type {
   MembershipComponents,
   MembershipEvents,
@@ -29,62 +32,77 @@ import type {
 const LIVENESS_STATES: readonly Liveness[] = ['alive', 'suspect', 'dead', 'left']
 
 export class Membership extends EventEmitter<MembershipEvents> {
-  private readonly state: ReplicatedState
   private readonly records: KindHandle<NodeValue>
+  private readonly opinions: KindHandle<LivenessValue>
   private readonly mesh: MembershipMesh
   private readonly docker: MembershipComponents['docker']
   private readonly log: Logger
-  private readonly liveness: LivenessView
-  private readonly timers: NodeJS.Timeout[] = []
-  private readonly probing = new Set<string>()
+  private readonly view: SwimView
+  private readonly prober: Prober
+  private readonly own: OwnRecord
+  private readonly clock: ClockCheck
+  private readonly selfId: string
+  private readonly startedAt: number
+  private readonly wallNow: () => number
   private readonly knownAddresses = new Map<string, string>()
-  private readonly startedAt = Date.now()
-  private readonly heartbeatIntervalMs: number
-  private readonly suspectAfterMs: number
-  private heartbeat = 0
-  private own: NodeValue | undefined
+  private readonly timers: NodeJS.Timeout[] = []
+  private readonly unwatch: Array<() => void> = []
+  private description: SelfDescription | undefined
+  private writtenOpinion = '{"suspects":{},"dead":{}}'
+  private opinionDue = false
   private coordinatorHolder: (() => string | undefined) | undefined
   private running = false
-  private unwatch: (() => void) | undefined
-  private readonly onDisconnect = (peer: string): void => this.probe(peer, true)
-  /** Probes in a row that a suspect did not answer (cleared by an answer or a change of state). */
-  private readonly failedProbes = new ProbeFailures()
+  private readonly onDisconnect = (peer: string): void => this.prober.probeSoon(peer)
 
   constructor(
     components: MembershipComponents,
     private readonly init: MembershipInit,
   ) {
     super()
-    this.state = components.state
-    this.records = components.state.kind(nodeKind)
+    this.setMaxListeners(0)
+    const { state } = components
+    this.records = state.kind(nodeKind)
+    this.opinions = state.kind(livenessKind)
     this.mesh = components.mesh
     this.docker = components.docker
+    this.selfId = components.mesh.peerId
     this.log = partLogger(components.logger, 'membership')
-    this.heartbeatIntervalMs = init.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS
-    this.suspectAfterMs = init.suspectAfterMs ?? SUSPECT_AFTER_MS
-    this.liveness = new LivenessView({ suspectAfterMs: init.suspectAfterMs, deadAfterMs: init.deadAfterMs })
-    this.liveness.on('peer:state', (peer, state, previous) => {
-      if (previous !== undefined || state !== 'suspect') {
-        this.log.info(
-          { peer, name: this.nameOf(peer), state, previous },
-          `node ${this.nameOf(peer)} is ${state}`,
-        )
-      }
-      if (state === 'suspect') this.probe(peer, false)
-      else this.failedProbes.clear(peer)
-      // Declared dead with a connection still open (a pulled cable leaves TCP looking open): drop it, so that
-      // the dialer redials once the peer can be reached again.
-      if (state === 'dead' && this.mesh.isConnected(peer)) this.mesh.dropConnections(peer)
-      this.emit('peer:state', peer, state, previous)
+    const clock = init.clock ?? systemClock
+    this.wallNow = () => clock.now()
+    this.startedAt = this.wallNow()
+    this.clock = new ClockCheck(init.maxClockSkewMs ?? stateConstants.MAX_CLOCK_SKEW_MS)
+    this.own = new OwnRecord(this.records, this.selfId, {
+      resourceWriteMinMs: init.resourceWriteMinMs,
+      refreshMs: init.refreshMs,
     })
-    const liveness = this.liveness
+    this.view = new SwimView(
+      this.selfId,
+      { suspicionMinMs: init.suspicionMinMs, suspicionMaxMs: init.suspicionMaxMs },
+      undefined,
+      () => this.prober.localHealth(),
+    )
+    this.prober = new Prober(
+      {
+        mesh: components.mesh,
+        wallNow: this.wallNow,
+        view: this.view,
+        log: this.log,
+        answered: (peer, ack) => {
+          this.clock.observe(peer, ack.sentAt, ack.rttMs, ack.wall)
+          this.view.probeSucceeded(peer, ack.incarnation)
+        },
+      },
+      { intervalMs: init.probeIntervalMs, timeoutMs: init.probeTimeoutMs },
+    )
+    this.view.on('peer:state', (peer, state, previous) => this.onPeerState(peer, state, previous))
+    const view = this.view
     new Gauge({
       name: 'shoal_nodes',
       help: 'Other nodes in this node’s liveness view, by state',
       labelNames: ['state'],
       registers: [components.metrics],
       collect() {
-        const counts = liveness.counts()
+        const counts = view.counts()
         for (const state of LIVENESS_STATES) this.set({ state }, counts[state])
       },
     })
@@ -93,40 +111,39 @@ export class Membership extends EventEmitter<MembershipEvents> {
   async start(): Promise<void> {
     if (this.running) return
     this.running = true
-    for (const record of this.records.list()) {
-      const peer = this.records.idOf(record.key)
-      if (peer === this.mesh.peerId || record.value === null) continue
-      this.liveness.remember(peer, record.stamp.wall, record.value.state === 'left')
-      this.learnAddresses(peer, record.value)
-    }
-    this.unwatch = this.records.watch((change) => this.observe(change))
-    this.mesh.on('peer:disconnect', this.onDisconnect)
-    this.own = await this.describeSelf()
-    await this.beat()
-    this.everyJittered(
-      () => this.currentHeartbeatMs(),
-      () => this.beat(),
+    for (const record of this.opinions.list())
+      this.view.observe(this.opinions.idOf(record.key), record.value!)
+    for (const record of this.records.list()) this.learn(record, false)
+    this.unwatch.push(
+      this.records.watch((change) => this.onNodeRecord(change)),
+      this.opinions.watch(({ id, value }) => this.onOpinion(id, value)),
     )
-    this.every(LIVENESS_TICK_MS, () => this.liveness.tick())
+    this.mesh.on('peer:disconnect', this.onDisconnect)
+    await serveProbes(this.mesh, {
+      wallNow: this.wallNow,
+      incarnation: () => this.own.currentIncarnation(),
+      probeFor: (target, timeoutMs) => this.prober.probeFor(target, timeoutMs),
+    })
+    this.own.begin(this.view.doubtAboutSelf())
+    this.description = await this.describeSelf()
+    await this.own.update(this.description)
+    this.prober.start()
+    this.every(LIVENESS_TICK_MS, () => this.tick())
     this.every(RESOURCE_SAMPLE_INTERVAL_MS, async () => {
-      this.own = await this.describeSelf()
+      this.description = await this.describeSelf()
+      await this.own.update(this.description)
     })
   }
 
-  /** Stops heartbeats and tells the others this node left on purpose. */
+  /** Stops probing and tells the others this node left on purpose. */
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
-    for (const timer of this.timers.splice(0)) clearTimeout(timer)
-    this.unwatch?.()
+    this.prober.stop()
+    for (const timer of this.timers.splice(0)) clearInterval(timer)
+    for (const unwatch of this.unwatch.splice(0)) unwatch()
     this.mesh.off('peer:disconnect', this.onDisconnect)
-    if (this.own !== undefined) {
-      await this.records.put(this.mesh.peerId, {
-        ...this.own,
-        heartbeat: ++this.heartbeat,
-        state: 'left',
-      })
-    }
+    if (this.description !== undefined) await this.own.update({ ...this.description, state: 'left' })
   }
 
   private every(intervalMs: number, task: () => unknown): void {
@@ -139,36 +156,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.timers.push(timer)
   }
 
-  /**
-   * Like every(), with each interval drawn from ±10 % of the period, so that nodes started together
-   * (a rack after a power cut) do not heartbeat in lockstep and hand everyone bursts of work.
-   */
-  private everyJittered(periodMs: () => number, task: () => unknown): void {
-    const schedule = (): void => {
-      const timer = setTimeout(
-        () => {
-          this.timers.splice(this.timers.indexOf(timer), 1)
-          if (!this.running) return
-          Promise.resolve(task())
-            .catch((err: Error) => this.log.error({ err: err.message }, 'membership task failed'))
-            .finally(schedule)
-        },
-        periodMs() * (0.9 + Math.random() * 0.2),
-      )
-      timer.unref()
-      this.timers.push(timer)
-    }
-    schedule()
-  }
-
-  private async describeSelf(): Promise<NodeValue> {
+  private async describeSelf(): Promise<SelfDescription> {
     const [resources, docker] = await Promise.all([
       sampleResources(this.init.dataDir),
       this.docker?.ping() ?? Promise.resolve(false),
     ])
     return {
       name: this.init.name,
-      peerId: this.mesh.peerId,
+      peerId: this.selfId,
       addresses: this.mesh.addresses(),
       resources,
       labels: this.init.labels,
@@ -176,39 +171,71 @@ export class Membership extends EventEmitter<MembershipEvents> {
       coordinator: this.init.coordinatorEligible ?? true,
       version: this.init.version,
       startedAt: this.startedAt,
-      heartbeat: this.heartbeat,
       state: 'up',
     }
   }
 
-  /** The heartbeat interval for the cluster as this node sees it (see MAX_HEARTBEATS_PER_SECOND). */
-  private currentHeartbeatMs(): number {
-    const alive = 1 + this.liveness.inState('alive').length
-    const stretched = (this.heartbeatIntervalMs * alive) / MAX_HEARTBEATS_PER_SECOND
-    return Math.round(Math.min(Math.max(this.heartbeatIntervalMs, stretched), MAX_HEARTBEAT_INTERVAL_MS))
-  }
-
-  private async beat(): Promise<void> {
-    if (!this.running || this.own === undefined) return
-    this.own = {
-      ...this.own,
-      addresses: this.mesh.addresses(),
-      heartbeat: ++this.heartbeat,
-      heartbeatMs: this.currentHeartbeatMs(),
+  /** Runs suspicion timers, and writes this node's opinions when they changed. */
+  private async tick(): Promise<void> {
+    const declared = this.view.tick()
+    for (const peer of declared) {
+      this.log.warn(
+        { peer, name: this.nameOf(peer) },
+        `declared node ${this.nameOf(peer)} dead: its suspicion ran out unrefuted`,
+      )
     }
-    await this.records.put(this.mesh.peerId, this.own)
+    if (declared.length > 0 || this.opinionDue) await this.writeOpinion()
   }
 
-  private observe(change: RecordChange<NodeValue>): void {
-    const { record, value, id: peer } = change
-    if (peer === this.mesh.peerId || record === undefined || value === undefined) return
+  /** Writes this node's liveness record if its opinions changed since it last wrote it. */
+  private async writeOpinion(): Promise<void> {
+    this.opinionDue = false
+    const opinion = this.view.ownOpinion()
+    const text = JSON.stringify(opinion)
+    if (text === this.writtenOpinion) return
+    this.writtenOpinion = text
+    await this.opinions.put(this.selfId, opinion)
+  }
+
+  private onPeerState(peer: string, state: Liveness, previous: Liveness | undefined): void {
+    if (previous !== undefined || state !== 'suspect') {
+      this.log.info(
+        { peer, name: this.nameOf(peer), state, previous },
+        `node ${this.nameOf(peer)} is ${state}`,
+      )
+    }
+    // Opinions (this node's suspicions and declarations) go out on the next tick, coalesced.
+    this.opinionDue = true
+    if (state === 'suspect') this.prober.probeSoon(peer)
+    // Declared dead with a connection still open (a pulled cable leaves TCP looking open): drop it, so that the
+    // dialer redials once the peer can be reached again.
+    if (state === 'dead' && this.mesh.isConnected(peer)) this.mesh.dropConnections(peer)
+    if (state === 'left' || state === 'dead') this.clock.forget(peer)
+    this.emit('peer:state', peer, state, previous)
+  }
+
+  private onNodeRecord(change: RecordChange<NodeValue>): void {
+    const { id: peer, record, value } = change
+    if (peer === this.selfId) {
+      // Our record deleted (collected by mistake, or by a hostile member), or an older one of ours from a peer:
+      // this node is here, and says so again.
+      if (value === undefined && this.running) void this.own.rewrite()
+      return
+    }
+    if (value === undefined || record === undefined) {
+      this.view.forget(peer)
+      this.knownAddresses.delete(peer)
+      return
+    }
+    this.learn(record, change.source === 'gossip')
+  }
+
+  private learn(record: StateRecord<NodeValue>, fresh: boolean): void {
+    const value = record.value
+    const peer = this.records.idOf(record.key)
+    if (peer === this.selfId || value === null) return
     const left = value.state === 'left'
-    // Gossip is live: its arrival is the heartbeat. A record relayed by sync may be old news about a
-    // node long gone, so it only counts as a sign of life if it was written moments ago.
-    const fresh = change.source === 'gossip' || Date.now() - record.stamp.wall < this.suspectAfterMs
-    const scale = (value.heartbeatMs ?? this.heartbeatIntervalMs) / this.heartbeatIntervalMs
-    if (fresh) this.liveness.heard(peer, left, scale)
-    else this.liveness.remember(peer, record.stamp.wall, left)
+    this.view.learn(peer, { incarnation: value.incarnation ?? 0, left }, fresh)
     if (left) {
       this.mesh.forgetPeer(peer)
       this.knownAddresses.delete(peer)
@@ -217,47 +244,23 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
+  private onOpinion(observer: string, value: LivenessValue | undefined): void {
+    if (observer === this.selfId) return
+    this.view.observe(observer, value)
+    const doubt = this.view.doubtAboutSelf()
+    if (doubt !== undefined && doubt >= this.own.currentIncarnation()) {
+      this.log.warn({ observer, incarnation: doubt }, 'refuting a suspicion about this node')
+      this.own.refute(doubt).catch((err: Error) => this.log.error({ err: err.message }, 'could not refute'))
+    }
+  }
+
   private learnAddresses(peer: string, value: NodeValue): void {
-    if (value.state === 'left') return
     const joined = value.addresses.join(' ')
     if (this.knownAddresses.get(peer) === joined) return
     this.knownAddresses.set(peer, joined)
     this.mesh.addPeerAddresses(peer, value.addresses).catch((err: Error) => {
       this.log.debug({ peer, err: err.message }, 'could not record peer addresses')
     })
-  }
-
-  /** SWIM-style direct probe. `onDisconnect`: a failed probe after a lost connection is evidence enough to suspect. */
-  private probe(peer: string, onDisconnect: boolean): void {
-    if (!this.running || this.probing.has(peer)) return
-    const state = this.liveness.state(peer)
-    if (state === 'left' || state === 'dead' || state === undefined) return
-    this.probing.add(peer)
-    this.mesh
-      .ping(peer, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
-      .then(
-        () => {
-          this.failedProbes.clear(peer)
-          this.liveness.probeSucceeded(peer)
-        },
-        () => {
-          if (onDisconnect) {
-            this.liveness.suspect(peer)
-            return
-          }
-          // Silent for the suspect timeout and not answering pings: whatever connection we still have to it
-          // is dead (a pulled cable leaves TCP looking open); drop it so that the dialer redials. Not on one
-          // late answer from a peer that is alive again or merely stalled: on an overloaded machine every
-          // dropped connection costs a handshake, a mesh rebuild and a sync round, and stalls the next peer.
-          const drop = this.failedProbes.failed(peer, this.liveness.state(peer) === 'suspect')
-          if (drop && this.mesh.isConnected(peer)) this.mesh.dropConnections(peer)
-        },
-      )
-      .finally(() => {
-        this.probing.delete(peer)
-        // Keep probing a suspect until a heartbeat clears it or it is declared dead.
-        if (this.liveness.state(peer) === 'suspect') setTimeout(() => this.probe(peer, false), 500).unref()
-      })
   }
 
   /** A node's name from its record, or its peer id if we have none. */
@@ -281,24 +284,34 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   /**
-   * Peers that stand for the coordinator role and are alive and up in this node's view (this node
-   * included if it stands), by peer id.
+   * Nodes that stand for the coordinator role, are alive and up in this node's view, and whose clock does not run
+   * ahead of ours past the skew bound (we would refuse what they write): by peer id, this node included if it stands.
    */
   coordinatorCandidates(): string[] {
     const candidates: string[] = []
     for (const [peer, node] of this.records.entries()) {
-      if (node.state !== 'up' || node.coordinator === false) continue
+      if (node.state !== 'up' || node.coordinator === false || this.clock.peerAhead(peer)) continue
       if (this.livenessOf(peer) === 'alive') candidates.push(peer)
     }
     return candidates.sort()
   }
 
-  private view(record: StateRecord<NodeValue>): NodeView {
+  /** How far this node's clock runs ahead of its peers', if beyond the skew bound (they refuse its records). */
+  clockAheadMs(): number | undefined {
+    return this.clock.aheadByMs()
+  }
+
+  /** True if `peer`'s clock runs ahead of ours past the skew bound: we refuse what it writes. */
+  peerClockAhead(peer: string): boolean {
+    return this.clock.peerAhead(peer)
+  }
+
+  private toView(record: StateRecord<NodeValue>): NodeView {
     const value = record.value!
     const peer = value.peerId
-    const self = peer === this.mesh.peerId
-    const state: Liveness = self ? 'alive' : (this.liveness.state(peer) ?? 'suspect')
-    const lastSeen = self ? Date.now() : (this.liveness.lastSeen(peer) ?? record.stamp.wall)
+    const self = peer === this.selfId
+    const state: Liveness = self ? 'alive' : (this.view.state(peer) ?? 'suspect')
+    const lastSeen = self ? Date.now() : (this.view.lastSeen(peer) ?? record.stamp.wall)
     return {
       id: peer,
       name: value.name,
@@ -321,7 +334,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   nodes(options: { all?: boolean } = {}): NodeView[] {
     return this.records
       .list()
-      .map((record) => this.view(record))
+      .map((record) => this.toView(record))
       .filter((node) => options.all === true || node.state === 'alive' || node.state === 'suspect')
       .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
   }
@@ -329,9 +342,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** The node records of the nodes alive now (this one included): cheaper than views, for the scheduler. */
   aliveNodes(): NodeValue[] {
     const alive: NodeValue[] = []
-    for (const [peer, value] of this.records.entries()) {
+    for (const [peer, value] of this.records.entries())
       if (this.livenessOf(peer) === 'alive') alive.push(value)
-    }
     return alive
   }
 
@@ -351,7 +363,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   self(): NodeView {
-    return this.node(this.mesh.peerId)
+    return this.node(this.selfId)
   }
 
   /** Tells node views who holds the coordinator role (the coordinator starts after membership). */
@@ -360,6 +372,27 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   livenessOf(peer: string): Liveness | undefined {
-    return peer === this.mesh.peerId ? 'alive' : this.liveness.state(peer)
+    return peer === this.selfId ? 'alive' : this.view.state(peer)
+  }
+
+  /**
+   * Nodes dead or left in this node's view whose own record is older than `ms`: gone at least that long, less the
+   * refresh period (a live node rewrites its record hourly, see NODE_REFRESH_MS).
+   */
+  goneLongerThan(ms: number, wallNow = Date.now()): string[] {
+    const gone: string[] = []
+    for (const record of this.records.list()) {
+      const peer = this.records.idOf(record.key)
+      const state = this.livenessOf(peer)
+      if ((state === 'dead' || state === 'left') && wallNow - record.stamp.wall > ms) gone.push(peer)
+    }
+    return gone
+  }
+
+  /** The deletions of membership's records about a node that is gone for good: its node record and its opinions. */
+  removalsFor(peer: string): LocalWrite[] {
+    const writes: LocalWrite[] = [this.records.removal(peer)]
+    if (this.opinions.value(peer) !== undefined) writes.push(this.opinions.removal(peer))
+    return writes
   }
 }

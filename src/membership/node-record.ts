@@ -1,6 +1,7 @@
 // The `node/<peerId>` record: what each node says about itself, written only by that node.
 import { z } from 'zod'
 import { defineKind, PEER_ID_PATTERN, subjectOf } from '../state/index.js'
+import { livenessKind } from './liveness-record.js'
 
 const uint = z.number().int().nonnegative()
 
@@ -31,9 +32,13 @@ export const nodeValueSchema = z.object({
   version: z.string().max(64),
   /** When this run of the daemon started (ms since the epoch). */
   startedAt: uint,
-  /** Increments with every heartbeat of this run. */
-  heartbeat: uint,
-  /** The interval this node heartbeats at now; observers time it out relative to this. */
+  /**
+   * SWIM's incarnation: raised by the node itself to refute a suspicion or a death declared about a lower one
+   * (and at every start). Absent in records of daemons older than probing: 0.
+   */
+  incarnation: uint.optional(),
+  /** Written by daemons that heartbeat their record (older versions); ignored. */
+  heartbeat: uint.optional(),
   heartbeatMs: uint.min(1).optional(),
   /** `left` is written once on a clean stop. */
   state: z.enum(['up', 'left']),
@@ -56,4 +61,4 @@ export const nodeKind = defineKind<NodeValue>({
 })
 
 /** The kinds membership writes. */
-export const membershipKinds = [nodeKind]
+export const membershipKinds = [nodeKind, livenessKind]

@@ -3,9 +3,9 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { DockerEngine } from '../docker/index.js'
 import type { Mesh } from '../mesh/index.js'
-import type { ReplicatedState } from '../state/index.js'
-import type { Liveness } from './liveness.js'
+import type { ReplicatedState, WallClock } from '../state/index.js'
 import type { Resources } from './node-record.js'
+import type { Liveness } from './swim-view.js'
 
 /** A node as the API and CLI show it (`shoal node list --json`). */
 export interface NodeView {
@@ -41,12 +41,22 @@ export interface MembershipInit {
   version: string
   /** Stands for the coordinator role. @default true */
   coordinatorEligible?: boolean
-  /** @default HEARTBEAT_INTERVAL_MS */
-  heartbeatIntervalMs?: number
-  /** @default SUSPECT_AFTER_MS */
-  suspectAfterMs?: number
-  /** @default DEAD_AFTER_MS */
-  deadAfterMs?: number
+  /** @default PROBE_INTERVAL_MS */
+  probeIntervalMs?: number
+  /** @default PROBE_TIMEOUT_MS */
+  probeTimeoutMs?: number
+  /** @default SUSPICION_MIN_MS */
+  suspicionMinMs?: number
+  /** @default SUSPICION_MAX_MS */
+  suspicionMaxMs?: number
+  /** Peers' clocks this far ahead of ours make them unfit to coordinate. @default MAX_CLOCK_SKEW_MS */
+  maxClockSkewMs?: number
+  /** @default RESOURCE_WRITE_MIN_MS */
+  resourceWriteMinMs?: number
+  /** @default NODE_REFRESH_MS */
+  refreshMs?: number
+  /** @default the system clock */
+  clock?: WallClock
 }
 
 /** What membership uses of the mesh: its own addresses, pings, and the dialer's list of peers. */
@@ -58,7 +68,8 @@ export type MembershipMesh = Pick<
   | 'dropConnections'
   | 'addPeerAddresses'
   | 'forgetPeer'
-  | 'ping'
+  | 'openStream'
+  | 'handle'
   | 'on'
   | 'off'
 >

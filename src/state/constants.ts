@@ -66,6 +66,3 @@ export const STORE_CACHE_BYTES = 1024 * 1024
 
 /** LevelDB memtable size (its default is 4 MiB); smaller flushes sooner, which suits small, steady writes. */
 export const STORE_WRITE_BUFFER_BYTES = 1024 * 1024
-
-/** Peers' clock offsets older than this are ignored when judging whether this node's clock is ahead. */
-export const CLOCK_SAMPLE_TTL_MS = 30_000

@@ -4,7 +4,6 @@ import type { Registry } from 'prom-client'
 import { InvalidRecordError, RecordTooLargeError, StaleTermError, UnknownKindError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import type { Mesh } from '../mesh/index.js'
-import { ClockCheck } from './clock-check.js'
 import {
   MAX_CLOCK_SKEW_MS,
   MAX_RECORD_BYTES,
@@ -72,7 +71,6 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
   private readonly gossip: StateGossip
   private readonly sync: SyncService
   private readonly clock: WallClock
-  private readonly clockCheck: ClockCheck
   private readonly maxClockSkewMs: number
   private readonly tombstoneTtlMs: number
   private readonly tombstoneGcIntervalMs: number
@@ -93,7 +91,6 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
     this.hlc = new HybridLogicalClock(mesh.peerId, this.clock)
     this.signer = createRecordSigner(mesh.peerId, mesh.privateKey)
     this.maxClockSkewMs = init.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS
-    this.clockCheck = new ClockCheck(this.maxClockSkewMs)
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? TOMBSTONE_TTL_MS
     this.tombstoneGcIntervalMs = init.tombstoneGcIntervalMs ?? TOMBSTONE_GC_INTERVAL_MS
     this.fence = init.fence?.(this)
@@ -116,11 +113,6 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
   /** A fresh HLC stamp, ordered after everything this node has written or accepted. */
   clockNow(): Stamp {
     return this.hlc.now()
-  }
-
-  /** How far this node's clock runs ahead of its peers', if beyond the skew bound (they refuse its records). */
-  clockAheadMs(): number | undefined {
-    return this.clockCheck.aheadByMs()
   }
 
   async start(): Promise<void> {
@@ -297,10 +289,7 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
     from: string,
   ): Promise<number> {
     const changes: RecordChange[] = []
-    const now = this.clock.now()
     for (const record of records) {
-      // Gossip arrives moments after it is written: how old it looks is how far our clock runs ahead.
-      if (source === 'gossip') this.clockCheck.observe(record.origin, now - record.stamp.wall)
       const previous = this.get(record.key)
       if (previous !== undefined && compareRecords(previous, record) >= 0) continue
       this.hlc.observe(record.stamp)

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
-import { sleep } from '../helpers/wait.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 const TEN_MINUTES_MS = 10 * 60_000
 
@@ -24,7 +24,7 @@ describe('a coordinator whose clock jumps ten minutes ahead', () => {
   })
   afterAll(async () => destroyNodes(nodes))
 
-  it('does not keep the role: its peers refuse its renewals and elect another, and it stands down', async () => {
+  it('does not keep the role: its peers see its clock in their probes and elect another, and it stands down', async () => {
     const before = await agreedCoordinator(nodes)
     offsets.get(before.node)!.ms = TEN_MINUTES_MS
     const others = nodes.filter((node) => node !== before.node)
@@ -43,7 +43,14 @@ describe('a coordinator whose clock jumps ten minutes ahead', () => {
     const skewedView = before.node.daemon.coordinator.view()
     expect(skewedView.holder).toBe(after.holder)
     expect(skewedView.eligible).toBe(false)
-    // Its peers dropped its records as stamped too far ahead, and counted them.
+    // Anything it writes now is dropped by its peers as stamped too far ahead, and counted.
+    await before.node.daemon.state.put('test/from-the-future', { ahead: TEN_MINUTES_MS })
+    await waitFor(
+      'its record to be refused',
+      async () =>
+        (await metric(others[0]!, 'shoal_records_dropped_total', { reason: 'skew', source: 'gossip' })) > 0,
+    )
+    expect(others[0]!.daemon.state.get('test/from-the-future')).toBeUndefined()
     const dropped = await metric(others[0]!, 'shoal_records_dropped_total', {
       reason: 'skew',
       source: 'gossip',

@@ -1,0 +1,178 @@
+// The probe loop: one member per period, directly, then indirectly through a few others; Lifeguard's local health.
+import type { Logger } from 'pino'
+import type { Mesh } from '../mesh/index.js'
+import {
+  INDIRECT_CHECKS,
+  MAX_LOCAL_HEALTH,
+  PROBE_INTERVAL_MS,
+  PROBE_TIMEOUT_MS,
+  STALL_GRACE_MS,
+  SUSPECT_REPROBE_MS,
+} from './constants.js'
+import { type ProbeAck, probeDirect, probeIndirect } from './probe-protocol.js'
+import type { SwimView } from './swim-view.js'
+
+export interface ProberComponents {
+  mesh: Pick<Mesh, 'openStream'>
+  /** This node's wall clock (probe answers carry the peer's, to compare). */
+  wallNow(): number
+  view: SwimView
+  log: Logger
+  /** A direct probe (ours, or one made for another member) was answered: the member is alive at that incarnation. */
+  answered(peer: string, ack: ProbeAck): void
+}
+
+export interface ProberTimings {
+  intervalMs: number
+  timeoutMs: number
+}
+
+/** Probes out at once at most (a start or a mass failure asks for many; the round robin picks up the rest). */
+const MAX_PROBES_IN_FLIGHT = 16
+
+/** The outcome of one probe: answered, unanswered by it and by every helper asked, or inconclusive (we stalled). */
+type Outcome = 'answered' | 'unanswered' | 'inconclusive'
+
+export class Prober {
+  private readonly timings: ProberTimings
+  private readonly inFlight = new Set<string>()
+  /** This round's probing order: a shuffle of the members, taken from the front (memberlist's round robin). */
+  private round: string[] = []
+  private timer: NodeJS.Timeout | undefined
+  private running = false
+  /** Lifeguard's local health multiplier (0 is healthy): probes this node fails that others succeed raise it. */
+  private health = 0
+
+  constructor(
+    private readonly c: ProberComponents,
+    timings: Partial<ProberTimings> = {},
+  ) {
+    this.timings = {
+      intervalMs: timings.intervalMs ?? PROBE_INTERVAL_MS,
+      timeoutMs: timings.timeoutMs ?? PROBE_TIMEOUT_MS,
+    }
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.schedule()
+  }
+
+  stop(): void {
+    this.running = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  /** Lifeguard's local health multiplier: this node's timeouts stretch by 1 + this. */
+  localHealth(): number {
+    return this.health
+  }
+
+  /** Probes a member now (its connection closed, or it is suspect): unless a probe of it is already out. */
+  probeSoon(peer: string): void {
+    if (!this.running || this.inFlight.has(peer) || this.inFlight.size >= MAX_PROBES_IN_FLIGHT) return
+    void this.probe(peer)
+  }
+
+  /** Probes `target` directly for another member that asked (an indirect probe); true if it answered. */
+  async probeFor(target: string, timeoutMs: number): Promise<boolean> {
+    try {
+      const ack = await probeDirect(this.c.mesh, target, AbortSignal.timeout(timeoutMs), this.c.wallNow)
+      this.c.answered(target, ack)
+      return true
+    } catch (err) {
+      this.c.log.debug({ target, err: (err as Error).message }, 'indirect probe for another member failed')
+      return false
+    }
+  }
+
+  private schedule(): void {
+    const delay = this.timings.intervalMs * (0.9 + Math.random() * 0.2)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      if (!this.running) return
+      const target = this.nextTarget()
+      if (target !== undefined) void this.probe(target)
+      this.schedule()
+    }, delay)
+    this.timer.unref()
+  }
+
+  /** Members not yet confirmed this run first (they are suspect until then), then the round robin. */
+  private nextTarget(): string | undefined {
+    const unconfirmed = this.c.view.unconfirmed().filter((peer) => !this.inFlight.has(peer))
+    if (unconfirmed.length > 0) return unconfirmed[0]
+    const probeable = new Set(this.c.view.probeable())
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.round.length > 0) {
+        const peer = this.round.shift()!
+        if (probeable.has(peer) && !this.inFlight.has(peer)) return peer
+      }
+      this.round = shuffle([...probeable])
+    }
+    return undefined
+  }
+
+  private async probe(peer: string): Promise<void> {
+    this.inFlight.add(peer)
+    try {
+      const outcome = await this.directThenIndirect(peer)
+      if (outcome === 'unanswered') this.c.view.probeFailed(peer)
+    } finally {
+      this.inFlight.delete(peer)
+      // A suspect is probed again until it answers (clearing this node's doubt) or is declared dead.
+      if (this.running && this.c.view.state(peer) === 'suspect') {
+        setTimeout(() => this.probeSoon(peer), SUSPECT_REPROBE_MS).unref()
+      }
+    }
+  }
+
+  private async directThenIndirect(peer: string): Promise<Outcome> {
+    const timeoutMs = this.timings.timeoutMs * (1 + this.health)
+    const started = performance.now()
+    try {
+      const ack = await probeDirect(this.c.mesh, peer, AbortSignal.timeout(timeoutMs), this.c.wallNow)
+      this.health = Math.max(0, this.health - 1)
+      this.c.answered(peer, ack)
+      return 'answered'
+    } catch (err) {
+      // The timer that ended the probe ran late: this process was stalled, and the answer may be waiting unread.
+      if (performance.now() - started > timeoutMs + STALL_GRACE_MS) return 'inconclusive'
+      this.c.log.debug({ peer, err: (err as Error).message }, 'direct probe failed')
+    }
+    const helpers = shuffle(this.c.view.probeable().filter((candidate) => candidate !== peer)).slice(
+      0,
+      INDIRECT_CHECKS,
+    )
+    if (helpers.length === 0) return 'unanswered'
+    const indirectStarted = performance.now()
+    const answers = await Promise.all(
+      helpers.map((helper) =>
+        probeIndirect(this.c.mesh, helper, peer, timeoutMs, AbortSignal.timeout(timeoutMs * 2)).catch(
+          (err: Error) => {
+            this.c.log.debug({ peer, helper, err: err.message }, 'indirect probe failed')
+            return false
+          },
+        ),
+      ),
+    )
+    if (performance.now() - indirectStarted > timeoutMs * 2 + STALL_GRACE_MS) return 'inconclusive'
+    if (answers.some(Boolean)) {
+      // Others reach it and this node does not: this node (its CPU, its link) is the likelier problem.
+      this.health = Math.min(MAX_LOCAL_HEALTH, this.health + 1)
+      this.c.view.probeSucceeded(peer, this.c.view.incarnationOf(peer) ?? 0)
+      return 'answered'
+    }
+    return 'unanswered'
+  }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
+}
