@@ -1,7 +1,6 @@
 // Membership: this node's own record, SWIM probing of the others, and the liveness view the rest of the daemon asks.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { Gauge } from 'prom-client'
 import { NodeAmbiguousError, NodeNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import {
@@ -15,6 +14,7 @@ import {
 import { ClockCheck } from './clock-check.js'
 import { LIVENESS_TICK_MS, RESOURCE_SAMPLE_INTERVAL_MS } from './constants.js'
 import { type LivenessValue, livenessKind } from './liveness-record.js'
+import { createMembershipMetrics, type MembershipMetrics } from './metrics.js'
 import { type NodeValue, nodeKind, type Resources } from './node-record.js'
 import { OwnRecord, type SelfDescription } from './own-record.js'
 import { serveProbes } from './probe-protocol.js'
@@ -29,8 +29,6 @@ import type {
   NodeView,
 } from './types.js'
 
-const LIVENESS_STATES: readonly Liveness[] = ['alive', 'suspect', 'dead', 'left']
-
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly records: KindHandle<NodeValue>
   private readonly opinions: KindHandle<LivenessValue>
@@ -41,6 +39,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly prober: Prober
   private readonly own: OwnRecord
   private readonly clock: ClockCheck
+  private readonly metrics: MembershipMetrics
   private readonly selfId: string
   private readonly startedAt: number
   private readonly wallNow: () => number
@@ -71,10 +70,17 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.wallNow = () => clock.now()
     this.startedAt = this.wallNow()
     this.clock = new ClockCheck(init.maxClockSkewMs ?? stateConstants.MAX_CLOCK_SKEW_MS)
-    this.own = new OwnRecord(this.records, this.selfId, {
-      resourceWriteMinMs: init.resourceWriteMinMs,
-      refreshMs: init.refreshMs,
-    })
+    this.metrics = createMembershipMetrics(components.metrics, () => this.view.counts())
+    this.own = new OwnRecord(
+      this.records,
+      this.selfId,
+      {
+        resourceWriteMinMs: init.resourceWriteMinMs,
+        refreshMs: init.refreshMs,
+      },
+      undefined,
+      () => this.metrics.nodeRecordWrites.inc(),
+    )
     this.view = new SwimView(
       this.selfId,
       { suspicionMinMs: init.suspicionMinMs, suspicionMaxMs: init.suspicionMaxMs },
@@ -87,6 +93,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         wallNow: this.wallNow,
         view: this.view,
         log: this.log,
+        probed: (result) => this.metrics.probes.inc({ result }),
         answered: (peer, ack) => {
           this.clock.observe(peer, ack.sentAt, ack.rttMs, ack.wall)
           this.view.probeSucceeded(peer, ack.incarnation)
@@ -95,17 +102,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
       { intervalMs: init.probeIntervalMs, timeoutMs: init.probeTimeoutMs },
     )
     this.view.on('peer:state', (peer, state, previous) => this.onPeerState(peer, state, previous))
-    const view = this.view
-    new Gauge({
-      name: 'shoal_nodes',
-      help: 'Other nodes in this node’s liveness view, by state',
-      labelNames: ['state'],
-      registers: [components.metrics],
-      collect() {
-        const counts = view.counts()
-        for (const state of LIVENESS_STATES) this.set({ state }, counts[state])
-      },
-    })
   }
 
   async start(): Promise<void> {
@@ -178,6 +174,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** Runs suspicion timers, and writes this node's opinions when they changed. */
   private async tick(): Promise<void> {
     const declared = this.view.tick()
+    this.metrics.declaredDead.inc(declared.length)
     for (const peer of declared) {
       this.log.warn(
         { peer, name: this.nameOf(peer) },
@@ -250,6 +247,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const doubt = this.view.doubtAboutSelf()
     if (doubt !== undefined && doubt >= this.own.currentIncarnation()) {
       this.log.warn({ observer, incarnation: doubt }, 'refuting a suspicion about this node')
+      this.metrics.refutations.inc()
       this.own.refute(doubt).catch((err: Error) => this.log.error({ err: err.message }, 'could not refute'))
     }
   }

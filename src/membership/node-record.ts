@@ -47,15 +47,20 @@ export type NodeValue = z.infer<typeof nodeValueSchema>
 
 export const NODE_KIND = 'node'
 
-/** `node/<peerId>`: written only by that peer, and about itself only. */
+/**
+ * `node/<peerId>`: written only by that peer, and about itself only. The coordinator deletes the record of a node
+ * gone for good (any member may write the tombstone; a node alive to see it writes itself again).
+ */
 export const nodeKind = defineKind<NodeValue>({
   name: NODE_KIND,
   schema: nodeValueSchema,
   writer: (record) => {
     const peer = subjectOf(record.key)
+    if (record.deleted || record.value === null) {
+      return PEER_ID_PATTERN.test(peer) ? undefined : `${record.key} names no peer`
+    }
     if (peer !== record.origin) return `${record.key} may only be written by its subject`
-    if (record.value !== null && record.value.peerId !== peer)
-      return `${record.key} describes ${record.value.peerId}`
+    if (record.value.peerId !== peer) return `${record.key} describes ${record.value.peerId}`
     return undefined
   },
 })

@@ -26,6 +26,7 @@ export class OwnRecord {
     private readonly self: string,
     timings: Partial<OwnRecordTimings> = {},
     private readonly monotonicNow: () => number = () => performance.now(),
+    private readonly onWrite: () => void = () => undefined,
   ) {
     this.timings = {
       resourceWriteMinMs: timings.resourceWriteMinMs ?? RESOURCE_WRITE_MIN_MS,
@@ -79,6 +80,7 @@ export class OwnRecord {
     this.written = value
     this.writtenAt = now
     this.resourcesWrittenAt = now
+    this.onWrite()
     await this.records.put(this.self, value)
   }
 }

@@ -9,6 +9,7 @@ import {
   STALL_GRACE_MS,
   SUSPECT_REPROBE_MS,
 } from './constants.js'
+import type { ProbeResult } from './metrics.js'
 import { type ProbeAck, probeDirect, probeIndirect } from './probe-protocol.js'
 import type { SwimView } from './swim-view.js'
 
@@ -18,6 +19,8 @@ export interface ProberComponents {
   wallNow(): number
   view: SwimView
   log: Logger
+  /** One probe of ours ended (for the metric). */
+  probed(result: ProbeResult): void
   /** A direct probe (ours, or one made for another member) was answered: the member is alive at that incarnation. */
   answered(peer: string, ack: ProbeAck): void
 }
@@ -29,9 +32,6 @@ export interface ProberTimings {
 
 /** Probes out at once at most (a start or a mass failure asks for many; the round robin picks up the rest). */
 const MAX_PROBES_IN_FLIGHT = 16
-
-/** The outcome of one probe: answered, unanswered by it and by every helper asked, or inconclusive (we stalled). */
-type Outcome = 'answered' | 'unanswered' | 'inconclusive'
 
 export class Prober {
   private readonly timings: ProberTimings
@@ -119,6 +119,7 @@ export class Prober {
     this.inFlight.add(peer)
     try {
       const outcome = await this.directThenIndirect(peer)
+      this.c.probed(outcome)
       if (outcome === 'unanswered') this.c.view.probeFailed(peer)
     } finally {
       this.inFlight.delete(peer)
@@ -129,7 +130,7 @@ export class Prober {
     }
   }
 
-  private async directThenIndirect(peer: string): Promise<Outcome> {
+  private async directThenIndirect(peer: string): Promise<ProbeResult> {
     const timeoutMs = this.timings.timeoutMs * (1 + this.health)
     const started = performance.now()
     try {
@@ -163,7 +164,7 @@ export class Prober {
       // Others reach it and this node does not: this node (its CPU, its link) is the likelier problem.
       this.health = Math.min(MAX_LOCAL_HEALTH, this.health + 1)
       this.c.view.probeSucceeded(peer, this.c.view.incarnationOf(peer) ?? 0)
-      return 'answered'
+      return 'answered-indirectly'
     }
     return 'unanswered'
   }

@@ -29,6 +29,7 @@ export interface Tuning {
   layers?: Partial<DaemonConfig['layers']>
   jobs?: Partial<DaemonConfig['jobs']>
   mesh?: Partial<DaemonConfig['mesh']>
+  nodeCollector?: DaemonConfig['nodeCollector']
 }
 
 export interface NodeOptions {
@@ -86,6 +87,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
       ...tuning.layers,
     },
     jobs: { retentionMs: options.jobRetentionMs ?? DEFAULT_JOB_RETENTION_MS, ...tuning.jobs },
+    nodeCollector: tuning.nodeCollector,
     api: { httpHost: '127.0.0.1', httpPort: 0 },
   }
   const keyFile = options.swarmKeyFile ?? joinTo?.daemon.swarmKey.path
