@@ -3,7 +3,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Coordinator } from '../coordinator/index.js'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
-import type { LocalWrite, ReplicatedState } from '../state/index.js'
+import type { ReplicatedState } from '../state/index.js'
 import { COLLECT_SLICE } from './constants.js'
 import type { JobBook } from './job-book.js'
 import type { JobMetrics } from './metrics.js'
@@ -13,8 +13,8 @@ import { deriveState } from './view.js'
 /** Jobs looked at between yields while scanning for expired ones. */
 const SCAN_SLICE = 2_000
 
-/** Jobs deleted per state write: three or four tombstones each, signed in one go. */
-const JOBS_PER_WRITE = 64
+/** Batch records deleted per state write: tombstones signed in one go, between which the daemon answers. */
+const BATCHES_PER_WRITE = 256
 
 export interface CollectorComponents {
   state: Pick<ReplicatedState, 'write'>
@@ -34,11 +34,12 @@ export interface CollectorInit {
 
 /**
  * Deleting is writing tombstones (they replicate like any record and are themselves dropped after their
- * lifetime); only the coordinator collects, and the assignment's tombstone is fenced by its term. A finished job that an unfinished
- * one names in `after` is kept: its outcome decides whether the dependent runs. At most COLLECT_SLICE jobs go
- * per round, so a backlog of 100,000 is spread over rounds rather than stalling the coordinator. A dependent
- * submitted on another node in the moment its parent is collected waits for that parent for ever (it was
- * known when the dependent was checked); cancelling it ends it.
+ * lifetime); only the coordinator collects, and assignment batches' tombstones are fenced by its term. Records
+ * come in batches, so a job goes with the last job of its submission batch (a finished job waits, still shown,
+ * until its siblings are past the retention too). A finished job that an unfinished one names in `after` is kept:
+ * its outcome decides whether the dependent runs. At most COLLECT_SLICE jobs are considered per round, so a
+ * backlog of 100,000 is spread over rounds rather than stalling the coordinator. Batches whose every entry is
+ * superseded go every round, whatever the retention, so a service restarted a thousand times does not pile them up.
  */
 export class JobCollector {
   private timer: NodeJS.Timeout | undefined
@@ -50,7 +51,7 @@ export class JobCollector {
   ) {}
 
   start(): void {
-    if (this.timer !== undefined || this.init.retentionMs <= 0) return
+    if (this.timer !== undefined) return
     this.timer = setInterval(() => {
       this.running ??= this.collect()
         .catch((err: Error) => this.logFailure(err))
@@ -67,11 +68,39 @@ export class JobCollector {
     await this.running
   }
 
-  /** One round: deletes the records of up to COLLECT_SLICE jobs past the retention; returns how many. */
+  /**
+   * One round: deletes the batches that hold only jobs past the retention (with their controls) or superseded
+   * entries (an assignment replaced by a later one, a report replaced by a later report of the same attempt);
+   * returns how many jobs went.
+   */
   async collect(): Promise<number> {
     const { state, jobs, coordinator } = this.c
     if (!coordinator.isHolder()) return 0
     const term = coordinator.term()
+    const collectable = this.init.retentionMs > 0 ? await this.expired() : new Set<string>()
+    // Judged on the records as they are now (the write signs synchronously): a job retried since the scan is
+    // no longer final, so its batch stays.
+    for (const id of collectable) {
+      const job = jobs.read(id)
+      if (job === undefined || !isFinal(deriveState(job).state)) collectable.delete(id)
+    }
+    const garbage = jobs.garbage(collectable)
+    for (let i = 0; i < garbage.fenced.length; i += BATCHES_PER_WRITE) {
+      await coordinator.writeAsCoordinator(term, garbage.fenced.slice(i, i + BATCHES_PER_WRITE))
+    }
+    for (let i = 0; i < garbage.plain.length; i += BATCHES_PER_WRITE) {
+      await state.write(garbage.plain.slice(i, i + BATCHES_PER_WRITE))
+    }
+    if (garbage.jobs > 0) {
+      this.c.metrics.collected.inc(garbage.jobs)
+      this.c.log.info({ jobs: garbage.jobs }, 'collected finished jobs past their retention')
+    }
+    return garbage.jobs
+  }
+
+  /** Finished jobs past the retention that no unfinished job waits on (at most COLLECT_SLICE). */
+  private async expired(): Promise<Set<string>> {
+    const { jobs } = this.c
     // Jobs end and are re-run while the scan yields: each is judged on its records as they are when seen, and
     // a deletion written under a term that has ended meanwhile is refused.
     const cutoff = this.c.now() - this.init.retentionMs
@@ -90,27 +119,7 @@ export class JobCollector {
       const endedAt = derived.finishedAt ?? job.assign?.at ?? job.spec.createdAt
       if (endedAt <= cutoff) expired.push(job.spec.id)
     }
-    const collectable = expired.filter((id) => !neededByUnfinished.has(id)).slice(0, COLLECT_SLICE)
-    if (collectable.length === 0) return 0
-    let collected = 0
-    for (let i = 0; i < collectable.length; i += JOBS_PER_WRITE) {
-      // Looked at again just before the write (which signs synchronously): a job retried since the scan stays.
-      const fenced: LocalWrite[] = []
-      const plain: LocalWrite[] = []
-      for (const id of collectable.slice(i, i + JOBS_PER_WRITE)) {
-        const job = jobs.read(id)
-        if (job === undefined || !isFinal(deriveState(job).state)) continue
-        const deletions = jobs.deletions(job)
-        fenced.push(...deletions.fenced)
-        plain.push(...deletions.plain)
-        collected++
-      }
-      if (fenced.length > 0) await coordinator.writeAsCoordinator(term, fenced)
-      if (plain.length > 0) await state.write(plain)
-    }
-    this.c.metrics.collected.inc(collected)
-    this.c.log.info({ jobs: collected }, 'collected finished jobs past their retention')
-    return collected
+    return new Set(expired.filter((id) => !neededByUnfinished.has(id)).slice(0, COLLECT_SLICE))
   }
 
   private logFailure(err: Error): void {

@@ -51,8 +51,8 @@ export const SCHEDULE_TICK_MS = 1_000
  */
 export const HANDOVER_SETTLE_MS = 1_000
 
-/** Most assignments written in one state batch (each signed; ~60 ms of work here). */
-export const PLACEMENT_BATCH = 250
+/** Assignment batch records written in one state write (each up to ~48 KiB, a few hundred entries). */
+export const ASSIGNMENT_RECORDS_PER_WRITE = 16
 
 /** Most jobs a scheduling pass looks at (their records changed); the rest wait for the next pass. */
 export const CLASSIFY_SLICE = 2_000

@@ -50,7 +50,8 @@ export class Jobs extends EventEmitter<JobEvents> {
   /** Jobs changed since the last 'job:views' event, and the timer that sends it. */
   private readonly viewsDue = new Set<string>()
   private viewsTimer: NodeJS.Timeout | undefined
-  private readonly book: JobBook
+  /** The jobs part's records, indexed by job (tests and the API read jobs through the service). */
+  readonly book: JobBook
   private unwatch: (() => void) | undefined
   /** Also for an assignment withdrawn because its coordinator's term was over: that changes the job too. */
   private readonly onJobChange = ({ id, part, gone }: JobChange): void => {
@@ -139,6 +140,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     if (this.started) return
     this.started = true
     await serveLogs(this.components.mesh, (request, signal) => this.localLog(request, signal))
+    this.book.start()
     this.unwatch = this.book.watch(this.onJobChange)
     this.runner.start()
     this.scheduler.start()
@@ -154,6 +156,7 @@ export class Jobs extends EventEmitter<JobEvents> {
     await this.collector.stop()
     await this.scheduler.stop()
     await this.runner.stop()
+    this.book.stop()
     await Promise.all(Object.values(this.drivers).map((driver) => driver.close?.()))
   }
 

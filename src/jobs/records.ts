@@ -1,14 +1,14 @@
-// The job records: `job/<id>` (spec), `assign/<id>` (coordinator, fenced), `run/<id>/<attempt>` (runner), `control/<id>`.
+// The job records, in batches: specs by submission, assignments by node and pass (fenced), run reports by node and flush; controls per job.
 import { z } from 'zod'
-import { defineKind, PEER_ID_PATTERN, type StateRecord, subjectOf } from '../state/index.js'
-import { JOB_ID_PATTERN, type JobSpec, jobSpecSchema } from './spec.js'
+import { defineKind, PEER_ID_PATTERN, subjectOf } from '../state/index.js'
+import { JOB_ID_PATTERN, jobSpecSchema } from './spec.js'
 import { FINAL_STATES } from './states.js'
 
 const uint = z.number().int().nonnegative()
 const peerId = z.string().regex(PEER_ID_PATTERN)
 
 /**
- * `assign/<id>`: the coordinator's decision for the job's current attempt, under its term.
+ * An assignment: the coordinator's decision for a job's current attempt, under its term.
  * - `pending`: waiting (for parents, capacity, a retry time); `node` is null;
  * - `assigned`: `node` runs attempt `attempt`;
  * - `final`: the coordinator ended the job itself (`outcome`: cancelled before it ran, a parent failed).
@@ -29,7 +29,7 @@ export const assignValueSchema = z.object({
 })
 export type AssignValue = z.infer<typeof assignValueSchema>
 
-/** `run/<id>/<attempt>`: what the node running an attempt reports; written only by that node. */
+/** A run report: what the node running an attempt says of it; written only by that node. */
 export const runValueSchema = z.object({
   node: peerId,
   attempt: uint.min(1),
@@ -53,65 +53,117 @@ export const controlValueSchema = z.object({
 })
 export type ControlValue = z.infer<typeof controlValueSchema>
 
-export const JOB_KIND = 'job'
-export const ASSIGN_KIND = 'assign'
-export const RUN_KIND = 'run'
+export const SPECS_KIND = 'jobs'
+export const ASSIGNMENTS_KIND = 'assignments'
+export const RUNS_KIND = 'runs'
 export const CONTROL_KIND = 'control'
 
-/** The id of an attempt's run record: `<job id>/<attempt>`. */
-export const runId = (id: string, attempt: number): string => `${id}/${attempt}`
+/** Assignments with no node (pending, or ended by the coordinator) go in batches under this name. */
+export const NO_NODE = 'none'
 
-/** The job id and attempt of a run record id, or undefined. */
-export function parseRunId(runRecordId: string): { id: string; attempt: number } | undefined {
-  const match = /^(j[0-9a-f]{16})\/([1-9]\d{0,5})$/.exec(runRecordId)
-  return match === null ? undefined : { id: match[1]!, attempt: Number(match[2]) }
+const jobId = z.string().regex(JOB_ID_PATTERN)
+/** A batch's name after its writer: the writer's HLC stamp when it wrote it (`<wall>-<counter>`), unique per writer. */
+const BATCH_ID = /^\d{1,16}-\d{1,10}$/
+
+/** At most this many jobs in one batch record (far more than fit in MAX_RECORD_BYTES for any real job). */
+const MAX_BATCH_ENTRIES = 10_000
+
+export const specBatchSchema = z.object({ specs: z.array(jobSpecSchema).min(1).max(MAX_BATCH_ENTRIES) })
+export type SpecBatch = z.infer<typeof specBatchSchema>
+
+export const assignmentBatchSchema = z.object({
+  entries: z
+    .record(jobId, assignValueSchema)
+    .refine((entries) => Object.keys(entries).length <= MAX_BATCH_ENTRIES, 'too many entries'),
+})
+export type AssignmentBatch = z.infer<typeof assignmentBatchSchema>
+
+export const runBatchSchema = z.object({
+  reports: z
+    .array(runValueSchema.extend({ job: jobId }))
+    .min(1)
+    .max(MAX_BATCH_ENTRIES),
+})
+export type RunBatch = z.infer<typeof runBatchSchema>
+
+/** `<writer>/<batch>` or `<node>/<batch>`: who a batch belongs to, and its name. */
+function batchKey(id: string): { owner: string; batch: string } | undefined {
+  const slash = id.indexOf('/')
+  if (slash < 0) return undefined
+  const owner = id.slice(0, slash)
+  const batch = id.slice(slash + 1)
+  return BATCH_ID.test(batch) ? { owner, batch } : undefined
 }
 
-const idRule =
-  <V>(check?: (record: StateRecord<V>, value: V) => string | undefined) =>
-  (record: StateRecord<V>): string | undefined => {
-    if (!JOB_ID_PATTERN.test(subjectOf(record.key))) return `${record.key} does not name a job id`
-    return record.deleted || record.value === null ? undefined : check?.(record, record.value)
-  }
-
-/** `job/<id>`: the spec, written once by the node that took the submission. */
-export const jobKind = defineKind<JobSpec>({
-  name: JOB_KIND,
-  schema: jobSpecSchema,
-  writer: idRule<JobSpec>((record, spec) => {
-    if (spec.id !== subjectOf(record.key)) return `${record.key} holds the spec of ${spec.id}`
-    return spec.submittedBy === record.origin ? undefined : 'a job spec is signed by the node that took it'
-  }),
-})
-
-/** `assign/<id>`: the coordinator's decision, fenced by its term. */
-export const assignKind = defineKind<AssignValue>({
-  name: ASSIGN_KIND,
-  schema: assignValueSchema,
-  writer: idRule<AssignValue>(),
-  fenced: true,
-})
-
-/** `control/<id>`: a user's cancel or retry. */
-export const controlKind = defineKind<ControlValue>({
-  name: CONTROL_KIND,
-  schema: controlValueSchema,
-  writer: idRule<ControlValue>(),
-})
-
-/** `run/<id>/<attempt>`: what the node running an attempt reports; written only by that node. */
-export const runKind = defineKind<RunValue>({
-  name: RUN_KIND,
-  schema: runValueSchema,
+/**
+ * `jobs/<submitter>/<batch>`: the specs of one submission (or a slice of a large one), written once by the node
+ * that took it. Deleted when every job in it is collected (by the coordinator; any member may write the tombstone).
+ */
+export const specBatchKind = defineKind<SpecBatch>({
+  name: SPECS_KIND,
+  schema: specBatchSchema,
   writer: (record) => {
-    const parsed = parseRunId(subjectOf(record.key))
-    if (parsed === undefined) return `${record.key} is not run/<job id>/<attempt>`
-    const value = record.value
-    if (record.deleted || value === null) return undefined
-    if (value.node !== record.origin) return `${record.origin} reported a run for ${value.node}`
-    return value.attempt === parsed.attempt ? undefined : `${record.key} holds attempt ${value.attempt}`
+    const key = batchKey(subjectOf(record.key))
+    if (key === undefined || !PEER_ID_PATTERN.test(key.owner))
+      return `${record.key} is not jobs/<peer>/<batch>`
+    if (record.deleted || record.value === null) return undefined
+    if (key.owner !== record.origin) return `${record.key} may only be written by ${key.owner}`
+    const foreign = record.value.specs.find((spec) => spec.submittedBy !== record.origin)
+    return foreign === undefined
+      ? undefined
+      : `${record.key} holds a spec submitted by ${foreign.submittedBy}`
   },
 })
 
+/**
+ * `assignments/<node>/<batch>`: one scheduling pass's assignments to one node (or to none: pending and ended jobs),
+ * written by the coordinator under its term. A job's assignment is its entry in the batch that orders last
+ * (term, then stamp): batches are never rewritten, and a withdrawn batch leaves the one before it in force.
+ */
+export const assignmentBatchKind = defineKind<AssignmentBatch>({
+  name: ASSIGNMENTS_KIND,
+  schema: assignmentBatchSchema,
+  fenced: true,
+  writer: (record) => {
+    const key = batchKey(subjectOf(record.key))
+    if (key === undefined || (key.owner !== NO_NODE && !PEER_ID_PATTERN.test(key.owner))) {
+      return `${record.key} is not assignments/<node or none>/<batch>`
+    }
+    if (record.deleted || record.value === null) return undefined
+    const node = key.owner === NO_NODE ? null : key.owner
+    for (const [id, entry] of Object.entries(record.value.entries)) {
+      if (entry.node !== node)
+        return `${record.key} holds an assignment of ${id} to ${entry.node ?? 'no node'}`
+    }
+    return undefined
+  },
+})
+
+/**
+ * `runs/<node>/<batch>`: one flush of a node's run reports (the attempts it started and ended since the last
+ * flush), written only by that node. A report of an attempt is its latest by stamp.
+ */
+export const runBatchKind = defineKind<RunBatch>({
+  name: RUNS_KIND,
+  schema: runBatchSchema,
+  writer: (record) => {
+    const key = batchKey(subjectOf(record.key))
+    if (key === undefined || !PEER_ID_PATTERN.test(key.owner))
+      return `${record.key} is not runs/<node>/<batch>`
+    if (record.deleted || record.value === null) return undefined
+    if (key.owner !== record.origin) return `${record.key} may only be written by ${key.owner}`
+    const foreign = record.value.reports.find((report) => report.node !== record.origin)
+    return foreign === undefined ? undefined : `${record.origin} reported a run for ${foreign.node}`
+  },
+})
+
+/** `control/<id>`: a user's cancel or retry of one job. */
+export const controlKind = defineKind<ControlValue>({
+  name: CONTROL_KIND,
+  schema: controlValueSchema,
+  writer: (record) =>
+    JOB_ID_PATTERN.test(subjectOf(record.key)) ? undefined : `${record.key} does not name a job id`,
+})
+
 /** The kinds the jobs part writes. */
-export const jobKinds = [jobKind, assignKind, runKind, controlKind]
+export const jobKinds = [specBatchKind, assignmentBatchKind, runBatchKind, controlKind]

@@ -1,7 +1,7 @@
 // Writes run records in small batches (one state write, one gossip message); `running` reports wait to be needed.
 import type { Logger } from 'pino'
 import { RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from './constants.js'
-import { type RunValue, runId } from './records.js'
+import type { RunValue } from './records.js'
 
 /** Writes a batch of run reports (job id and report), durably; the job book's writes, in practice. */
 export type WriteRunReports = (
@@ -34,7 +34,7 @@ export class RunWriter {
    */
   report(jobId: string, value: RunValue, soon = false): void {
     const delay = value.state === 'running' && !soon ? RUNNING_REPORT_DELAY_MS : RUN_FLUSH_MS
-    const key = runId(jobId, value.attempt)
+    const key = `${jobId}/${value.attempt}`
     // A report that replaces one not yet written keeps the earlier deadline.
     const due = Math.min(performance.now() + delay, this.pending.get(key)?.due ?? Number.POSITIVE_INFINITY)
     this.pending.set(key, { jobId, value, due })

@@ -9,7 +9,7 @@ export { type FenceFactory, KindHandle, type KindSource } from './kind-handle.js
 export type { AnyRecordKind, Fence, RecordKind, WriterRule } from './kinds.js'
 export { defineKind } from './kinds.js'
 export type { StateRecord, Version } from './record.js'
-export { compareRecords, kindOf, mergeRecords, subjectOf, versionOf } from './record.js'
+export { compareRecords, compareVersions, kindOf, mergeRecords, subjectOf, versionOf } from './record.js'
 export type { ReplicatedStateComponents, ReplicatedStateInit } from './replicated-state.js'
 export { ReplicatedState } from './replicated-state.js'
 export { RecordStore } from './store.js'

@@ -1,6 +1,6 @@
 // Loading the store at start: every entry decoded and checked against its kind; corrupt ones quarantined.
 import type { KindRegistry } from './kinds.js'
-import type { StateRecord } from './record.js'
+import { kindOf, type StateRecord } from './record.js'
 import type { RecordStore } from './store.js'
 import { decodeWireRecord } from './wire.js'
 
@@ -12,21 +12,22 @@ export interface LoadHandlers {
   quarantined(key: string, reason: string): void
 }
 
-/** Reads every stored entry; returns how many loaded and how many were of kinds this state does not hold. */
+/** Reads every stored entry; returns how many loaded, and how many of each kind this state does not hold. */
 export async function loadRecords(
   store: RecordStore,
   handlers: LoadHandlers,
-): Promise<{ loaded: number; skipped: number }> {
+): Promise<{ loaded: number; skipped: Record<string, number> }> {
   let loaded = 0
-  let skipped = 0
+  const skipped: Record<string, number> = {}
   for await (const [key, raw] of store.entries()) {
     const result = decodeEntry(key, raw, handlers.kinds)
     if (typeof result !== 'string') {
       handlers.observe(result)
       loaded++
     } else if (result === UNKNOWN_KIND) {
-      // Written by a newer shoal, or by a part not running here: kept on disk, not loaded.
-      skipped++
+      // Written by another version of shoal (older per-job records, a newer kind): kept on disk, not loaded.
+      const kind = kindOf(key)
+      skipped[kind] = (skipped[kind] ?? 0) + 1
     } else {
       await store.quarantine(key, raw, result)
       handlers.quarantined(key, result)

@@ -338,7 +338,13 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
         this.log.warn({ key, reason }, 'corrupt store entry moved to quarantine')
       },
     })
-    this.log.info({ loaded, skipped }, 'records loaded')
+    this.log.info({ loaded }, 'records loaded')
+    if (Object.keys(skipped).length > 0) {
+      this.log.warn(
+        { skipped },
+        'stored records of kinds this daemon does not hold were kept on disk and not loaded (job/assign/run are the per-job records of daemons before batched job records: those jobs are not shown or run again; resubmit them)',
+      )
+    }
   }
 
   private async collectTombstones(): Promise<void> {

@@ -1,7 +1,7 @@
 // A node runs no more than its resources allow: work queued ahead, and placements that overlap, wait on it for room.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Admission } from '../../src/jobs/admission.js'
-import { type AssignValue, type RunValue, runId, runKind } from '../../src/jobs/records.js'
+import type { AssignValue, RunValue } from '../../src/jobs/records.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { newIdentity } from '../helpers/keys.js'
@@ -16,25 +16,28 @@ describe('admission on the node that runs the work', () => {
   })
   afterAll(async () => destroyNodes([node]))
 
-  /** An assignment of a job's first attempt to this node, as a coordinator writes it. */
-  const assignedHere = (id: string) => ({
-    key: `assign/${id}`,
-    value: {
+  /** An assignment of a job's first attempt to a node (this one by default), as a coordinator makes it. */
+  const assignedHere = (id: string, to = node.daemon.peerId): readonly [string, AssignValue] => [
+    id,
+    {
       attempt: 1,
       generation: 0,
       phase: 'assigned',
-      node: node.daemon.peerId,
+      node: to,
       outcome: null,
       reason: null,
       failures: 0,
       retryAt: null,
       at: Date.now(),
-    } satisfies AssignValue,
-  })
+    },
+  ]
+  /** The records a coordinator writes for these assignments. */
+  const written = (assignments: ReadonlyArray<readonly [string, AssignValue]>) =>
+    node.daemon.jobs.book.assignmentWrites(assignments)
 
   it('starts only what fits beside what runs, and the rest as room frees, first come first started', async () => {
     const { term } = await agreedCoordinator([node])
-    const { jobs, membership, coordinator, state } = node.daemon
+    const { jobs, membership, coordinator } = node.daemon
     // Each job asks for the whole node: one fits at a time.
     const cpu = membership.self().resources.cpus
     const { jobs: submitted } = await jobs.submit(
@@ -51,13 +54,13 @@ describe('admission on the node that runs the work', () => {
       return waiting.length === 2 ? waiting : undefined
     })
     // What a second coordinator around a handover could write: the two waiting jobs, on this node as well.
-    await coordinator.writeAsCoordinator(term, pending.map(assignedHere))
+    await coordinator.writeAsCoordinator(term, written(pending.map((id) => assignedHere(id))))
 
     const waited = await jobs.wait(ids, 30_000)
     expect(waited.jobs.map((job) => job.state)).toEqual(['succeeded', 'succeeded', 'succeeded'])
     expect(await metric(node, 'shoal_jobs_waited_for_room_total')).toBe(2)
     // Never two at once: each started once the one before it had ended, the overlapping two in the order given.
-    const runs = ids.map((id) => ({ id, run: state.kind(runKind).value(runId(id, 1))! }))
+    const runs = ids.map((id) => ({ id, run: jobs.book.run(id, 1)! }))
     runs.sort((a, b) => a.run.startedAt! - b.run.startedAt!)
     expect(runs.slice(1).map(({ id }) => id)).toEqual(pending)
     for (let i = 1; i < runs.length; i++) {
@@ -67,7 +70,7 @@ describe('admission on the node that runs the work', () => {
 
   it('cancels a job that waits for room without ever starting it', async () => {
     const { term } = await agreedCoordinator([node])
-    const { jobs, membership, coordinator, state } = node.daemon
+    const { jobs, membership, coordinator } = node.daemon
     const cpu = membership.self().resources.cpus
     const { jobs: submitted } = await jobs.submit(
       [0, 1].map((i) => ({
@@ -83,7 +86,7 @@ describe('admission on the node that runs the work', () => {
       return left.length === 1 ? left : undefined
     })
     const waitsBefore = await metric(node, 'shoal_jobs_waited_for_room_total')
-    await coordinator.writeAsCoordinator(term, [assignedHere(waiting!)])
+    await coordinator.writeAsCoordinator(term, written([assignedHere(waiting!)]))
     await waitFor(
       'it to wait for room',
       async () => (await metric(node, 'shoal_jobs_waited_for_room_total')) > waitsBefore,
@@ -95,7 +98,7 @@ describe('admission on the node that runs the work', () => {
       state: 'cancelled',
       reason: 'cancelled before it started',
     })
-    expect(state.kind(runKind).value(runId(waiting!, 1))!.startedAt).toBeNull()
+    expect(jobs.book.run(waiting!, 1)!.startedAt).toBeNull()
   })
 
   it('still moves an assignment its node never starts though it had room there, after the start limit', async () => {
@@ -107,10 +110,7 @@ describe('admission on the node that runs the work', () => {
       jobs: [job],
     } = await jobs.submit([{ driver: 'exec', command: ['true'], constraints: { host: 'nowhere' } }])
     const ghost = (await newIdentity()).peerId
-    const assignment = assignedHere(job!.id)
-    await coordinator.writeAsCoordinator(term, [
-      { ...assignment, value: { ...assignment.value, node: ghost } },
-    ])
+    await coordinator.writeAsCoordinator(term, written([assignedHere(job!.id, ghost)]))
     const moved = await waitFor('it to be moved', () => {
       const view = jobs.view(job!.id)
       return view.attempt === 2 ? view : undefined
@@ -125,7 +125,7 @@ describe('admission on the node that runs the work', () => {
   // Last here: it teaches the coordinator that jobs are short, and it then queues whole-node jobs ahead too.
   it('queues short jobs ahead on a full node, where they start as slots free, never more at once than fit', async () => {
     await agreedCoordinator([node])
-    const { jobs, membership, state } = node.daemon
+    const { jobs, membership } = node.daemon
     // Four fit at once.
     const cpu = membership.self().resources.cpus / 4
     const waitsBefore = await metric(node, 'shoal_jobs_waited_for_room_total')
@@ -137,7 +137,7 @@ describe('admission on the node that runs the work', () => {
     expect(ended.jobs.every((job) => job.state === 'succeeded')).toBe(true)
     // Once the coordinator had seen how short they are, it placed more than fit; they waited on the node.
     expect(await metric(node, 'shoal_jobs_waited_for_room_total')).toBeGreaterThan(waitsBefore)
-    const runs = ids.map((id) => state.kind(runKind).value(runId(id, 1))!)
+    const runs = ids.map((id) => jobs.book.run(id, 1)!)
     expect(peakConcurrency(runs)).toBeLessThanOrEqual(4)
   })
 })

@@ -254,9 +254,13 @@ describe('jobs on three daemon processes', () => {
     const perNode = new Map<string, number>()
     for (const job of wait.jobs) perNode.set(job.nodeName!, (perNode.get(job.nodeName!) ?? 0) + 1)
     expect([...perNode.keys()].sort()).toEqual(['alpha', 'beta', 'gamma'])
-    const listed = await createClient(a.dataDir).get<JobList>(
-      '/v1/jobs?tag=batch=k1&state=succeeded&limit=10',
-    )
+    // Another node's view: the last reports may still be a gossip hop away when the waiting node saw them all.
+    const listed = await waitFor('alpha to list all 1,000 succeeded', async () => {
+      const list = await createClient(a.dataDir).get<JobList>(
+        '/v1/jobs?tag=batch=k1&state=succeeded&limit=10',
+      )
+      return list.total === 1000 ? list : undefined
+    })
     expect(listed.total).toBe(1000)
     expect(listed.jobs).toHaveLength(10)
     // Counts per state cover the query but for its state filter: every state is listed, these all succeeded.

@@ -3,7 +3,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assignKind } from '../../src/jobs/records.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { heal, partition } from '../helpers/partition.js'
@@ -49,7 +48,7 @@ describe('a job across a partition', () => {
       const job = runner.daemon.jobs.view(id)
       return job.state === 'succeeded' ? job : undefined
     })
-    expect(runner.daemon.state.kind(assignKind).get(id)?.term).toBe(before.term)
+    expect(runner.daemon.jobs.book.assignmentTerm(id)).toBe(before.term)
 
     await heal(nodes)
     await agreedCoordinator(nodes, 'all five to agree after the heal')
@@ -61,7 +60,7 @@ describe('a job across a partition', () => {
         nodes.every(
           (node) =>
             node.daemon.jobs.view(id).state === 'succeeded' &&
-            node.daemon.state.kind(assignKind).get(id)?.term === elected.term,
+            node.daemon.jobs.book.assignmentTerm(id) === elected.term,
         ),
       { timeoutMs: 60_000 },
     )

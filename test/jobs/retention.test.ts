@@ -2,7 +2,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assignKind, jobKind, runId, runKind } from '../../src/jobs/records.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
@@ -20,19 +19,20 @@ describe('job retention', () => {
   })
   afterAll(async () => destroyNodes(nodes))
 
-  const known = (node: TestNode, id: string): boolean =>
-    node.daemon.state.kind(jobKind).value(id) !== undefined
+  const known = (node: TestNode, id: string): boolean => node.daemon.jobs.book.has(id)
 
   it('deletes a finished job’s records everywhere after the retention, and keeps a parent still waited on', async () => {
     await agreedCoordinator(nodes)
     const jobs = nodes[1]!.daemon.jobs
+    // Two submissions: records come in batches per submission, and a job goes with the last of its batch.
+    const first = await jobs.submit([{ driver: 'exec', command: ['true'], submissionId: 'done' }])
+    const done = first.jobs[0]!.id
     const { jobs: submitted } = await jobs.submit([
-      { driver: 'exec', command: ['true'], submissionId: 'done' },
       { driver: 'exec', command: ['true'], submissionId: 'parent' },
       // Waits on its parent, then on a node that does not exist: unfinished, so its parent stays.
       { driver: 'exec', command: ['true'], after: ['parent'], constraints: { host: 'nowhere' } },
     ])
-    const [done, parent, child] = submitted.map((job) => job.id) as [string, string, string]
+    const [parent, child] = submitted.map((job) => job.id) as [string, string]
     const waited = await jobs.wait([done, parent], 30_000)
     expect(waited.jobs.map((job) => job.state)).toEqual(['succeeded', 'succeeded'])
     expect(nodes.every((node) => known(node, done) && known(node, parent))).toBe(true)
@@ -44,10 +44,10 @@ describe('job retention', () => {
       nodes.every((node) => !known(node, done)),
     )
     for (const node of nodes) {
-      const { state } = node.daemon
-      expect(state.kind(jobKind).value(done)).toBeUndefined()
-      expect(state.kind(assignKind).value(done)).toBeUndefined()
-      expect(state.kind(runKind).value(runId(done, 1))).toBeUndefined()
+      const { book } = node.daemon.jobs
+      expect(book.spec(done)).toBeUndefined()
+      expect(book.assignment(done)).toBeUndefined()
+      expect(book.run(done, 1)).toBeUndefined()
       expect(() => node.daemon.jobs.view(done)).toThrow(
         expect.objectContaining({ code: 'SHOAL_JOB_NOT_FOUND' }),
       )

@@ -15,7 +15,7 @@ import { NotCoordinatorError, StaleTermError } from '../../src/errors.js'
 import { JobBook } from '../../src/jobs/job-book.js'
 import { createJobMetrics } from '../../src/jobs/metrics.js'
 import { capacityOf } from '../../src/jobs/placement.js'
-import { jobKinds, type RunValue, runId } from '../../src/jobs/records.js'
+import { jobKinds, type RunValue } from '../../src/jobs/records.js'
 import { Scheduler } from '../../src/jobs/schedule/scheduler.js'
 import type { JobSpec } from '../../src/jobs/spec.js'
 import { isFinal } from '../../src/jobs/states.js'
@@ -61,13 +61,21 @@ function nodeValue(peerId: string, cpus: number): NodeValue {
   }
 }
 
-/** A scheduler on a coordinator holding term 1 of a lease in a real state, with `cpus` nodes it may place on. */
-async function harness(cpus: readonly number[]): Promise<Harness> {
+/**
+ * A scheduler on a node with `cpus` nodes to place on, in a real state holding a lease of term 1: this node's,
+ * or `holder`'s (another coordinator; this one then takes over with `claim`).
+ */
+async function harness(cpus: readonly number[], holder?: TestIdentity): Promise<Harness> {
   const local = await localState([...coordinatorKinds, ...jobKinds], leaseFence)
   opened.push(local)
   const { state, identity } = local
   const leases = state.kind(leaseKind)
-  await leases.put(COORDINATOR_LEASE_ID, lease(identity.peerId, 1, state.clockNow()), { term: 1 })
+  if (holder === undefined) {
+    await leases.put(COORDINATOR_LEASE_ID, lease(identity.peerId, 1, state.clockNow()), { term: 1 })
+  } else {
+    const claim = { ...state.clockNow(), node: holder.peerId }
+    await local.receive(holder, `lease/${COORDINATOR_LEASE_ID}`, lease(holder.peerId, 1, claim), { term: 1 })
+  }
   const nodes = await Promise.all(
     cpus.map(async (count) => {
       const node = await newIdentity()
@@ -103,6 +111,7 @@ async function harness(cpus: readonly number[]): Promise<Harness> {
     handoverSettleMs: 0,
   })
   // As the job service does: every change to a job's records is news for the scheduler.
+  book.start()
   book.watch(({ id }) => scheduler.changed(id))
   return { local, book, scheduler, nodes, liveness }
 }
@@ -142,6 +151,8 @@ async function submit(h: Harness, plans: readonly JobPlan[]): Promise<JobSpec[]>
   return submission.fresh
 }
 
+let batchCounter = 0
+
 /** Reports, as the node it is assigned to, that every placed attempt without a report ran (for 10 s: no queuing ahead). */
 async function runPlaced(h: Harness, plans: ReadonlyMap<string, JobPlan>): Promise<void> {
   for (const id of h.book.ids()) {
@@ -160,7 +171,9 @@ async function runPlaced(h: Harness, plans: ReadonlyMap<string, JobPlan>): Promi
       finishedAt: 10_000,
       pid: null,
     }
-    await h.local.receive(node.identity, `run/${runId(id, assign.attempt)}`, run)
+    await h.local.receive(node.identity, `runs/${node.identity.peerId}/${Date.now()}-${++batchCounter}`, {
+      reports: [{ ...run, job: id }],
+    })
   }
 }
 
@@ -255,6 +268,34 @@ describe('scheduler', () => {
     const moved = h.book.assignment(spec!.id)!
     expect(moved).toMatchObject({ phase: 'assigned', attempt: 2 })
     expect(moved.node).not.toBe(first.node)
+  })
+
+  it('never over-commits when assignments are split over a coordinator change', async () => {
+    const old = await newIdentity()
+    const h = await harness([2], old)
+    const node = h.nodes[0]!.identity.peerId
+    const specs = await submit(
+      h,
+      Array.from({ length: 4 }, () => ({ cpu: 1, after: [], succeeds: true })),
+    )
+    const assigned = { ...pendingAssign(), phase: 'assigned' as const, node }
+    // The old coordinator places one job, in a batch written before the new term began: it stands.
+    const [before] = h.book.assignmentWrites([[specs[0]!.id, assigned]])
+    await h.local.receive(old, before!.key, before!.value, { term: 1 })
+    // This node claims term 2; a batch the old coordinator writes after that is fenced off everywhere.
+    const claim = h.local.state.clockNow()
+    await h.local.state.kind(leaseKind).put(COORDINATOR_LEASE_ID, lease(h.local.identity.peerId, 2, claim), {
+      term: 2,
+    })
+    const [after] = h.book.assignmentWrites([[specs[1]!.id, assigned]])
+    await expect(h.local.receive(old, after!.key, after!.value, { term: 1 })).rejects.toThrow(/stale-term/)
+    // Taking over, the scheduler counts what the old term placed, and fills only the room left.
+    await h.scheduler.passNow()
+    await h.scheduler.passNow()
+    const placed = specs.filter((spec) => h.book.assignment(spec.id)?.phase === 'assigned')
+    expect(placed).toHaveLength(2)
+    expect(h.book.assignment(specs[0]!.id)).toMatchObject({ node, attempt: 1 })
+    expect(committed(h).get(node)).toBe(2_000)
   })
 
   it('writes nothing once a newer term is known: its writes are refused by the fence', async () => {

@@ -5,8 +5,8 @@ import { NotCoordinatorError, StaleTermError } from '../../errors.js'
 import type { Liveness, Membership } from '../../membership/index.js'
 import type { LocalWrite } from '../../state/index.js'
 import {
+  ASSIGNMENT_RECORDS_PER_WRITE,
   CLASSIFY_SLICE,
-  PLACEMENT_BATCH,
   QUEUE_AHEAD_MAX_RUN_MS,
   QUEUE_AHEAD_MAX_SHARE,
   QUEUE_AHEAD_MS,
@@ -198,9 +198,10 @@ export class Scheduler {
       })
     } else this.soonAfter(this.c.handoverSettleMs)
     this.c.metrics.passSeconds.inc((performance.now() - started) / 1000)
-    for (let i = 0; i < assignments.length; i += PLACEMENT_BATCH) {
-      const batch: LocalWrite[] = this.c.jobs.assignmentWrites(assignments.slice(i, i + PLACEMENT_BATCH))
-      await this.c.coordinator.writeAsCoordinator(term, batch)
+    // One record per node for the pass (more if it is large), written in groups between which the daemon answers.
+    const records: LocalWrite[] = this.c.jobs.assignmentWrites(assignments)
+    for (let i = 0; i < records.length; i += ASSIGNMENT_RECORDS_PER_WRITE) {
+      await this.c.coordinator.writeAsCoordinator(term, records.slice(i, i + ASSIGNMENT_RECORDS_PER_WRITE))
     }
     if (assignments.length > 0 || this.dirty.size > 0) this.soon()
   }
