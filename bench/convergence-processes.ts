@@ -1,4 +1,5 @@
-// Convergence across N daemon processes: each heartbeat record, from its stamp until every other daemon has merged it.
+// Convergence across N daemon processes: each write (a job spec batch), from its stamp until every other daemon merged it.
+import { createClient } from '../cli/client.js'
 import type { RecordEvent } from '../src/api/types.js'
 import { cleanupDaemons, type DaemonProcess } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
@@ -8,7 +9,7 @@ import { type Summary, summarize } from './stats.js'
 export interface ProcessConvergenceResult {
   nodes: number
   sampleSeconds: number
-  /** Heartbeat writes that reached every other node within the window. */
+  /** Writes that reached every other node within the window. */
   writes: number
   /** Writes that some node never reported (lost, or superseded before it arrived). */
   incomplete: number
@@ -16,7 +17,9 @@ export interface ProcessConvergenceResult {
   settledBeforeSampling: boolean
   /** Daemons whose event stream reported any record from another node during the window. */
   observersReporting: number
-  /** Stamp of a node record → merged on every other daemon and announced on its event stream (ms). */
+  /** Each node's write rate during the window (writes per second per node). */
+  writesPerNodePerSecond: number
+  /** Stamp of a record → merged on every other daemon and announced on its event stream (ms). */
   convergence: Summary
 }
 
@@ -61,8 +64,14 @@ export async function processConvergence(
       ),
     )
     collecting = true
+    // Nothing is written while a mesh is idle (no heartbeats): each daemon writes a record every WRITE_EVERY_MS,
+    // a job that waits for a label no node has (a spec batch, and the coordinator's note of why it waits).
+    const writers = cluster.map((proc, i) =>
+      writeLoop(proc, i * (WRITE_EVERY_MS / nodeCount), () => collecting),
+    )
     await sleep(sampleSeconds * 1_000)
     collecting = false
+    await Promise.all(writers)
     // Writes from the last second may still be in flight: give them time, then judge.
     await sleep(2_000)
     const complete: number[] = []
@@ -78,11 +87,27 @@ export async function processConvergence(
       incomplete,
       settledBeforeSampling,
       observersReporting: perObserver.size,
+      writesPerNodePerSecond: 1_000 / WRITE_EVERY_MS,
       convergence: summarize(complete),
     }
   } finally {
     for (const controller of controllers) controller.abort()
     await cleanupDaemons()
+  }
+}
+
+/** How often each daemon writes: 30 daemons write 15 records a second between them. */
+const WRITE_EVERY_MS = 2_000
+
+/** Submits a job that can never be placed every WRITE_EVERY_MS, starting after `offsetMs`, while `going()`. */
+async function writeLoop(proc: DaemonProcess, offsetMs: number, going: () => boolean): Promise<void> {
+  const client = createClient(proc.dataDir)
+  await sleep(offsetMs)
+  for (let n = 0; going(); n++) {
+    await client.post('/v1/jobs', [
+      { driver: 'exec', command: ['true'], constraints: { bench: 'nowhere' }, tags: { w: String(n) } },
+    ])
+    await sleep(WRITE_EVERY_MS)
   }
 }
 
@@ -93,7 +118,7 @@ async function follow(
 ): Promise<void> {
   const controller = new AbortController()
   controllers.push(controller)
-  const res = await fetch(`${proc.status.httpUrl}/v1/events?kinds=node`, { signal: controller.signal })
+  const res = await fetch(`${proc.status.httpUrl}/v1/events?kinds=jobs`, { signal: controller.signal })
   const reader = res.body!.getReader()
   const decoder = new TextDecoder()
   void (async () => {

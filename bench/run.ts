@@ -9,9 +9,11 @@ import { cpuScaling } from './cpu-scaling.js'
 import { failover, healTime, leaseTraffic } from './failover.js'
 import { failureDetection, falseDeaths } from './failure-detection.js'
 import { idle } from './idle.js'
+import { idleTraffic } from './idle-traffic.js'
 import { jobsBench } from './jobs.js'
 import { layersLab } from './layers-lab.js'
 import { layersThroughput } from './layers-throughput.js'
+import { simulation } from './simulation.js'
 import { webLoad } from './web-load.js'
 
 const FALSE_DEATH_MINUTES = Number(process.env.SHOAL_BENCH_FALSE_DEATH_MINUTES ?? 10)
@@ -22,6 +24,8 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'state-overhead': () => convergence(10),
   'failure-detection': () => failureDetection(10),
   idle: () => idle(60),
+  'idle-traffic': () => idleTraffic([8, 20], 60),
+  simulation: () => simulation([25, 50, 100], 30),
   'cpu-scaling': () => cpuScaling(),
   'cli-latency': () => cliLatency(40),
   'false-deaths': () => falseDeaths(FALSE_DEATH_MINUTES),

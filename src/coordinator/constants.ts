@@ -24,7 +24,7 @@ export const CLAIM_STAGGER_MS = 400
 export const STARTUP_GRACE_MS = 3_000
 
 /** The coordinator re-evaluates its role this often. */
-export const COORDINATOR_TICK_MS = 100
+export const COORDINATOR_TICK_MS = 250
 
 /**
  * A tick this much later than due means the process was stalled (SIGSTOP, a VM pause) or is behind with its

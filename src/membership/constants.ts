@@ -10,8 +10,12 @@ export const PROBE_PROTOCOL = '/shoal/probe/1.0.0'
  */
 export const PROBE_INTERVAL_MS = 1_000
 
-/** A direct probe unanswered after this long fails (memberlist LAN: 500 ms), times the local health multiplier. */
-export const PROBE_TIMEOUT_MS = 500
+/**
+ * A direct probe unanswered after this long fails, times the local health multiplier. memberlist's LAN profile uses
+ * 500 ms for dedicated machines; 1 s leaves room for a machine that runs many daemons (a test bench, a busy host).
+ * A dead process is not timed out: its peer's kernel refuses the connection at once.
+ */
+export const PROBE_TIMEOUT_MS = 1_000
 
 /** After a failed direct probe, this many other members are asked to probe the target (memberlist: 3). */
 export const INDIRECT_CHECKS = 3
@@ -27,13 +31,24 @@ export const SUSPICION_MIN_MS = 2_000
 export const SUSPICION_MAX_MS = 6_000
 
 /**
- * Lifeguard's local health multiplier: a node whose own probes keep failing while others can reach the target
- * (it is the slow one: a busy CPU, a bad link) stretches its probe timeout and suspicion timeouts, by up to this.
+ * Lifeguard's local health multiplier (memberlist's "awareness"): each probe of this node's that times out, and each
+ * suspicion it has to refute, raises it by one; each probe answered lowers it. A node whose probes keep timing out
+ * is likelier to be the slow one (a busy CPU, a bad link) than its peers: it stretches its probe timeout and probe
+ * interval by 1 + the multiplier, up to this.
  */
 export const MAX_LOCAL_HEALTH = 8
 
-/** A suspect is probed again this often (its answer clears this node's own suspicion at once). */
-export const SUSPECT_REPROBE_MS = 500
+/**
+ * A probe of a member this node has no connection to dials it first; the dial may take this long (a TCP, pnet,
+ * Noise and yamux handshake on a busy machine) and is not held to the probe timeout, which times the answer.
+ */
+export const PROBE_DIAL_TIMEOUT_MS = 5_000
+
+/**
+ * A suspect is probed again (directly only) this often: its answer clears this node's suspicion, and a second
+ * failure is what makes this node tell the others it suspects it, so one late answer costs the mesh nothing.
+ */
+export const SUSPECT_REPROBE_MS = 1_000
 
 /**
  * A timer that fires this much later than due means this process was stalled (SIGSTOP, a VM pause, a blocked
@@ -42,7 +57,7 @@ export const SUSPECT_REPROBE_MS = 500
 export const STALL_GRACE_MS = 300
 
 /** How often the suspicion timers are looked at: a declaration is late by at most this. */
-export const LIVENESS_TICK_MS = 250
+export const LIVENESS_TICK_MS = 500
 
 /**
  * This node's record is written when something in it changes; resources that drift (free memory, free disk, load)

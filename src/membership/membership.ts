@@ -17,7 +17,7 @@ import { type LivenessValue, livenessKind } from './liveness-record.js'
 import { createMembershipMetrics, type MembershipMetrics } from './metrics.js'
 import { type NodeValue, nodeKind, type Resources } from './node-record.js'
 import { OwnRecord, type SelfDescription } from './own-record.js'
-import { serveProbes } from './probe-protocol.js'
+import { ProbeChannels, serveProbes } from './probe-protocol.js'
 import { Prober } from './prober.js'
 import { sampleResources } from './resources.js'
 import { type Liveness, SwimView } from './swim-view.js'
@@ -48,7 +48,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly unwatch: Array<() => void> = []
   private description: SelfDescription | undefined
   private writtenOpinion = '{"suspects":{},"dead":{}}'
-  private opinionDue = false
   private coordinatorHolder: (() => string | undefined) | undefined
   private running = false
   private readonly onDisconnect = (peer: string): void => this.prober.probeSoon(peer)
@@ -81,15 +80,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
       undefined,
       () => this.metrics.nodeRecordWrites.inc(),
     )
-    this.view = new SwimView(
-      this.selfId,
-      { suspicionMinMs: init.suspicionMinMs, suspicionMaxMs: init.suspicionMaxMs },
-      undefined,
-      () => this.prober.localHealth(),
-    )
+    this.view = new SwimView(this.selfId, {
+      suspicionMinMs: init.suspicionMinMs,
+      suspicionMaxMs: init.suspicionMaxMs,
+    })
     this.prober = new Prober(
       {
-        mesh: components.mesh,
+        channels: new ProbeChannels(components.mesh, this.log),
         wallNow: this.wallNow,
         view: this.view,
         log: this.log,
@@ -181,12 +178,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
         `declared node ${this.nameOf(peer)} dead: its suspicion ran out unrefuted`,
       )
     }
-    if (declared.length > 0 || this.opinionDue) await this.writeOpinion()
+    // Cheap to compare every tick: a second failed probe changes this node's opinion without changing any state.
+    await this.writeOpinion()
   }
 
   /** Writes this node's liveness record if its opinions changed since it last wrote it. */
   private async writeOpinion(): Promise<void> {
-    this.opinionDue = false
     const opinion = this.view.ownOpinion()
     const text = JSON.stringify(opinion)
     if (text === this.writtenOpinion) return
@@ -202,7 +199,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
       )
     }
     // Opinions (this node's suspicions and declarations) go out on the next tick, coalesced.
-    this.opinionDue = true
     if (state === 'suspect') this.prober.probeSoon(peer)
     // Declared dead with a connection still open (a pulled cable leaves TCP looking open): drop it, so that the
     // dialer redials once the peer can be reached again.
@@ -248,6 +244,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (doubt !== undefined && doubt >= this.own.currentIncarnation()) {
       this.log.warn({ observer, incarnation: doubt }, 'refuting a suspicion about this node')
       this.metrics.refutations.inc()
+      this.prober.raiseHealth()
       this.own.refute(doubt).catch((err: Error) => this.log.error({ err: err.message }, 'could not refute'))
     }
   }

@@ -1,6 +1,5 @@
 // The probe loop: one member per period, directly, then indirectly through a few others; Lifeguard's local health.
 import type { Logger } from 'pino'
-import type { Mesh } from '../mesh/index.js'
 import {
   INDIRECT_CHECKS,
   MAX_LOCAL_HEALTH,
@@ -10,11 +9,11 @@ import {
   SUSPECT_REPROBE_MS,
 } from './constants.js'
 import type { ProbeResult } from './metrics.js'
-import { type ProbeAck, probeDirect, probeIndirect } from './probe-protocol.js'
+import type { ProbeAck, ProbeChannels } from './probe-protocol.js'
 import type { SwimView } from './swim-view.js'
 
 export interface ProberComponents {
-  mesh: Pick<Mesh, 'openStream'>
+  channels: ProbeChannels
   /** This node's wall clock (probe answers carry the peer's, to compare). */
   wallNow(): number
   view: SwimView
@@ -36,6 +35,8 @@ const MAX_PROBES_IN_FLIGHT = 16
 export class Prober {
   private readonly timings: ProberTimings
   private readonly inFlight = new Set<string>()
+  /** Suspects waiting for their next direct probe, each with its timer. */
+  private readonly rechecks = new Map<string, NodeJS.Timeout>()
   /** This round's probing order: a shuffle of the members, taken from the front (memberlist's round robin). */
   private round: string[] = []
   private timer: NodeJS.Timeout | undefined
@@ -63,6 +64,9 @@ export class Prober {
     this.running = false
     clearTimeout(this.timer)
     this.timer = undefined
+    for (const timer of this.rechecks.values()) clearTimeout(timer)
+    this.rechecks.clear()
+    this.c.channels.closeAll()
   }
 
   /** Lifeguard's local health multiplier: this node's timeouts stretch by 1 + this. */
@@ -79,7 +83,8 @@ export class Prober {
   /** Probes `target` directly for another member that asked (an indirect probe); true if it answered. */
   async probeFor(target: string, timeoutMs: number): Promise<boolean> {
     try {
-      const ack = await probeDirect(this.c.mesh, target, AbortSignal.timeout(timeoutMs), this.c.wallNow)
+      await this.c.channels.connect(target)
+      const ack = await this.c.channels.ping(target, timeoutMs, this.c.wallNow)
       this.c.answered(target, ack)
       return true
     } catch (err) {
@@ -89,7 +94,8 @@ export class Prober {
   }
 
   private schedule(): void {
-    const delay = this.timings.intervalMs * (0.9 + Math.random() * 0.2)
+    // Lifeguard: a node that may be the slow one also probes less often.
+    const delay = this.timings.intervalMs * (1 + this.health) * (0.9 + Math.random() * 0.2)
     this.timer = setTimeout(() => {
       this.timer = undefined
       if (!this.running) return
@@ -115,34 +121,54 @@ export class Prober {
     return undefined
   }
 
-  private async probe(peer: string): Promise<void> {
+  /**
+   * One probe: direct, then (`indirectToo`) through other members. A suspect is probed again, directly only,
+   * every SUSPECT_REPROBE_MS until it answers (clearing this node's doubt) or is declared dead.
+   */
+  private async probe(peer: string, indirectToo = true): Promise<void> {
     this.inFlight.add(peer)
     try {
-      const outcome = await this.directThenIndirect(peer)
+      const outcome = await this.directThenIndirect(peer, indirectToo)
       this.c.probed(outcome)
       if (outcome === 'unanswered') this.c.view.probeFailed(peer)
     } finally {
       this.inFlight.delete(peer)
-      // A suspect is probed again until it answers (clearing this node's doubt) or is declared dead.
-      if (this.running && this.c.view.state(peer) === 'suspect') {
-        setTimeout(() => this.probeSoon(peer), SUSPECT_REPROBE_MS).unref()
-      }
+      this.recheckLater(peer)
     }
   }
 
-  private async directThenIndirect(peer: string): Promise<ProbeResult> {
+  private recheckLater(peer: string): void {
+    if (!this.running || this.rechecks.has(peer) || this.c.view.state(peer) !== 'suspect') return
+    const timer = setTimeout(() => {
+      this.rechecks.delete(peer)
+      if (!this.running || this.inFlight.has(peer) || this.c.view.state(peer) !== 'suspect') return
+      void this.probe(peer, false)
+    }, SUSPECT_REPROBE_MS)
+    timer.unref()
+    this.rechecks.set(peer, timer)
+  }
+
+  private async directThenIndirect(peer: string, indirectToo: boolean): Promise<ProbeResult> {
     const timeoutMs = this.timings.timeoutMs * (1 + this.health)
-    const started = performance.now()
     try {
-      const ack = await probeDirect(this.c.mesh, peer, AbortSignal.timeout(timeoutMs), this.c.wallNow)
-      this.health = Math.max(0, this.health - 1)
-      this.c.answered(peer, ack)
-      return 'answered'
+      await this.c.channels.connect(peer)
+      const started = performance.now()
+      try {
+        const ack = await this.c.channels.ping(peer, timeoutMs, this.c.wallNow)
+        this.health = Math.max(0, this.health - 1)
+        this.c.answered(peer, ack)
+        return 'answered'
+      } catch (err) {
+        // The timer that ended the probe ran late: this process was stalled, and the answer may be waiting unread.
+        if (performance.now() - started > timeoutMs + STALL_GRACE_MS) return 'inconclusive'
+        // A probe that timed out (not one refused at once: that peer is gone) may be this node's slowness.
+        if (isTimeout(err)) this.raiseHealth()
+        throw err
+      }
     } catch (err) {
-      // The timer that ended the probe ran late: this process was stalled, and the answer may be waiting unread.
-      if (performance.now() - started > timeoutMs + STALL_GRACE_MS) return 'inconclusive'
       this.c.log.debug({ peer, err: (err as Error).message }, 'direct probe failed')
     }
+    if (!indirectToo) return 'unanswered'
     const helpers = shuffle(this.c.view.probeable().filter((candidate) => candidate !== peer)).slice(
       0,
       INDIRECT_CHECKS,
@@ -151,23 +177,29 @@ export class Prober {
     const indirectStarted = performance.now()
     const answers = await Promise.all(
       helpers.map((helper) =>
-        probeIndirect(this.c.mesh, helper, peer, timeoutMs, AbortSignal.timeout(timeoutMs * 2)).catch(
-          (err: Error) => {
-            this.c.log.debug({ peer, helper, err: err.message }, 'indirect probe failed')
-            return false
-          },
-        ),
+        this.c.channels.pingRequest(helper, peer, timeoutMs).catch((err: Error) => {
+          this.c.log.debug({ peer, helper, err: err.message }, 'indirect probe failed')
+          return false
+        }),
       ),
     )
     if (performance.now() - indirectStarted > timeoutMs * 2 + STALL_GRACE_MS) return 'inconclusive'
     if (answers.some(Boolean)) {
-      // Others reach it and this node does not: this node (its CPU, its link) is the likelier problem.
-      this.health = Math.min(MAX_LOCAL_HEALTH, this.health + 1)
       this.c.view.probeSucceeded(peer, this.c.view.incarnationOf(peer) ?? 0)
       return 'answered-indirectly'
     }
     return 'unanswered'
   }
+
+  /** Lifeguard: this node had to refute a suspicion about itself, or a probe of its timed out: it may be the slow one. */
+  raiseHealth(): void {
+    this.health = Math.min(MAX_LOCAL_HEALTH, this.health + 1)
+  }
+}
+
+/** An abort by a timeout signal (the probe went unanswered), as opposed to a refusal or a reset. */
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
 }
 
 function shuffle<T>(items: T[]): T[] {

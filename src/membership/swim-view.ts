@@ -31,6 +31,8 @@ interface Member extends MemberFacts {
   confirmed: boolean
   /** This node's own probes (direct and indirect) failed at the member's current incarnation. */
   suspectedHere: boolean
+  /** And a second probe failed too: this node tells the others (its liveness record lists the member). */
+  confirmedHere: boolean
   /** Monotonic time this node's suspicion began (its suspicion timer counts from here). */
   suspectedAt: number
   /** This node declared it dead at its current incarnation, at this wall time. */
@@ -64,8 +66,6 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
     private readonly self: string,
     timings: Partial<SwimTimings> = {},
     private readonly monotonicNow: () => number = () => performance.now(),
-    /** Lifeguard's local health multiplier: this node's own timeouts stretch by 1 + this. */
-    private readonly localHealth: () => number = () => 0,
   ) {
     super()
     this.timings = {
@@ -88,6 +88,7 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
       left: facts.left,
       confirmed: false,
       suspectedHere: false,
+      confirmedHere: false,
       suspectedAt: 0,
       declaredHere: false,
       declaredAtWall: 0,
@@ -99,6 +100,7 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
       // A new incarnation refutes every suspicion and declaration about the old one, this node's included.
       member.incarnation = facts.incarnation
       member.suspectedHere = false
+      member.confirmedHere = false
       member.declaredHere = false
     }
     if (fresh) {
@@ -133,15 +135,23 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
       member.declaredHere = false
     }
     member.suspectedHere = false
+    member.confirmedHere = false
     member.confirmed = true
     member.lastSeenWall = wallNow
     this.judge(peer)
   }
 
-  /** This node's direct and indirect probes of the member all failed: it suspects the member. */
+  /**
+   * This node's probes of the member failed: it suspects the member (a first failure), and says so to the others
+   * (a second one, while the first still stands).
+   */
   probeFailed(peer: string): void {
     const member = this.members.get(peer)
-    if (member === undefined || member.left || member.suspectedHere) return
+    if (member === undefined || member.left) return
+    if (member.suspectedHere) {
+      member.confirmedHere = true
+      return
+    }
     member.suspectedHere = true
     member.suspectedAt = this.monotonicNow()
     this.judge(peer)
@@ -176,7 +186,7 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
     const expected = Math.max(1, Math.min(INDIRECT_CHECKS, this.members.size - 1))
     const confirmations = member === undefined ? 0 : Math.min(expected, this.suspectedBy(peer, member).length)
     const timeout = Math.max(min, max - ((max - min) * Math.log(confirmations + 1)) / Math.log(expected + 1))
-    return Math.round(timeout * (1 + this.localHealth()))
+    return Math.round(timeout)
   }
 
   /** This node's own declarations, as its liveness record says them. */
@@ -184,7 +194,7 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
     const value: LivenessValue = { suspects: {}, dead: {} }
     for (const [peer, member] of this.members) {
       if (member.declaredHere) value.dead[peer] = { i: member.incarnation, at: member.declaredAtWall }
-      else if (member.suspectedHere) value.suspects[peer] = { i: member.incarnation }
+      else if (member.confirmedHere) value.suspects[peer] = { i: member.incarnation }
     }
     return value
   }

@@ -69,6 +69,7 @@ export type MembershipMesh = Pick<
   | 'addPeerAddresses'
   | 'forgetPeer'
   | 'openStream'
+  | 'connect'
   | 'handle'
   | 'on'
   | 'off'

@@ -256,6 +256,10 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
     )
   }
 
+  async connect(peer: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.requireNode().dial(peerIdFromString(peer), options)
+  }
+
   async openStream(peer: string, protocol: string, options: { signal?: AbortSignal } = {}): Promise<Stream> {
     return this.requireNode().dialProtocol(peerIdFromString(peer), protocol, options)
   }

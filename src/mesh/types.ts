@@ -46,6 +46,8 @@ export interface Mesh extends EventEmitter<MeshEvents> {
     options?: StreamHandlerOptions,
   ): Promise<void>
   openStream(peer: string, protocol: string, options?: { signal?: AbortSignal }): Promise<Stream>
+  /** Opens a connection to a peer (from the addresses the peer store holds), unless there is one already. */
+  connect(peer: string, options?: { signal?: AbortSignal }): Promise<void>
   /** Subscribes to a gossip topic; before start() it is kept and subscribed as the node starts. */
   subscribe(topic: string, handler: GossipTopicHandler): void
   /** Publishes; resolves to how many peers it was sent to (0 when no peer's subscription is known yet). */

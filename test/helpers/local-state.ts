@@ -43,6 +43,9 @@ function isolatedMesh(identity: TestIdentity): Mesh {
     connectedPeers: () => [],
     isConnected: () => false,
     handle: async () => undefined,
+    connect: async () => {
+      throw new TypeError('an isolated mesh connects to nobody')
+    },
     openStream: async () => {
       throw new TypeError('an isolated mesh opens no streams')
     },

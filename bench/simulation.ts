@@ -1,0 +1,106 @@
+// Many real daemons in one process (real mesh, gossip, LevelDB, probing on loopback): convergence and per-node cost as N grows.
+import { destroyNodes, startNode, type TestNode } from '../test/helpers/in-process.js'
+import { sleep, waitFor } from '../test/helpers/wait.js'
+import { type Summary, summarize } from './stats.js'
+
+export interface SimulationPoint {
+  nodes: number
+  /** Writes measured (each by a random node, WRITES_PER_SECOND cluster-wide). */
+  writes: number
+  /** Writes some node never merged within the window. */
+  incomplete: number
+  /** A write's stamp → merged on the last other node (ms). */
+  convergence: Summary
+  /** Gossip messages each node received (accepted), per second, while writes ran. */
+  gossipInPerNodePerSecond: number
+  /** Probe frames each node sent, per second (its liveness work). */
+  probesPerNodePerSecond: number
+}
+
+export interface SimulationResult {
+  sampleSeconds: number
+  writesPerSecond: number
+  points: SimulationPoint[]
+}
+
+/** Cluster-wide writes a second, the same at every size: a node's share of the work should not grow with N. */
+const WRITES_PER_SECOND = 5
+
+export async function simulation(
+  sizes: readonly number[] = [25, 50, 100],
+  sampleSeconds = 30,
+): Promise<SimulationResult> {
+  const points: SimulationPoint[] = []
+  for (const size of sizes) points.push(await measure(size, sampleSeconds))
+  return { sampleSeconds, writesPerSecond: WRITES_PER_SECOND, points }
+}
+
+async function measure(size: number, sampleSeconds: number): Promise<SimulationPoint> {
+  const nodes: TestNode[] = []
+  try {
+    nodes.push(await startNode({ name: `s${size}-0` }))
+    for (let i = 1; i < size; i += 10) {
+      const wave = Array.from({ length: Math.min(10, size - i) }, (_, j) =>
+        startNode({ name: `s${size}-${i + j}`, join: nodes[0] }),
+      )
+      nodes.push(...(await Promise.all(wave)))
+    }
+    await waitFor(
+      `${size} nodes alive in every view`,
+      () => nodes.every((node) => node.daemon.membership.aliveNodes().length === size),
+      { timeoutMs: 300_000, intervalMs: 1_000 },
+    )
+    await sleep(5_000)
+    const arrivals = new Map<string, { at: number[]; stamp: number }>()
+    const unwatch = nodes.map((node) =>
+      node.daemon.state.watchAll(({ record, source }) => {
+        if (record === undefined || source === 'local' || !record.key.startsWith('test/sim-')) return
+        const seen = arrivals.get(record.key) ?? { at: [], stamp: record.stamp.wall }
+        seen.at.push(Date.now())
+        arrivals.set(record.key, seen)
+      }),
+    )
+    const gossipBefore = nodes.map((node) => counter(node, 'shoal_gossip_messages_in_total'))
+    const probesBefore = nodes.map((node) => probes(node))
+    let n = 0
+    const started = Date.now()
+    while (Date.now() - started < sampleSeconds * 1_000) {
+      const writer = nodes[Math.floor(Math.random() * nodes.length)]!
+      await writer.daemon.state.put(`test/sim-${size}-${n++}`, { n })
+      await sleep(1_000 / WRITES_PER_SECOND)
+    }
+    const seconds = (Date.now() - started) / 1_000
+    const gossipAfter = nodes.map((node) => counter(node, 'shoal_gossip_messages_in_total'))
+    const probesAfter = nodes.map((node) => probes(node))
+    await sleep(2_000)
+    for (const stop of unwatch) stop()
+    const latencies: number[] = []
+    let incomplete = 0
+    for (const { at, stamp } of arrivals.values()) {
+      if (at.length < size - 1) incomplete++
+      else latencies.push(Math.max(...at) - stamp)
+    }
+    incomplete += n - arrivals.size
+    const perNode = (after: number[], before: number[]) =>
+      Math.round((after.reduce((s, v, i) => s + v - before[i]!, 0) / size / seconds) * 100) / 100
+    return {
+      nodes: size,
+      writes: latencies.length,
+      incomplete,
+      convergence: summarize(latencies),
+      gossipInPerNodePerSecond: perNode(await Promise.all(gossipAfter), await Promise.all(gossipBefore)),
+      probesPerNodePerSecond: perNode(await Promise.all(probesAfter), await Promise.all(probesBefore)),
+    }
+  } finally {
+    await destroyNodes(nodes)
+  }
+}
+
+async function counter(node: TestNode, name: string): Promise<number> {
+  const metric = await node.daemon.metrics.getSingleMetric(name)?.get()
+  return metric?.values.reduce((sum, value) => sum + value.value, 0) ?? 0
+}
+
+function probes(node: TestNode): Promise<number> {
+  return counter(node, 'shoal_probes_total')
+}
