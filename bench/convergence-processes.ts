@@ -3,7 +3,7 @@ import { createClient } from '../cli/client.js'
 import type { RecordEvent } from '../src/api/types.js'
 import { cleanupDaemons, type DaemonProcess } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { nodesOf, spawnCluster } from './processes.js'
+import { cpuSeconds, nodesOf, spawnCluster } from './processes.js'
 import { type Summary, summarize } from './stats.js'
 
 export interface ProcessConvergenceResult {
@@ -19,6 +19,8 @@ export interface ProcessConvergenceResult {
   observersReporting: number
   /** Each node's write rate during the window (writes per second per node). */
   writesPerNodePerSecond: number
+  /** CPU of all daemons together during the window, in cores (the machine has two). */
+  totalCores: number
   /** Stamp of a record → merged on every other daemon and announced on its event stream (ms). */
   convergence: Summary
 }
@@ -31,6 +33,7 @@ export interface ProcessConvergenceResult {
 export async function processConvergence(
   nodeCount: number,
   sampleSeconds = 60,
+  writeEveryMs = 2_000,
 ): Promise<ProcessConvergenceResult> {
   const cluster = await spawnCluster(nodeCount, `pc${nodeCount}-`)
   const controllers: AbortController[] = []
@@ -63,15 +66,17 @@ export async function processConvergence(
         }),
       ),
     )
+    const cpuBefore = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
     collecting = true
-    // Nothing is written while a mesh is idle (no heartbeats): each daemon writes a record every WRITE_EVERY_MS,
+    // Nothing is written while a mesh is idle (no heartbeats): each daemon writes a record every `writeEveryMs`,
     // a job that waits for a label no node has (a spec batch, and the coordinator's note of why it waits).
     const writers = cluster.map((proc, i) =>
-      writeLoop(proc, i * (WRITE_EVERY_MS / nodeCount), () => collecting),
+      writeLoop(proc, writeEveryMs, i * (writeEveryMs / nodeCount), () => collecting),
     )
     await sleep(sampleSeconds * 1_000)
     collecting = false
     await Promise.all(writers)
+    const cpuAfter = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
     // Writes from the last second may still be in flight: give them time, then judge.
     await sleep(2_000)
     const complete: number[] = []
@@ -87,7 +92,10 @@ export async function processConvergence(
       incomplete,
       settledBeforeSampling,
       observersReporting: perObserver.size,
-      writesPerNodePerSecond: 1_000 / WRITE_EVERY_MS,
+      writesPerNodePerSecond: 1_000 / writeEveryMs,
+      totalCores:
+        Math.round((cpuAfter.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) / sampleSeconds) * 100) /
+        100,
       convergence: summarize(complete),
     }
   } finally {
@@ -96,18 +104,20 @@ export async function processConvergence(
   }
 }
 
-/** How often each daemon writes: 30 daemons write 15 records a second between them. */
-const WRITE_EVERY_MS = 2_000
-
-/** Submits a job that can never be placed every WRITE_EVERY_MS, starting after `offsetMs`, while `going()`. */
-async function writeLoop(proc: DaemonProcess, offsetMs: number, going: () => boolean): Promise<void> {
+/** Submits a job that can never be placed every `everyMs`, starting after `offsetMs`, while `going()`. */
+async function writeLoop(
+  proc: DaemonProcess,
+  everyMs: number,
+  offsetMs: number,
+  going: () => boolean,
+): Promise<void> {
   const client = createClient(proc.dataDir)
   await sleep(offsetMs)
   for (let n = 0; going(); n++) {
     await client.post('/v1/jobs', [
       { driver: 'exec', command: ['true'], constraints: { bench: 'nowhere' }, tags: { w: String(n) } },
     ])
-    await sleep(WRITE_EVERY_MS)
+    await sleep(everyMs)
   }
 }
 

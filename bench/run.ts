@@ -21,6 +21,8 @@ const FALSE_DEATH_MINUTES = Number(process.env.SHOAL_BENCH_FALSE_DEATH_MINUTES ?
 const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'convergence-10': () => processConvergence(10),
   'convergence-30': () => processConvergence(30),
+  // A quieter mesh: each of the 30 daemons writes once every 10 s (3 writes a second between them).
+  'convergence-30-quiet': () => processConvergence(30, 60, 10_000),
   'state-overhead': () => convergence(10),
   'failure-detection': () => failureDetection(10),
   idle: () => idle(60),

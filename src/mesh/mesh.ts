@@ -36,6 +36,7 @@ import type {
   StreamHandlerOptions,
 } from './types.js'
 import { mendXsalsa20 } from './xsalsa20-fix.js'
+import { mendYamuxWindowUpdates } from './yamux-window-fix.js'
 
 type Node = Libp2p<{ identify: unknown; ping: Ping; pubsub: GossipSub }>
 
@@ -45,8 +46,9 @@ const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
   ignore: TopicValidatorResult.Ignore,
 }
 
-// Before any pnet connection exists (see xsalsa20-fix.ts).
+// Before any connection exists (see xsalsa20-fix.ts and yamux-window-fix.ts).
 mendXsalsa20()
+mendYamuxWindowUpdates()
 export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   readonly peerId: string
   readonly privateKey: PrivateKey
