@@ -1,6 +1,7 @@
 // Failure detection: kill -9 of a daemon process until every survivor lists it dead; and no false deaths under load.
 import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
+import { membershipConstants } from '../src/membership/index.js'
 import {
   cleanupDaemons,
   type DaemonProcess,
@@ -18,8 +19,8 @@ export interface DetectionResult {
   detection: Summary
   /** kill -9 → every survivor lists the node suspect or dead (ms). */
   suspicion: Summary
-  /** The heartbeat interval, the natural unit of detection time. */
-  heartbeatMs: number
+  /** The probe interval, the natural unit of detection time for a silent node (a kill is seen at once). */
+  probeIntervalMs: number
 }
 
 export async function failureDetection(trials = 10): Promise<DetectionResult> {
@@ -37,7 +38,7 @@ export async function failureDetection(trials = 10): Promise<DetectionResult> {
         }
         return true
       })
-      // Kill at a random phase of the heartbeat cycle.
+      // Kill at a random phase of the probe cycle.
       await sleep(Math.random() * 1_000)
       const killed = performance.now()
       await signalDaemon(victim, 'SIGKILL')
@@ -63,7 +64,12 @@ export async function failureDetection(trials = 10): Promise<DetectionResult> {
         args: joinArgs(a!),
       })
     }
-    return { trials, detection: summarize(detection), suspicion: summarize(suspicion), heartbeatMs: 1_000 }
+    return {
+      trials,
+      detection: summarize(detection),
+      suspicion: summarize(suspicion),
+      probeIntervalMs: membershipConstants.PROBE_INTERVAL_MS,
+    }
   } finally {
     await cleanupDaemons()
   }
@@ -74,7 +80,7 @@ export interface FalseDeathResult {
   busyProcesses: number
   /** Times any node declared another dead while every daemon was running. */
   falseDeaths: number
-  /** Times any node suspected another (a suspicion that a probe or heartbeat then cleared). */
+  /** Times any node suspected another (a suspicion that a probe then cleared, or a refutation). */
   suspicions: number
 }
 

@@ -1,10 +1,12 @@
 // Idle control traffic per host in the namespace lab (mDNS included), at 8 and 20 hosts: flat means per-node cost flat.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { createClient } from '../cli/client.js'
 import { NetnsLab } from '../scripts/netns-lab.js'
+import type { NodeView } from '../src/api/types.js'
 import { cleanupDaemons, type DaemonProcess, spawnDaemon } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { cpuSeconds, nodesOf } from './processes.js'
+import { cpuSeconds } from './processes.js'
 import { type Summary, summarize } from './stats.js'
 
 const run = promisify(execFile)
@@ -51,7 +53,7 @@ async function measure(hosts: number, sampleSeconds: number): Promise<IdleTraffi
     await waitFor(
       `${hosts} daemons alive in every view`,
       async () =>
-        (await Promise.all(procs.map(nodesOf))).every(
+        (await Promise.all(procs.map(nodesOverSocket))).every(
           (list) => list.filter((node) => node.state === 'alive').length === hosts,
         ),
       { timeoutMs: 180_000, intervalMs: 1_000 },
@@ -73,6 +75,11 @@ async function measure(hosts: number, sampleSeconds: number): Promise<IdleTraffi
     await cleanupDaemons()
     await lab.destroy()
   }
+}
+
+/** The nodes a daemon in a namespace lists (its HTTP port is on the namespace's loopback; its socket is a file). */
+function nodesOverSocket(proc: DaemonProcess): Promise<NodeView[]> {
+  return createClient(proc.dataDir).get<NodeView[]>('/v1/nodes?all=1')
 }
 
 /** Bytes received plus sent on every switch port so far, by port. */

@@ -27,7 +27,7 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'failure-detection': () => failureDetection(10),
   idle: () => idle(60),
   'idle-traffic': () => idleTraffic([8, 20], 60),
-  simulation: () => simulation([25, 50, 100], 30),
+  simulation: () => simulation([10, 20, 40], 30),
   'cpu-scaling': () => cpuScaling(),
   'cli-latency': () => cliLatency(40),
   'false-deaths': () => falseDeaths(FALSE_DEATH_MINUTES),

@@ -1,7 +1,6 @@
 // On the coordinator only: removes the records of nodes gone (dead or left) for longer than a day, by default.
 import type { Logger } from 'pino'
-import { NODE_GC_AFTER_MS, NODE_GC_INTERVAL_MS } from '../membership/constants.js'
-import type { Membership } from '../membership/index.js'
+import { type Membership, membershipConstants } from '../membership/index.js'
 import type { LocalWrite, ReplicatedState } from '../state/index.js'
 import type { Coordinator } from './coordinator.js'
 
@@ -42,8 +41,8 @@ export class NodeCollector {
     private readonly c: NodeCollectorComponents,
     init: NodeCollectorInit = {},
   ) {
-    this.afterMs = init.afterMs ?? NODE_GC_AFTER_MS
-    this.intervalMs = init.intervalMs ?? NODE_GC_INTERVAL_MS
+    this.afterMs = init.afterMs ?? membershipConstants.NODE_GC_AFTER_MS
+    this.intervalMs = init.intervalMs ?? membershipConstants.NODE_GC_INTERVAL_MS
     this.log = c.logger.child({ name: 'shoal:coordinator:node-collector' })
   }
 
