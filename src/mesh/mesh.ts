@@ -96,7 +96,10 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
       addresses: { listen: [...init.listen] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      // Keepalive pings on every connection cost each node O(N) messages as the mesh grows; membership's probes
+      // already tell a dead peer from a live one, and its connections are dropped when it is declared dead.
+      streamMuxers: [yamux({ enableKeepAlive: false })],
+      connectionMonitor: { enabled: false },
       connectionProtector: preSharedKey({ psk: init.swarmKey.bytes }),
       // Only blockPeers() (partition tests) ever refuses a peer that holds the swarm key.
       connectionGater: {
