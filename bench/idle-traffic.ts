@@ -6,7 +6,7 @@ import { NetnsLab } from '../scripts/netns-lab.js'
 import type { NodeView } from '../src/api/types.js'
 import { cleanupDaemons, type DaemonProcess, spawnDaemon } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { cpuSeconds } from './processes.js'
+import { cpuSeconds, socketMetric } from './processes.js'
 import { type Summary, summarize } from './stats.js'
 
 const run = promisify(execFile)
@@ -18,7 +18,18 @@ export interface IdleTrafficPoint {
   kbitPerHost: Summary
   /** CPU of each daemon, % of one core. */
   cpuPercentPerDaemon: Summary
+  /** What the daemons sent and wrote during the sample, per host and minute (what the bytes are made of). */
+  perHostPerMinute: Record<(typeof COUNTED)[number], number>
 }
+
+/** Counters read from every daemon before and after the sample. */
+const COUNTED = [
+  'shoal_gossip_messages_in_total',
+  'shoal_gossip_messages_out_total',
+  'shoal_node_record_writes_total',
+  'shoal_sync_rounds_total',
+  'shoal_probes_total',
+] as const
 
 export interface IdleTrafficResult {
   points: IdleTrafficPoint[]
@@ -62,19 +73,43 @@ async function measure(hosts: number, sampleSeconds: number): Promise<IdleTraffi
     await sleep(20_000)
     const bytesBefore = await portBytes(lab)
     const cpuBefore = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
+    const countsBefore = await counts(procs)
     await sleep(sampleSeconds * 1_000)
     const bytesAfter = await portBytes(lab)
     const cpuAfter = await Promise.all(procs.map((proc) => cpuSeconds(proc.pid)))
+    const countsAfter = await counts(procs)
+    const perHostPerMinute = Object.fromEntries(
+      COUNTED.map((name) => [
+        name,
+        Math.round(((countsAfter[name] - countsBefore[name]) / hosts / sampleSeconds) * 60 * 10) / 10,
+      ]),
+    ) as IdleTrafficPoint['perHostPerMinute']
     const kbit = lab.hosts.map(
       (host) =>
         (((bytesAfter.get(host.port) ?? 0) - (bytesBefore.get(host.port) ?? 0)) * 8) / 1000 / sampleSeconds,
     )
     const cpu = cpuAfter.map((after, i) => ((after - cpuBefore[i]!) / sampleSeconds) * 100)
-    return { hosts, sampleSeconds, kbitPerHost: summarize(kbit), cpuPercentPerDaemon: summarize(cpu) }
+    return {
+      hosts,
+      sampleSeconds,
+      kbitPerHost: summarize(kbit),
+      cpuPercentPerDaemon: summarize(cpu),
+      perHostPerMinute,
+    }
   } finally {
     await cleanupDaemons()
     await lab.destroy()
   }
+}
+
+/** Each counter summed over every daemon. */
+async function counts(procs: DaemonProcess[]): Promise<Record<(typeof COUNTED)[number], number>> {
+  const totals = {} as Record<(typeof COUNTED)[number], number>
+  for (const name of COUNTED) {
+    const values = await Promise.all(procs.map((proc) => socketMetric(proc.dataDir, name)))
+    totals[name] = values.reduce((a, b) => a + b, 0)
+  }
+  return totals
 }
 
 /** The nodes a daemon in a namespace lists (its HTTP port is on the namespace's loopback; its socket is a file). */

@@ -65,6 +65,15 @@ export const LIVENESS_TICK_MS = 500
  */
 export const RESOURCE_WRITE_MIN_MS = 30_000
 
+/**
+ * Usage writes (free memory, free disk, load) reach every node, so what each node receives of them is the sum of
+ * everyone's: the mesh as a whole spends about one per this long. Each node spaces its own by at least
+ * members × this (and RESOURCE_WRITE_MIN_MS), so the rate every node receives stays flat as the mesh grows
+ * (Consul scales its anti-entropy interval with the cluster's size for the same reason). At 20 members a node
+ * reports usage drift at most once a minute; capacity, labels, drivers and addresses are still news at once.
+ */
+export const USAGE_WRITE_SPACING_MS = 3_000
+
 /** Free memory or disk moving by this share of the total (or load by this many runnable processes) is news. */
 export const RESOURCE_CHANGE_SHARE = 0.1
 export const LOAD_CHANGE = 1

@@ -73,6 +73,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.own = new OwnRecord(
       this.records,
       this.selfId,
+      () => this.records.list().length,
       {
         resourceWriteMinMs: init.resourceWriteMinMs,
         refreshMs: init.refreshMs,

@@ -1,6 +1,12 @@
 // This node's own `node/<peerId>` record: written when something in it is news, refreshed hourly, raised to refute.
 import type { KindHandle } from '../state/index.js'
-import { LOAD_CHANGE, NODE_REFRESH_MS, RESOURCE_CHANGE_SHARE, RESOURCE_WRITE_MIN_MS } from './constants.js'
+import {
+  LOAD_CHANGE,
+  NODE_REFRESH_MS,
+  RESOURCE_CHANGE_SHARE,
+  RESOURCE_WRITE_MIN_MS,
+  USAGE_WRITE_SPACING_MS,
+} from './constants.js'
 import type { NodeValue, Resources } from './node-record.js'
 
 /** What this node says of itself, but for the incarnation (which this class keeps). */
@@ -11,6 +17,8 @@ export interface OwnRecordTimings {
   resourceWriteMinMs: number
   /** @default NODE_REFRESH_MS */
   refreshMs: number
+  /** Usage drift is written at most every members × this. @default USAGE_WRITE_SPACING_MS */
+  usageSpacingMs: number
 }
 
 export class OwnRecord {
@@ -24,6 +32,8 @@ export class OwnRecord {
   constructor(
     private readonly records: KindHandle<NodeValue>,
     private readonly self: string,
+    /** How many nodes the mesh has (usage writes are spaced by it). */
+    private readonly members: () => number,
     timings: Partial<OwnRecordTimings> = {},
     private readonly monotonicNow: () => number = () => performance.now(),
     private readonly onWrite: () => void = () => undefined,
@@ -31,6 +41,7 @@ export class OwnRecord {
     this.timings = {
       resourceWriteMinMs: timings.resourceWriteMinMs ?? RESOURCE_WRITE_MIN_MS,
       refreshMs: timings.refreshMs ?? NODE_REFRESH_MS,
+      usageSpacingMs: timings.usageSpacingMs ?? USAGE_WRITE_SPACING_MS,
     }
   }
 
@@ -57,9 +68,14 @@ export class OwnRecord {
       now - this.writtenAt >= this.timings.refreshMs ||
       identityChanged(previous, description) ||
       capacityChanged(previous.resources, description.resources) ||
-      (now - this.resourcesWrittenAt >= this.timings.resourceWriteMinMs &&
+      (now - this.resourcesWrittenAt >= this.usageSpacing() &&
         usageDrifted(previous.resources, description.resources))
     if (due) await this.write(description)
+  }
+
+  /** How long usage drift waits after the last write: longer in a larger mesh, so the mesh's total stays flat. */
+  private usageSpacing(): number {
+    return Math.max(this.timings.resourceWriteMinMs, this.members() * this.timings.usageSpacingMs)
   }
 
   /** Someone suspects this node, or declared it dead, at incarnation `doubt`: refute it with a higher one. */
