@@ -3,7 +3,9 @@ import {
   BadRequestError,
   BadResponseError,
   BlobNotFoundError,
+  BlobPeerUnreachableError,
   BlobProtocolError,
+  BlobRangeInvalidError,
   BlobTruncatedError,
   BlobWriteAbandonedError,
   DaemonUnreachableError,
@@ -106,6 +108,8 @@ export const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map([
   [BlobProtocolError.code, 502],
   [BlobTruncatedError.code, 500],
   [BlobWriteAbandonedError.code, 503],
+  [BlobPeerUnreachableError.code, 504],
+  [BlobRangeInvalidError.code, 416],
   // Jobs
   [InvalidJobError.code, 400],
   [JobTooLargeError.code, 413],
