@@ -9,7 +9,8 @@ import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
 import { type Digest, isDigest } from './digest.js'
 import { dockerArchive } from './docker-archive.js'
 import { FetchClaims } from './fetch-claims.js'
-import { ImageIndex, type LocalImage } from './images.js'
+import { rebuildImages } from './image-rebuild.js'
+import { ImageIndex, type IndexLoad, type LocalImage } from './images.js'
 import { Inventory } from './inventory.js'
 import { hostPlatform, MEDIA_TYPES } from './manifest.js'
 import { createLayerMetrics, type LayerMetrics } from './metrics.js'
@@ -81,8 +82,9 @@ export class Layers {
       ? await RegistryConfig.load(this.init.registryConfigFile, true)
       : await RegistryConfig.load(join(this.init.dataDir, 'registries.json'), false)
     this.registry = new RegistryClient(config, partLogger(this.components.logger, 'layers:registry'))
-    await this.images.load()
     await this.store.open()
+    const loaded = await this.images.load()
+    if (loaded.state === 'damaged') await this.recoverImages(loaded)
     this.blobPort = await this.server.start(this.init.blobHost, this.init.blobPort)
     this.claims.start()
     this.running = true
@@ -91,6 +93,37 @@ export class Layers {
       { blobPort: this.blobPort, blobs: this.store.list().length, images: this.images.list().length },
       'layers started',
     )
+  }
+
+  /**
+   * After a damaged index file (moved aside by load()): indexes again the images this node's own inventory
+   * record lists whose blobs are all in the store, and says in the log what could not be recovered. Runs
+   * before the inventory starts, which would publish the emptier index over that record.
+   */
+  private async recoverImages(loaded: Extract<IndexLoad, { state: 'damaged' }>): Promise<void> {
+    const rebuilt = await rebuildImages(
+      this.store,
+      this.inventory.publishedImages(),
+      new Set(this.images.list().map((image) => image.ref)),
+    )
+    await this.images.restore(rebuilt.images)
+    this.log.warn(
+      {
+        reason: loaded.reason,
+        keptAs: loaded.keptAs,
+        kept: this.images.list().length - rebuilt.images.length,
+        rebuilt: rebuilt.images.map((image) => image.ref),
+        incomplete: rebuilt.incomplete,
+      },
+      'the image index was damaged: moved it aside and rebuilt it from the store and this node’s inventory record',
+    )
+    if (rebuilt.incomplete.length > 0 || rebuilt.unnamed.length > 0) {
+      this.log.warn(
+        { incomplete: rebuilt.incomplete, unnamed: rebuilt.unnamed },
+        'some images could not be rebuilt: pull them again (images missing blobs are gone; manifests no ' +
+          'record names have lost their names, and their blobs are evicted when the store needs room)',
+      )
+    }
   }
 
   async stop(): Promise<void> {
