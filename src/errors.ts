@@ -667,6 +667,17 @@ export class InternalError extends ShoalError {
   }
 }
 
+/** The registry mirror is serving as many requests as it takes at once; the client may retry. */
+export class MirrorBusyError extends ShoalError {
+  static override readonly name = 'MirrorBusyError'
+  static readonly code = 'SHOAL_MIRROR_BUSY'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(MirrorBusyError.code, message, options)
+    this.name = 'MirrorBusyError'
+  }
+}
+
 // CLI
 
 /** No daemon answers on the data directory's socket. */

@@ -37,6 +37,7 @@ import {
   ManifestInvalidError,
   ManifestNotFoundError,
   MethodNotAllowedError,
+  MirrorBusyError,
   NodeAmbiguousError,
   NodeNotFoundError,
   NotCoordinatorError,
@@ -132,6 +133,7 @@ export const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map([
   [UnauthorizedError.code, 401],
   [BadRequestError.code, 400],
   [InternalError.code, 500],
+  [MirrorBusyError.code, 429],
   // CLI
   [DaemonUnreachableError.code, 503],
   [BadResponseError.code, 502],

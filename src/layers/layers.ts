@@ -1,19 +1,19 @@
 // The layers part: content store, image index, blob channel, inventories, fetch claims, pulls and Docker loads.
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
-import { ImageNotFoundError, ManifestNotFoundError } from '../errors.js'
+import { ImageNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import type { LocalWrite } from '../state/index.js'
 import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
-import { type Digest, isDigest } from './digest.js'
+import type { Digest } from './digest.js'
 import { dockerArchive } from './docker-archive.js'
 import { FetchClaims } from './fetch-claims.js'
 import { rebuildImages } from './image-rebuild.js'
 import { ImageIndex, type IndexLoad, type LocalImage } from './images.js'
 import { Inventory } from './inventory.js'
-import { hostPlatform, MEDIA_TYPES } from './manifest.js'
+import { hostPlatform } from './manifest.js'
 import { createLayerMetrics, type LayerMetrics } from './metrics.js'
+import { Mirror, type MirroredManifest } from './mirror.js'
 import { Puller } from './pull.js'
 import { BadPeers, createPullSources } from './pull-sources.js'
 import type { PullEvent, PullSources } from './pull-types.js'
@@ -33,6 +33,7 @@ export class Layers {
   private readonly inventory: Inventory
   private readonly claims: FetchClaims
   private readonly sources: PullSources
+  private readonly mirror: Mirror
   private registry: RegistryClient | undefined
   private blobPort = 0
   private running = false
@@ -67,6 +68,15 @@ export class Layers {
         claimSettleMs: init.claimSettleMs,
       },
       new BadPeers(),
+    )
+    this.mirror = new Mirror(
+      {
+        store: this.store,
+        images: this.images,
+        clusterImages: () => this.imageViews({ all: true }),
+        pull: async (ref) => (await this.pull(ref, () => undefined)).image,
+      },
+      { upstream: init.mirrorUpstream, pull: init.mirrorPull ?? false },
     )
     this.server = new BlobChannelServer(
       this.store,
@@ -224,38 +234,9 @@ export class Layers {
       .sort((a, b) => a.digest.localeCompare(b.digest))
   }
 
-  /**
-   * A manifest for the registry mirror. A digest is served from the store; a tag is looked up among the
-   * images pulled anywhere in the cluster (same repository path and tag, any registry), else pulled from
-   * `<mirror upstream>/<name>:<tag>`; either way through the mesh, so the origin sees each blob once.
-   */
-  async mirrorManifest(
-    name: string,
-    reference: string,
-  ): Promise<{ bytes: Buffer; mediaType: string; digest: Digest }> {
-    if (isDigest(reference)) {
-      if (!this.store.has(reference))
-        throw new ManifestNotFoundError(`no manifest ${reference} in this node's store`)
-      const bytes = await readAll(this.store.read(reference))
-      const known = this.images.list().find((image) => image.digest === reference)
-      const declared = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType
-      return { bytes, digest: reference, mediaType: known?.mediaType ?? declared ?? MEDIA_TYPES.ociManifest }
-    }
-    const matches = (ref: string): boolean => {
-      const parsed = parseReference(ref)
-      const path = parsed.repository.replace(/^library\//, '')
-      return parsed.tag === reference && (parsed.repository === name || path === name)
-    }
-    let image = this.images.list().find((candidate) => matches(candidate.ref))
-    if (image === undefined) {
-      const elsewhere = this.imageViews({ all: true }).find(
-        (view) => view.source === 'store' && matches(view.ref),
-      )
-      const ref = elsewhere?.ref ?? `${this.init.mirrorUpstream}/${name}:${reference}`
-      image = (await this.pull(ref, () => undefined)).image
-    }
-    const bytes = await readAll(this.store.read(image.digest))
-    return { bytes, digest: image.digest, mediaType: image.mediaType }
+  /** A manifest for the registry mirror (see Mirror.manifest: which lookups may start a pull). */
+  mirrorManifest(name: string, reference: string): Promise<MirroredManifest> {
+    return this.mirror.manifest(name, reference)
   }
 
   /** Nodes whose store or Docker engine holds an image, by reference, from local state only. */
@@ -272,12 +253,6 @@ export class Layers {
   holdersOf(digest: Digest): string[] {
     return [...this.inventory.holdersOf(digest)]
   }
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
 }
 
 /** Docker's name for a reference: Docker Hub images without the `docker.io/` prefix. */
