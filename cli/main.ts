@@ -85,6 +85,10 @@ program
     'registry credentials and insecure registries (default: <data-dir>/registries.json)',
   )
   .option('--mirror-upstream <host>', 'registry the /v2 mirror maps unknown names to (default: docker.io)')
+  .option(
+    '--mirror-pull',
+    'let a /v2 request for an image this node lacks pull it, with this node’s credentials (default: off, 404)',
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
   .action(async (options, command: Command) => {
     const globals = command.optsWithGlobals<{ dataDir?: string }>()

@@ -421,6 +421,28 @@ export class BlobWriteAbandonedError extends ShoalError {
   }
 }
 
+/** A peer's blob channel gave no answer: connection refused or reset, unreachable, timed out, or closed first. */
+export class BlobPeerUnreachableError extends ShoalError {
+  static override readonly name = 'BlobPeerUnreachableError'
+  static readonly code = 'SHOAL_BLOB_PEER_UNREACHABLE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BlobPeerUnreachableError.code, message, options)
+    this.name = 'BlobPeerUnreachableError'
+  }
+}
+
+/** A blob channel request asked for a range that starts past the end of the blob. */
+export class BlobRangeInvalidError extends ShoalError {
+  static override readonly name = 'BlobRangeInvalidError'
+  static readonly code = 'SHOAL_BLOB_RANGE_INVALID'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BlobRangeInvalidError.code, message, options)
+    this.name = 'BlobRangeInvalidError'
+  }
+}
+
 // Jobs
 
 /** A job spec or submission is invalid. */
@@ -642,6 +664,17 @@ export class InternalError extends ShoalError {
   constructor(message: string, options?: ErrorOptions) {
     super(InternalError.code, message, options)
     this.name = 'InternalError'
+  }
+}
+
+/** The registry mirror is serving as many requests as it takes at once; the client may retry. */
+export class MirrorBusyError extends ShoalError {
+  static override readonly name = 'MirrorBusyError'
+  static readonly code = 'SHOAL_MIRROR_BUSY'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(MirrorBusyError.code, message, options)
+    this.name = 'MirrorBusyError'
   }
 }
 

@@ -70,6 +70,7 @@ export interface DaemonFlags {
   blobPort?: string
   registryConfig?: string
   mirrorUpstream?: string
+  mirrorPull?: boolean
   logLevel?: string
 }
 
@@ -104,6 +105,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
         flags.storeMax === undefined ? DEFAULT_STORE_MAX_BYTES : parseSize(flags.storeMax, '--store-max'),
       blobPort: flags.blobPort === undefined ? DEFAULT_BLOB_PORT : parsePort(flags.blobPort, '--blob-port'),
       mirrorUpstream,
+      mirrorPull: flags.mirrorPull ?? false,
     },
     jobs: {
       retentionMs:

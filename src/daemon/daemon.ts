@@ -24,9 +24,10 @@ import {
   type SwarmKey,
 } from '../mesh/index.js'
 import { createReplicatedState, RecordStore, type ReplicatedState } from '../state/index.js'
+import { createFileAtomically, removeLeftoverTempFiles } from '../util/atomic-file.js'
 import { VERSION } from '../version.js'
 import type { DaemonConfig } from './config.js'
-import { dataDirPaths, MAX_SOCKET_PATH_BYTES } from './data-dir.js'
+import { dataDirPaths, MAX_SOCKET_PATH_BYTES, restrictToOwner } from './data-dir.js'
 
 /** A long-lived part: the daemon starts them in order and stops those that started in reverse. */
 interface Service {
@@ -91,10 +92,12 @@ export class Daemon {
   /** Opens the data directory, builds every part and starts them; on failure, stops what started. */
   static async start(config: DaemonConfig, logger: Logger): Promise<Daemon> {
     const paths = dataDirPaths(config.dataDir)
-    await prepareDataDir(config.dataDir, paths.socket)
+    await prepareDataDir(config.dataDir, paths.socket, logger)
     const store = await openStore(paths.store, paths.pid)
     const started: Service[] = []
     try {
+      // The store's lock is ours now: no other daemon is writing files here.
+      await removeLeftoverTempFiles(config.dataDir)
       await writeFile(paths.pid, `${process.pid}\n`)
       await rm(paths.socket, { force: true }) // left behind by a daemon that was killed
       const parts = await buildParts(config, store, logger)
@@ -275,7 +278,7 @@ function listenHost(listen: readonly string[]): string {
   return match?.[1] ?? '0.0.0.0'
 }
 
-async function prepareDataDir(dataDir: string, socketPath: string): Promise<void> {
+async function prepareDataDir(dataDir: string, socketPath: string, logger: Logger): Promise<void> {
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
     throw new InvalidFlagError(
       `the data directory path is too long for a unix socket (${socketPath} is over ${MAX_SOCKET_PATH_BYTES} bytes); choose a shorter --data-dir`,
@@ -287,6 +290,14 @@ async function prepareDataDir(dataDir: string, socketPath: string): Promise<void
     throw new DataDirUnusableError(`cannot create data directory ${dataDir}: ${(err as Error).message}`, {
       cause: err,
     })
+  }
+  // mkdir's mode applies only to a directory it creates: one that existed keeps its mode unless we change it.
+  const wider = await restrictToOwner(dataDir)
+  if (wider !== undefined) {
+    logger.warn(
+      { dataDir, was: `0${wider.toString(8)}`, now: '0700' },
+      'tightened the data directory to its owner only: it holds the peer key, the swarm key and credentials',
+    )
   }
 }
 
@@ -320,7 +331,13 @@ async function loadOrCreateToken(path: string, logger: Logger): Promise<string> 
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   const token = randomBytes(24).toString('hex')
-  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' })
+  try {
+    await createFileAtomically(path, `${token}\n`)
+  } catch (err) {
+    // Created by another process meanwhile: that token is the one clients were given.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(path, logger)
+    throw err
+  }
   logger.info(
     { path },
     'created an HTTP token; clients off loopback send it as "Authorization: Bearer <token>"',

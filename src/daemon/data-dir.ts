@@ -1,6 +1,8 @@
 // Where a daemon keeps its data, and the files in it. Light enough for the CLI to import.
+import { chmod, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import envPaths from 'env-paths'
+import { DataDirUnusableError } from '../errors.js'
 
 /** --data-dir, else SHOAL_DATA_DIR, else the platform's per-user data directory (~/.local/share/shoal). */
 export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -19,6 +21,24 @@ export function dataDirPaths(dataDir: string) {
     swarmKey: join(dataDir, 'swarm.key'),
     pid: join(dataDir, 'daemon.pid'),
     httpToken: join(dataDir, 'http.token'),
+  }
+}
+
+/**
+ * Makes the data directory its owner's only (0700) if it is open to group or others; returns the mode it had
+ * then, or undefined if it was already private. It holds the peer key, the swarm key, registry credentials.
+ */
+export async function restrictToOwner(dataDir: string): Promise<number | undefined> {
+  try {
+    const mode = (await stat(dataDir)).mode & 0o777
+    if ((mode & 0o077) === 0) return undefined
+    await chmod(dataDir, 0o700)
+    return mode
+  } catch (err) {
+    throw new DataDirUnusableError(
+      `cannot make data directory ${dataDir} private (mode 0700): ${(err as Error).message}`,
+      { cause: err },
+    )
   }
 }
 

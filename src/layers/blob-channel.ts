@@ -8,7 +8,9 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import {
   BlobNotFoundError,
+  BlobPeerUnreachableError,
   BlobProtocolError,
+  BlobRangeInvalidError,
   BlobTruncatedError,
   ListenFailedError,
   PullFailedError,
@@ -33,11 +35,14 @@ const SEND_AHEAD = 4
 /** How long a request for a blob we do not have yet waits for it to start arriving (claim settle + connect). */
 const AWAIT_CLAIMED_BLOB_MS = 3_000
 
+/** Offsets and lengths are byte counts a file can have: whole, and exact as JavaScript numbers. */
+const byteCount = z.number().int().max(Number.MAX_SAFE_INTEGER)
+
 const requestSchema = z.strictObject({
   digest: z.string().refine(isDigest),
-  offset: z.number().int().nonnegative(),
+  offset: byteCount.nonnegative(),
   /** Bytes wanted; absent means to the end (of a blob still arriving: until it is complete). */
-  length: z.number().int().positive().optional(),
+  length: byteCount.positive().optional(),
   /** A relay asking: when it joined the blob's relay chain (see `RelayPolicy`). */
   relayJoinedAt: z
     .strictObject({
@@ -119,7 +124,17 @@ export class BlobChannelServer {
   }
 
   private async serve(socket: tls.TLSSocket): Promise<void> {
-    const request = await readRequest(socket)
+    let request: z.infer<typeof requestSchema>
+    try {
+      request = await readRequest(socket)
+    } catch (err) {
+      // A request we cannot read is answered with the protocol error, so the asker learns why; a client that
+      // is gone already (the socket no longer writable) is simply closed.
+      if (!(err instanceof BlobProtocolError) || !socket.writable) throw err
+      this.log.debug({ err: err.message }, 'refused a malformed blob request')
+      refuse(socket, BlobProtocolError.code, err.message)
+      return
+    }
     const digest = request.digest as Digest
     // A peer may ask as soon as it sees our claim, while we still settle it and connect to the origin.
     await this.store.whenAvailable(digest, AWAIT_CLAIMED_BLOB_MS)
@@ -158,6 +173,10 @@ export class BlobChannelServer {
   ): Promise<boolean> {
     const blob = this.store.get(digest)
     if (blob === undefined) return false
+    if (offset > blob.size) {
+      refuseRange(socket, digest, offset, blob.size)
+      return true
+    }
     const end = wanted === undefined ? blob.size : Math.min(blob.size, offset + wanted)
     const length = Math.max(0, end - offset)
     socket.write(`${JSON.stringify({ ok: true, size: blob.size, length } satisfies ResponseHeader)}\n`)
@@ -178,6 +197,11 @@ export class BlobChannelServer {
     length?: number,
   ): Promise<void> {
     const size = writer.expectedSize
+    if (size !== undefined && offset > size) {
+      await file.close()
+      refuseRange(socket, writer.digest, offset, size)
+      return
+    }
     const end = length === undefined ? size : offset + length
     socket.write(
       `${JSON.stringify({ ok: true, size, length: end === undefined ? undefined : end - offset } satisfies ResponseHeader)}\n`,
@@ -193,6 +217,11 @@ export class BlobChannelServer {
 /** Answers a request with an error header and closes the connection. */
 function refuse(socket: tls.TLSSocket, code: string, message: string): void {
   socket.end(`${JSON.stringify({ ok: false, code, message } satisfies ResponseHeader)}\n`)
+}
+
+/** Refuses a range that starts past the end of the blob: nothing is read, nothing but the refusal is sent. */
+function refuseRange(socket: tls.TLSSocket, digest: Digest, offset: number, size: number): void {
+  refuse(socket, BlobRangeInvalidError.code, `offset ${offset} is past the end of ${digest} (${size} bytes)`)
 }
 
 /**
@@ -342,7 +371,33 @@ export async function fetchBlobRange(
   signal?.addEventListener('abort', abort, { once: true })
   socket.once('close', () => signal?.removeEventListener('abort', abort))
   socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new PullFailedError('blob peer timed out')))
-  const header = await new Promise<ResponseHeader>((resolve, reject) => {
+  const header = await readHeader(socket, request).catch((err: Error) => {
+    socket.destroy()
+    // No answer at all (refused, reset, unreachable, timed out, TLS refused, closed first): the planner stops
+    // asking this peer for the blob. An abort is the caller's own doing, and stays what it is.
+    if (signal?.aborted === true || err instanceof BlobProtocolError) throw err
+    throw new BlobPeerUnreachableError(
+      `the blob channel of ${target.host}:${target.port} gave no answer: ${err.message}`,
+      { cause: err },
+    )
+  })
+  if (!header.ok) {
+    socket.destroy()
+    if (header.code === BlobNotFoundError.code)
+      throw new BlobNotFoundError(header.message ?? 'blob not found')
+    if (header.code === RelayOrderError.code) throw new RelayOrderError(header.message ?? 'relay order')
+    if (header.code === BlobRangeInvalidError.code)
+      throw new BlobRangeInvalidError(header.message ?? 'range past the end of the blob')
+    if (header.code === BlobProtocolError.code)
+      throw new BlobProtocolError(header.message ?? 'the blob peer could not read the request')
+    throw new PullFailedError(header.message ?? 'blob peer refused')
+  }
+  return { size: header.size, length: header.length, stream: socket }
+}
+
+/** Sends the request once TLS is up and reads the one-line answer header (the bytes after it stay in the socket). */
+function readHeader(socket: tls.TLSSocket, request: object): Promise<ResponseHeader> {
+  return new Promise<ResponseHeader>((resolve, reject) => {
     let buffered = Buffer.alloc(0)
     const fail = (err: Error): void => {
       cleanup()
@@ -353,7 +408,7 @@ export async function fetchBlobRange(
       buffered = Buffer.concat([buffered, chunk])
       const newline = buffered.indexOf(10)
       if (newline < 0) {
-        if (buffered.length > MAX_REQUEST_BYTES) fail(new PullFailedError('blob peer sent a bad header'))
+        if (buffered.length > MAX_REQUEST_BYTES) fail(new BlobProtocolError('blob peer sent a bad header'))
         return
       }
       cleanup()
@@ -364,7 +419,7 @@ export async function fetchBlobRange(
         resolve(JSON.parse(buffered.subarray(0, newline).toString('utf8')) as ResponseHeader)
       } catch (err) {
         // Only JSON.parse throws here: the header is not JSON.
-        reject(new PullFailedError('blob peer sent a bad header', { cause: err }))
+        reject(new BlobProtocolError('blob peer sent a bad header', { cause: err }))
       }
     }
     const cleanup = (): void => {
@@ -377,12 +432,4 @@ export async function fetchBlobRange(
     socket.once('error', fail)
     socket.once('secureConnect', () => socket.write(`${JSON.stringify(request)}\n`))
   })
-  if (!header.ok) {
-    socket.destroy()
-    if (header.code === BlobNotFoundError.code)
-      throw new BlobNotFoundError(header.message ?? 'blob not found')
-    if (header.code === RelayOrderError.code) throw new RelayOrderError(header.message ?? 'relay order')
-    throw new PullFailedError(header.message ?? 'blob peer refused')
-  }
-  return { size: header.size, length: header.length, stream: socket }
 }

@@ -1,6 +1,12 @@
 // One blob's way into the store: routes tried in turn, with the bytes received and the claim held kept across them.
 import type { Readable } from 'node:stream'
-import { DigestMismatchError, DiskFullError, PullFailedError, StoreFullError } from '../errors.js'
+import {
+  BlobPeerUnreachableError,
+  DigestMismatchError,
+  DiskFullError,
+  PullFailedError,
+  StoreFullError,
+} from '../errors.js'
 import type { Stamp } from '../state/index.js'
 import { fetchBlobRange } from './blob-channel.js'
 import { MAX_PARALLEL_RANGES, MIN_RANGE_BYTES, RELAY_RECHECK_MS, STALL_TIMEOUT_MS } from './constants.js'
@@ -39,6 +45,11 @@ export class BlobFetch {
   private readonly received = { origin: 0, peers: 0 }
   /** Peers whose stream failed during this fetch: not asked again by it while others can be. */
   private readonly failedPeers = new Set<string>()
+  /**
+   * Peers that gave no answer at all (refused, unreachable, timed out): not asked again by this fetch, and
+   * their claims do not hold it back. Once every peer route is here, the blob comes from the origin at once.
+   */
+  private readonly unreachable = new Set<string>()
   /** The route being tried, for the log: `origin`, or the peer streamed from. */
   private route = 'none'
   /** The fetch holds a claim (a relay place, then perhaps the origin fetch), released when it ends. */
@@ -103,6 +114,15 @@ export class BlobFetch {
         await this.afterFailure(lastError)
         // No route helps when this node has no room for the blob.
         if (lastError instanceof StoreFullError || lastError instanceof DiskFullError) throw lastError
+        // A peer that gave no answer is left out from now on: the next route is planned at once, without it,
+        // and without counting a failure (there are only so many peers to leave out).
+        if (lastError instanceof BlobPeerUnreachableError) {
+          log.warn(
+            { digest, route: this.route, unreachable: [...this.unreachable], err: lastError.message },
+            'a peer gave no answer; planning the blob without it',
+          )
+          continue
+        }
         // A route that moved the blob on is not held against it: the next resumes where it stopped.
         const resumeAt = this.writer?.written ?? 0
         if (resumeAt <= before) failures++
@@ -122,22 +142,24 @@ export class BlobFetch {
   private async tryRoute(): Promise<BlobSource | undefined> {
     const { sources, log } = this.components
     const { digest, size } = this.blob
-    const holders = usableFirst(sources.holders(digest), this.failedPeers)
+    const reachable = sources.holders(digest).filter((holder) => !this.unreachable.has(holder.peer))
+    const holders = usableFirst(reachable, this.failedPeers)
     if (holders.length > 0) {
       if (this.writer === undefined && this.rangeCount(holders) > 1) await this.fromHolders(holders)
       else await this.fromStream(holders[0]!)
       return 'peer'
     }
-    const claimant = sources.claimant(digest)
-    if (claimant !== undefined) {
-      const place = await sources.joinRelay(digest, size, claimant, this.failedPeers)
+    const claimant = sources.claimant(digest, this.unreachable)
+    if (claimant !== undefined && !this.unreachable.has(claimant.peer)) {
+      const avoid = new Set([...this.failedPeers, ...this.unreachable])
+      const place = await sources.joinRelay(digest, size, claimant, avoid)
       this.hold()
       await this.fromStream(place.from, place.joinedAt)
       return 'peer'
     }
     this.progress('waiting', this.writer?.written ?? 0)
     // A node that claims keeps the stamp of the claim it holds; losing the settle leaves it a relay.
-    const won = await sources.claim(digest, size)
+    const won = await sources.claim(digest, size, this.unreachable)
     this.hold()
     if (!won) return undefined
     log.info({ digest, size, resumeAt: this.writer?.written ?? 0 }, 'fetching a blob from its origin')
@@ -196,6 +218,7 @@ export class BlobFetch {
       this.checkComplete(writer, from.peer)
     } catch (err) {
       if (!(err instanceof UpstreamMoved)) this.failedPeers.add(from.peer)
+      if (err instanceof BlobPeerUnreachableError) this.unreachable.add(from.peer)
       throw err
     } finally {
       this.received.peers += writer.written - offset
@@ -222,7 +245,7 @@ export class BlobFetch {
   private watchOtherFetcher(body: Readable): NodeJS.Timeout {
     return this.moveWhenSeenTwice(
       body,
-      () => this.components.sources.earlierFetcher(this.blob.digest),
+      () => this.components.sources.earlierFetcher(this.blob.digest, this.unreachable),
       (other) => `giving way to ${other}, which fetches it from the origin since before us`,
     )
   }
@@ -255,7 +278,12 @@ export class BlobFetch {
         used.map(async (holder, i) => {
           const offset = i * rangeSize
           const length = Math.min(rangeSize, size - offset)
-          const range = await fetchBlobRange(holder, blobKey, { digest, offset, length }, this.signal)
+          const range = await fetchBlobRange(holder, blobKey, { digest, offset, length }, this.signal).catch(
+            (err: Error) => {
+              if (err instanceof BlobPeerUnreachableError) this.unreachable.add(holder.peer)
+              throw err
+            },
+          )
           let position = offset
           await drainInBatches(range.stream, async (batch) => {
             await writer.writeAt(position, batch)

@@ -98,6 +98,11 @@ export class Inventory {
     return this.records.value(peer) === undefined ? [] : [this.records.removal(peer)]
   }
 
+  /** The images this node's own last published record lists (kept in LevelDB: it outlives the image index file). */
+  publishedImages(): Array<{ ref: string; digest: Digest }> {
+    return (this.records.value(this.self)?.images ?? []).map(({ ref, digest }) => ({ ref, digest }))
+  }
+
   /** The blob channel port a peer advertises, if we have its inventory. */
   blobPortOf(peer: string): number | undefined {
     return this.records.value(peer)?.blobPort

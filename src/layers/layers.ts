@@ -1,18 +1,19 @@
 // The layers part: content store, image index, blob channel, inventories, fetch claims, pulls and Docker loads.
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
-import { ImageNotFoundError, ManifestNotFoundError } from '../errors.js'
+import { ImageNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import type { LocalWrite } from '../state/index.js'
 import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
-import { type Digest, isDigest } from './digest.js'
+import type { Digest } from './digest.js'
 import { dockerArchive } from './docker-archive.js'
 import { FetchClaims } from './fetch-claims.js'
-import { ImageIndex, type LocalImage } from './images.js'
+import { rebuildImages } from './image-rebuild.js'
+import { ImageIndex, type IndexLoad, type LocalImage } from './images.js'
 import { Inventory } from './inventory.js'
-import { hostPlatform, MEDIA_TYPES } from './manifest.js'
+import { hostPlatform } from './manifest.js'
 import { createLayerMetrics, type LayerMetrics } from './metrics.js'
+import { Mirror, type MirroredManifest } from './mirror.js'
 import { Puller } from './pull.js'
 import { BadPeers, createPullSources } from './pull-sources.js'
 import type { PullEvent, PullSources } from './pull-types.js'
@@ -32,6 +33,7 @@ export class Layers {
   private readonly inventory: Inventory
   private readonly claims: FetchClaims
   private readonly sources: PullSources
+  private readonly mirror: Mirror
   private registry: RegistryClient | undefined
   private blobPort = 0
   private running = false
@@ -67,6 +69,15 @@ export class Layers {
       },
       new BadPeers(),
     )
+    this.mirror = new Mirror(
+      {
+        store: this.store,
+        images: this.images,
+        clusterImages: () => this.imageViews({ all: true }),
+        pull: async (ref) => (await this.pull(ref, () => undefined)).image,
+      },
+      { upstream: init.mirrorUpstream, pull: init.mirrorPull ?? false },
+    )
     this.server = new BlobChannelServer(
       this.store,
       this.blobKey,
@@ -81,8 +92,9 @@ export class Layers {
       ? await RegistryConfig.load(this.init.registryConfigFile, true)
       : await RegistryConfig.load(join(this.init.dataDir, 'registries.json'), false)
     this.registry = new RegistryClient(config, partLogger(this.components.logger, 'layers:registry'))
-    await this.images.load()
     await this.store.open()
+    const loaded = await this.images.load()
+    if (loaded.state === 'damaged') await this.recoverImages(loaded)
     this.blobPort = await this.server.start(this.init.blobHost, this.init.blobPort)
     this.claims.start()
     this.running = true
@@ -91,6 +103,37 @@ export class Layers {
       { blobPort: this.blobPort, blobs: this.store.list().length, images: this.images.list().length },
       'layers started',
     )
+  }
+
+  /**
+   * After a damaged index file (moved aside by load()): indexes again the images this node's own inventory
+   * record lists whose blobs are all in the store, and says in the log what could not be recovered. Runs
+   * before the inventory starts, which would publish the emptier index over that record.
+   */
+  private async recoverImages(loaded: Extract<IndexLoad, { state: 'damaged' }>): Promise<void> {
+    const rebuilt = await rebuildImages(
+      this.store,
+      this.inventory.publishedImages(),
+      new Set(this.images.list().map((image) => image.ref)),
+    )
+    await this.images.restore(rebuilt.images)
+    this.log.warn(
+      {
+        reason: loaded.reason,
+        keptAs: loaded.keptAs,
+        kept: this.images.list().length - rebuilt.images.length,
+        rebuilt: rebuilt.images.map((image) => image.ref),
+        incomplete: rebuilt.incomplete,
+      },
+      'the image index was damaged: moved it aside and rebuilt it from the store and this node’s inventory record',
+    )
+    if (rebuilt.incomplete.length > 0 || rebuilt.unnamed.length > 0) {
+      this.log.warn(
+        { incomplete: rebuilt.incomplete, unnamed: rebuilt.unnamed },
+        'some images could not be rebuilt: pull them again (images missing blobs are gone; manifests no ' +
+          'record names have lost their names, and their blobs are evicted when the store needs room)',
+      )
+    }
   }
 
   async stop(): Promise<void> {
@@ -191,38 +234,9 @@ export class Layers {
       .sort((a, b) => a.digest.localeCompare(b.digest))
   }
 
-  /**
-   * A manifest for the registry mirror. A digest is served from the store; a tag is looked up among the
-   * images pulled anywhere in the cluster (same repository path and tag, any registry), else pulled from
-   * `<mirror upstream>/<name>:<tag>`; either way through the mesh, so the origin sees each blob once.
-   */
-  async mirrorManifest(
-    name: string,
-    reference: string,
-  ): Promise<{ bytes: Buffer; mediaType: string; digest: Digest }> {
-    if (isDigest(reference)) {
-      if (!this.store.has(reference))
-        throw new ManifestNotFoundError(`no manifest ${reference} in this node's store`)
-      const bytes = await readAll(this.store.read(reference))
-      const known = this.images.list().find((image) => image.digest === reference)
-      const declared = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType
-      return { bytes, digest: reference, mediaType: known?.mediaType ?? declared ?? MEDIA_TYPES.ociManifest }
-    }
-    const matches = (ref: string): boolean => {
-      const parsed = parseReference(ref)
-      const path = parsed.repository.replace(/^library\//, '')
-      return parsed.tag === reference && (parsed.repository === name || path === name)
-    }
-    let image = this.images.list().find((candidate) => matches(candidate.ref))
-    if (image === undefined) {
-      const elsewhere = this.imageViews({ all: true }).find(
-        (view) => view.source === 'store' && matches(view.ref),
-      )
-      const ref = elsewhere?.ref ?? `${this.init.mirrorUpstream}/${name}:${reference}`
-      image = (await this.pull(ref, () => undefined)).image
-    }
-    const bytes = await readAll(this.store.read(image.digest))
-    return { bytes, digest: image.digest, mediaType: image.mediaType }
+  /** A manifest for the registry mirror (see Mirror.manifest: which lookups may start a pull). */
+  mirrorManifest(name: string, reference: string): Promise<MirroredManifest> {
+    return this.mirror.manifest(name, reference)
   }
 
   /** Nodes whose store or Docker engine holds an image, by reference, from local state only. */
@@ -239,12 +253,6 @@ export class Layers {
   holdersOf(digest: Digest): string[] {
     return [...this.inventory.holdersOf(digest)]
   }
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
 }
 
 /** Docker's name for a reference: Docker Hub images without the `docker.io/` prefix. */

@@ -60,11 +60,11 @@ export function createPullSources(c: PullSourceComponents, badPeers: BadPeers): 
       }
       return result
     },
-    claimant: (digest) => {
-      const claim = book.firstClaim(digest, (peer) => peer !== self && usable(peer))
+    claimant: (digest, avoid) => {
+      const claim = book.firstClaim(digest, (peer) => peer !== self && usable(peer) && !avoid.has(peer))
       return claim === undefined ? undefined : endpointOf(claim)
     },
-    claim: async (digest, size) => {
+    claim: async (digest, size, avoid) => {
       // A node that holds a claim keeps its stamp: its place in the chain, and its standing among claimants.
       const claimedAt = c.claims.ownClaim(digest)?.claimedAt ?? c.clockNow()
       const claim: OwnClaim = { claimedAt, size, mode: 'origin', fetching: false }
@@ -78,11 +78,13 @@ export function createPullSources(c: PullSourceComponents, badPeers: BadPeers): 
       // The earliest live claim wins (one that says it is fetching first); every node that knows the same
       // claims picks the same one. A small blob can be fetched, announced and released by an earlier claimant
       // within our settle: that one won too. A winner says it is fetching.
-      const first = book.firstClaim(digest, (peer) => peer === self || alive(peer))
+      // Peers that gave this node no answer are left out: losing to one of them would leave it no source.
+      const reachable = (peer: string): boolean => alive(peer) && !avoid.has(peer)
+      const first = book.firstClaim(digest, (peer) => peer === self || reachable(peer))
       const fetchedMeanwhile = book.releasedBefore(
         digest,
         claimedAt,
-        (peer) => alive(peer) && c.inventory.holdersOf(digest).has(peer),
+        (peer) => reachable(peer) && c.inventory.holdersOf(digest).has(peer),
       )
       if (first === self && !fetchedMeanwhile) {
         claim.fetching = true
@@ -125,9 +127,9 @@ export function createPullSources(c: PullSourceComponents, badPeers: BadPeers): 
       )
       return { from, joinedAt }
     },
-    earlierFetcher: (digest) => {
+    earlierFetcher: (digest, avoid) => {
       if (c.claims.ownClaim(digest)?.fetching !== true) return undefined
-      return book.earlierFetcher(digest, self, usable)
+      return book.earlierFetcher(digest, self, (peer) => usable(peer) && !avoid.has(peer))
     },
     closerUpstream: (digest, current, avoid) => {
       if (c.claims.ownClaim(digest)?.mode !== 'relay') return undefined

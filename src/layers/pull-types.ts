@@ -45,8 +45,8 @@ export interface RelayPlace {
 export interface PullSources {
   /** Alive peers whose inventory lists the blob complete, minus peers marked bad. */
   holders(digest: Digest): PeerEndpoint[]
-  /** The live claim on the blob by another alive peer, if any. */
-  claimant(digest: Digest): PeerEndpoint | undefined
+  /** The live claim on the blob by another alive peer not in `avoid` (peers that gave no answer), if any. */
+  claimant(digest: Digest, avoid: ReadonlySet<string>): PeerEndpoint | undefined
   /**
    * Joins the relay chain behind `claimant` (or keeps the place this node holds in it); resolves to the node
    * to stream from, passing over the peers in `avoid` where it can, and when this node joined.
@@ -60,9 +60,10 @@ export interface PullSources {
   /**
    * While this node fetches a blob from its origin: an alive peer that fetches it too and claimed it first,
    * if any (both settled without seeing the other's claim). This node gives way and relays from it, keeping
-   * the bytes it has: the blob crosses the origin's link about once, not twice.
+   * the bytes it has: the blob crosses the origin's link about once, not twice. Peers in `avoid` (they gave
+   * this node no answer) are not given way to.
    */
-  earlierFetcher(digest: Digest): string | undefined
+  earlierFetcher(digest: Digest, avoid: ReadonlySet<string>): string | undefined
   /**
    * While this node relays from `current`: the relay its view now puts between `current` and itself (the
    * upstream its chain should have), if that differs from `current`. Views that were incomplete when the node
@@ -73,9 +74,10 @@ export interface PullSources {
   /**
    * Claims the blob (under the stamp of the claim this node holds, if any); resolves true if the claim still
    * stands after the settle time. A claim lost leaves this node a relay under the same stamp (released, like
-   * any claim, with releaseClaim). Claims are renewed, keeping their stamps, until they are released.
+   * any claim, with releaseClaim). Claims are renewed, keeping their stamps, until they are released. Claims
+   * of peers in `avoid` (they gave this node no answer) do not count against it: it could not relay from them.
    */
-  claim(digest: Digest, size: number): Promise<boolean>
+  claim(digest: Digest, size: number, avoid: ReadonlySet<string>): Promise<boolean>
   releaseClaim(digest: Digest): Promise<void>
   /** A peer served bytes that did not match their digest. */
   markBad(peer: string, digest: Digest): void

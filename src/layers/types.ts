@@ -48,6 +48,11 @@ export interface LayersInit {
   registryConfigFile?: string
   /** Registry the mirror maps unknown names to (`--mirror-upstream`, default docker.io). */
   mirrorUpstream: string
+  /**
+   * Whether a /v2 request for an image this node lacks may pull it, with this node's credentials
+   * (`--mirror-pull`). @default false: such a request is answered 404 MANIFEST_UNKNOWN.
+   */
+  mirrorPull?: boolean
   /** @default CLAIM_SETTLE_MS */
   claimSettleMs?: number
 }

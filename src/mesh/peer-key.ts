@@ -1,8 +1,9 @@
 // The node's Ed25519 identity: created once (mode 0600) so the peer id stays the same across restarts.
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { PeerKeyInvalidError } from '../errors.js'
+import { createFileAtomically } from '../util/atomic-file.js'
 
 export const PEER_KEY_FILE = 'peer.key'
 
@@ -17,7 +18,14 @@ export async function loadOrCreatePeerKey(path: string): Promise<PrivateKey> {
   }
   if (bytes === undefined) {
     const key = await generateKeyPair('Ed25519')
-    await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })
+    try {
+      // Whole or not at all: a key file cut short by a crash (or a full disk) would stop every later start.
+      await createFileAtomically(path, privateKeyToProtobuf(key))
+    } catch (err) {
+      // Another process created it meanwhile: that key is the node's identity, not ours.
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreatePeerKey(path)
+      throw err
+    }
     return key
   }
   let key: PrivateKey

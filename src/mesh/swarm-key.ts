@@ -1,9 +1,10 @@
 // The swarm key (libp2p private network pre-shared key): load a given one, or create one in the data directory.
 import { createHash } from 'node:crypto'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKey } from '@libp2p/pnet'
 import { SwarmKeyInvalidError } from '../errors.js'
+import { createFileAtomically } from '../util/atomic-file.js'
 
 const SWARM_KEY_FORMAT = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n([0-9a-fA-F]{64})\s*$/
 
@@ -60,7 +61,8 @@ export async function loadOrCreateSwarmKey(dataDir: string, explicitPath?: strin
   if (exists) return loadSwarmKey(path)
   const bytes = new Uint8Array(95)
   generateKey(bytes)
-  // 'wx' fails if another process created the key in the meantime, rather than overwriting it.
-  await writeFile(path, bytes, { mode: 0o600, flag: 'wx' })
+  // Whole or not at all (a key cut short would stop every later start), mode 0600 from its first byte, and
+  // never over a key another process created in the meantime (that fails with EEXIST).
+  await createFileAtomically(path, bytes)
   return { ...parseSwarmKey(new TextDecoder().decode(bytes), path), path, created: true }
 }

@@ -52,6 +52,11 @@ describe('resolveDaemonConfig', () => {
     expect(config.api.httpPort).toBe(0)
   })
 
+  it('lets the /v2 mirror pull images only with --mirror-pull', () => {
+    expect(resolveDaemonConfig({ name: 'n1' }, {}).layers.mirrorPull).toBe(false)
+    expect(resolveDaemonConfig({ name: 'n1', mirrorPull: true }, {}).layers.mirrorPull).toBe(true)
+  })
+
   it.each([
     [{ name: 'has space' }],
     [{ name: '' }],

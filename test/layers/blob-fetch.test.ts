@@ -257,10 +257,9 @@ describe('fetching a blob across routes', () => {
   it('gives up after repeated failures that make no progress, leaving no partial blob', async () => {
     const bytes = randomBytes(MiB)
     const digest = digestOf(bytes)
-    // A claimant that is gone: every connection is refused.
-    const gone = { ...upstream.endpoint, peer: 'gone' }
-    await upstream.server.stop()
-    const { sources, asked } = testSources({ claimant: () => gone })
+    // A claimant that answers but cannot help: it holds only a ranged write of the blob, never served.
+    await upstream.store.beginWrite(digest, bytes.length, { ranged: true })
+    const { sources, asked } = testSources({ claimant: () => upstream.endpoint })
     const fetch = startFetch(relay, sources, { digest, size: bytes.length })
     await expect(fetch.done).rejects.toMatchObject({ code: 'SHOAL_PULL_FAILED' })
     expect(asked.joins).toBe(8)
@@ -302,6 +301,39 @@ describe('resuming a blob from the origin', () => {
     expect(proxy.blobGets.get(layer.digest)).toBe(2)
     expect(proxy.blobBytes()).toBe(layer.size)
     expect(fetch.tally).toEqual({ origin: layer.size, peers: 0, local: 0 })
+  })
+
+  it('asks a claimant that gives no answer once, then claims the blob and fetches it from the origin', async () => {
+    const layer = image.layers[1]! as { digest: Digest; size: number }
+    const before = proxy.blobGets.get(layer.digest) ?? 0
+    // A claimant whose blob channel is gone: every connection to it is refused.
+    const gone = await startPeer('gone')
+    await stopPeer(gone)
+    const claims: Array<string[]> = []
+    const { sources, asked } = testSources({ claimant: () => gone.endpoint })
+    sources.claim = async (_digest, _size, avoid) => {
+      claims.push([...avoid])
+      return true
+    }
+    const fresh = await startPeer('fresh')
+    try {
+      const fetch = startFetch(
+        fresh,
+        sources,
+        layer,
+        new RegistryClient(RegistryConfig.empty(), silent),
+        parseReference(origin.ref),
+      )
+      await fetch.done
+      expect(fresh.store.has(layer.digest)).toBe(true)
+      // One try of the dead claimant, then a claim that leaves it out, and one fetch from the origin.
+      expect(asked.joins).toBe(1)
+      expect(claims).toEqual([['gone']])
+      expect(proxy.blobGets.get(layer.digest)).toBe(before + 1)
+      expect(fetch.tally).toEqual({ origin: layer.size, peers: 0, local: 0 })
+    } finally {
+      await stopPeer(fresh)
+    }
   })
 
   it('gives way to a node fetching the blob under an earlier claim, and relays the rest from it', async () => {

@@ -19,7 +19,8 @@ describe('images into the real Docker engine', () => {
     dockerd = await startDockerd()
     withDocker = await startNode({ name: 'dock', dockerSocket: dockerd.socket })
     nodes.push(withDocker)
-    mirror = await startNode({ name: 'mirror', join: withDocker })
+    // --mirror-pull: the mirror node pulls (through the mesh) an image it does not hold yet.
+    mirror = await startNode({ name: 'mirror', join: withDocker, tuning: { layers: { mirrorPull: true } } })
     nodes.push(mirror)
   }, 120_000)
   afterAll(async () => {

@@ -1,7 +1,7 @@
 // The read-only registry mirror on the HTTP port: GET/HEAD /v2/, manifests and blobs, resolved through the mesh.
 import type { ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
-import { asShoalError, BlobNotFoundError, ManifestNotFoundError } from '../../errors.js'
+import { asShoalError, BlobNotFoundError, ManifestNotFoundError, MirrorBusyError } from '../../errors.js'
 import { parseDigest } from '../../layers/index.js'
 import type { ApiContext } from '../context.js'
 import type { Route, RouteContext } from '../router.js'
@@ -16,12 +16,43 @@ function registryError(res: ServerResponse, status: number, code: string, messag
 
 const API_VERSION = { 'docker-distribution-api-version': 'registry/2.0' }
 
+/**
+ * Manifest and blob requests served at once; beyond this the mirror answers 429 TOOMANYREQUESTS until one
+ * ends. Each holds a file open and a socket busy (with --mirror-pull, perhaps a pull): Docker downloads three
+ * layers at a time per client, so 32 serves ten clients at once and keeps a flood from taking every descriptor.
+ */
+export const MAX_MIRROR_REQUESTS = 32
+
+/** A blob download whose client takes no bytes for this long is ended, so it gives its place back. */
+export const MIRROR_STALL_MS = 30_000
+
+/** The distribution API's codes for shoal's errors that clients act on. */
+const REGISTRY_CODES: ReadonlyMap<string, string> = new Map([
+  [ManifestNotFoundError.code, 'MANIFEST_UNKNOWN'],
+  [BlobNotFoundError.code, 'BLOB_UNKNOWN'],
+  [MirrorBusyError.code, 'TOOMANYREQUESTS'],
+])
+
 export function registryRoutes(ctx: ApiContext): Route[] {
   const base = ({ req, res }: RouteContext): void => {
     res.writeHead(200, { ...API_VERSION, 'content-type': 'application/json', 'content-length': 2 })
     res.end(req.method === 'HEAD' ? undefined : '{}')
   }
-  const content = (routeCtx: RouteContext): Promise<void> => serveContent(ctx, routeCtx)
+  let inFlight = 0
+  const content = async (routeCtx: RouteContext): Promise<void> => {
+    if (inFlight >= MAX_MIRROR_REQUESTS) {
+      const busy = new MirrorBusyError(`the mirror is serving ${MAX_MIRROR_REQUESTS} requests; retry shortly`)
+      routeCtx.res.setHeader('retry-after', '1')
+      registryError(routeCtx.res, statusOf(busy), REGISTRY_CODES.get(busy.code) ?? busy.code, busy.message)
+      return
+    }
+    inFlight++
+    try {
+      await serveContent(ctx, routeCtx)
+    } finally {
+      inFlight--
+    }
+  }
   return [
     { method: 'GET', path: '/v2', handle: base },
     { method: 'HEAD', path: '/v2', handle: base },
@@ -59,16 +90,18 @@ async function serveContent(ctx: ApiContext, { req, res, params }: RouteContext)
       'content-length': blob.size,
       'docker-content-digest': digest,
     })
-    if (head) res.end()
-    else await pipeline(ctx.layers.store.read(digest), res)
+    if (head) {
+      res.end()
+      return
+    }
+    res.setTimeout(MIRROR_STALL_MS, () => res.destroy())
+    await pipeline(ctx.layers.store.read(digest), res)
   } catch (err) {
     const error = asShoalError(err)
     if (res.headersSent) {
       res.destroy(error)
       return
     }
-    if (error.code === ManifestNotFoundError.code) registryError(res, 404, 'MANIFEST_UNKNOWN', error.message)
-    else if (error.code === BlobNotFoundError.code) registryError(res, 404, 'BLOB_UNKNOWN', error.message)
-    else registryError(res, statusOf(error), error.code, error.message)
+    registryError(res, statusOf(error), REGISTRY_CODES.get(error.code) ?? error.code, error.message)
   }
 }
