@@ -299,7 +299,12 @@ export class JobBook {
     const touched = this.forgetBatch(key, (id) => {
       if (this.specs.get(id)?.batch !== key) return
       this.specs.delete(id)
-      if (record?.deleted === true) this.rememberCollected(id)
+      if (record?.deleted !== true) return
+      // Collected: its assignment and reports go with it, even where their batches still hold live jobs
+      // (a batch made in one scheduling pass can mix jobs collected at different times).
+      this.rememberCollected(id)
+      this.assignments.delete(id)
+      this.runs.delete(id)
     })
     if (record?.value != null) {
       const ids = record.value.specs.map((spec) => spec.id)

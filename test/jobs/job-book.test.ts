@@ -1,0 +1,91 @@
+// The job book's collection: a job collected takes its assignment and reports with it, even from shared batches.
+import { afterEach, describe, expect, it } from 'vitest'
+import { COORDINATOR_LEASE_ID, coordinatorKinds, leaseFence, leaseKind } from '../../src/coordinator/index.js'
+import { JobBook } from '../../src/jobs/job-book.js'
+import { type AssignValue, jobKinds } from '../../src/jobs/records.js'
+import { prepareSubmission } from '../../src/jobs/submit.js'
+import { type LocalState, localState } from '../helpers/local-state.js'
+
+const opened: LocalState[] = []
+afterEach(async () => {
+  for (const local of opened.splice(0)) await local.close()
+})
+
+async function bookWithLease(): Promise<{ local: LocalState; book: JobBook }> {
+  const local = await localState([...coordinatorKinds, ...jobKinds], leaseFence)
+  opened.push(local)
+  const { state, identity } = local
+  const now = Date.now()
+  await state.kind(leaseKind).put(
+    COORDINATOR_LEASE_ID,
+    {
+      holder: identity.peerId,
+      holderName: 'self',
+      term: 1,
+      claim: state.clockNow(),
+      since: now,
+      expiresAt: now + 3_000,
+      durationMs: 3_000,
+    },
+    { term: 1 },
+  )
+  const book = new JobBook(state)
+  book.start()
+  return { local, book }
+}
+
+async function submitOne(local: LocalState, book: JobBook, submissionId: string): Promise<string> {
+  const submission = await prepareSubmission([{ driver: 'exec', command: ['true'], submissionId }], {
+    now: Date.now(),
+    submittedBy: local.identity.peerId,
+    exists: (id) => book.has(id),
+  })
+  await local.state.write(book.specWrites(submission.fresh))
+  return submission.fresh[0]!.id
+}
+
+function assigned(node: string): AssignValue {
+  const at = Date.now()
+  return {
+    attempt: 1,
+    generation: 0,
+    phase: 'assigned',
+    node,
+    outcome: null,
+    reason: null,
+    failures: 0,
+    retryAt: null,
+    at,
+  }
+}
+
+describe('job book collection', () => {
+  it('drops a collected job’s assignment from a batch it shares with a live job, and frees the batch later', async () => {
+    const { local, book } = await bookWithLease()
+    const self = local.identity.peerId
+    // Two submissions, one scheduling pass: one assignment batch holds both jobs.
+    const first = await submitOne(local, book, 'first')
+    const second = await submitOne(local, book, 'second')
+    const assignments = book.assignmentWrites([
+      [first, assigned(self)],
+      [second, assigned(self)],
+    ])
+    expect(assignments).toHaveLength(1)
+    await local.state.write(assignments.map((write) => ({ ...write, term: 1 })))
+    expect(book.assignment(first)?.node).toBe(self)
+
+    // The first is collected alone: its spec batch goes, the shared assignment batch stays for the second.
+    const early = book.garbage(new Set([first]))
+    expect(early.jobs).toBe(1)
+    expect(early.fenced).toHaveLength(0)
+    await local.state.write(early.plain)
+    expect(book.has(first)).toBe(false)
+    expect(book.assignment(first)).toBeUndefined()
+    expect(book.assignment(second)?.node).toBe(self)
+
+    // Once the second goes too, nothing keeps the shared batch: it is deleted with it.
+    const late = book.garbage(new Set([second]))
+    expect(late.jobs).toBe(1)
+    expect(late.fenced).toHaveLength(1)
+  })
+})
