@@ -3,7 +3,6 @@
 import '../src/polyfill.js'
 import { Command } from 'commander'
 import { resolveDataDir } from '../src/daemon/data-dir.js'
-import { DaemonUnreachableError, ShoalError } from '../src/errors.js'
 import { JOB_STATES } from '../src/jobs/states.js'
 import { VERSION } from '../src/version.js'
 import { createClient } from './client.js'
@@ -20,21 +19,22 @@ import {
 } from './commands/job.js'
 import { nodeListCommand, nodeShowCommand } from './commands/node.js'
 import { statusCommand } from './commands/status.js'
-
-/** Exit codes: 0 ok; 1 an error (bad input, or one the daemon reported); 2 no daemon to talk to. */
-const EXIT_ERROR = 1
-const EXIT_NO_DAEMON = 2
+import { completionScript, SHELLS } from './completion.js'
+import { EXIT, reportError } from './exit.js'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
+const DATA_DIR_HELP = 'data directory of the daemon to use (default: $SHOAL_DATA_DIR or ~/.local/share/shoal)'
+
+// Errors are reported by reportError, in the one style of every other error; options are positional, so a
+// command's own flags (`job submit --exec ls -la`) pass through without `--`.
 const program = new Command('shoal')
   .description('shoal: a peer-to-peer cluster daemon with no central server')
   .version(VERSION)
-  .option(
-    '--data-dir <dir>',
-    'data directory of the daemon to use (default: $SHOAL_DATA_DIR or ~/.local/share/shoal)',
-  )
-  .showHelpAfterError()
+  .option('--data-dir <dir>', DATA_DIR_HELP)
+  .enablePositionalOptions()
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined })
 
 function client(command: Command) {
   return createClient(resolveDataDir(command.optsWithGlobals<{ dataDir?: string }>().dataDir))
@@ -90,9 +90,21 @@ program
     'let a /v2 request for an image this node lacks pull it, with this node’s credentials (default: off, 404)',
   )
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
-  .action(async (options, command: Command) => {
+  .option(
+    '--log-format <format>',
+    'auto (readable on a terminal, JSON otherwise), pretty or json (default: auto)',
+  )
+  .option(
+    '--config <file>',
+    'YAML or JSON file whose keys are these flags without "--" (flags given here win)',
+  )
+  .action(async (options: { config?: string }, command: Command) => {
+    if (options.config !== undefined) {
+      const { applyConfigFile } = await import('./config-file.js')
+      applyConfigFile(command, options.config)
+    }
     const globals = command.optsWithGlobals<{ dataDir?: string }>()
-    await daemonCommand({ ...options, dataDir: globals.dataDir })
+    await daemonCommand({ ...command.opts(), dataDir: globals.dataDir })
   })
 
 program
@@ -143,6 +155,7 @@ node
   .command('list')
   .description('list nodes (alive and suspect; --all adds dead and left)')
   .option('--all', 'include dead and left nodes')
+  .option('-q, --quiet', 'only peer ids, one per line')
   .option('--json', 'print JSON (see README: node list --json)')
   .action((options, command: Command) => nodeListCommand(client(command), options))
 node
@@ -155,8 +168,12 @@ node
 const job = program.command('job').description('jobs run anywhere in the mesh')
 job
   .command('submit')
-  .description('submit a job: --exec -- CMD… (a process) or --image REF -- CMD… (a container); prints its id')
-  .argument('[command...]', 'the command, after --')
+  .description('submit a job: --exec CMD… (a process) or --image REF CMD… (a container); prints its id')
+  .argument(
+    '[command...]',
+    'the command and its arguments (flags after it are its own; `--` before it is optional)',
+  )
+  .passThroughOptions()
   .option('-f, --file <file>', 'submit a JSON array of job specs from a file (- for stdin)')
   .option('--name <name>', 'job name (default: the command)')
   .option('--tag <k=v>', 'tag, repeatable', collect, [])
@@ -177,15 +194,20 @@ job
   .option('--network <mode>', 'container network (default: none)')
   .option('--priority <n>', 'higher runs first (default: 0)')
   .option('--submission-id <id>', 'idempotency key: the same id always yields the same job')
+  .option('--wait', 'wait for it to finish; exit 0 only if it succeeded')
+  .option('--follow', 'print its output while it runs, then exit with its exit code')
   .option('--json', 'print the job as JSON')
   .action((command: string[], options, cmd: Command) => jobSubmitCommand(client(cmd), command, options))
 job
   .command('list')
-  .description('jobs, newest first')
-  .option('--state <state>', JOB_STATES.join(', '))
+  .description('jobs, newest first, 50 at a time (--limit, --all)')
+  .option('--state <states>', `only jobs in these states, comma-separated: ${JOB_STATES.join(', ')}`)
+  .option('--name <text>', 'only jobs whose name contains this text')
   .option('--tag <k=v>', 'only jobs with this tag, repeatable', collect, [])
   .option('--node <id-or-name>', 'only jobs on this node')
-  .option('--limit <n>', 'at most this many')
+  .option('--limit <n>', 'at most this many (default: 50)')
+  .option('--all', 'every matching job')
+  .option('-q, --quiet', 'only ids, one per line')
   .option('--json', 'print JSON')
   .action((options, cmd: Command) => jobListCommand(client(cmd), options))
 job
@@ -229,15 +251,42 @@ program
     (await import('./commands/web.js')).webCommand(client(command), options),
   )
 
+program
+  .command('install-service')
+  .description(
+    'write a systemd unit that runs this shoal as a system daemon (then: systemctl enable --now shoal)',
+  )
+  .option('--config <file>', 'a config file the unit passes to the daemon')
+  .option('--user <name>', 'user the daemon runs as (Docker needs root or the docker group)', 'root')
+  .option('--unit-dir <dir>', 'where to write shoal.service', '/etc/systemd/system')
+  .option('--print', 'print the unit instead of writing it')
+  .action(async (options, command: Command) => {
+    const { installServiceCommand, SYSTEM_DATA_DIR } = await import('./commands/install-service.js')
+    const dataDir = command.optsWithGlobals<{ dataDir?: string }>().dataDir ?? SYSTEM_DATA_DIR
+    await installServiceCommand({ ...options, dataDir })
+  })
+
+program
+  .command('completion')
+  .description(`print a shell completion script: source <(shoal completion bash)`)
+  .argument('<shell>', SHELLS.join(' or '))
+  .action((shell: string) => {
+    process.stdout.write(completionScript(program, shell))
+  })
+
+addDataDirToEveryCommand(program)
+
+/** Every command that talks to a daemon takes --data-dir itself, so it shows in its help and goes anywhere. */
+function addDataDirToEveryCommand(command: Command): void {
+  for (const sub of command.commands) {
+    if (sub.commands.length > 0) addDataDirToEveryCommand(sub)
+    else if (sub.name() !== 'completion') sub.option('--data-dir <dir>', DATA_DIR_HELP)
+  }
+}
+
 try {
   await program.parseAsync()
 } catch (err) {
-  if (err instanceof ShoalError) {
-    const hint = err instanceof DaemonUnreachableError ? ' (start one with "shoal daemon")' : ''
-    console.error(`shoal: ${err.message}${hint} [${err.code}]`)
-    process.exitCode = err instanceof DaemonUnreachableError ? EXIT_NO_DAEMON : EXIT_ERROR
-  } else {
-    console.error(`shoal: ${(err as Error).message}`)
-    process.exitCode = EXIT_ERROR
-  }
+  process.exitCode = reportError(err)
 }
+if (process.exitCode === undefined) process.exitCode = EXIT.ok

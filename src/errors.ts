@@ -28,6 +28,17 @@ export type ShoalErrorClass = {
 
 // Configuration and start-up
 
+/** The command line itself is wrong: an unknown command or option, a missing argument (exit code 2). */
+export class UsageError extends ShoalError {
+  static override readonly name = 'UsageError'
+  static readonly code = 'SHOAL_USAGE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(UsageError.code, message, options)
+    this.name = 'UsageError'
+  }
+}
+
 /** A command-line flag, or a file one names, has a value shoal cannot use. */
 export class InvalidFlagError extends ShoalError {
   static override readonly name = 'InvalidFlagError'

@@ -1,5 +1,7 @@
 // Structured logging: one pino root per daemon, one named child per part (`shoal:state`, `shoal:mesh`, …).
-import { type LevelWithSilent, type Logger, pino } from 'pino'
+import { isatty } from 'node:tty'
+import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino'
+import pretty from 'pino-pretty'
 
 export type { Logger }
 
@@ -13,6 +15,10 @@ export const LOG_LEVELS: readonly LevelWithSilent[] = [
   'silent',
 ]
 
+/** `auto`: readable lines on a terminal, JSON lines otherwise (a file, a pipe, journald). */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
+
 export interface LoggerInit {
   /** @default 'info' */
   level?: LevelWithSilent
@@ -20,18 +26,33 @@ export interface LoggerInit {
   fd?: number
   /** Fields added to every line, such as the daemon's short peer id in multi-node tests. */
   base?: Record<string, unknown>
+  /** @default 'json' */
+  format?: LogFormat
 }
 
 export function createRootLogger(init: LoggerInit = {}): Logger {
+  const fd = init.fd ?? 2
   return pino(
     {
       level: init.level ?? 'info',
       base: { pid: process.pid, ...init.base },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    // Synchronous so that the last lines before exit are never lost.
-    pino.destination({ dest: init.fd ?? 2, sync: true }),
+    destination(fd, init.format ?? 'json'),
   )
+}
+
+/** Synchronous either way, so that the last lines before exit are never lost. */
+function destination(fd: number, format: LogFormat): DestinationStream {
+  const readable = format === 'pretty' || (format === 'auto' && isatty(fd))
+  if (!readable) return pino.destination({ dest: fd, sync: true })
+  return pretty({
+    destination: fd,
+    sync: true,
+    colorize: isatty(fd),
+    ignore: 'pid,hostname',
+    translateTime: 'SYS:HH:MM:ss.l',
+  })
 }
 
 /** A named logger for one part of the daemon. */

@@ -1,5 +1,7 @@
 // `shoal daemon`: runs one daemon in the foreground until SIGINT or SIGTERM, then stops it cleanly.
 import type { DaemonFlags } from '../../src/daemon/index.js'
+import { InvalidFlagError } from '../../src/errors.js'
+import type { LogFormat } from '../../src/logger.js'
 
 /** A stop that takes longer than this is abandoned with exit code 1. */
 const STOP_TIMEOUT_MS = 15_000
@@ -7,9 +9,9 @@ const STOP_TIMEOUT_MS = 15_000
 export async function daemonCommand(flags: DaemonFlags): Promise<void> {
   // Loaded here, not at the top, so that every other command starts without libp2p, LevelDB or dockerode.
   const { Daemon, resolveDaemonConfig } = await import('../../src/daemon/index.js')
-  const { createRootLogger } = await import('../../src/logger.js')
+  const { createRootLogger, LOG_FORMATS } = await import('../../src/logger.js')
   const config = resolveDaemonConfig(flags)
-  const logger = createRootLogger({ level: config.logLevel })
+  const logger = createRootLogger({ level: config.logLevel, format: logFormat(flags.logFormat, LOG_FORMATS) })
   process.on('unhandledRejection', (reason) => {
     logger.error({ err: reason }, 'unhandled promise rejection (the daemon keeps running)')
   })
@@ -42,4 +44,10 @@ export async function daemonCommand(flags: DaemonFlags): Promise<void> {
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
   })
+}
+
+function logFormat(flag: string | undefined, formats: readonly LogFormat[]): LogFormat {
+  const format = flag ?? process.env.SHOAL_LOG_FORMAT ?? 'auto'
+  if ((formats as readonly string[]).includes(format)) return format as LogFormat
+  throw new InvalidFlagError(`--log-format must be one of ${formats.join(', ')}, got "${format}"`)
 }

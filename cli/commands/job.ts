@@ -1,8 +1,14 @@
 // `shoal job submit|list|show|logs|cancel|retry|wait`: jobs run anywhere in the mesh, asked of the local daemon.
 import { readFile } from 'node:fs/promises'
+import { setTimeout } from 'node:timers/promises'
 import type { JobInput, JobView, WaitResult } from '../../src/api/types.js'
-import { InvalidFlagError, JobsUnsuccessfulError, WaitTimeoutError } from '../../src/errors.js'
-import { isFinal } from '../../src/jobs/states.js'
+import {
+  DaemonUnreachableError,
+  InvalidFlagError,
+  JobsUnsuccessfulError,
+  WaitTimeoutError,
+} from '../../src/errors.js'
+import { isFinal, JOB_STATES } from '../../src/jobs/states.js'
 import { parseDuration, parseLabels } from '../../src/util/parse.js'
 import type { ApiClient } from '../client.js'
 import { ago, labels, table } from '../format.js'
@@ -28,6 +34,8 @@ export interface SubmitOptions {
   submissionId?: string
   image?: string
   exec?: boolean
+  wait?: boolean
+  follow?: boolean
   json?: boolean
 }
 
@@ -38,13 +46,62 @@ export async function jobSubmitCommand(
 ): Promise<void> {
   if (options.file !== undefined) {
     const specs = await readSpecs(options.file)
-    const result = await client.post<{ jobs: JobView[]; created: number }>('/v1/jobs', specs)
+    const result = await submit<{ jobs: JobView[]; created: number }>(client, specs)
     if (options.json === true) console.log(JSON.stringify(result.jobs, null, 2))
     else console.log(result.jobs.map((job) => job.id).join('\n'))
+    if (options.follow === true || options.wait === true) {
+      await jobWaitCommand(
+        client,
+        result.jobs.map((job) => job.id),
+        { json: false },
+      )
+    }
     return
   }
-  const job = await client.post<JobView>('/v1/jobs', specFromFlags(command, options))
+  const job = await submit<JobView>(client, specFromFlags(command, options))
+  if (options.follow === true) {
+    // The output is the job's own: its id goes to stderr, its exit code becomes the CLI's.
+    console.error(job.id)
+    if (await started(client, job.id)) await jobLogsCommand(client, job.id, { follow: true })
+    const [done] = (
+      await client.post<WaitResult>('/v1/jobs/wait', { ids: [job.id], timeoutMs: WAIT_FOREVER_MS })
+    ).jobs
+    if (done!.state !== 'succeeded') {
+      console.error(`shoal: job ${job.id} ${done!.state}${done!.reason === null ? '' : ` (${done!.reason})`}`)
+      process.exitCode = done!.exitCode !== null && done!.exitCode > 0 ? done!.exitCode : 1
+    }
+    return
+  }
   console.log(options.json === true ? JSON.stringify(job, null, 2) : job.id)
+  if (options.wait === true) await jobWaitCommand(client, [job.id], { json: false })
+}
+
+/** Waits until the job has started (true) or ended without running (false): its log exists from its start. */
+async function started(client: ApiClient, id: string): Promise<boolean> {
+  for (;;) {
+    const view = await client.get<JobView>(`/v1/jobs/${encodeURIComponent(id)}`)
+    if (view.startedAt !== null) return true
+    if (isFinal(view.state)) return false
+    await setTimeout(START_POLL_MS)
+  }
+}
+
+/**
+ * Posts specs; with no daemon to ask, checks them here first, so that a malformed spec says what is wrong with it
+ * (the same code the daemon gives) rather than only that no daemon runs.
+ */
+async function submit<T>(client: ApiClient, specs: unknown): Promise<T> {
+  try {
+    return await client.post<T>('/v1/jobs', specs)
+  } catch (err) {
+    if (!(err instanceof DaemonUnreachableError)) throw err
+    const { normaliseJob } = await import('../../src/jobs/spec.js')
+    const list = Array.isArray(specs) ? specs : [specs]
+    for (const [index, spec] of list.entries()) {
+      normaliseJob(spec, list.length === 1 ? 'job' : `job ${index}`, { now: Date.now(), submittedBy: 'cli' })
+    }
+    throw err
+  }
 }
 
 async function readSpecs(file: string): Promise<unknown[]> {
@@ -120,25 +177,53 @@ function specFromFlags(command: string[], options: SubmitOptions): JobInput {
   return JSON.parse(JSON.stringify(spec)) as JobInput
 }
 
+/** A listing shows this many jobs unless asked for more (`--limit`, `--all`). */
+const DEFAULT_LIST_LIMIT = 50
+
 export async function jobListCommand(
   client: ApiClient,
-  options: { state?: string; tag: string[]; node?: string; limit?: string; json?: boolean },
+  options: {
+    state?: string
+    name?: string
+    tag: string[]
+    node?: string
+    limit?: string
+    all?: boolean
+    quiet?: boolean
+    json?: boolean
+  },
 ): Promise<void> {
   const query = new URLSearchParams()
-  if (options.state !== undefined) query.set('state', options.state)
+  if (options.state !== undefined) {
+    const states = options.state.split(',').filter((state) => state !== '')
+    const unknown = states.find((state) => !(JOB_STATES as readonly string[]).includes(state))
+    if (unknown !== undefined) {
+      throw new InvalidFlagError(`--state must be among ${JOB_STATES.join(', ')}; got "${unknown}"`)
+    }
+    query.set('state', states.join(','))
+  }
+  if (options.name !== undefined) query.set('name', options.name)
   for (const tag of options.tag) query.append('tag', tag)
   if (options.node !== undefined) query.set('node', options.node)
-  if (options.limit !== undefined) query.set('limit', options.limit)
-  const text = query.toString()
-  const { jobs, total } = await client.get<{ jobs: JobView[]; total: number }>(
-    `/v1/jobs${text ? `?${text}` : ''}`,
-  )
+  if (options.limit !== undefined && options.all === true) {
+    throw new InvalidFlagError('give --limit N or --all, not both')
+  }
+  if (options.limit !== undefined && !/^\d+$/.test(options.limit)) {
+    throw new InvalidFlagError(`--limit expects a whole number, got "${options.limit}"`)
+  }
+  if (options.all !== true) query.set('limit', options.limit ?? String(DEFAULT_LIST_LIMIT))
+  const filtered = [...query.keys()].some((key) => key !== 'limit')
+  const { jobs, total } = await client.get<{ jobs: JobView[]; total: number }>(`/v1/jobs?${query}`)
   if (options.json === true) {
     console.log(JSON.stringify(jobs, null, 2))
     return
   }
+  if (options.quiet === true) {
+    for (const job of jobs) console.log(job.id)
+    return
+  }
   if (total === 0) {
-    console.log(text ? 'no jobs match' : 'no jobs yet: shoal job submit --exec -- echo hello')
+    console.log(filtered ? 'no jobs match' : 'no jobs yet: shoal job submit --exec echo hello')
     return
   }
   const rows = jobs.map((job) => [
@@ -152,7 +237,7 @@ export async function jobListCommand(
     truncate(job.reason ?? '', 60),
   ])
   console.log(table(['ID', 'NAME', 'STATE', 'NODE', 'ATTEMPT', 'EXIT', 'WHEN', 'REASON'], rows))
-  if (jobs.length < total) console.log(`(${jobs.length} of ${total} shown)`)
+  if (jobs.length < total) console.log(`(${jobs.length} of ${total} shown: --limit N or --all for more)`)
 }
 
 export async function jobShowCommand(
@@ -216,6 +301,12 @@ export async function jobActionCommand(
   else for (const job of views) console.log(`${job.id} ${job.state}`)
 }
 
+/** How often `--follow` asks whether its job has started. */
+const START_POLL_MS = 200
+
+/** Long enough to mean "until it ends" (the daemon bounds waits to a week). */
+const WAIT_FOREVER_MS = 7 * 24 * 3_600_000
+
 /** Exit status 0 only if every job succeeded. */
 export async function jobWaitCommand(
   client: ApiClient,
@@ -223,7 +314,7 @@ export async function jobWaitCommand(
   options: { timeout?: string; json?: boolean },
 ): Promise<void> {
   const timeoutMs =
-    options.timeout === undefined ? 7 * 24 * 3_600_000 : parseDuration(options.timeout, '--timeout')
+    options.timeout === undefined ? WAIT_FOREVER_MS : parseDuration(options.timeout, '--timeout')
   const result = await client.post<WaitResult>('/v1/jobs/wait', { ids: refs, timeoutMs })
   if (options.json === true) console.log(JSON.stringify(result.jobs, null, 2))
   else {

@@ -5,11 +5,15 @@ import { ago, bytes, labels, shortId, table } from '../format.js'
 
 export async function nodeListCommand(
   client: ApiClient,
-  options: { all?: boolean; json?: boolean },
+  options: { all?: boolean; quiet?: boolean; json?: boolean },
 ): Promise<void> {
   const nodes = await client.get<NodeView[]>(`/v1/nodes${options.all === true ? '?all=1' : ''}`)
   if (options.json === true) {
     console.log(JSON.stringify(nodes, null, 2))
+    return
+  }
+  if (options.quiet === true) {
+    for (const node of nodes) console.log(node.id)
     return
   }
   if (nodes.length === 0) {

@@ -72,6 +72,8 @@ export interface DaemonFlags {
   mirrorUpstream?: string
   mirrorPull?: boolean
   logLevel?: string
+  /** auto | pretty | json: read by `shoal daemon` itself, which makes the logger. */
+  logFormat?: string
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/

@@ -213,12 +213,13 @@ export class Jobs extends EventEmitter<JobEvents> {
     const counts = Object.fromEntries(JOB_STATES.map((name) => [name, 0])) as Record<JobState, number>
     for (const spec of this.book.allSpecs()) {
       if (tags.some(([key, value]) => spec.tags[key] !== value)) continue
+      if (query.name !== undefined && !spec.name.includes(query.name)) continue
       const records = this.book.read(spec.id)
       if (records === undefined) continue
       const derived = deriveState(records)
       if (query.node !== undefined && derived.node !== query.node) continue
       counts[derived.state]++
-      if (query.state !== undefined && derived.state !== query.state) continue
+      if (query.states !== undefined && !query.states.includes(derived.state)) continue
       matched.push({ spec, derived })
     }
     matched.sort((a, b) => b.spec.createdAt - a.spec.createdAt || (a.spec.id < b.spec.id ? -1 : 1))

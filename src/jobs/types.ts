@@ -41,7 +41,10 @@ export interface JobView {
 }
 
 export interface JobListQuery {
-  state?: JobState
+  /** Jobs in any of these states. */
+  states?: readonly JobState[]
+  /** Jobs whose name contains this text. */
+  name?: string
   tags?: Record<string, string>
   /** Peer id. */
   node?: string

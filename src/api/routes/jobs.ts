@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { asShoalError, BadRequestError } from '../../errors.js'
 import { type JobListQuery, jobConstants } from '../../jobs/index.js'
-import { isJobState, JOB_STATES } from '../../jobs/states.js'
+import { isJobState, JOB_STATES, type JobState } from '../../jobs/states.js'
 import { parseLabel } from '../../util/parse.js'
 import type { ApiContext } from '../context.js'
 import { nodeParam, queryFlag, readJson, sendJson } from '../http.js'
@@ -107,13 +107,19 @@ export function jobRoutes(ctx: ApiContext): Route[] {
 
 function listQuery(ctx: ApiContext, url: URL): JobListQuery {
   const query: JobListQuery = {}
-  const state = url.searchParams.get('state')
-  if (state !== null && state !== '') {
+  // Several states: `state=running,pending` or `state` repeated.
+  const states = url.searchParams
+    .getAll('state')
+    .flatMap((text) => text.split(','))
+    .filter((text) => text !== '')
+  for (const state of states) {
     if (!isJobState(state)) {
       throw new BadRequestError(`state must be one of ${JOB_STATES.join(', ')}; got "${state}"`)
     }
-    query.state = state
   }
+  if (states.length > 0) query.states = states as JobState[]
+  const name = url.searchParams.get('name')
+  if (name !== null && name !== '') query.name = name
   const tags = url.searchParams.getAll('tag')
   if (tags.length > 0) {
     query.tags = {}
