@@ -167,11 +167,11 @@ describe('the CLI and daemon on bad input', () => {
     await removeDir(dir)
   })
 
-  it('with no daemon running, prints one line naming the data directory and exits 2', async () => {
+  it('with no daemon running, prints one line naming the data directory and exits 3', async () => {
     const empty = join(dir, 'nothing-here')
     for (const args of [['status'], ['node', 'list'], ['node', 'show', 'x']]) {
       const result = await runCli([...args, '--data-dir', empty])
-      expect(result.code).toBe(2)
+      expect(result.code).toBe(3)
       expect(result.stdout).toBe('')
       expect(result.stderr.trim().split('\n')).toHaveLength(1)
       expect(result.stderr).toContain(empty)
@@ -182,7 +182,7 @@ describe('the CLI and daemon on bad input', () => {
 
   it('takes the data directory from SHOAL_DATA_DIR too', async () => {
     const result = await runCli(['status'], { env: { SHOAL_DATA_DIR: join(dir, 'from-env') } })
-    expect(result.code).toBe(2)
+    expect(result.code).toBe(3)
     expect(result.stderr).toContain(join(dir, 'from-env'))
   })
 
@@ -193,9 +193,10 @@ describe('the CLI and daemon on bad input', () => {
     [['--name', 'has spaces']],
     [['--log-level', 'chatty']],
     [['--job-retention', 'a while']],
-  ])('refuses daemon flags %j with SHOAL_INVALID_FLAG and exit 1', async (args) => {
+    [['--log-format', 'fancy']],
+  ])('refuses daemon flags %j with SHOAL_INVALID_FLAG and exit 2 (usage)', async (args) => {
     const result = await runCli(['daemon', '--data-dir', join(dir, 'bad-flags'), '--no-mdns', ...args])
-    expect(result.code).toBe(1)
+    expect(result.code).toBe(2)
     expect(result.stderr).toContain('SHOAL_INVALID_FLAG')
     expect(result.stderr).not.toMatch(/\n\s+at /)
   })
