@@ -21,6 +21,7 @@ import { nodeListCommand, nodeShowCommand } from './commands/node.js'
 import { statusCommand } from './commands/status.js'
 import { completionScript, SHELLS } from './completion.js'
 import { EXIT, reportError } from './exit.js'
+import { watchEvery } from './watch.js'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
@@ -156,8 +157,13 @@ node
   .description('list nodes (alive and suspect; --all adds dead and left)')
   .option('--all', 'include dead and left nodes')
   .option('-q, --quiet', 'only peer ids, one per line')
+  .option('-w, --watch', 'print it again every 2 s until Ctrl-C')
   .option('--json', 'print JSON (see README: node list --json)')
-  .action((options, command: Command) => nodeListCommand(client(command), options))
+  .action((options, command: Command) =>
+    options.watch === true
+      ? watchEvery('shoal node list', () => nodeListCommand(client(command), options))
+      : nodeListCommand(client(command), options),
+  )
 node
   .command('show')
   .description('show one node by peer id, name, or the last characters of its id')
@@ -208,8 +214,13 @@ job
   .option('--limit <n>', 'at most this many (default: 50)')
   .option('--all', 'every matching job')
   .option('-q, --quiet', 'only ids, one per line')
+  .option('-w, --watch', 'print it again every 2 s until Ctrl-C')
   .option('--json', 'print JSON')
-  .action((options, cmd: Command) => jobListCommand(client(cmd), options))
+  .action((options, cmd: Command) =>
+    options.watch === true
+      ? watchEvery('shoal job list', () => jobListCommand(client(cmd), options))
+      : jobListCommand(client(cmd), options),
+  )
 job
   .command('show')
   .description('one job')

@@ -315,7 +315,10 @@ export async function jobWaitCommand(
 ): Promise<void> {
   const timeoutMs =
     options.timeout === undefined ? WAIT_FOREVER_MS : parseDuration(options.timeout, '--timeout')
-  const result = await client.post<WaitResult>('/v1/jobs/wait', { ids: refs, timeoutMs })
+  const result =
+    process.stderr.isTTY && options.json !== true
+      ? await waitShowingProgress(client, refs, timeoutMs)
+      : await client.post<WaitResult>('/v1/jobs/wait', { ids: refs, timeoutMs })
   if (options.json === true) console.log(JSON.stringify(result.jobs, null, 2))
   else {
     for (const job of result.jobs) {
@@ -332,6 +335,41 @@ export async function jobWaitCommand(
   const unsuccessful = result.jobs.filter((job) => job.state !== 'succeeded')
   if (unsuccessful.length > 0) {
     throw new JobsUnsuccessfulError(`${unsuccessful.length} of ${result.jobs.length} job(s) did not succeed`)
+  }
+}
+
+/** How long each wait asks for before the progress bar is redrawn. */
+const PROGRESS_ROUND_MS = 1_000
+
+/** The same wait in rounds of a second, with a bar on stderr of how many have finished and how. */
+async function waitShowingProgress(
+  client: ApiClient,
+  refs: string[],
+  timeoutMs: number,
+): Promise<WaitResult> {
+  const { SingleBar, Presets } = await import('cli-progress')
+  const bar = new SingleBar(
+    { format: 'waiting [{bar}] {value}/{total} finished {outcomes}', hideCursor: true, barsize: 30 },
+    Presets.shades_classic,
+  )
+  const deadline = Date.now() + timeoutMs
+  bar.start(refs.length, 0, { outcomes: '' })
+  try {
+    for (;;) {
+      const remaining = deadline - Date.now()
+      const round = await client.post<WaitResult>('/v1/jobs/wait', {
+        ids: refs,
+        timeoutMs: Math.max(0, Math.min(PROGRESS_ROUND_MS, remaining)),
+      })
+      const finished = round.jobs.filter((job) => isFinal(job.state))
+      const byState = new Map<string, number>()
+      for (const job of finished) byState.set(job.state, (byState.get(job.state) ?? 0) + 1)
+      const outcomes = [...byState].map(([state, count]) => `${count} ${state}`).join(', ')
+      bar.update(finished.length, { outcomes: outcomes === '' ? '' : `(${outcomes})` })
+      if (!round.timedOut || remaining <= PROGRESS_ROUND_MS) return round
+    }
+  } finally {
+    bar.stop()
   }
 }
 

@@ -1,12 +1,20 @@
 // The CLI as an operator lives with it: exit codes, one error style, a config file, job verbs, listings, completion.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { JobView, StatusView } from '../../src/api/types.js'
-import { cleanupDaemons, cliJson, type DaemonProcess, runCli, spawnDaemon } from '../helpers/processes.js'
+import {
+  CLI,
+  cleanupDaemons,
+  cliJson,
+  type DaemonProcess,
+  runCli,
+  spawnDaemon,
+} from '../helpers/processes.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait.js'
 
 const exec = promisify(execFile)
 
@@ -236,5 +244,34 @@ describe('a daemon started from a config file, and the job verbs', () => {
     expect(failedOrSucceeded.filter((job) => job.state === 'failed')).toHaveLength(1)
     const nodes = await runCli(['node', 'list', '-q', '--data-dir', daemon.dataDir])
     expect(nodes.stdout.trim()).toBe(daemon.status.peerId)
+  })
+
+  it('shows a progress bar while waiting on a terminal, and only the outcome elsewhere', async () => {
+    const submitted = await runCli(['job', 'submit', '--data-dir', daemon.dataDir, '--exec', 'sleep', '2'])
+    const id = submitted.stdout.trim()
+    // script(1) gives the CLI a pseudo-terminal, as an operator's shell would.
+    const command = [process.execPath, CLI, 'job', 'wait', id, '--data-dir', daemon.dataDir].join(' ')
+    const { stdout } = await exec('script', ['-qec', command, '/dev/null'], { timeout: 30_000 })
+    expect(stdout).toMatch(/waiting \[[█░]+\] 0\/1 finished/)
+    expect(stdout).toMatch(/1\/1 finished \(1 succeeded\)/)
+    expect(stdout).toContain(`${id} succeeded exit 0`)
+    const plain = await runCli(['job', 'wait', id, '--data-dir', daemon.dataDir])
+    expect(plain.stdout).toBe(`${id} succeeded exit 0\n`)
+    expect(plain.stderr).toBe('')
+  })
+
+  it('prints a watched listing again until stopped', async () => {
+    const child = spawn(process.execPath, [CLI, 'node', 'list', '-w', '-q', '--data-dir', daemon.dataDir])
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    await waitFor('two rounds of the listing', () => output.split(daemon.status.peerId).length > 2, {
+      timeoutMs: 15_000,
+    })
+    const exited = new Promise((done) => child.once('exit', done))
+    child.kill('SIGINT')
+    await exited
+    expect(output.startsWith(`${daemon.status.peerId}\n\n${daemon.status.peerId}\n`)).toBe(true)
   })
 })
