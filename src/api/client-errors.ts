@@ -29,16 +29,20 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
   }
   const error = clientErrorOf(err)
   const status = statusOf(error)
-  const body = JSON.stringify({ error: { code: error.code, message: error.message } })
+  const json = JSON.stringify({ error: { code: error.code, message: error.message } })
+  // An answer to HEAD has no body (its client would read one as garbage). The request line is in the packet
+  // node could not parse whenever the request arrived in one piece, as a 431's oversized headers do.
+  const rawPacket = (err as { rawPacket?: unknown }).rawPacket
+  const head = Buffer.isBuffer(rawPacket) && rawPacket.subarray(0, 5).toString('latin1') === 'HEAD '
   // Destroyed once the answer is out, or after a moment if the client does not take it.
   setTimeout(() => socket.destroy(), CLOSE_AFTER_MS).unref()
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'content-type: application/json; charset=utf-8\r\n' +
-      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      `content-length: ${Buffer.byteLength(json)}\r\n` +
       'cache-control: no-store\r\n' +
       'connection: close\r\n\r\n' +
-      body,
+      (head ? '' : json),
     () => socket.destroy(),
   )
 }

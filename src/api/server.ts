@@ -13,6 +13,7 @@ import type { Logger } from 'pino'
 import {
   asShoalError,
   BadHostError,
+  BadRequestError,
   CrossOriginError,
   MethodNotAllowedError,
   NotFoundError,
@@ -92,7 +93,7 @@ export class ApiServer {
 
   async start(): Promise<void> {
     if (this.tcpServer !== undefined) return
-    const tcpServer = createServer(SERVER_OPTIONS, (req, res) => this.dispatch(req, res, true))
+    const tcpServer = createServer(SERVER_OPTIONS, (req, res) => void this.dispatch(req, res, true))
     tcpServer.on('clientError', answerClientError)
     await listen(tcpServer, { host: this.init.httpHost, port: this.init.httpPort })
     this.tcpServer = tcpServer
@@ -101,7 +102,7 @@ export class ApiServer {
     this.tcpUrl = `http://${host}:${address.port}`
 
     // The socket opens last: clients take it answering to mean the daemon is ready, status included.
-    const socketServer = createServer(SERVER_OPTIONS, (req, res) => this.dispatch(req, res, false))
+    const socketServer = createServer(SERVER_OPTIONS, (req, res) => void this.dispatch(req, res, false))
     socketServer.on('clientError', answerClientError)
     await listenOwnerOnly(socketServer, this.init.socketPath)
     this.socketServer = socketServer
@@ -126,8 +127,9 @@ export class ApiServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, remote: boolean): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://shoal.invalid')
+    let url = new URL('http://shoal.invalid/')
     try {
+      url = requestUrl(req)
       if (remote) this.checkRemote(req, url)
       const match = this.router.match(req.method ?? 'GET', url.pathname)
       if (match === undefined) throw new NotFoundError(`no such endpoint: ${req.method} ${url.pathname}`)
@@ -170,5 +172,22 @@ export class ApiServer {
     const a = Buffer.from(given)
     const b = Buffer.from(token)
     return a.length === b.length && timingSafeEqual(a, b)
+  }
+}
+
+/**
+ * The request's URL. Only origin-form targets (`/path?query`) are served: an absolute-form or malformed one
+ * (`http://[`, `//host/x`) is a bad request rather than a URL parsed against some other host.
+ */
+function requestUrl(req: IncomingMessage): URL {
+  const target = req.url ?? '/'
+  if (!target.startsWith('/') || target.startsWith('//')) {
+    throw new BadRequestError(`the request target must be a path, got "${target.slice(0, 100)}"`)
+  }
+  try {
+    return new URL(target, 'http://shoal.invalid')
+  } catch (err) {
+    if (err instanceof TypeError) throw new BadRequestError(`the request target is not a valid path`)
+    throw err
   }
 }

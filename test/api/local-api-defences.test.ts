@@ -70,7 +70,7 @@ describe('the local API on TCP', () => {
 
   it('refuses writes from another origin on TCP, before anything else about them', async () => {
     const host = `127.0.0.1:${port}`
-    const crossOrigin = [
+    const crossOrigin: Array<Record<string, string>> = [
       { host, origin: 'http://evil.example' },
       { host, origin: `http://localhost:${Number(port) + 1}` },
       { host, origin: 'null' },
@@ -84,7 +84,11 @@ describe('the local API on TCP', () => {
       }
     }
     // The page's own origin (and tools that send none) get the usual answer: writes are socket-only.
-    for (const headers of [{ host, origin: `http://${host}`, 'sec-fetch-site': 'same-origin' }, { host }]) {
+    const sameOrigin: Array<Record<string, string>> = [
+      { host, origin: `http://${host}`, 'sec-fetch-site': 'same-origin' },
+      { host },
+    ]
+    for (const headers of sameOrigin) {
       const answer = await apiRequest(tcp, { method: 'POST', path: '/v1/jobs', headers, body: '{}' })
       expectError(answer, 405, 'SHOAL_METHOD_NOT_ALLOWED')
     }
