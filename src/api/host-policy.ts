@@ -55,11 +55,16 @@ export function hostOfHeader(header: string | undefined): string | undefined {
 export class HostPolicy {
   private readonly names: ReadonlySet<string>
 
-  constructor(names: readonly string[]) {
+  /**
+   * `names` must be host names or addresses (the config checks `--http-name`); the listen host counts too when
+   * it is one (a listen address like `0.0.0.0` never appears in a Host a browser sends, so it adds nothing).
+   */
+  constructor(names: readonly string[], listenHost: string) {
     const canonical = names.map((name) => canonicalHost(name))
     if (canonical.some((name) => name === undefined))
       throw new TypeError(`not host names: ${names.join(', ')}`)
-    this.names = new Set(canonical as string[])
+    const listen = canonicalHost(listenHost)
+    this.names = new Set([...(canonical as string[]), ...(listen === undefined ? [] : [listen])])
   }
 
   allows(req: IncomingMessage): boolean {

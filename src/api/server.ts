@@ -84,7 +84,7 @@ export class ApiServer {
     if (!isLoopbackHost(init.httpHost) && (init.token === undefined || init.token.length < 16)) {
       throw new TypeError('an HTTP listener off loopback needs a token of at least 16 characters')
     }
-    this.hosts = new HostPolicy([init.httpHost, ...(init.httpNames ?? [])])
+    this.hosts = new HostPolicy(init.httpNames ?? [], init.httpHost)
   }
 
   get httpUrl(): string {

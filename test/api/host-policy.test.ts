@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { describe, expect, it } from 'vitest'
-import { canonicalHost, isCrossOriginWrite, isLoopbackHost } from '../../src/api/host-policy.js'
+import { canonicalHost, HostPolicy, isCrossOriginWrite, isLoopbackHost } from '../../src/api/host-policy.js'
 import { ApiServer } from '../../src/api/server.js'
 import { createRootLogger } from '../../src/logger.js'
 
@@ -76,5 +76,27 @@ describe('isCrossOriginWrite', () => {
     expect(isCrossOriginWrite(request('PUT', { host, origin: 'null' }))).toBe(true)
     expect(isCrossOriginWrite(request('PATCH', { host, 'sec-fetch-site': 'same-site' }))).toBe(true)
     expect(isCrossOriginWrite(request('DELETE', { host, 'sec-fetch-site': 'cross-site' }))).toBe(true)
+  })
+})
+
+describe('HostPolicy', () => {
+  const at = (host: string | undefined, localAddress: string): IncomingMessage =>
+    ({ headers: host === undefined ? {} : { host }, socket: { localAddress } }) as unknown as IncomingMessage
+
+  it('serves the address a client connected to, written as a browser writes it, on a wildcard listener', () => {
+    const policy = new HostPolicy([], '0.0.0.0')
+    expect(policy.allows(at('192.0.2.5:7421', '::ffff:192.0.2.5'))).toBe(true)
+    expect(policy.allows(at('[2001:db8::1]:7421', '2001:db8:0:0:0:0:0:1'))).toBe(true)
+    expect(policy.allows(at('192.0.2.6:7421', '::ffff:192.0.2.5'))).toBe(false)
+    expect(policy.allows(at(undefined, '127.0.0.1'))).toBe(false)
+  })
+
+  it('serves the listen host and --http-name names, and takes a listen host that is no name without failing', () => {
+    const policy = new HostPolicy(['shoal.lan'], 'box.lan')
+    expect(policy.allows(at('BOX.lan:7421', '192.0.2.5'))).toBe(true)
+    expect(policy.allows(at('shoal.lan', '192.0.2.5'))).toBe(true)
+    expect(policy.allows(at('evil.lan', '192.0.2.5'))).toBe(false)
+    expect(() => new HostPolicy([], 'my_host')).not.toThrow()
+    expect(() => new HostPolicy(['http://x'], '127.0.0.1')).toThrow(TypeError)
   })
 })
