@@ -100,6 +100,7 @@ function makeJob(index: number, nodes: NodeView[], now: number): JobView {
     driver: 'exec',
     image: null,
     command: ['sh', '-c', `echo task ${index}`],
+    env: {},
     resources: { cpu: 0.5, memory: 256 * 1024 ** 2, disk: 0, gpu: 0 },
     constraints: {},
     timeoutMs: null,

@@ -64,6 +64,13 @@ program
     'HTTP port for the web page, /metrics and reads; 0 = any free port (default: 7421)',
   )
   .option('--http-host <host>', 'HTTP listen address; off loopback a token is required (default: 127.0.0.1)')
+  .option(
+    '--http-name <name>',
+    'a host name the web page is reached by besides loopback and the listen address, repeatable (others get 421)',
+    collect,
+    [],
+  )
+  .option('--max-event-clients <n>', 'event streams (/v1/events) open at once; more get 503 (default: 64)')
   .option('--docker-socket <path>', 'Docker engine socket (default: $DOCKER_HOST or /var/run/docker.sock)')
   .option(
     '--store-max <size>',

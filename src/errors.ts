@@ -689,6 +689,61 @@ export class MirrorBusyError extends ShoalError {
   }
 }
 
+/** A TCP request's Host names neither loopback, this listener's address nor a --http-name (DNS rebinding). */
+export class BadHostError extends ShoalError {
+  static override readonly name = 'BadHostError'
+  static readonly code = 'SHOAL_BAD_HOST'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(BadHostError.code, message, options)
+    this.name = 'BadHostError'
+  }
+}
+
+/** A write over TCP sent from a page of another origin. */
+export class CrossOriginError extends ShoalError {
+  static override readonly name = 'CrossOriginError'
+  static readonly code = 'SHOAL_CROSS_ORIGIN'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(CrossOriginError.code, message, options)
+    this.name = 'CrossOriginError'
+  }
+}
+
+/** A request's line and headers are larger than the server reads. */
+export class HeadersTooLargeError extends ShoalError {
+  static override readonly name = 'HeadersTooLargeError'
+  static readonly code = 'SHOAL_HEADERS_TOO_LARGE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(HeadersTooLargeError.code, message, options)
+    this.name = 'HeadersTooLargeError'
+  }
+}
+
+/** A request's headers (or body) did not arrive in time. */
+export class RequestTimeoutError extends ShoalError {
+  static override readonly name = 'RequestTimeoutError'
+  static readonly code = 'SHOAL_REQUEST_TIMEOUT'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(RequestTimeoutError.code, message, options)
+    this.name = 'RequestTimeoutError'
+  }
+}
+
+/** As many event streams are open as --max-event-clients allows. */
+export class TooManyEventClientsError extends ShoalError {
+  static override readonly name = 'TooManyEventClientsError'
+  static readonly code = 'SHOAL_TOO_MANY_EVENT_CLIENTS'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(TooManyEventClientsError.code, message, options)
+    this.name = 'TooManyEventClientsError'
+  }
+}
+
 // CLI
 
 /** No daemon answers on the data directory's socket. */

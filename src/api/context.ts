@@ -25,6 +25,13 @@ export interface ApiInit {
   httpHost: string
   /** 0 picks any free port. */
   httpPort: number
+  /**
+   * Host names (or addresses) the TCP listener answers to besides loopback and its own address: the names a
+   * browser uses to reach it (`--http-name`). Any other Host is refused (DNS rebinding). @default []
+   */
+  httpNames?: string[]
+  /** Event streams open at once (`--max-event-clients`). @default 64 */
+  maxEventClients?: number
   /** Required (≥ 16 characters) when httpHost is not loopback. */
   token?: string
   facts: DaemonFacts

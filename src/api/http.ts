@@ -22,20 +22,38 @@ export function sendError(res: ServerResponse, err: ShoalError): void {
   sendJson(res, statusOf(err), { error: { code: err.code, message: err.message } })
 }
 
-/** Reads a JSON body of at most `limit` bytes. */
-export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) throw new RecordTooLargeError(`request body is larger than ${limit} bytes`)
-    chunks.push(chunk)
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch (err) {
-    throw new BadRequestError('request body is not valid JSON', { cause: err })
-  }
+/**
+ * Reads a JSON body of at most `limit` bytes. Past the limit it stops keeping the bytes but leaves the request
+ * flowing, so that node:http discards the rest and the client, still sending, reads the 413 instead of a reset
+ * (the request timeout bounds how long it may go on sending).
+ */
+export function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size <= limit) {
+        chunks.push(chunk)
+        return
+      }
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.resume()
+      chunks.length = 0
+      reject(new RecordTooLargeError(`request body is larger than ${limit} bytes`))
+    }
+    const onEnd = (): void => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+      } catch (err) {
+        reject(new BadRequestError('request body is not valid JSON', { cause: err }))
+      }
+    }
+    req.on('data', onData)
+    req.once('end', onEnd)
+    req.once('error', reject)
+  })
 }
 
 export function queryFlag(url: URL, name: string): boolean {

@@ -3,8 +3,10 @@
 import type { ApiComponents, ApiInit } from './context.js'
 import { ApiServer } from './server.js'
 
+export { DEFAULT_MAX_EVENT_CLIENTS } from './constants.js'
 export type { ApiComponents, ApiInit, DaemonFacts } from './context.js'
-export { ApiServer, isLoopbackHost } from './server.js'
+export { canonicalHost, isLoopbackHost } from './host-policy.js'
+export { ApiServer } from './server.js'
 export type * from './types.js'
 
 export function createApiServer(components: ApiComponents, init: ApiInit): ApiServer {

@@ -1,5 +1,6 @@
 // A route table: method + path pattern (`/v1/nodes/:id`) → handler, and which listeners may serve it.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { BadRequestError } from '../errors.js'
 
 export interface RouteContext {
   req: IncomingMessage
@@ -58,8 +59,18 @@ function matchSegments(segments: string[], parts: string[]): Record<string, stri
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!
     const part = parts[i]!
-    if (segment.startsWith(':')) params[segment.slice(1)] = decodeURIComponent(part)
+    if (segment.startsWith(':')) params[segment.slice(1)] = decodePathPart(part)
     else if (segment !== part) return undefined
   }
   return params
+}
+
+/** A path parameter, percent-decoded; a malformed escape (`%E0%A4%A`) is the client's error, not ours. */
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch (err) {
+    if (err instanceof URIError) throw new BadRequestError(`malformed percent-escape in the path: ${part}`)
+    throw err
+  }
 }

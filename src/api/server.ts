@@ -1,19 +1,37 @@
 // The API server: the same routes on an owner-only unix socket (everything) and on TCP (reads; token off loopback).
 import { timingSafeEqual } from 'node:crypto'
-import { chmod, rm } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { rm } from 'node:fs/promises'
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import {
   asShoalError,
-  ListenFailedError,
+  BadHostError,
+  BadRequestError,
+  CrossOriginError,
   MethodNotAllowedError,
   NotFoundError,
   UnauthorizedError,
 } from '../errors.js'
 import { partLogger } from '../logger.js'
+import { answerClientError } from './client-errors.js'
+import {
+  CONNECTIONS_CHECK_INTERVAL_MS,
+  DEFAULT_MAX_EVENT_CLIENTS,
+  HEADERS_TIMEOUT_MS,
+  MAX_HEADER_BYTES,
+  REQUEST_TIMEOUT_MS,
+} from './constants.js'
 import type { ApiComponents, ApiContext, ApiInit } from './context.js'
+import { HostPolicy, isCrossOriginWrite, isLoopbackHost } from './host-policy.js'
 import { sendError } from './http.js'
+import { listen, listenOwnerOnly } from './listen.js'
 import { Router } from './router.js'
 import { coordinatorRoutes } from './routes/coordinator.js'
 import { eventRoutes } from './routes/events.js'
@@ -27,8 +45,14 @@ import { statusRoutes } from './routes/status.js'
 import { webRoutes } from './routes/web.js'
 import { statusOf } from './status.js'
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.')
+/** Both listeners: short timeouts so that a malformed or trickled request is answered and closed, not held. */
+const SERVER_OPTIONS: ServerOptions = {
+  headersTimeout: HEADERS_TIMEOUT_MS,
+  requestTimeout: REQUEST_TIMEOUT_MS,
+  connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS,
+  maxHeaderSize: MAX_HEADER_BYTES,
+  // The Host header is checked by HostPolicy on TCP (a JSON 421), and means nothing on the socket.
+  requireHostHeader: false,
 }
 
 export class ApiServer {
@@ -37,6 +61,7 @@ export class ApiServer {
   private readonly router = new Router()
   private readonly log: Logger
   private tcpUrl = ''
+  private readonly hosts: HostPolicy
 
   constructor(
     components: ApiComponents,
@@ -51,7 +76,7 @@ export class ApiServer {
       ...imageRoutes(ctx),
       ...jobRoutes(ctx),
       ...registryRoutes(ctx),
-      ...eventRoutes(ctx),
+      ...eventRoutes(ctx, init.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS),
       ...metricsRoutes(ctx),
       ...statsRoutes(ctx),
       ...webRoutes(),
@@ -59,6 +84,7 @@ export class ApiServer {
     if (!isLoopbackHost(init.httpHost) && (init.token === undefined || init.token.length < 16)) {
       throw new TypeError('an HTTP listener off loopback needs a token of at least 16 characters')
     }
+    this.hosts = new HostPolicy(init.httpNames ?? [], init.httpHost)
   }
 
   get httpUrl(): string {
@@ -67,7 +93,8 @@ export class ApiServer {
 
   async start(): Promise<void> {
     if (this.tcpServer !== undefined) return
-    const tcpServer = createServer((req, res) => this.dispatch(req, res, true))
+    const tcpServer = createServer(SERVER_OPTIONS, (req, res) => void this.dispatch(req, res, true))
+    tcpServer.on('clientError', answerClientError)
     await listen(tcpServer, { host: this.init.httpHost, port: this.init.httpPort })
     this.tcpServer = tcpServer
     const address = tcpServer.address() as AddressInfo
@@ -75,10 +102,9 @@ export class ApiServer {
     this.tcpUrl = `http://${host}:${address.port}`
 
     // The socket opens last: clients take it answering to mean the daemon is ready, status included.
-    const socketServer = createServer((req, res) => this.dispatch(req, res, false))
-    await listen(socketServer, this.init.socketPath)
-    // The socket's directory is already 0700; this makes the socket itself owner-only too.
-    await chmod(this.init.socketPath, 0o600)
+    const socketServer = createServer(SERVER_OPTIONS, (req, res) => void this.dispatch(req, res, false))
+    socketServer.on('clientError', answerClientError)
+    await listenOwnerOnly(socketServer, this.init.socketPath)
     this.socketServer = socketServer
     this.log.info({ socket: this.init.socketPath, http: this.tcpUrl }, 'API listening')
   }
@@ -101,9 +127,10 @@ export class ApiServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, remote: boolean): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://shoal.invalid')
+    let url = new URL('http://shoal.invalid/')
     try {
-      if (remote && !this.authorized(req, url)) throw new UnauthorizedError('a valid token is required')
+      url = requestUrl(req)
+      if (remote) this.checkRemote(req, url)
       const match = this.router.match(req.method ?? 'GET', url.pathname)
       if (match === undefined) throw new NotFoundError(`no such endpoint: ${req.method} ${url.pathname}`)
       if ('methods' in match) {
@@ -123,6 +150,19 @@ export class ApiServer {
     }
   }
 
+  /** TCP only, in this order: a Host we serve, then the token (off loopback), then no cross-origin write. */
+  private checkRemote(req: IncomingMessage, url: URL): void {
+    if (!this.hosts.allows(req)) {
+      throw new BadHostError(
+        `Host "${req.headers.host ?? ''}" is not loopback, this listener's address or a --http-name`,
+      )
+    }
+    if (!this.authorized(req, url)) throw new UnauthorizedError('a valid token is required')
+    if (isCrossOriginWrite(req)) {
+      throw new CrossOriginError(`a ${req.method} from another origin (${req.headers.origin ?? 'unnamed'})`)
+    }
+  }
+
   private authorized(req: IncomingMessage, url: URL): boolean {
     const token = this.init.token
     if (isLoopbackHost(this.init.httpHost) || token === undefined) return true
@@ -135,16 +175,19 @@ export class ApiServer {
   }
 }
 
-function listen(server: Server, target: string | { host: string; port: number }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      const where = typeof target === 'string' ? target : `${target.host}:${target.port}`
-      reject(new ListenFailedError(`cannot listen on ${where}: ${err.message}`, { cause: err }))
-    }
-    server.once('error', onError)
-    server.listen(target, () => {
-      server.off('error', onError)
-      resolve()
-    })
-  })
+/**
+ * The request's URL. Only origin-form targets (`/path?query`) are served: an absolute-form or malformed one
+ * (`http://[`, `//host/x`) is a bad request rather than a URL parsed against some other host.
+ */
+function requestUrl(req: IncomingMessage): URL {
+  const target = req.url ?? '/'
+  if (!target.startsWith('/') || target.startsWith('//')) {
+    throw new BadRequestError(`the request target must be a path, got "${target.slice(0, 100)}"`)
+  }
+  try {
+    return new URL(target, 'http://shoal.invalid')
+  } catch (err) {
+    if (err instanceof TypeError) throw new BadRequestError(`the request target is not a valid path`)
+    throw err
+  }
 }

@@ -1,5 +1,6 @@
 // HTTP statuses of error codes: the API answers a failure with the status its code maps to (errors know no HTTP).
 import {
+  BadHostError,
   BadRequestError,
   BadResponseError,
   BlobNotFoundError,
@@ -8,6 +9,7 @@ import {
   BlobRangeInvalidError,
   BlobTruncatedError,
   BlobWriteAbandonedError,
+  CrossOriginError,
   DaemonUnreachableError,
   DataDirInUseError,
   DataDirUnusableError,
@@ -16,6 +18,7 @@ import {
   DockerApiError,
   DockerUnavailableError,
   DriverUnavailableError,
+  HeadersTooLargeError,
   ImageInUseError,
   ImageNotFoundError,
   InternalError,
@@ -52,15 +55,18 @@ import {
   RegistryError,
   RegistryUnreachableError,
   RelayOrderError,
+  RequestTimeoutError,
   type ShoalError,
   StaleTermError,
   StoreClosedError,
   StoreFullError,
   SwarmKeyInvalidError,
   SyncProtocolError,
+  TooManyEventClientsError,
   TooManyJobsError,
   UnauthorizedError,
   UnknownKindError,
+  UsageError,
   WaitTimeoutError,
 } from '../errors.js'
 
@@ -71,6 +77,7 @@ import {
 export const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map([
   // Configuration and start-up
   [InvalidFlagError.code, 400],
+  [UsageError.code, 400],
   [DataDirInUseError.code, 409],
   [DataDirUnusableError.code, 500],
   [SwarmKeyInvalidError.code, 400],
@@ -134,6 +141,11 @@ export const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map([
   [BadRequestError.code, 400],
   [InternalError.code, 500],
   [MirrorBusyError.code, 429],
+  [BadHostError.code, 421],
+  [CrossOriginError.code, 403],
+  [HeadersTooLargeError.code, 431],
+  [RequestTimeoutError.code, 408],
+  [TooManyEventClientsError.code, 503],
   // CLI
   [DaemonUnreachableError.code, 503],
   [BadResponseError.code, 502],

@@ -2,7 +2,7 @@
 import os from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { LevelWithSilent } from 'pino'
-import type { ApiInit } from '../api/index.js'
+import { type ApiInit, canonicalHost, DEFAULT_MAX_EVENT_CLIENTS } from '../api/index.js'
 import type { CoordinatorInit, NodeCollectorInit } from '../coordinator/index.js'
 import { InvalidFlagError } from '../errors.js'
 import { DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
@@ -46,7 +46,7 @@ export interface DaemonConfig {
   jobs: Omit<JobInit, 'dataDir' | 'clock'>
   /** Removal of the records of nodes gone for good (on the coordinator). */
   nodeCollector?: NodeCollectorInit
-  api: Pick<ApiInit, 'httpHost' | 'httpPort'>
+  api: Pick<ApiInit, 'httpHost' | 'httpPort' | 'httpNames' | 'maxEventClients'>
   /** Record kinds beyond the parts' own (tests and benchmarks write kinds of their own). */
   extraKinds?: AnyRecordKind[]
 }
@@ -63,6 +63,8 @@ export interface DaemonFlags {
   label?: string[]
   httpHost?: string
   httpPort?: string
+  httpName?: string[]
+  maxEventClients?: string
   dockerSocket?: string
   storeMax?: string
   jobRetention?: string
@@ -120,12 +122,34 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     api: {
       httpHost: flags.httpHost ?? '127.0.0.1',
       httpPort: flags.httpPort === undefined ? DEFAULT_HTTP_PORT : parsePort(flags.httpPort, '--http-port'),
+      httpNames: (flags.httpName ?? []).map(checkHttpName),
+      maxEventClients:
+        flags.maxEventClients === undefined
+          ? DEFAULT_MAX_EVENT_CLIENTS
+          : parseCount(flags.maxEventClients, '--max-event-clients', 10_000),
     },
   }
   if (flags.swarmKey !== undefined) config.swarmKeyFile = flags.swarmKey
   if (flags.dockerSocket !== undefined) config.dockerSocket = flags.dockerSocket
   if (flags.registryConfig !== undefined) config.layers.registryConfigFile = flags.registryConfig
   return config
+}
+
+/** A name (or address) the web page is reached by, as a browser writes it in Host. */
+function checkHttpName(name: string): string {
+  if (canonicalHost(name) === undefined) {
+    throw new InvalidFlagError(`--http-name "${name}" is not a host name or IP address (no port, no scheme)`)
+  }
+  return name
+}
+
+/** A whole number from 1 to `max`. */
+function parseCount(text: string, flag: string, max: number): number {
+  const value = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new InvalidFlagError(`${flag} expects a whole number from 1 to ${max}, got "${text}"`)
+  }
+  return value
 }
 
 function checkMultiaddr(flag: string, addr: string): void {

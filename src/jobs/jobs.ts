@@ -375,6 +375,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       driver: spec.driver,
       image: spec.image,
       command: spec.command,
+      env: spec.env,
       resources: {
         cpu: spec.resources.cpuMillis / 1000,
         memory: spec.resources.memory,

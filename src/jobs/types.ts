@@ -29,6 +29,8 @@ export interface JobView {
   driver: 'exec' | 'docker'
   image: string | null
   command: string[]
+  /** The job's environment; the API's TCP listener replaces the values with `***`. */
+  env: Record<string, string>
   /** CPU in cores, memory and disk in bytes. */
   resources: { cpu: number; memory: number; disk: number; gpu: number }
   constraints: Record<string, string>

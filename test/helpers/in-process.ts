@@ -30,6 +30,7 @@ export interface Tuning {
   jobs?: Partial<DaemonConfig['jobs']>
   mesh?: Partial<DaemonConfig['mesh']>
   nodeCollector?: DaemonConfig['nodeCollector']
+  api?: Partial<DaemonConfig['api']>
 }
 
 export interface NodeOptions {
@@ -88,7 +89,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
     },
     jobs: { retentionMs: options.jobRetentionMs ?? DEFAULT_JOB_RETENTION_MS, ...tuning.jobs },
     nodeCollector: tuning.nodeCollector,
-    api: { httpHost: '127.0.0.1', httpPort: 0 },
+    api: { httpHost: '127.0.0.1', httpPort: 0, ...tuning.api },
   }
   const keyFile = options.swarmKeyFile ?? joinTo?.daemon.swarmKey.path
   if (keyFile !== undefined) config.swarmKeyFile = keyFile

@@ -117,6 +117,7 @@ const job = (id: string, createdSecond: number, over: Partial<JobView> = {}): Jo
   driver: 'exec',
   image: null,
   command: ['true'],
+  env: {},
   resources: { cpu: 0.1, memory: 0, disk: 0, gpu: 0 },
   constraints: {},
   timeoutMs: null,

@@ -1,9 +1,11 @@
 // GET /v1/events: server-sent events of record changes (`record`), liveness (`node`), the coordinator, job views (`job`).
 import type { ServerResponse } from 'node:http'
 import type { CoordinatorView } from '../../coordinator/index.js'
+import { TooManyEventClientsError } from '../../errors.js'
 import type { Liveness } from '../../membership/index.js'
 import { kindOf, type RecordChange } from '../../state/index.js'
 import type { ApiContext } from '../context.js'
+import { redactEnvReplacer } from '../redact.js'
 import type { Route } from '../router.js'
 import type { JobView, NodeStateEvent, RecordEvent } from '../types.js'
 
@@ -11,11 +13,29 @@ import type { JobView, NodeStateEvent, RecordEvent } from '../types.js'
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 const KEEPALIVE_MS = 15_000
 
-export function eventRoutes(ctx: ApiContext): Route[] {
-  return [{ method: 'GET', path: '/v1/events', handle: ({ res, url }) => streamEvents(ctx, res, url) }]
+/** `maxClients` streams at once over both listeners; over TCP every `env` object's values are redacted. */
+export function eventRoutes(ctx: ApiContext, maxClients: number): Route[] {
+  let clients = 0
+  return [
+    {
+      method: 'GET',
+      path: '/v1/events',
+      handle({ res, url, remote }) {
+        if (clients >= maxClients) {
+          throw new TooManyEventClientsError(
+            `${maxClients} event streams are open (--max-event-clients); close one or retry later`,
+          )
+        }
+        clients++
+        res.once('close', () => clients--)
+        streamEvents(ctx, res, url, remote)
+      },
+    },
+  ]
 }
 
-function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
+function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL, remote: boolean): void {
+  const replacer = remote ? redactEnvReplacer : undefined
   const kinds = url.searchParams.get('kinds')?.split(',').filter(Boolean)
   const wanted = kinds === undefined || kinds.length === 0 ? undefined : new Set(kinds)
   res.writeHead(200, {
@@ -31,7 +51,7 @@ function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL): void {
       res.destroy()
       return
     }
-    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data, replacer)}\n\n`)
   }
   const onRecord = ({ record, source }: RecordChange): void => {
     // A record withdrawn with its coordinator's term is not streamed: clients see the version that follows.

@@ -1,4 +1,4 @@
-// Jobs: POST /v1/jobs (one spec or an array), GET /v1/jobs[/:id], cancel, retry, wait, and GET /v1/jobs/:id/logs.
+// Jobs: POST /v1/jobs (one spec or an array), GET /v1/jobs[/:id] (env values redacted on TCP), cancel, retry, wait, logs.
 import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { asShoalError, BadRequestError } from '../../errors.js'
@@ -7,6 +7,7 @@ import { isJobState, JOB_STATES, type JobState } from '../../jobs/states.js'
 import { parseLabel } from '../../util/parse.js'
 import type { ApiContext } from '../context.js'
 import { nodeParam, queryFlag, readJson, sendJson } from '../http.js'
+import { redactJobView } from '../redact.js'
 import type { Route } from '../router.js'
 
 const waitRequest = z.strictObject({
@@ -38,7 +39,10 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     {
       method: 'GET',
       path: '/v1/jobs',
-      handle: ({ res, url }) => sendJson(res, 200, ctx.jobs.list(listQuery(ctx, url))),
+      handle({ res, url, remote }) {
+        const list = ctx.jobs.list(listQuery(ctx, url))
+        sendJson(res, 200, remote ? { ...list, jobs: list.jobs.map(redactJobView) } : list)
+      },
     },
     {
       method: 'POST',
@@ -55,7 +59,10 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     {
       method: 'GET',
       path: '/v1/jobs/:id',
-      handle: ({ res, params }) => sendJson(res, 200, ctx.jobs.view(params.id!)),
+      handle({ res, params, remote }) {
+        const view = ctx.jobs.view(params.id!)
+        sendJson(res, 200, remote ? redactJobView(view) : view)
+      },
     },
     {
       method: 'POST',

@@ -1,0 +1,41 @@
+// Binding the API's listeners: TCP, and the unix socket, owner-only from its first moment.
+import { chmod, mkdtemp, rename, rm } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import { dirname, join } from 'node:path'
+import { ListenFailedError } from '../errors.js'
+
+export function listen(server: Server, target: string | { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      const where = typeof target === 'string' ? target : `${target.host}:${target.port}`
+      reject(new ListenFailedError(`cannot listen on ${where}: ${err.message}`, { cause: err }))
+    }
+    server.once('error', onError)
+    server.listen(target, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}
+
+/**
+ * Listens on a unix socket at `socketPath` that nobody but its owner could ever connect to. A socket is created
+ * with the umask's mode, so binding in place and chmod-ing after leaves a moment in which others may connect.
+ * Instead it is bound inside a fresh directory that mkdtemp makes 0700, made 0600 there, then renamed into
+ * place (atomic, and replacing a socket a crashed daemon left). The staged path is no longer than the final one
+ * (`.sXXXXXX/s` against `shoal.sock`), so it fits the same 108-byte limit.
+ */
+export async function listenOwnerOnly(server: Server, socketPath: string): Promise<void> {
+  const stagingDir = await mkdtemp(join(dirname(socketPath), '.s'))
+  const staged = join(stagingDir, 's')
+  try {
+    await listen(server, staged)
+    await chmod(staged, 0o600)
+    await rename(staged, socketPath)
+  } catch (err) {
+    server.close()
+    throw err
+  } finally {
+    await rm(stagingDir, { recursive: true, force: true })
+  }
+}
