@@ -216,14 +216,21 @@ export async function jobActionCommand(
   else for (const job of views) console.log(`${job.id} ${job.state}`)
 }
 
+/** The longest `job wait` the daemon accepts (POST /v1/jobs/wait). */
+const MAX_WAIT_MS = 7 * 24 * 3_600_000
+
 /** Exit status 0 only if every job succeeded. */
 export async function jobWaitCommand(
   client: ApiClient,
   refs: string[],
   options: { timeout?: string; json?: boolean },
 ): Promise<void> {
-  const timeoutMs =
-    options.timeout === undefined ? 7 * 24 * 3_600_000 : parseDuration(options.timeout, '--timeout')
+  const timeoutMs = options.timeout === undefined ? MAX_WAIT_MS : parseDuration(options.timeout, '--timeout')
+  if (timeoutMs > MAX_WAIT_MS) {
+    throw new InvalidFlagError(
+      `--timeout is at most 7d (the daemon ends a wait after a week), got ${options.timeout}`,
+    )
+  }
   const result = await client.post<WaitResult>('/v1/jobs/wait', { ids: refs, timeoutMs })
   if (options.json === true) console.log(JSON.stringify(result.jobs, null, 2))
   else {

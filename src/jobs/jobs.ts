@@ -5,6 +5,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailableError } from '../errors.js'
 import { partLogger } from '../logger.js'
+import { setLongTimeout } from '../util/long-timer.js'
 import { JobCollector } from './collector.js'
 import {
   ARRIVAL_WAIT_MS,
@@ -295,13 +296,13 @@ export class Jobs extends EventEmitter<JobEvents> {
         else if (open.delete(id) && open.size === 0) finish(true)
       }
       const finish = (all: boolean): void => {
-        clearTimeout(timer)
+        timer.clear()
         this.off('job:changed', onChange)
         signal?.removeEventListener('abort', onAbort)
         resolve(all)
       }
       const onAbort = (): void => finish(false)
-      const timer = setTimeout(() => finish(false), timeoutMs)
+      const timer = setLongTimeout(() => finish(false), timeoutMs)
       this.on('job:changed', onChange)
       signal?.addEventListener('abort', onAbort)
     })

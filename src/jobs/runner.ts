@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { dirname, isAbsolute, join } from 'node:path'
 import type { Logger } from 'pino'
 import { asShoalError, DriverUnavailableError } from '../errors.js'
+import { type LongTimer, setLongTimeout } from '../util/long-timer.js'
 import { Admission } from './admission.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
 import { stopLeftover } from './drivers/exec.js'
@@ -39,7 +40,8 @@ interface Attempt {
   startedAt: number
   /** Set when the runner (not the job itself) ends it. */
   ending: Ending | undefined
-  timer: NodeJS.Timeout | undefined
+  /** The attempt's timeout: a user's duration, possibly longer than Node's 24.8-day timer limit. */
+  timer: LongTimer | undefined
   /** Stop requested before the driver had started it. */
   stopRequested: boolean
 }
@@ -212,7 +214,7 @@ export class Runner {
           startedAt: attempt.startedAt,
         })
         if (spec.timeoutMs !== null) {
-          attempt.timer = setTimeout(() => void this.end(attempt, 'timed-out'), spec.timeoutMs)
+          attempt.timer = setLongTimeout(() => void this.end(attempt, 'timed-out'), spec.timeoutMs)
         }
       }
       exit = await attempt.execution.ended
@@ -222,7 +224,7 @@ export class Runner {
       exit = { exitCode: null, reason: `${error.code}: ${error.message}` }
     }
     const endedAt = this.c.now()
-    clearTimeout(attempt.timer)
+    attempt.timer?.clear()
     this.attempts.delete(key)
     for (const next of this.admission.release(spec.resources)) void this.launch(next.spec, next.attempt, true)
     const state = finalState(attempt.ending, exit)
@@ -249,7 +251,7 @@ export class Runner {
   private async end(attempt: Attempt, ending: Ending): Promise<void> {
     if (attempt.ending !== undefined) return
     attempt.ending = ending
-    clearTimeout(attempt.timer)
+    attempt.timer?.clear()
     if (ending === 'moved')
       this.c.log.info(
         { job: attempt.id, attempt: attempt.attempt },
