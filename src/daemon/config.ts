@@ -6,7 +6,7 @@ import type { ApiInit } from '../api/index.js'
 import type { CoordinatorInit, NodeCollectorInit } from '../coordinator/index.js'
 import { InvalidFlagError } from '../errors.js'
 import { DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
-import type { JobInit } from '../jobs/index.js'
+import { DEFAULT_JOB_POLICY, DRIVER_NAMES, type JobInit, type JobPolicy } from '../jobs/index.js'
 import { DEFAULT_BLOB_PORT, DEFAULT_STORE_MAX_BYTES } from '../layers/constants.js'
 import type { LayersInit } from '../layers/index.js'
 import { DOCKER_HUB } from '../layers/reference.js'
@@ -39,7 +39,11 @@ export interface DaemonConfig {
   clock?: WallClock
   mesh: Omit<MeshInit, 'privateKey' | 'swarmKey'>
   state?: Omit<ReplicatedStateInit, 'kinds' | 'fence' | 'clock'>
-  membership: Omit<MembershipInit, 'dataDir' | 'name' | 'version' | 'coordinatorEligible' | 'clock'>
+  /** `drivers` and `hostNetwork` come from `jobs.policy` (membership advertises what the jobs part enforces). */
+  membership: Omit<
+    MembershipInit,
+    'dataDir' | 'name' | 'version' | 'coordinatorEligible' | 'clock' | 'drivers' | 'hostNetwork'
+  >
   /** `eligible` also goes into this node's record (membership advertises it). */
   coordinator: Omit<CoordinatorInit, 'name' | 'clock'>
   layers: Omit<LayersInit, 'dataDir' | 'swarmKey' | 'blobHost'>
@@ -66,6 +70,9 @@ export interface DaemonFlags {
   dockerSocket?: string
   storeMax?: string
   jobRetention?: string
+  /** Comma-separated driver names, or `none`. */
+  drivers?: string
+  allowHostNetwork?: boolean
   nodeGcAfter?: string
   blobPort?: string
   registryConfig?: string
@@ -108,6 +115,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
       mirrorPull: flags.mirrorPull ?? false,
     },
     jobs: {
+      policy: parsePolicy(flags),
       retentionMs:
         flags.jobRetention === undefined
           ? DEFAULT_JOB_RETENTION_MS
@@ -124,6 +132,27 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
   if (flags.dockerSocket !== undefined) config.dockerSocket = flags.dockerSocket
   if (flags.registryConfig !== undefined) config.layers.registryConfigFile = flags.registryConfig
   return config
+}
+
+/** `--drivers docker,exec` and `--allow-host-network` into a job policy (default: docker only, no host network). */
+function parsePolicy(flags: DaemonFlags): JobPolicy {
+  const drivers = { ...DEFAULT_JOB_POLICY.drivers }
+  if (flags.drivers !== undefined) {
+    const names = flags.drivers
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '')
+    const unknown = names.filter(
+      (name) => name !== 'none' && !(DRIVER_NAMES as readonly string[]).includes(name),
+    )
+    if (names.length === 0 || unknown.length > 0 || (names.includes('none') && names.length > 1)) {
+      throw new InvalidFlagError(
+        `--drivers expects a comma-separated list of ${DRIVER_NAMES.join(', ')} (or none), got "${flags.drivers}"`,
+      )
+    }
+    for (const name of DRIVER_NAMES) drivers[name] = names.includes(name)
+  }
+  return { drivers, allowHostNetwork: flags.allowHostNetwork ?? DEFAULT_JOB_POLICY.allowHostNetwork }
 }
 
 function checkMultiaddr(flag: string, addr: string): void {

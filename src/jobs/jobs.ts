@@ -22,6 +22,7 @@ import { JobBook, type JobChange } from './job-book.js'
 import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
 import { capacityOf } from './placement.js'
+import { DEFAULT_JOB_POLICY } from './policy.js'
 import type { ControlValue } from './records.js'
 import { Runner } from './runner.js'
 import { Scheduler } from './schedule/scheduler.js'
@@ -45,7 +46,8 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly scheduler: Scheduler
   private readonly collector: JobCollector
   private readonly runner: Runner
-  private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = { exec: createExecDriver() }
+  /** The drivers this node's policy lets it run (docker also needs an engine). */
+  private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = {}
   private readonly now: () => number
   private started = false
   /** Jobs changed since the last 'job:views' event, and the timer that sends it. */
@@ -111,7 +113,9 @@ export class Jobs extends EventEmitter<JobEvents> {
       handoverSettleMs: HANDOVER_SETTLE_MS,
     })
     const drivers = this.drivers
-    if (docker !== undefined) {
+    const policy = init.policy ?? DEFAULT_JOB_POLICY
+    if (policy.drivers.exec) drivers.exec = createExecDriver()
+    if (docker !== undefined && policy.drivers.docker) {
       drivers.docker = createDockerDriver({
         engine: docker,
         hasImage: (ref) => docker.hasImage(ref),
@@ -130,6 +134,7 @@ export class Jobs extends EventEmitter<JobEvents> {
         return own === undefined ? undefined : capacityOf(own)
       },
       drivers,
+      policy,
       dataDir: init.dataDir,
       metrics: this.metrics,
       log: partLogger(components.logger, 'jobs:runner'),

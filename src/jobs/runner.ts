@@ -1,8 +1,8 @@
 // The runner on every node: starts the attempts assigned to it, enforces timeouts and cancels, stops moved work.
 import { mkdir } from 'node:fs/promises'
-import { dirname, isAbsolute, join } from 'node:path'
+import { dirname } from 'node:path'
 import type { Logger } from 'pino'
-import { asShoalError, DriverUnavailableError } from '../errors.js'
+import { asShoalError, DriverUnavailableError, JobRefusedError } from '../errors.js'
 import { type LongTimer, setLongTimeout } from '../util/long-timer.js'
 import { Admission } from './admission.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
@@ -11,10 +11,12 @@ import type { JobBook } from './job-book.js'
 import { logPathOf } from './logs.js'
 import type { JobMetrics } from './metrics.js'
 import type { Amounts } from './placement.js'
+import { type JobPolicy, policyRefusal } from './policy.js'
 import type { RunState } from './records.js'
 import { RunWriter, type WriteRunReports } from './run-writer.js'
 import type { JobSpec } from './spec.js'
 import { cancelRequested } from './view.js'
+import { prepareWorkdir } from './workdir.js'
 
 export interface RunnerComponents {
   /** This node's peer id. */
@@ -25,6 +27,8 @@ export interface RunnerComponents {
   /** What this node offers jobs (from its own node record); undefined until that is known. */
   capacity(): Amounts | undefined
   drivers: Partial<Record<'exec' | 'docker', JobDriver>>
+  /** What this node accepts to run: work it forbids is refused (reported failed), never started. */
+  policy: JobPolicy
   dataDir: string
   metrics: JobMetrics
   log: Logger
@@ -191,16 +195,16 @@ export class Runner {
     const driver = this.c.drivers[spec.driver]
     let exit: Exit
     try {
+      // Placement honours the policy nodes advertise; a coordinator that did not (a stale record, a hostile
+      // member) gets a refusal here.
+      const refusal = policyRefusal(spec, this.c.policy)
+      if (refusal !== undefined) throw new JobRefusedError(refusal)
       if (driver === undefined) throw new DriverUnavailableError(`this node has no ${spec.driver} driver`)
       const logPath = logPathOf(this.c.dataDir, spec.id, attemptNo)
       const jobDir = dirname(logPath)
-      const workdir =
-        spec.workdir === null
-          ? join(jobDir, 'work')
-          : isAbsolute(spec.workdir)
-            ? spec.workdir
-            : join(jobDir, spec.workdir)
-      await mkdir(spec.driver === 'exec' ? workdir : jobDir, { recursive: true })
+      await mkdir(jobDir, { recursive: true })
+      // A container's workdir is a path inside the container: only an exec job's is on this node.
+      const workdir = spec.driver === 'exec' ? await prepareWorkdir(jobDir, spec.workdir) : jobDir
       const env = { SHOAL_JOB_ID: spec.id, SHOAL_ATTEMPT: String(attemptNo), SHOAL_JOB_NAME: spec.name }
       attempt.execution = await driver.start({ spec, attempt: attemptNo, logPath, workdir, env })
       this.c.metrics.started.inc({ driver: spec.driver })

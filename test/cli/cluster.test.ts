@@ -193,6 +193,8 @@ describe('the CLI and daemon on bad input', () => {
     [['--name', 'has spaces']],
     [['--log-level', 'chatty']],
     [['--job-retention', 'a while']],
+    [['--drivers', 'docker,raw_exec']],
+    [['--drivers', 'none,exec']],
   ])('refuses daemon flags %j with SHOAL_INVALID_FLAG and exit 1', async (args) => {
     const result = await runCli(['daemon', '--data-dir', join(dir, 'bad-flags'), '--no-mdns', ...args])
     expect(result.code).toBe(1)

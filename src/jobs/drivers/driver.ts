@@ -8,7 +8,7 @@ export interface StartRequest {
   logPath: string
   /** The job's working directory on this node (exec), created by the runner. */
   workdir: string
-  /** Extra environment every job gets: SHOAL_JOB_ID, SHOAL_ATTEMPT, SHOAL_JOB_NAME. */
+  /** Extra environment every job gets: SHOAL_JOB_ID, SHOAL_ATTEMPT, SHOAL_JOB_NAME (a job never gets the daemon's own). */
   env: Record<string, string>
 }
 
