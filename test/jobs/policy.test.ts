@@ -64,13 +64,9 @@ describe('node policy', () => {
     expect(pending.reason).toContain('--drivers docker,exec')
   })
 
-  it('refuses exec work assigned to a node that does not run exec, and never runs it', async () => {
+  /** Assigns attempt 1 to the strict node as the coordinator, as one that ignores the policy would; returns its report. */
+  async function forceOntoStrict(id: string) {
     const { node: holder, term } = await agreedCoordinator([strict, open])
-    const marker = join(outside, 'ran-on-strict')
-    const { jobs: submitted } = await jobsOf().submit([
-      { driver: 'exec', command: ['touch', marker], constraints: { host: 'strict' } },
-    ])
-    const id = submitted[0]!.id
     // A coordinator assigns what it holds the spec of (the runner acts on assignments of jobs it knows).
     await waitFor('the spec to reach the strict node', () => strict.daemon.jobs.book.has(id))
     // What a coordinator that ignores the policy (a stale node record, a hostile member) would write.
@@ -89,13 +85,31 @@ describe('node policy', () => {
       term,
       holder.daemon.jobs.book.assignmentWrites([[id, assign]]),
     )
-    const run = await waitFor('the strict node to report the attempt', () => {
+    return waitFor('the strict node to report the attempt', () => {
       const report = strict.daemon.jobs.book.run(id, 1)
       return report?.state === 'running' ? undefined : report
     })
+  }
+
+  it('refuses exec work assigned to a node that does not run exec, and never runs it', async () => {
+    const marker = join(outside, 'ran-on-strict')
+    const { jobs: submitted } = await jobsOf().submit([
+      { driver: 'exec', command: ['touch', marker], constraints: { host: 'strict' } },
+    ])
+    const run = await forceOntoStrict(submitted[0]!.id)
     expect(run).toMatchObject({ node: strict.daemon.peerId, state: 'failed', exitCode: null })
     expect(run.reason).toMatch(/^SHOAL_JOB_REFUSED: /)
     expect(existsSync(marker)).toBe(false)
+  })
+
+  it('refuses a host-network container assigned to a node that does not allow it', async () => {
+    const { jobs: submitted } = await jobsOf().submit([
+      { driver: 'docker', image: 'busybox:1', network: 'host', constraints: { host: 'strict' } },
+    ])
+    const run = await forceOntoStrict(submitted[0]!.id)
+    expect(run).toMatchObject({ state: 'failed', exitCode: null })
+    // Refused by the policy before any engine is asked (this node has none: that would be SHOAL_DOCKER_UNAVAILABLE).
+    expect(run.reason).toMatch(/^SHOAL_JOB_REFUSED: .*network "host"/)
   })
 
   it('gives an exec job only documented variables and its own env, never the daemon’s', async () => {
