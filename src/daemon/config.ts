@@ -5,7 +5,7 @@ import type { LevelWithSilent } from 'pino'
 import type { ApiInit } from '../api/index.js'
 import type { CoordinatorInit, NodeCollectorInit } from '../coordinator/index.js'
 import { InvalidFlagError } from '../errors.js'
-import { DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
+import { DEFAULT_JOB_LOG_MAX_BYTES, DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
 import { DEFAULT_JOB_POLICY, DRIVER_NAMES, type JobInit, type JobPolicy } from '../jobs/index.js'
 import { DEFAULT_BLOB_PORT, DEFAULT_STORE_MAX_BYTES } from '../layers/constants.js'
 import type { LayersInit } from '../layers/index.js'
@@ -70,6 +70,7 @@ export interface DaemonFlags {
   dockerSocket?: string
   storeMax?: string
   jobRetention?: string
+  jobLogMax?: string
   /** Comma-separated driver names, or `none`. */
   drivers?: string
   allowHostNetwork?: boolean
@@ -116,6 +117,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     },
     jobs: {
       policy: parsePolicy(flags),
+      logMaxBytes: parseLogMax(flags.jobLogMax),
       retentionMs:
         flags.jobRetention === undefined
           ? DEFAULT_JOB_RETENTION_MS
@@ -132,6 +134,14 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
   if (flags.dockerSocket !== undefined) config.dockerSocket = flags.dockerSocket
   if (flags.registryConfig !== undefined) config.layers.registryConfigFile = flags.registryConfig
   return config
+}
+
+/** `--job-log-max SIZE`: at least one byte (a log of nothing but the note would say nothing). */
+function parseLogMax(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_JOB_LOG_MAX_BYTES
+  const bytes = parseSize(text, '--job-log-max')
+  if (bytes < 1) throw new InvalidFlagError('--job-log-max must be more than 0')
+  return bytes
 }
 
 /** `--drivers docker,exec` and `--allow-host-network` into a job policy (default: docker only, no host network). */

@@ -10,6 +10,7 @@ import { JobCollector } from './collector.js'
 import {
   ARRIVAL_WAIT_MS,
   COLLECT_INTERVAL_MS,
+  DEFAULT_JOB_LOG_MAX_BYTES,
   DEFAULT_JOB_RETENTION_MS,
   HANDOVER_SETTLE_MS,
   START_TIMEOUT_MS,
@@ -135,6 +136,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       },
       drivers,
       policy,
+      logMaxBytes: init.logMaxBytes ?? DEFAULT_JOB_LOG_MAX_BYTES,
       dataDir: init.dataDir,
       metrics: this.metrics,
       log: partLogger(components.logger, 'jobs:runner'),

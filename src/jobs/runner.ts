@@ -29,6 +29,8 @@ export interface RunnerComponents {
   drivers: Partial<Record<'exec' | 'docker', JobDriver>>
   /** What this node accepts to run: work it forbids is refused (reported failed), never started. */
   policy: JobPolicy
+  /** Each attempt's log keeps at most this many bytes of output. */
+  logMaxBytes: number
   dataDir: string
   metrics: JobMetrics
   log: Logger
@@ -206,7 +208,14 @@ export class Runner {
       // A container's workdir is a path inside the container: only an exec job's is on this node.
       const workdir = spec.driver === 'exec' ? await prepareWorkdir(jobDir, spec.workdir) : jobDir
       const env = { SHOAL_JOB_ID: spec.id, SHOAL_ATTEMPT: String(attemptNo), SHOAL_JOB_NAME: spec.name }
-      attempt.execution = await driver.start({ spec, attempt: attemptNo, logPath, workdir, env })
+      attempt.execution = await driver.start({
+        spec,
+        attempt: attemptNo,
+        logPath,
+        logMaxBytes: this.c.logMaxBytes,
+        workdir,
+        env,
+      })
       this.c.metrics.started.inc({ driver: spec.driver })
       if (attempt.stopRequested) void attempt.execution.stop()
       else {

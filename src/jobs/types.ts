@@ -83,6 +83,8 @@ export interface JobInit {
   collectIntervalMs?: number
   /** @default START_TIMEOUT_MS */
   startTimeoutMs?: number
+  /** Each attempt's log keeps this many bytes of output, then says it was cut. @default DEFAULT_JOB_LOG_MAX_BYTES */
+  logMaxBytes?: number
   /** What this node runs for the mesh (`--drivers`, `--allow-host-network`). @default DEFAULT_JOB_POLICY: docker only */
   policy?: JobPolicy
 }

@@ -195,6 +195,8 @@ describe('the CLI and daemon on bad input', () => {
     [['--job-retention', 'a while']],
     [['--drivers', 'docker,raw_exec']],
     [['--drivers', 'none,exec']],
+    [['--job-log-max', 'lots']],
+    [['--job-log-max', '0']],
   ])('refuses daemon flags %j with SHOAL_INVALID_FLAG and exit 1', async (args) => {
     const result = await runCli(['daemon', '--data-dir', join(dir, 'bad-flags'), '--no-mdns', ...args])
     expect(result.code).toBe(1)

@@ -1,8 +1,9 @@
-// Node policy with a real engine: host networking only where a node allows it, containers see only their own env.
+// Node policy and limits with a real engine: host networking only where allowed, only the job's own env, capped logs.
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NodeView } from '../../src/api/types.js'
+import { logCutNote } from '../../src/jobs/drivers/capped-log.js'
 import { isFinal } from '../../src/jobs/states.js'
 import { startDockerd, type TestDockerd } from '../helpers/docker.js'
 import { submitJob, waitForJob } from '../helpers/jobs.js'
@@ -19,6 +20,7 @@ import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 
 const IMAGE = 'shoal-test/busybox:policy'
 const SECRET = 'docker-daemon-secret-4711'
+const LOG_MAX = 64 * 1024
 
 describe('node policy with docker jobs', () => {
   let dockerd: TestDockerd
@@ -37,7 +39,14 @@ describe('node policy with docker jobs', () => {
     const imported = await dockerd.docker(['import', rootfs, IMAGE])
     expect(imported.code, imported.stderr).toBe(0)
     // Both run containers only (a later --drivers wins over the helper's docker,exec).
-    const common = ['--docker-socket', dockerd.socket, '--drivers', 'docker']
+    const common = [
+      '--docker-socket',
+      dockerd.socket,
+      '--drivers',
+      'docker',
+      '--job-log-max',
+      String(LOG_MAX),
+    ]
     open = await spawnDaemon({
       name: 'open',
       args: [...common, '--label', 'host=open', '--allow-host-network'],
@@ -127,5 +136,18 @@ describe('node policy with docker jobs', () => {
     expect(logs.stdout).toContain(`SHOAL_JOB_ID=${id}`)
     expect(logs.stdout).not.toContain(SECRET)
     expect(logs.stdout).not.toContain('SHOAL_POLICY_SECRET')
+  })
+
+  it('keeps the first bytes of a chatty container’s log and notes the cut', async () => {
+    const script = '/bin/busybox yes out | /bin/busybox head -c 3000000; echo after-the-cut'
+    const id = await submitJob(open, '--image', IMAGE, '--', '/bin/busybox', 'sh', '-c', script)
+    const ended = await waitForJob(open, id, 'to finish', (view) => isFinal(view.state), 60_000)
+    expect(ended).toMatchObject({ state: 'succeeded', exitCode: 0 })
+    const ranOn = ended.nodeName === 'open' ? open : closed
+    const log = await readFile(join(ranOn.dataDir, 'jobs', id, '1.log'))
+    const note = logCutNote(LOG_MAX)
+    expect(log.length).toBe(LOG_MAX + Buffer.byteLength(note))
+    expect(log.subarray(0, 8).toString()).toBe('out\nout\n')
+    expect(log.toString().endsWith(note)).toBe(true)
   })
 })

@@ -24,6 +24,7 @@ async function startProcess(spawner: Spawner, request: StartRequest): Promise<Ex
       cwd: request.workdir,
       env: execEnvironment(request),
       outputPath: request.logPath,
+      maxBytes: request.logMaxBytes,
     })
   } catch (err) {
     const code = err instanceof SpawnError ? err.code : undefined
