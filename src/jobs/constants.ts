@@ -112,6 +112,13 @@ export const ARRIVAL_WAIT_MS = 35_000
 /** Finished jobs are kept this long by default (`--job-retention`), then their records are deleted. */
 export const DEFAULT_JOB_RETENTION_MS = 24 * 3_600_000
 
+/**
+ * Run reports of a job's last this many attempts are kept (`job logs --attempt N` finds its node through them),
+ * and their logs on the nodes that ran them; older ones go while the job lives on, so a `--restart always`
+ * service restarted for months does not pile them up.
+ */
+export const RUN_ATTEMPTS_KEPT = 5
+
 /** How often the coordinator looks for finished jobs past their retention. */
 export const COLLECT_INTERVAL_MS = 60_000
 

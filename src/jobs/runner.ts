@@ -1,10 +1,11 @@
 // The runner on every node: starts the attempts assigned to it, enforces timeouts and cancels, stops moved work.
-import { mkdir } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { mkdir, readdir, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import { asShoalError, DriverUnavailableError, JobRefusedError } from '../errors.js'
 import { type LongTimer, setLongTimeout } from '../util/long-timer.js'
 import { Admission } from './admission.js'
+import { RUN_ATTEMPTS_KEPT } from './constants.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
 import { stopLeftover } from './drivers/exec.js'
 import type { JobBook } from './job-book.js'
@@ -205,6 +206,7 @@ export class Runner {
       const logPath = logPathOf(this.c.dataDir, spec.id, attemptNo)
       const jobDir = dirname(logPath)
       await mkdir(jobDir, { recursive: true })
+      await this.pruneLogs(jobDir, attemptNo)
       // A container's workdir is a path inside the container: only an exec job's is on this node.
       const workdir = spec.driver === 'exec' ? await prepareWorkdir(jobDir, spec.workdir) : jobDir
       const env = { SHOAL_JOB_ID: spec.id, SHOAL_ATTEMPT: String(attemptNo), SHOAL_JOB_NAME: spec.name }
@@ -259,6 +261,16 @@ export class Runner {
       startedAt: attempt.startedAt,
       finishedAt: endedAt,
     })
+  }
+
+  /** Removes the logs of this job's attempts older than the last RUN_ATTEMPTS_KEPT (their reports go too). */
+  private async pruneLogs(jobDir: string, attemptNo: number): Promise<void> {
+    const oldest = attemptNo - RUN_ATTEMPTS_KEPT
+    if (oldest < 1) return
+    for (const name of await readdir(jobDir)) {
+      const match = /^(\d+)\.log$/.exec(name)
+      if (match !== null && Number(match[1]) <= oldest) await rm(join(jobDir, name), { force: true })
+    }
   }
 
   private async end(attempt: Attempt, ending: Ending): Promise<void> {
