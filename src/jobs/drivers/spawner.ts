@@ -77,6 +77,14 @@ process.on('message', (m) => {
   const log = createWriteStream('', { fd })
   let written = 0
   let cut = false
+  let logFailed = false
+  // A log that cannot be written (a full disk) costs the job its log, not its run: its output is dropped.
+  log.on('error', () => {
+    logFailed = true
+    cut = true
+    child.stdout.resume()
+    child.stderr.resume()
+  })
   const take = (source) => (chunk) => {
     if (cut) return
     const room = m.maxBytes - written
@@ -121,10 +129,12 @@ process.on('message', (m) => {
       if (finished) return
       finished = true
       clearTimeout(grace)
-      log.end(() => {
+      const report = () => {
         send({ req: m.req, type: 'exit', exitCode, signal })
         ended()
-      })
+      }
+      if (logFailed) report()
+      else log.end(report)
     }
     child.once('close', finish)
   })
