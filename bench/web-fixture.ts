@@ -63,6 +63,7 @@ function makeNode(index: number): NodeView {
       load: [(index % 9) * 0.9, 1, 1],
     },
     drivers: { docker: true, exec: true },
+    hostNetwork: false,
     eligible: true,
     coordinator: index === 0,
     version: '0.1.0',

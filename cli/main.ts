@@ -97,6 +97,18 @@ program
     '--mirror-pull',
     'let a /v2 request for an image this node lacks pull it, with this node’s credentials (default: off, 404)',
   )
+  .option(
+    '--job-log-max <size>',
+    'each job attempt’s log keeps this much output, then notes the cut and drops the rest (default: 64M)',
+  )
+  .option(
+    '--drivers <list>',
+    'job drivers this node runs: docker, exec, both (docker,exec) or none; exec runs commands as this user (default: docker)',
+  )
+  .option(
+    '--allow-host-network',
+    'let containers use the host network, container:<name> or named networks (default: off, only none and bridge)',
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
   .option(
     '--log-format <format>',

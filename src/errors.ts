@@ -511,6 +511,20 @@ export class DriverUnavailableError extends ShoalError {
   }
 }
 
+/**
+ * The node's policy forbids what the work asks for (a driver it does not run, host networking, a working dir
+ * outside the job's directory): it refuses the attempt and never runs it.
+ */
+export class JobRefusedError extends ShoalError {
+  static override readonly name = 'JobRefusedError'
+  static readonly code = 'SHOAL_JOB_REFUSED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(JobRefusedError.code, message, options)
+    this.name = 'JobRefusedError'
+  }
+}
+
 /** No job by that id, or a prefix matches several. */
 export class JobNotFoundError extends ShoalError {
   static override readonly name = 'JobNotFoundError'

@@ -63,9 +63,8 @@ export async function jobSubmitCommand(
     // The output is the job's own: its id goes to stderr, its exit code becomes the CLI's.
     console.error(job.id)
     if (await started(client, job.id)) await jobLogsCommand(client, job.id, { follow: true })
-    const [done] = (
-      await client.post<WaitResult>('/v1/jobs/wait', { ids: [job.id], timeoutMs: WAIT_FOREVER_MS })
-    ).jobs
+    const [done] = (await client.post<WaitResult>('/v1/jobs/wait', { ids: [job.id], timeoutMs: MAX_WAIT_MS }))
+      .jobs
     if (done!.state !== 'succeeded') {
       console.error(`shoal: job ${job.id} ${done!.state}${done!.reason === null ? '' : ` (${done!.reason})`}`)
       process.exitCode = done!.exitCode !== null && done!.exitCode > 0 ? done!.exitCode : 1
@@ -304,8 +303,8 @@ export async function jobActionCommand(
 /** How often `--follow` asks whether its job has started. */
 const START_POLL_MS = 200
 
-/** Long enough to mean "until it ends" (the daemon bounds waits to a week). */
-const WAIT_FOREVER_MS = 7 * 24 * 3_600_000
+/** The longest `job wait` the daemon accepts (POST /v1/jobs/wait). */
+const MAX_WAIT_MS = 7 * 24 * 3_600_000
 
 /** Exit status 0 only if every job succeeded. */
 export async function jobWaitCommand(
@@ -313,8 +312,12 @@ export async function jobWaitCommand(
   refs: string[],
   options: { timeout?: string; json?: boolean },
 ): Promise<void> {
-  const timeoutMs =
-    options.timeout === undefined ? WAIT_FOREVER_MS : parseDuration(options.timeout, '--timeout')
+  const timeoutMs = options.timeout === undefined ? MAX_WAIT_MS : parseDuration(options.timeout, '--timeout')
+  if (timeoutMs > MAX_WAIT_MS) {
+    throw new InvalidFlagError(
+      `--timeout is at most 7d (the daemon ends a wait after a week), got ${options.timeout}`,
+    )
+  }
   const result =
     process.stderr.isTTY && options.json !== true
       ? await waitShowingProgress(client, refs, timeoutMs)

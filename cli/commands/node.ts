@@ -70,6 +70,7 @@ export async function nodeShowCommand(
         .map(([name]) => name)
         .join(', ') || '-',
     ],
+    ['network', node.hostNetwork ? 'any (host allowed)' : 'none, bridge'],
     ['labels', labels(node.labels)],
     ...node.addresses.map((addr, i): [string, string] => [i === 0 ? 'addresses' : '', addr]),
   ]

@@ -5,8 +5,8 @@ import type { LevelWithSilent } from 'pino'
 import { type ApiInit, canonicalHost, DEFAULT_MAX_EVENT_CLIENTS } from '../api/index.js'
 import type { CoordinatorInit, NodeCollectorInit } from '../coordinator/index.js'
 import { InvalidFlagError } from '../errors.js'
-import { DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
-import type { JobInit } from '../jobs/index.js'
+import { DEFAULT_JOB_LOG_MAX_BYTES, DEFAULT_JOB_RETENTION_MS } from '../jobs/constants.js'
+import { DEFAULT_JOB_POLICY, DRIVER_NAMES, type JobInit, type JobPolicy } from '../jobs/index.js'
 import { DEFAULT_BLOB_PORT, DEFAULT_STORE_MAX_BYTES } from '../layers/constants.js'
 import type { LayersInit } from '../layers/index.js'
 import { DOCKER_HUB } from '../layers/reference.js'
@@ -39,7 +39,11 @@ export interface DaemonConfig {
   clock?: WallClock
   mesh: Omit<MeshInit, 'privateKey' | 'swarmKey'>
   state?: Omit<ReplicatedStateInit, 'kinds' | 'fence' | 'clock'>
-  membership: Omit<MembershipInit, 'dataDir' | 'name' | 'version' | 'coordinatorEligible' | 'clock'>
+  /** `drivers` and `hostNetwork` come from `jobs.policy` (membership advertises what the jobs part enforces). */
+  membership: Omit<
+    MembershipInit,
+    'dataDir' | 'name' | 'version' | 'coordinatorEligible' | 'clock' | 'drivers' | 'hostNetwork'
+  >
   /** `eligible` also goes into this node's record (membership advertises it). */
   coordinator: Omit<CoordinatorInit, 'name' | 'clock'>
   layers: Omit<LayersInit, 'dataDir' | 'swarmKey' | 'blobHost'>
@@ -68,6 +72,10 @@ export interface DaemonFlags {
   dockerSocket?: string
   storeMax?: string
   jobRetention?: string
+  jobLogMax?: string
+  /** Comma-separated driver names, or `none`. */
+  drivers?: string
+  allowHostNetwork?: boolean
   nodeGcAfter?: string
   blobPort?: string
   registryConfig?: string
@@ -112,6 +120,8 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
       mirrorPull: flags.mirrorPull ?? false,
     },
     jobs: {
+      policy: parsePolicy(flags),
+      logMaxBytes: parseLogMax(flags.jobLogMax),
       retentionMs:
         flags.jobRetention === undefined
           ? DEFAULT_JOB_RETENTION_MS
@@ -150,6 +160,35 @@ function parseCount(text: string, flag: string, max: number): number {
     throw new InvalidFlagError(`${flag} expects a whole number from 1 to ${max}, got "${text}"`)
   }
   return value
+}
+
+/** `--job-log-max SIZE`: at least one byte (a log of nothing but the note would say nothing). */
+function parseLogMax(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_JOB_LOG_MAX_BYTES
+  const bytes = parseSize(text, '--job-log-max')
+  if (bytes < 1) throw new InvalidFlagError('--job-log-max must be more than 0')
+  return bytes
+}
+
+/** `--drivers docker,exec` and `--allow-host-network` into a job policy (default: docker only, no host network). */
+function parsePolicy(flags: DaemonFlags): JobPolicy {
+  const drivers = { ...DEFAULT_JOB_POLICY.drivers }
+  if (flags.drivers !== undefined) {
+    const names = flags.drivers
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '')
+    const unknown = names.filter(
+      (name) => name !== 'none' && !(DRIVER_NAMES as readonly string[]).includes(name),
+    )
+    if (names.length === 0 || unknown.length > 0 || (names.includes('none') && names.length > 1)) {
+      throw new InvalidFlagError(
+        `--drivers expects a comma-separated list of ${DRIVER_NAMES.join(', ')} (or none), got "${flags.drivers}"`,
+      )
+    }
+    for (const name of DRIVER_NAMES) drivers[name] = names.includes(name)
+  }
+  return { drivers, allowHostNetwork: flags.allowHostNetwork ?? DEFAULT_JOB_POLICY.allowHostNetwork }
 }
 
 function checkMultiaddr(flag: string, addr: string): void {

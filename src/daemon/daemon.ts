@@ -13,7 +13,7 @@ import {
 } from '../coordinator/index.js'
 import { createDockerEngine } from '../docker/index.js'
 import { DataDirInUseError, DataDirUnusableError, InvalidFlagError, ShoalError } from '../errors.js'
-import { createJobs, type Jobs, jobKinds } from '../jobs/index.js'
+import { createJobs, DEFAULT_JOB_POLICY, type Jobs, jobKinds } from '../jobs/index.js'
 import { createLayers, type Layers, layerKinds } from '../layers/index.js'
 import { createMembership, type Membership, membershipKinds } from '../membership/index.js'
 import {
@@ -186,6 +186,8 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
       name: config.name,
       version: VERSION,
       coordinatorEligible: config.coordinator.eligible,
+      drivers: (config.jobs.policy ?? DEFAULT_JOB_POLICY).drivers,
+      hostNetwork: (config.jobs.policy ?? DEFAULT_JOB_POLICY).allowHostNetwork,
       clock,
     },
   )

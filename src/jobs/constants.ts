@@ -88,6 +88,18 @@ export const RUNNING_REPORT_DELAY_MS = 250
 /** After SIGTERM, a job's process group (or container) gets this long before SIGKILL. */
 export const STOP_GRACE_MS = 5_000
 
+/**
+ * A job attempt's log keeps this much output by default (`--job-log-max`), then says it was cut and drops the
+ * rest: a job printing in a loop must not fill the node's disk. 64 MiB is far more than a person reads.
+ */
+export const DEFAULT_JOB_LOG_MAX_BYTES = 64 * 1024 ** 2
+
+/**
+ * After an exec job's process group is gone, its output pipes are waited on this long: only a process that left
+ * the group (setsid) still holds one, and its output is not the job's to wait for (the docker driver waits as long).
+ */
+export const LOG_CLOSE_GRACE_MS = 2_000
+
 /** Followers of a log poll its file this often while the job runs. */
 export const LOG_FOLLOW_POLL_MS = 200
 
@@ -99,6 +111,13 @@ export const ARRIVAL_WAIT_MS = 35_000
 
 /** Finished jobs are kept this long by default (`--job-retention`), then their records are deleted. */
 export const DEFAULT_JOB_RETENTION_MS = 24 * 3_600_000
+
+/**
+ * Run reports of a job's last this many attempts are kept (`job logs --attempt N` finds its node through them),
+ * and their logs on the nodes that ran them; older ones go while the job lives on, so a `--restart always`
+ * service restarted for months does not pile them up.
+ */
+export const RUN_ATTEMPTS_KEPT = 5
 
 /** How often the coordinator looks for finished jobs past their retention. */
 export const COLLECT_INTERVAL_MS = 60_000

@@ -4,6 +4,8 @@ import type { JobComponents, JobInit } from './types.js'
 
 export * as jobConstants from './constants.js'
 export { Jobs } from './jobs.js'
+export type { DriverName, JobPolicy } from './policy.js'
+export { DEFAULT_JOB_POLICY, DRIVER_NAMES, enabledDrivers } from './policy.js'
 export { jobKinds } from './records.js'
 export type { JobInput } from './spec.js'
 export type { FinalState, JobState } from './states.js'

@@ -8,6 +8,7 @@ import type {
   Version,
 } from '../state/index.js'
 import { compareVersions, versionOf } from '../state/index.js'
+import { RUN_ATTEMPTS_KEPT } from './constants.js'
 import {
   type AssignmentBatch,
   type AssignValue,
@@ -248,7 +249,8 @@ export class JobBook {
   /**
    * The batches to delete: spec batches whose every job is in `collectable` (those jobs go, with their controls;
    * jobs of a batch that still holds a live job stay until it goes), and assignment and run batches whose every
-   * entry belongs to a job that goes or is superseded (a later assignment, a later report of the same attempt).
+   * entry belongs to a job that goes or is superseded (a later assignment, a later report of the same attempt, a
+   * report of an attempt older than the last RUN_ATTEMPTS_KEPT: a service restarted for months keeps a few).
    */
   garbage(collectable: ReadonlySet<string>): Garbage {
     const going = new Set<string>()
@@ -272,11 +274,19 @@ export class JobBook {
       const live = record.value!.reports.some(
         (report) =>
           !going.has(report.job) &&
-          this.runs.get(report.job)?.get(report.attempt)?.at(-1)?.batch === record.key,
+          this.runs.get(report.job)?.get(report.attempt)?.at(-1)?.batch === record.key &&
+          report.attempt > this.latestAttempt(report.job) - RUN_ATTEMPTS_KEPT,
       )
       if (!live) plain.push(this.runBatches.removal(this.runBatches.idOf(record.key)))
     }
     return { fenced, plain, jobs: going.size }
+  }
+
+  /** The job's latest attempt: its assignment's, or a later one a node reported. */
+  private latestAttempt(id: string): number {
+    let latest = this.assignment(id)?.attempt ?? 0
+    for (const attempt of this.runs.get(id)?.keys() ?? []) latest = Math.max(latest, attempt)
+    return latest
   }
 
   /** A fresh batch name: this node's HLC stamp, unique among everything it writes. */

@@ -5,10 +5,12 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { JobFinishedError, JobNotFinishedError, JobNotFoundError, LogsUnavailableError } from '../errors.js'
 import { partLogger } from '../logger.js'
+import { setLongTimeout } from '../util/long-timer.js'
 import { JobCollector } from './collector.js'
 import {
   ARRIVAL_WAIT_MS,
   COLLECT_INTERVAL_MS,
+  DEFAULT_JOB_LOG_MAX_BYTES,
   DEFAULT_JOB_RETENTION_MS,
   HANDOVER_SETTLE_MS,
   START_TIMEOUT_MS,
@@ -21,6 +23,7 @@ import { JobBook, type JobChange } from './job-book.js'
 import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
 import { capacityOf } from './placement.js'
+import { DEFAULT_JOB_POLICY } from './policy.js'
 import type { ControlValue } from './records.js'
 import { Runner } from './runner.js'
 import { Scheduler } from './schedule/scheduler.js'
@@ -44,7 +47,8 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly scheduler: Scheduler
   private readonly collector: JobCollector
   private readonly runner: Runner
-  private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = { exec: createExecDriver() }
+  /** The drivers this node's policy lets it run (docker also needs an engine). */
+  private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = {}
   private readonly now: () => number
   private started = false
   /** Jobs changed since the last 'job:views' event, and the timer that sends it. */
@@ -110,7 +114,9 @@ export class Jobs extends EventEmitter<JobEvents> {
       handoverSettleMs: HANDOVER_SETTLE_MS,
     })
     const drivers = this.drivers
-    if (docker !== undefined) {
+    const policy = init.policy ?? DEFAULT_JOB_POLICY
+    if (policy.drivers.exec) drivers.exec = createExecDriver()
+    if (docker !== undefined && policy.drivers.docker) {
       drivers.docker = createDockerDriver({
         engine: docker,
         hasImage: (ref) => docker.hasImage(ref),
@@ -129,6 +135,8 @@ export class Jobs extends EventEmitter<JobEvents> {
         return own === undefined ? undefined : capacityOf(own)
       },
       drivers,
+      policy,
+      logMaxBytes: init.logMaxBytes ?? DEFAULT_JOB_LOG_MAX_BYTES,
       dataDir: init.dataDir,
       metrics: this.metrics,
       log: partLogger(components.logger, 'jobs:runner'),
@@ -296,13 +304,13 @@ export class Jobs extends EventEmitter<JobEvents> {
         else if (open.delete(id) && open.size === 0) finish(true)
       }
       const finish = (all: boolean): void => {
-        clearTimeout(timer)
+        timer.clear()
         this.off('job:changed', onChange)
         signal?.removeEventListener('abort', onAbort)
         resolve(all)
       }
       const onAbort = (): void => finish(false)
-      const timer = setTimeout(() => finish(false), timeoutMs)
+      const timer = setLongTimeout(() => finish(false), timeoutMs)
       this.on('job:changed', onChange)
       signal?.addEventListener('abort', onAbort)
     })

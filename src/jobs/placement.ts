@@ -1,5 +1,6 @@
 // Placement as a pure function: filter nodes that fit (alive, free resources, constraints, driver), then score them.
 import type { Resources } from '../membership/index.js'
+import { needsHostNetwork, policyRefusal } from './policy.js'
 import type { JobSpec } from './spec.js'
 
 export interface Amounts {
@@ -15,6 +16,8 @@ export interface Candidate {
   capacity: Amounts
   labels: Record<string, string>
   drivers: { exec: boolean; docker: boolean }
+  /** Its policy lets containers use host, container:<name> or named networks. */
+  hostNetwork: boolean
 }
 
 export const ZERO: Amounts = { cpuMillis: 0, memory: 0, disk: 0, gpu: 0 }
@@ -68,13 +71,28 @@ export function fits(need: Amounts, used: Amounts, capacity: Amounts): boolean {
 
 /** Why no node could ever run this job (nothing to wait for), or undefined if some node could once free. */
 export function neverFits(spec: JobSpec, nodes: readonly Candidate[]): string | undefined {
-  const able = nodes.filter((node) => node.drivers[spec.driver] && matches(spec, node))
-  if (able.length === 0) {
-    const constraints = Object.entries(spec.constraints).map(([k, v]) => `${k}=${v}`)
-    return `no live node has the ${spec.driver} driver${constraints.length > 0 ? ` and ${constraints.join(', ')}` : ''}`
+  const matching = nodes.filter((node) => matches(spec, node))
+  const constraints = Object.entries(spec.constraints).map(([k, v]) => `${k}=${v}`)
+  const labelled = constraints.length > 0 ? ` with ${constraints.join(', ')}` : ''
+  const withDriver = matching.filter((node) => node.drivers[spec.driver])
+  if (withDriver.length === 0) {
+    const how =
+      spec.driver === 'exec'
+        ? 'start daemons with --drivers docker,exec'
+        : 'it needs a Docker engine, and daemons started with docker in --drivers'
+    return `no live node${labelled} runs the ${spec.driver} driver (${how})`
+  }
+  const able = withDriver.filter((node) => runsThere(spec, node))
+  if (able.length === 0 && needsHostNetwork(spec.network)) {
+    return `no live node${labelled} allows network "${spec.network}" (start daemons with --allow-host-network)`
   }
   if (able.some((node) => fits(spec.resources, ZERO, node.capacity))) return undefined
   return `no live node is large enough (it asks for ${describe(spec.resources)})`
+}
+
+/** True if the node's advertised policy lets it run the job (its own runner checks the same). */
+function runsThere(spec: JobSpec, node: Candidate): boolean {
+  return policyRefusal(spec, { drivers: node.drivers, allowHostNetwork: node.hostNetwork }) === undefined
 }
 
 function matches(spec: JobSpec, node: Candidate): boolean {
@@ -112,7 +130,7 @@ function bestFit(
   let best: Candidate | undefined
   let bestScore = Number.POSITIVE_INFINITY
   for (const node of nodes) {
-    if (!node.drivers[spec.driver] || !matches(spec, node)) continue
+    if (!runsThere(spec, node) || !matches(spec, node)) continue
     const usage = used.get(node.id) ?? ZERO
     if (!fits(spec.resources, usage, scaleAmounts(node.capacity, scale))) continue
     const load = loadAfter(addAmounts(usage, spec.resources), node.capacity)

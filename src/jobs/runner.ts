@@ -1,19 +1,23 @@
 // The runner on every node: starts the attempts assigned to it, enforces timeouts and cancels, stops moved work.
-import { mkdir } from 'node:fs/promises'
-import { dirname, isAbsolute, join } from 'node:path'
+import { mkdir, readdir, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
-import { asShoalError, DriverUnavailableError } from '../errors.js'
+import { asShoalError, DriverUnavailableError, JobRefusedError } from '../errors.js'
+import { type LongTimer, setLongTimeout } from '../util/long-timer.js'
 import { Admission } from './admission.js'
+import { RUN_ATTEMPTS_KEPT } from './constants.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
 import { stopLeftover } from './drivers/exec.js'
 import type { JobBook } from './job-book.js'
 import { logPathOf } from './logs.js'
 import type { JobMetrics } from './metrics.js'
 import type { Amounts } from './placement.js'
+import { type JobPolicy, policyRefusal } from './policy.js'
 import type { RunState } from './records.js'
 import { RunWriter, type WriteRunReports } from './run-writer.js'
 import type { JobSpec } from './spec.js'
 import { cancelRequested } from './view.js'
+import { prepareWorkdir } from './workdir.js'
 
 export interface RunnerComponents {
   /** This node's peer id. */
@@ -24,6 +28,10 @@ export interface RunnerComponents {
   /** What this node offers jobs (from its own node record); undefined until that is known. */
   capacity(): Amounts | undefined
   drivers: Partial<Record<'exec' | 'docker', JobDriver>>
+  /** What this node accepts to run: work it forbids is refused (reported failed), never started. */
+  policy: JobPolicy
+  /** Each attempt's log keeps at most this many bytes of output. */
+  logMaxBytes: number
   dataDir: string
   metrics: JobMetrics
   log: Logger
@@ -39,7 +47,8 @@ interface Attempt {
   startedAt: number
   /** Set when the runner (not the job itself) ends it. */
   ending: Ending | undefined
-  timer: NodeJS.Timeout | undefined
+  /** The attempt's timeout: a user's duration, possibly longer than Node's 24.8-day timer limit. */
+  timer: LongTimer | undefined
   /** Stop requested before the driver had started it. */
   stopRequested: boolean
 }
@@ -189,18 +198,26 @@ export class Runner {
     const driver = this.c.drivers[spec.driver]
     let exit: Exit
     try {
+      // Placement honours the policy nodes advertise; a coordinator that did not (a stale record, a hostile
+      // member) gets a refusal here.
+      const refusal = policyRefusal(spec, this.c.policy)
+      if (refusal !== undefined) throw new JobRefusedError(refusal)
       if (driver === undefined) throw new DriverUnavailableError(`this node has no ${spec.driver} driver`)
       const logPath = logPathOf(this.c.dataDir, spec.id, attemptNo)
       const jobDir = dirname(logPath)
-      const workdir =
-        spec.workdir === null
-          ? join(jobDir, 'work')
-          : isAbsolute(spec.workdir)
-            ? spec.workdir
-            : join(jobDir, spec.workdir)
-      await mkdir(spec.driver === 'exec' ? workdir : jobDir, { recursive: true })
+      await mkdir(jobDir, { recursive: true })
+      await this.pruneLogs(jobDir, attemptNo)
+      // A container's workdir is a path inside the container: only an exec job's is on this node.
+      const workdir = spec.driver === 'exec' ? await prepareWorkdir(jobDir, spec.workdir) : jobDir
       const env = { SHOAL_JOB_ID: spec.id, SHOAL_ATTEMPT: String(attemptNo), SHOAL_JOB_NAME: spec.name }
-      attempt.execution = await driver.start({ spec, attempt: attemptNo, logPath, workdir, env })
+      attempt.execution = await driver.start({
+        spec,
+        attempt: attemptNo,
+        logPath,
+        logMaxBytes: this.c.logMaxBytes,
+        workdir,
+        env,
+      })
       this.c.metrics.started.inc({ driver: spec.driver })
       if (attempt.stopRequested) void attempt.execution.stop()
       else {
@@ -212,7 +229,7 @@ export class Runner {
           startedAt: attempt.startedAt,
         })
         if (spec.timeoutMs !== null) {
-          attempt.timer = setTimeout(() => void this.end(attempt, 'timed-out'), spec.timeoutMs)
+          attempt.timer = setLongTimeout(() => void this.end(attempt, 'timed-out'), spec.timeoutMs)
         }
       }
       exit = await attempt.execution.ended
@@ -222,7 +239,7 @@ export class Runner {
       exit = { exitCode: null, reason: `${error.code}: ${error.message}` }
     }
     const endedAt = this.c.now()
-    clearTimeout(attempt.timer)
+    attempt.timer?.clear()
     this.attempts.delete(key)
     for (const next of this.admission.release(spec.resources)) void this.launch(next.spec, next.attempt, true)
     const state = finalState(attempt.ending, exit)
@@ -246,10 +263,20 @@ export class Runner {
     })
   }
 
+  /** Removes the logs of this job's attempts older than the last RUN_ATTEMPTS_KEPT (their reports go too). */
+  private async pruneLogs(jobDir: string, attemptNo: number): Promise<void> {
+    const oldest = attemptNo - RUN_ATTEMPTS_KEPT
+    if (oldest < 1) return
+    for (const name of await readdir(jobDir)) {
+      const match = /^(\d+)\.log$/.exec(name)
+      if (match !== null && Number(match[1]) <= oldest) await rm(join(jobDir, name), { force: true })
+    }
+  }
+
   private async end(attempt: Attempt, ending: Ending): Promise<void> {
     if (attempt.ending !== undefined) return
     attempt.ending = ending
-    clearTimeout(attempt.timer)
+    attempt.timer?.clear()
     if (ending === 'moved')
       this.c.log.info(
         { job: attempt.id, attempt: attempt.attempt },

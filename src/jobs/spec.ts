@@ -12,6 +12,7 @@ import {
   MAX_JOB_SPEC_BYTES,
   MAX_RETRIES,
 } from './constants.js'
+import { NETWORK_PATTERN, workdirEscape } from './policy.js'
 
 export const JOB_ID_PATTERN = /^j[0-9a-f]{16}$/
 export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const
@@ -38,7 +39,10 @@ export const jobInputSchema = z.strictObject({
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*'), z.string())
     .optional(),
   workdir: z.string().min(1).max(4096).optional(),
-  network: z.string().min(1).max(64).optional(),
+  network: z
+    .string()
+    .regex(NETWORK_PATTERN, 'network is none, bridge, host, container:<name> or a network name')
+    .optional(),
   resources: z
     .strictObject({
       cpu: z.number().positive().max(1024).optional(),
@@ -118,6 +122,10 @@ export function normaliseJob(
   if (input.driver === 'exec' && input.image !== undefined) invalid('an image is only for the docker driver')
   if (input.driver === 'exec' && input.command.length === 0) invalid('the exec driver needs a command')
   if (input.driver === 'exec' && input.network !== undefined) invalid('network is only for the docker driver')
+  if (input.driver === 'exec' && input.workdir !== undefined) {
+    const escaping = workdirEscape(input.workdir)
+    if (escaping !== undefined) invalid(escaping)
+  }
   if (input.image !== undefined) {
     try {
       parseReference(input.image)

@@ -7,6 +7,7 @@ import type { Layers } from '../layers/index.js'
 import type { Membership } from '../membership/index.js'
 import type { Mesh } from '../mesh/index.js'
 import type { ReplicatedState, WallClock } from '../state/index.js'
+import type { JobPolicy } from './policy.js'
 import type { RestartPolicy } from './spec.js'
 import type { JobState } from './states.js'
 
@@ -87,6 +88,10 @@ export interface JobInit {
   collectIntervalMs?: number
   /** @default START_TIMEOUT_MS */
   startTimeoutMs?: number
+  /** Each attempt's log keeps this many bytes of output, then says it was cut. @default DEFAULT_JOB_LOG_MAX_BYTES */
+  logMaxBytes?: number
+  /** What this node runs for the mesh (`--drivers`, `--allow-host-network`). @default DEFAULT_JOB_POLICY: docker only */
+  policy?: JobPolicy
 }
 
 export interface JobComponents {

@@ -26,7 +26,10 @@ export const nodeValueSchema = z.object({
   labels: z
     .record(z.string().max(63), z.string().max(256))
     .refine((labels) => Object.keys(labels).length <= 64, 'at most 64 labels'),
+  /** The drivers this node runs: its policy (`--drivers`), and for docker an engine that answers. */
   drivers: z.object({ docker: z.boolean(), exec: z.boolean() }),
+  /** Its containers may use host, container:<name> or named networks (`--allow-host-network`); absent means no. */
+  hostNetwork: z.boolean().optional(),
   /** Whether this node stands for the coordinator role (`--no-coordinator` says no); absent means yes. */
   coordinator: z.boolean().optional(),
   version: z.string().max(64),

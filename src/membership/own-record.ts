@@ -112,7 +112,8 @@ function identityChanged(a: NodeValue, b: SelfDescription): boolean {
     a.addresses.join(' ') !== b.addresses.join(' ') ||
     JSON.stringify(a.labels) !== JSON.stringify(b.labels) ||
     a.drivers.docker !== b.drivers.docker ||
-    a.drivers.exec !== b.drivers.exec
+    a.drivers.exec !== b.drivers.exec ||
+    a.hostNetwork !== b.hostNetwork
   )
 }
 

@@ -22,6 +22,8 @@ export interface NodeView {
   labels: Record<string, string>
   resources: Resources
   drivers: { docker: boolean; exec: boolean }
+  /** Its containers may use host, container:<name> or named networks (`--allow-host-network`). */
+  hostNetwork: boolean
   /** Stands for the coordinator role. */
   eligible: boolean
   /** Holds the coordinator role, as the answering node sees it. */
@@ -41,6 +43,13 @@ export interface MembershipInit {
   version: string
   /** Stands for the coordinator role. @default true */
   coordinatorEligible?: boolean
+  /**
+   * Drivers the node's policy lets it run (the jobs part enforces it; this advertises it); docker is advertised
+   * only while an engine answers too. @default docker only
+   */
+  drivers?: { docker: boolean; exec: boolean }
+  /** The node's policy allows host networking for containers (advertised for placement). @default false */
+  hostNetwork?: boolean
   /** @default PROBE_INTERVAL_MS */
   probeIntervalMs?: number
   /** @default PROBE_TIMEOUT_MS */

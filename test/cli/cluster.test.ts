@@ -194,6 +194,10 @@ describe('the CLI and daemon on bad input', () => {
     [['--log-level', 'chatty']],
     [['--job-retention', 'a while']],
     [['--log-format', 'fancy']],
+    [['--drivers', 'docker,raw_exec']],
+    [['--drivers', 'none,exec']],
+    [['--job-log-max', 'lots']],
+    [['--job-log-max', '0']],
   ])('refuses daemon flags %j with SHOAL_INVALID_FLAG and exit 2 (usage)', async (args) => {
     const result = await runCli(['daemon', '--data-dir', join(dir, 'bad-flags'), '--no-mdns', ...args])
     expect(result.code).toBe(2)

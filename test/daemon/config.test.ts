@@ -57,7 +57,32 @@ describe('resolveDaemonConfig', () => {
     expect(resolveDaemonConfig({ name: 'n1', mirrorPull: true }, {}).layers.mirrorPull).toBe(true)
   })
 
+  it('runs only docker jobs, isolated, unless told otherwise', () => {
+    const defaults = resolveDaemonConfig({ name: 'n1' }, {}).jobs
+    expect(defaults.policy).toEqual({ drivers: { docker: true, exec: false }, allowHostNetwork: false })
+    expect(defaults.logMaxBytes).toBe(64 * 1024 ** 2)
+    const open = resolveDaemonConfig(
+      { name: 'n1', drivers: 'docker, exec', allowHostNetwork: true, jobLogMax: '1M' },
+      {},
+    ).jobs
+    expect(open.policy).toEqual({ drivers: { docker: true, exec: true }, allowHostNetwork: true })
+    expect(open.logMaxBytes).toBe(1024 ** 2)
+    expect(resolveDaemonConfig({ name: 'n1', drivers: 'exec' }, {}).jobs.policy?.drivers).toEqual({
+      docker: false,
+      exec: true,
+    })
+    expect(resolveDaemonConfig({ name: 'n1', drivers: 'none' }, {}).jobs.policy?.drivers).toEqual({
+      docker: false,
+      exec: false,
+    })
+  })
+
   it.each([
+    [{ drivers: 'raw_exec' }],
+    [{ drivers: '' }],
+    [{ drivers: 'none,docker' }],
+    [{ jobLogMax: '0' }],
+    [{ jobLogMax: 'big' }],
     [{ name: 'has space' }],
     [{ name: '' }],
     [{ logLevel: 'loud' }],

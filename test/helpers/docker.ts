@@ -1,6 +1,6 @@
 // A private Docker engine for tests: dockerd with its own data and exec roots and socket, vfs, no networking.
 import { spawn } from 'node:child_process'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { removeDir } from './temp-dir.js'
@@ -83,7 +83,28 @@ export async function startDockerd(): Promise<TestDockerd> {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))])
       if (child.exitCode === null) child.kill('SIGKILL')
       await exited
+      await unmountUnder(dir)
       await removeDir(dir)
     },
+  }
+}
+
+/**
+ * Unmounts what dockerd left mounted under its directories: a host-network container leaves the host's network
+ * namespace bind-mounted at <exec-root>/netns/default, which cannot be removed while mounted.
+ */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = await readFile('/proc/self/mounts', 'utf8')
+  const points = mounts
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((point) => point.startsWith(`${dir}/`))
+    .reverse()
+  for (const point of points) {
+    await new Promise<void>((resolve, reject) => {
+      spawn('umount', [point], { stdio: 'ignore' }).once('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`umount ${point} exited ${code}`)),
+      )
+    })
   }
 }

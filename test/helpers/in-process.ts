@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { Daemon, type DaemonConfig } from '../../src/daemon/index.js'
 import { DEFAULT_JOB_RETENTION_MS } from '../../src/jobs/constants.js'
+import type { JobPolicy } from '../../src/jobs/index.js'
 import { createRootLogger } from '../../src/logger.js'
 import { defineKind } from '../../src/state/index.js'
 import { makeTempDir, removeDir } from './temp-dir.js'
@@ -50,6 +51,8 @@ export interface NodeOptions {
   mirrorUpstream?: string
   /** Docker engine socket; by default one that does not exist, so no test depends on the host's engine. */
   dockerSocket?: string
+  /** The node's job policy (`--drivers`, `--allow-host-network`). @default docker and exec, no host network */
+  policy?: JobPolicy
 }
 
 export interface TestNode {
@@ -58,6 +61,9 @@ export interface TestNode {
   name: string
   stop(): Promise<void>
 }
+
+/** What test nodes run unless a test says otherwise: both drivers, as `--drivers docker,exec`. */
+export const TEST_JOB_POLICY: JobPolicy = { drivers: { docker: true, exec: true }, allowHostNetwork: false }
 
 const logLevel = (process.env.SHOAL_TEST_LOG_LEVEL ?? 'silent') as DaemonConfig['logLevel']
 
@@ -87,7 +93,12 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
       mirrorUpstream: options.mirrorUpstream ?? 'docker.io',
       ...tuning.layers,
     },
-    jobs: { retentionMs: options.jobRetentionMs ?? DEFAULT_JOB_RETENTION_MS, ...tuning.jobs },
+    jobs: {
+      retentionMs: options.jobRetentionMs ?? DEFAULT_JOB_RETENTION_MS,
+      // Tests run commands with the exec driver, which a daemon runs only when asked (`--drivers docker,exec`).
+      policy: options.policy ?? TEST_JOB_POLICY,
+      ...tuning.jobs,
+    },
     nodeCollector: tuning.nodeCollector,
     api: { httpHost: '127.0.0.1', httpPort: 0, ...tuning.api },
   }

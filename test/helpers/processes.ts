@@ -95,6 +95,9 @@ export async function spawnDaemon(options: SpawnOptions): Promise<DaemonProcess>
     options.name,
     '--http-port',
     '0',
+    // Tests run commands with the exec driver, which a daemon runs only when asked; a later --drivers wins.
+    '--drivers',
+    'docker,exec',
     ...(options.netns === undefined
       ? ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--blob-port', '0']
       : []),

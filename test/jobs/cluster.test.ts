@@ -345,7 +345,10 @@ describe('jobs on three daemon processes', () => {
     // A job no node can run waits with the reason, rather than vanishing.
     const docker = await submitJob(a, '--image', 'busybox', '--', 'true')
     const waiting = await waitForJob(a, docker, 'to say why it waits', (job) => job.reason !== null)
-    expect(waiting).toMatchObject({ state: 'pending', reason: 'no live node has the docker driver' })
+    expect(waiting).toMatchObject({
+      state: 'pending',
+      reason: expect.stringMatching(/^no live node runs the docker driver/),
+    })
     const gpu = await submitJob(a, '--gpu', '1', '--exec', '--', 'true')
     expect((await waitForJob(a, gpu, 'to say why it waits', (job) => job.reason !== null)).reason).toMatch(
       /^no live node is large enough/,
@@ -397,6 +400,8 @@ describe('jobs on three daemon processes', () => {
       async () => (await showJob(b, sample.id)).reason !== null,
       { timeoutMs: 30_000 },
     )
-    expect((await showJob(b, sample.id)).reason).toBe('no live node has the exec driver and host=nowhere')
+    expect((await showJob(b, sample.id)).reason).toMatch(
+      /^no live node with host=nowhere runs the exec driver/,
+    )
   }, 180_000)
 })

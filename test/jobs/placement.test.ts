@@ -34,6 +34,7 @@ function node(
     name: id,
     labels,
     drivers: { exec: true, docker: false },
+    hostNetwork: false,
     capacity: { cpuMillis: cpus * 1000, memory, disk: 0, gpu },
   }
 }
@@ -117,7 +118,7 @@ describe('placement', () => {
     const nodes = [node('a', 2, 0, 0, { zone: 'x' }), node('b', 2, 0, 0, { zone: 'y' })]
     expect(chooseNode(spec({}, { constraints: { zone: 'y' } }), nodes, new Map(), new Set())?.id).toBe('b')
     expect(neverFits(spec({}, { constraints: { zone: 'z' } }), nodes)).toBe(
-      'no live node has the exec driver and zone=z',
+      'no live node with zone=z runs the exec driver (start daemons with --drivers docker,exec)',
     )
     expect(neverFits(spec({ gpu: 1 }), nodes)).toBe(
       'no live node is large enough (it asks for 0.1 CPU, 1 GPU)',

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { logCutNote } from '../../src/jobs/drivers/capped-log.js'
 import { SpawnError, Spawner } from '../../src/jobs/drivers/spawner.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait.js'
@@ -123,6 +124,35 @@ describe('spawner', () => {
     } finally {
       await brief.close()
     }
+  })
+
+  it('keeps the first maxBytes of output, notes the cut, and drains the rest without blocking the child', async () => {
+    const logPath = join(dir, 'capped.log')
+    const child = await spawner.spawn({
+      file: 'sh',
+      args: ['-c', 'printf 0123456789abcdef; yes | head -c 1000000 >&2; exit 6'],
+      cwd: dir,
+      env: { PATH: process.env.PATH },
+      outputPath: logPath,
+      maxBytes: 10,
+    })
+    expect(await child.exited).toEqual({ exitCode: 6, signal: null })
+    expect(await readFile(logPath, 'utf8')).toBe(`0123456789${logCutNote(10)}`)
+  })
+
+  it('keeps writing a child’s output to its log after the daemon leaves, until the child ends', async () => {
+    const leaving = new Spawner()
+    const logPath = join(dir, 'after-close.log')
+    await leaving.spawn({
+      file: 'sh',
+      args: ['-c', 'sleep 0.5; echo late'],
+      cwd: dir,
+      env: { PATH: process.env.PATH },
+      outputPath: logPath,
+    })
+    // Resolves once the helper has gone: after its child ended and its output was written.
+    await leaving.close()
+    expect(await readFile(logPath, 'utf8')).toBe('late\n')
   })
 
   it('refuses spawns once closed', async () => {

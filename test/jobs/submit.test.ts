@@ -73,6 +73,10 @@ describe('submissions', () => {
       }),
     )
     await bad([exec({ env: { 'NOT-A-NAME': 'x' } })]).toThrow(/job at env.NOT-A-NAME/)
+    const docker = (network: string) => ({ driver: 'docker', image: 'busybox:1', network })
+    for (const network of ['host; rm -rf /', 'container:', '../x', '']) {
+      await bad([docker(network)]).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
+    }
     await bad([exec({ surprise: true })]).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))
     await bad(Array.from({ length: 100_001 }, () => exec())).toThrow(
       expect.objectContaining({ code: 'SHOAL_TOO_MANY_JOBS' }),

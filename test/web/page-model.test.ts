@@ -25,6 +25,7 @@ const node = (over: Partial<NodeView> = {}): NodeView => ({
     load: [2, 1, 1],
   },
   drivers: { docker: false, exec: true },
+  hostNetwork: false,
   eligible: true,
   coordinator: false,
   version: '0.1.0',

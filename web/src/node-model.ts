@@ -19,6 +19,7 @@ export function applyNodeRecord(
     labels: value.labels,
     resources: value.resources,
     drivers: value.drivers,
+    hostNetwork: value.hostNetwork ?? false,
     eligible: value.coordinator ?? true,
     version: value.version,
     startedAt: new Date(value.startedAt).toISOString(),

@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { DockerEngine } from '../../docker/index.js'
 import { DockerUnavailableError, ImageNotFoundError } from '../../errors.js'
 import { STOP_GRACE_MS } from '../constants.js'
+import { CappedLog } from './capped-log.js'
 import { type Execution, type Exit, exitReason, type JobDriver, type StartRequest } from './driver.js'
 
 export interface DockerDriverInit {
@@ -77,7 +78,7 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
     stdout: true,
     stderr: true,
   })) as NodeJS.ReadableStream
-  const file = createWriteStream(request.logPath, { flags: 'w' })
+  const file = new CappedLog(createWriteStream(request.logPath, { flags: 'w' }), request.logMaxBytes)
   docker.modem.demuxStream(logStream, file, file)
   // The exit code comes from wait(); a log stream or file that fails only cuts the log short.
   const logsDone = finished(logStream as NodeJS.ReadableStream).catch((err: Error) =>

@@ -6,9 +6,11 @@ export interface StartRequest {
   attempt: number
   /** The attempt's log file (stdout and stderr, interleaved). */
   logPath: string
+  /** The log keeps this many bytes of output, then says it was cut; the rest is read and dropped. */
+  logMaxBytes: number
   /** The job's working directory on this node (exec), created by the runner. */
   workdir: string
-  /** Extra environment every job gets: SHOAL_JOB_ID, SHOAL_ATTEMPT, SHOAL_JOB_NAME. */
+  /** Extra environment every job gets: SHOAL_JOB_ID, SHOAL_ATTEMPT, SHOAL_JOB_NAME (a job never gets the daemon's own). */
   env: Record<string, string>
 }
 

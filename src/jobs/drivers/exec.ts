@@ -22,8 +22,9 @@ async function startProcess(spawner: Spawner, request: StartRequest): Promise<Ex
       file: spec.command[0]!,
       args: spec.command.slice(1),
       cwd: request.workdir,
-      env: { ...process.env, ...spec.env, ...request.env },
+      env: execEnvironment(request),
       outputPath: request.logPath,
+      maxBytes: request.logMaxBytes,
     })
   } catch (err) {
     const code = err instanceof SpawnError ? err.code : undefined
@@ -55,6 +56,23 @@ async function startProcess(spawner: Spawner, request: StartRequest): Promise<Ex
       await ended
       clearTimeout(grace)
     },
+  }
+}
+
+/** PATH when the daemon has none: the usual system directories. */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/**
+ * An exec job's environment: PATH (the daemon's, to find commands as its user would), HOME (the job's working
+ * dir), the job's own env, then SHOAL_JOB_ID, SHOAL_ATTEMPT and SHOAL_JOB_NAME. Never the rest of the daemon's
+ * environment: it may hold secrets (tokens, cloud credentials) that a member of the mesh must not read.
+ */
+export function execEnvironment(request: StartRequest): Record<string, string> {
+  return {
+    PATH: process.env.PATH || DEFAULT_PATH,
+    HOME: request.workdir,
+    ...request.spec.env,
+    ...request.env,
   }
 }
 

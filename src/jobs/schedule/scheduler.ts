@@ -268,6 +268,7 @@ export class Scheduler {
       name: node.name,
       labels: node.labels,
       drivers: node.drivers,
+      hostNetwork: node.hostNetwork ?? false,
       capacity: capacityOf(node.resources),
     }))
   }

@@ -1,0 +1,47 @@
+// An exec job's working dir on the node that runs it: inside <data-dir>/jobs/<id>/work, checked again here with symlinks resolved.
+import { mkdir, realpath } from 'node:fs/promises'
+import { dirname, join, relative, sep } from 'node:path'
+import { JobRefusedError } from '../errors.js'
+import { workdirEscape } from './policy.js'
+
+/**
+ * Creates and returns the working dir of an exec attempt: `<jobDir>/work`, or the spec's workdir inside it.
+ * A spec record can come from any member, not only through a submission that checked it, and an earlier attempt
+ * may have left a symlink in the job's directory: a path that leaves it, as written or once resolved, is refused.
+ */
+export async function prepareWorkdir(jobDir: string, workdir: string | null): Promise<string> {
+  const root = join(jobDir, 'work')
+  if (workdir === null) {
+    await mkdir(root, { recursive: true })
+    return root
+  }
+  const escaping = workdirEscape(workdir)
+  if (escaping !== undefined) throw new JobRefusedError(escaping)
+  const target = join(root, workdir)
+  await mkdir(root, { recursive: true })
+  const realRoot = await realpath(root)
+  // The part that exists already must not lead out (mkdir would follow a symlink in it), nor what mkdir made.
+  await confined(await deepestExisting(target), realRoot, workdir)
+  await mkdir(target, { recursive: true })
+  await confined(target, realRoot, workdir)
+  return target
+}
+
+async function confined(path: string, realRoot: string, workdir: string): Promise<void> {
+  const real = await realpath(path)
+  const inside = relative(realRoot, real)
+  if (inside === '' || (!inside.startsWith(`..${sep}`) && inside !== '..' && !inside.startsWith(sep))) return
+  throw new JobRefusedError(`workdir "${workdir}" resolves to ${real}, outside the job's directory`)
+}
+
+/** `path`, or its nearest ancestor that exists. */
+async function deepestExisting(path: string): Promise<string> {
+  for (let at = path; ; at = dirname(at)) {
+    try {
+      await realpath(at)
+      return at
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) throw err
+    }
+  }
+}
