@@ -54,6 +54,7 @@ function makeNode(index: number): NodeView {
     addresses: [`/ip4/10.0.${Math.floor(index / 250)}.${index % 250}/tcp/7420`],
     lastSeen: new Date().toISOString(),
     labels: { zone: `z${index % 3}`, rack: `r${index % 7}` },
+    drained: false,
     resources: {
       cpus: 8,
       memoryTotal,

@@ -17,7 +17,7 @@ import {
   jobSubmitCommand,
   jobWaitCommand,
 } from './commands/job.js'
-import { nodeListCommand, nodeShowCommand } from './commands/node.js'
+import { nodeDrainCommand, nodeLabelCommand, nodeListCommand, nodeShowCommand } from './commands/node.js'
 import { statusCommand } from './commands/status.js'
 import { completionScript, SHELLS } from './completion.js'
 import { EXIT, reportError } from './exit.js'
@@ -189,6 +189,30 @@ node
   .argument('<id-or-name>')
   .option('--json', 'print JSON')
   .action((ref: string, options, command: Command) => nodeShowCommand(client(command), ref, options))
+
+node
+  .command('drain')
+  .description(
+    'place no new work on a node; its --restart always jobs move elsewhere (batch jobs finish there)',
+  )
+  .argument('<id-or-name>')
+  .option('--json', 'print the node as JSON')
+  .action((ref: string, options, command: Command) => nodeDrainCommand(client(command), ref, true, options))
+node
+  .command('undrain')
+  .description('let work be placed on a drained node again')
+  .argument('<id-or-name>')
+  .option('--json', 'print the node as JSON')
+  .action((ref: string, options, command: Command) => nodeDrainCommand(client(command), ref, false, options))
+node
+  .command('label')
+  .description('set (k=v) or remove (k-) labels of a node at runtime; constraints see them at once')
+  .argument('<id-or-name>')
+  .argument('<changes...>', 'k=v to set, k- to remove')
+  .option('--json', 'print the node as JSON')
+  .action((ref: string, changes: string[], options, command: Command) =>
+    nodeLabelCommand(client(command), ref, changes, options),
+  )
 
 const job = program.command('job').description('jobs run anywhere in the mesh')
 job

@@ -1,5 +1,9 @@
-// `shoal node list [--all] [--json]` and `shoal node show ID|NAME [--json]`.
+// `shoal node list|show`, and the operator's `node drain|undrain|label` of any node at runtime.
+
+import { setTimeout } from 'node:timers/promises'
 import type { NodeView } from '../../src/api/types.js'
+import { InvalidFlagError } from '../../src/errors.js'
+import { LABEL_KEY } from '../../src/util/parse.js'
 import type { ApiClient } from '../client.js'
 import { ago, bytes, labels, shortId, table } from '../format.js'
 
@@ -24,7 +28,7 @@ export async function nodeListCommand(
     node.self ? `${node.name} *` : node.name,
     node.coordinator ? 'coordinator' : '',
     shortId(node.id),
-    node.state,
+    stateText(node),
     String(node.resources.cpus),
     `${bytes(node.resources.memoryFree)}/${bytes(node.resources.memoryTotal)}`,
     bytes(node.resources.diskFree),
@@ -51,7 +55,7 @@ export async function nodeShowCommand(
   const rows: Array<[string, string]> = [
     ['id', node.id],
     ['name', node.name + (node.self ? ' (this node)' : '')],
-    ['state', `${node.state}${node.connected ? ', connected' : ''}`],
+    ['state', `${stateText(node)}${node.connected ? ', connected' : ''}`],
     [
       'role',
       node.coordinator ? 'coordinator' : node.eligible ? 'eligible for coordinator' : 'never coordinator',
@@ -75,4 +79,76 @@ export async function nodeShowCommand(
     ...node.addresses.map((addr, i): [string, string] => [i === 0 ? 'addresses' : '', addr]),
   ]
   for (const [label, value] of rows) console.log(`${label.padEnd(10)}  ${value}`)
+}
+
+/** "alive", "alive, drained", and what was asked of it that it has not applied yet. */
+function stateText(node: NodeView): string {
+  const parts: string[] = [node.state]
+  if (node.drained) parts.push('drained')
+  if (node.pending !== undefined) parts.push(node.pending.drained ? 'drain pending' : 'change pending')
+  return parts.join(', ')
+}
+
+/** How long drain, undrain and label wait for the node to apply the change before saying it has not yet. */
+const APPLY_WAIT_MS = 5_000
+const APPLY_POLL_MS = 100
+
+/** `node drain`, `node undrain`: asks, then waits a little for the node's own record to show it. */
+export async function nodeDrainCommand(
+  client: ApiClient,
+  ref: string,
+  drained: boolean,
+  options: { json?: boolean },
+): Promise<void> {
+  const asked = await client.post<NodeView>(
+    `/v1/nodes/${encodeURIComponent(ref)}/${drained ? 'drain' : 'undrain'}`,
+    {},
+  )
+  await report(
+    client,
+    asked,
+    options,
+    drained ? 'drained: no new work goes there; its services move' : 'undrained',
+  )
+}
+
+/** `node label NAME k=v… k-…`: sets and removes labels of a node at runtime. */
+export async function nodeLabelCommand(
+  client: ApiClient,
+  ref: string,
+  changes: string[],
+  options: { json?: boolean },
+): Promise<void> {
+  const set: Record<string, string> = {}
+  const remove: string[] = []
+  for (const change of changes) {
+    const eq = change.indexOf('=')
+    const key = eq < 0 ? change.replace(/-$/, '') : change.slice(0, eq)
+    if ((eq < 0 && !change.endsWith('-')) || !LABEL_KEY.test(key)) {
+      throw new InvalidFlagError(`expected key=value to set a label or key- to remove one, got "${change}"`)
+    }
+    if (eq < 0) remove.push(key)
+    else set[key] = change.slice(eq + 1)
+  }
+  const asked = await client.post<NodeView>(`/v1/nodes/${encodeURIComponent(ref)}/labels`, { set, remove })
+  await report(client, asked, options, 'labels changed')
+}
+
+async function report(
+  client: ApiClient,
+  asked: NodeView,
+  options: { json?: boolean },
+  done: string,
+): Promise<void> {
+  let node = asked
+  for (let waited = 0; node.pending !== undefined && waited < APPLY_WAIT_MS; waited += APPLY_POLL_MS) {
+    await setTimeout(APPLY_POLL_MS)
+    node = await client.get<NodeView>(`/v1/nodes/${encodeURIComponent(asked.id)}`)
+  }
+  if (options.json === true) {
+    console.log(JSON.stringify(node, null, 2))
+    return
+  }
+  if (node.pending === undefined) console.log(`${node.name}: ${done}; labels ${labels(node.labels)}`)
+  else console.log(`${node.name}: asked; it applies the change when it sees it (it is ${node.state} now)`)
 }

@@ -18,6 +18,8 @@ export interface Candidate {
   drivers: { exec: boolean; docker: boolean }
   /** Its policy lets containers use host, container:<name> or named networks. */
   hostNetwork: boolean
+  /** Drained by an operator: nothing new is placed on it. */
+  drained: boolean
 }
 
 export const ZERO: Amounts = { cpuMillis: 0, memory: 0, disk: 0, gpu: 0 }
@@ -71,6 +73,13 @@ export function fits(need: Amounts, used: Amounts, capacity: Amounts): boolean {
 
 /** Why no node could ever run this job (nothing to wait for), or undefined if some node could once free. */
 export function neverFits(spec: JobSpec, nodes: readonly Candidate[]): string | undefined {
+  const open = nodes.filter((node) => !node.drained)
+  const reason = unfit(spec, open)
+  if (reason === undefined || open.length === nodes.length || unfit(spec, nodes) !== undefined) return reason
+  return 'every node that could run it is drained (shoal node undrain NAME)'
+}
+
+function unfit(spec: JobSpec, nodes: readonly Candidate[]): string | undefined {
   const matching = nodes.filter((node) => matches(spec, node))
   const constraints = Object.entries(spec.constraints).map(([k, v]) => `${k}=${v}`)
   const labelled = constraints.length > 0 ? ` with ${constraints.join(', ')}` : ''
@@ -130,7 +139,7 @@ function bestFit(
   let best: Candidate | undefined
   let bestScore = Number.POSITIVE_INFINITY
   for (const node of nodes) {
-    if (!runsThere(spec, node) || !matches(spec, node)) continue
+    if (node.drained || !runsThere(spec, node) || !matches(spec, node)) continue
     const usage = used.get(node.id) ?? ZERO
     if (!fits(spec.resources, usage, scaleAmounts(node.capacity, scale))) continue
     const load = loadAfter(addAmounts(usage, spec.resources), node.capacity)

@@ -99,7 +99,10 @@ export interface JobComponents {
   /** Log streams between nodes. */
   mesh: Pick<Mesh, 'peerId' | 'handle' | 'openStream'>
   /** Who is alive, what each node offers, names. */
-  membership: Pick<Membership, 'aliveNodes' | 'livenessOf' | 'nameOf' | 'resourcesOf' | 'on' | 'off'>
+  membership: Pick<
+    Membership,
+    'aliveNodes' | 'livenessOf' | 'nameOf' | 'resourcesOf' | 'describe' | 'on' | 'off'
+  >
   coordinator: Pick<Coordinator, 'isHolder' | 'term' | 'writeAsCoordinator' | 'on' | 'off'>
   /** Where images are, and pulls for the docker driver. */
   layers: Pick<Layers, 'imageHolders' | 'pull'>

@@ -8,6 +8,8 @@ export { LIVENESS_KIND, livenessKind } from './liveness-record.js'
 export { Membership } from './membership.js'
 export type { NodeValue, Resources } from './node-record.js'
 export { membershipKinds, NODE_KIND, nodeKind } from './node-record.js'
+export type { NodeSettingsChange, NodeSettingsValue } from './node-settings.js'
+export { NODE_SETTINGS_KIND, nodeSettingsKind } from './node-settings.js'
 export type { Liveness } from './swim-view.js'
 export { SwimView } from './swim-view.js'
 export type {

@@ -16,6 +16,14 @@ import { LIVENESS_TICK_MS, RESOURCE_SAMPLE_INTERVAL_MS } from './constants.js'
 import { type LivenessValue, livenessKind } from './liveness-record.js'
 import { createMembershipMetrics, type MembershipMetrics } from './metrics.js'
 import { type NodeValue, nodeKind, type Resources } from './node-record.js'
+import {
+  changedSettings,
+  effectiveLabels,
+  NO_SETTINGS,
+  type NodeSettingsChange,
+  type NodeSettingsValue,
+  nodeSettingsKind,
+} from './node-settings.js'
 import { OwnRecord, type SelfDescription } from './own-record.js'
 import { ProbeChannels, serveProbes } from './probe-protocol.js'
 import { Prober } from './prober.js'
@@ -32,6 +40,11 @@ import type {
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly records: KindHandle<NodeValue>
   private readonly opinions: KindHandle<LivenessValue>
+  private readonly settings: KindHandle<NodeSettingsValue>
+  /** This node's own labels (`--label`, replaced by a reload); runtime settings go over them. */
+  private ownLabels: Record<string, string>
+  /** Peers whose record says drained, to announce changes. */
+  private readonly drainedPeers = new Set<string>()
   private readonly mesh: MembershipMesh
   private readonly docker: MembershipComponents['docker']
   private readonly log: Logger
@@ -61,6 +74,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const { state } = components
     this.records = state.kind(nodeKind)
     this.opinions = state.kind(livenessKind)
+    this.settings = state.kind(nodeSettingsKind)
+    this.ownLabels = init.labels
     this.mesh = components.mesh
     this.docker = components.docker
     this.selfId = components.mesh.peerId
@@ -111,6 +126,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.unwatch.push(
       this.records.watch((change) => this.onNodeRecord(change)),
       this.opinions.watch(({ id, value }) => this.onOpinion(id, value)),
+      this.settings.watch(({ id }) => {
+        if (id === this.selfId) void this.describeAgain()
+      }),
     )
     this.mesh.on('peer:disconnect', this.onDisconnect)
     await serveProbes(this.mesh, {
@@ -123,10 +141,31 @@ export class Membership extends EventEmitter<MembershipEvents> {
     await this.own.update(this.description)
     this.prober.start()
     this.every(LIVENESS_TICK_MS, () => this.tick())
-    this.every(RESOURCE_SAMPLE_INTERVAL_MS, async () => {
-      this.description = await this.describeSelf()
-      await this.own.update(this.description)
-    })
+    this.every(RESOURCE_SAMPLE_INTERVAL_MS, () => this.describeAgain())
+  }
+
+  /** Samples this node again and writes its record if that is news (settings or labels changed, resources moved). */
+  private async describeAgain(): Promise<void> {
+    if (!this.running) return
+    this.description = await this.describeSelf()
+    await this.own.update(this.description)
+  }
+
+  /** New own labels (a reload of `--label`): written at once if they change the record. */
+  async setOwnLabels(labels: Record<string, string>): Promise<void> {
+    this.ownLabels = labels
+    await this.describeAgain()
+  }
+
+  /**
+   * Writes an operator's change to a node's settings (any node, by id, name or id tail); the node applies it to
+   * its own record when it sees it. Returns the node as this node sees it now.
+   */
+  async changeSettings(ref: string, change: NodeSettingsChange): Promise<NodeView> {
+    const peer = this.node(ref).id
+    const current = this.settings.value(peer) ?? NO_SETTINGS
+    await this.settings.put(peer, changedSettings(current, change))
+    return this.node(peer)
   }
 
   /** Stops probing and tells the others this node left on purpose. */
@@ -151,6 +190,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   private async describeSelf(): Promise<SelfDescription> {
+    const settings = this.settings.value(this.selfId) ?? NO_SETTINGS
     const [resources, docker] = await Promise.all([
       sampleResources(this.init.dataDir),
       this.docker?.ping() ?? Promise.resolve(false),
@@ -160,7 +200,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       peerId: this.selfId,
       addresses: this.mesh.addresses(),
       resources,
-      labels: this.init.labels,
+      labels: effectiveLabels(this.ownLabels, settings.labels),
       drivers: {
         docker: docker && (this.init.drivers?.docker ?? true),
         exec: this.init.drivers?.exec ?? false,
@@ -169,6 +209,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       coordinator: this.init.coordinatorEligible ?? true,
       version: this.init.version,
       startedAt: this.startedAt,
+      drained: settings.drained,
       state: 'up',
     }
   }
@@ -223,9 +264,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (value === undefined || record === undefined) {
       this.view.forget(peer)
       this.knownAddresses.delete(peer)
+      this.noteDrained(peer, false)
       return
     }
     this.learn(record, change.source === 'gossip')
+    this.noteDrained(peer, value.drained === true)
   }
 
   private learn(record: StateRecord<NodeValue>, fresh: boolean): void {
@@ -240,6 +283,17 @@ export class Membership extends EventEmitter<MembershipEvents> {
     } else {
       this.learnAddresses(peer, value)
     }
+  }
+
+  private noteDrained(peer: string, drained: boolean): void {
+    if (drained === this.drainedPeers.has(peer)) return
+    if (drained) this.drainedPeers.add(peer)
+    else this.drainedPeers.delete(peer)
+    this.log.info(
+      { peer, name: this.nameOf(peer), drained },
+      `node ${this.nameOf(peer)} ${drained ? 'drained' : 'undrained'}`,
+    )
+    this.emit('peer:drained', peer, drained)
   }
 
   private onOpinion(observer: string, value: LivenessValue | undefined): void {
@@ -324,11 +378,23 @@ export class Membership extends EventEmitter<MembershipEvents> {
       resources: value.resources,
       drivers: value.drivers,
       hostNetwork: value.hostNetwork ?? false,
+      drained: value.drained === true,
+      ...this.pendingSettings(peer, value),
       eligible: value.coordinator ?? true,
       coordinator: this.coordinatorHolder?.() === peer,
       version: value.version,
       startedAt: new Date(value.startedAt).toISOString(),
     }
+  }
+
+  /** Settings asked of a node that its record does not reflect yet. */
+  private pendingSettings(peer: string, value: NodeValue): Pick<NodeView, 'pending'> {
+    const asked = this.settings.value(peer)
+    if (asked === undefined) return {}
+    const labelsApplied = Object.entries(asked.labels).every(([key, label]) =>
+      label === null ? !(key in value.labels) : value.labels[key] === label,
+    )
+    return asked.drained === (value.drained === true) && labelsApplied ? {} : { pending: asked }
   }
 
   /** Nodes by name; without `all`, only alive and suspect ones. */
@@ -394,6 +460,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   removalsFor(peer: string): LocalWrite[] {
     const writes: LocalWrite[] = [this.records.removal(peer)]
     if (this.opinions.value(peer) !== undefined) writes.push(this.opinions.removal(peer))
+    if (this.settings.value(peer) !== undefined) writes.push(this.settings.removal(peer))
     return writes
   }
 }

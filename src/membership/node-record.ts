@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { defineKind, PEER_ID_PATTERN, subjectOf } from '../state/index.js'
 import { livenessKind } from './liveness-record.js'
+import { nodeSettingsKind } from './node-settings.js'
 
 const uint = z.number().int().nonnegative()
 
@@ -43,6 +44,8 @@ export const nodeValueSchema = z.object({
   /** Written by daemons that heartbeat their record (older versions); ignored. */
   heartbeat: uint.optional(),
   heartbeatMs: uint.min(1).optional(),
+  /** Drained by an operator (`shoal node drain`): no new work is placed here. Absent in older records: no. */
+  drained: z.boolean().optional(),
   /** `left` is written once on a clean stop. */
   state: z.enum(['up', 'left']),
 })
@@ -69,4 +72,4 @@ export const nodeKind = defineKind<NodeValue>({
 })
 
 /** The kinds membership writes. */
-export const membershipKinds = [nodeKind, livenessKind]
+export const membershipKinds = [nodeKind, livenessKind, nodeSettingsKind]

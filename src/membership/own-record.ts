@@ -113,7 +113,8 @@ function identityChanged(a: NodeValue, b: SelfDescription): boolean {
     JSON.stringify(a.labels) !== JSON.stringify(b.labels) ||
     a.drivers.docker !== b.drivers.docker ||
     a.drivers.exec !== b.drivers.exec ||
-    a.hostNetwork !== b.hostNetwork
+    a.hostNetwork !== b.hostNetwork ||
+    a.drained !== b.drained
   )
 }
 

@@ -24,6 +24,13 @@ export interface NodeView {
   drivers: { docker: boolean; exec: boolean }
   /** Its containers may use host, container:<name> or named networks (`--allow-host-network`). */
   hostNetwork: boolean
+  /** Drained (`shoal node drain`): no new work is placed on it. */
+  drained: boolean
+  /**
+   * Settings asked of it (`node drain`, `node label`) that its record does not show yet: it has not applied them
+   * (it is down, or they are on their way). Absent when there are none.
+   */
+  pending?: { drained: boolean; labels: Record<string, string | null> }
   /** Stands for the coordinator role. */
   eligible: boolean
   /** Holds the coordinator role, as the answering node sees it. */
@@ -34,6 +41,8 @@ export interface NodeView {
 
 export interface MembershipEvents {
   'peer:state': [peer: string, state: Liveness, previous: Liveness | undefined]
+  /** A node's record now says it is drained (true) or no longer (false). */
+  'peer:drained': [peer: string, drained: boolean]
 }
 
 export interface MembershipInit {

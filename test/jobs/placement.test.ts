@@ -35,6 +35,7 @@ function node(
     labels,
     drivers: { exec: true, docker: false },
     hostNetwork: false,
+    drained: false,
     capacity: { cpuMillis: cpus * 1000, memory, disk: 0, gpu },
   }
 }

@@ -98,6 +98,7 @@ async function harness(cpus: readonly number[], holder?: TestIdentity): Promise<
       nodes.filter((node) => liveness.get(node.identity.peerId) === 'alive').map((node) => node.value),
     livenessOf: (peer: string) => liveness.get(peer),
     nameOf: (peer: string) => peer.slice(-6),
+    describe: (peer: string) => nodes.find((node) => node.identity.peerId === peer)?.value,
   })
   const scheduler = new Scheduler({
     jobs: book,

@@ -26,6 +26,7 @@ const node = (over: Partial<NodeView> = {}): NodeView => ({
   },
   drivers: { docker: false, exec: true },
   hostNetwork: false,
+  drained: false,
   eligible: true,
   coordinator: false,
   version: '0.1.0',

@@ -20,6 +20,7 @@ export function applyNodeRecord(
     resources: value.resources,
     drivers: value.drivers,
     hostNetwork: value.hostNetwork ?? false,
+    drained: value.drained === true,
     eligible: value.coordinator ?? true,
     version: value.version,
     startedAt: new Date(value.startedAt).toISOString(),

@@ -1,7 +1,16 @@
-// GET /v1/nodes (?all=1 adds dead and left nodes) and GET /v1/nodes/:id (peer id, name, or id tail).
+// GET /v1/nodes (?all=1 adds dead and left nodes), GET /v1/nodes/:id, and the operator's drain, undrain and labels.
+import { z } from 'zod'
+import { BadRequestError } from '../../errors.js'
+import { LABEL_KEY } from '../../util/parse.js'
 import type { ApiContext } from '../context.js'
-import { queryFlag, sendJson } from '../http.js'
+import { queryFlag, readJson, sendJson } from '../http.js'
 import type { Route } from '../router.js'
+
+/** `{ "set": { "zone": "b" }, "remove": ["rack"] }`. */
+const labelChange = z.object({
+  set: z.record(z.string().regex(LABEL_KEY), z.string().max(256)).default({}),
+  remove: z.array(z.string().regex(LABEL_KEY)).max(64).default([]),
+})
 
 export function nodeRoutes(ctx: ApiContext): Route[] {
   return [
@@ -14,6 +23,34 @@ export function nodeRoutes(ctx: ApiContext): Route[] {
       method: 'GET',
       path: '/v1/nodes/:id',
       handle: ({ res, params }) => sendJson(res, 200, ctx.membership.node(params.id!)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/nodes/:id/drain',
+      socketOnly: true,
+      handle: async ({ res, params }) =>
+        sendJson(res, 200, await ctx.membership.changeSettings(params.id!, { drained: true })),
+    },
+    {
+      method: 'POST',
+      path: '/v1/nodes/:id/undrain',
+      socketOnly: true,
+      handle: async ({ res, params }) =>
+        sendJson(res, 200, await ctx.membership.changeSettings(params.id!, { drained: false })),
+    },
+    {
+      method: 'POST',
+      path: '/v1/nodes/:id/labels',
+      socketOnly: true,
+      async handle({ req, res, params }) {
+        const body = labelChange.safeParse(await readJson(req, 64 * 1024))
+        if (!body.success) {
+          throw new BadRequestError('expected { "set": { "<key>": "<value>", … }, "remove": ["<key>", …] }')
+        }
+        const labels: Record<string, string | null> = { ...body.data.set }
+        for (const key of body.data.remove) labels[key] = null
+        sendJson(res, 200, await ctx.membership.changeSettings(params.id!, { labels }))
+      },
     },
   ]
 }

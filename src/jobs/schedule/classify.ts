@@ -21,6 +21,10 @@ export interface ClassifyContext {
   nameOf(node: string): string
   /** A job moved off a node that was lost (for the metric). */
   movedOffLostNode(): void
+  /** The node's record says an operator drained it. */
+  isDrained(node: string): boolean
+  /** A service moved off a drained node (for the metric). */
+  movedOffDrainedNode(): void
   now: number
   /** Queues a new assignment value for the job. */
   write(id: string, value: AssignValue): void
@@ -79,6 +83,17 @@ export function classifyJob(id: string, job: JobRecords | undefined, ctx: Classi
       ...pendingValue({ attempt: assign.attempt + 1, generation, now }),
       failures: assign.failures,
       reason: `its node ${ctx.nameOf(node)} was lost during attempt ${assign.attempt}`,
+    })
+    return
+  }
+  // A service on a drained node moves (its copy there is stopped when the new assignment reaches it); a batch
+  // job runs to its end where it is.
+  if (spec.restart === 'always' && !cancelled && ctx.isDrained(node)) {
+    ctx.movedOffDrainedNode()
+    ctx.write(id, {
+      ...pendingValue({ attempt: assign.attempt + 1, generation, now }),
+      failures: assign.failures,
+      reason: `its node ${ctx.nameOf(node)} was drained during attempt ${assign.attempt}`,
     })
     return
   }

@@ -33,7 +33,11 @@ export interface SchedulerCoordinator extends Pick<Coordinator, 'isHolder' | 'te
 /** What the scheduler needs of membership: the nodes it may place on, who is lost, names for reasons. */
 export interface SchedulerMembership extends Pick<Membership, 'aliveNodes' | 'livenessOf' | 'nameOf'> {
   on(event: 'peer:state', listener: (peer: string, state: Liveness) => void): unknown
+  on(event: 'peer:drained', listener: (peer: string, drained: boolean) => void): unknown
   off(event: 'peer:state', listener: (peer: string, state: Liveness) => void): unknown
+  off(event: 'peer:drained', listener: (peer: string, drained: boolean) => void): unknown
+  /** What a node says of itself (its drained flag is read from it). */
+  describe(peer: string): { drained?: boolean } | undefined
 }
 
 export interface SchedulerComponents {
@@ -71,6 +75,12 @@ export class Scheduler {
     for (const id of this.placements.on(peer)) this.dirty.add(id)
     this.soon()
   }
+  /** A node drained: its services move (classify moves them); undrained: waiting jobs may go there. */
+  private readonly onDrained = (peer: string): void => {
+    if (!this.holding) return
+    for (const id of this.placements.on(peer)) this.dirty.add(id)
+    this.soon()
+  }
   private readonly onCoordinator = (): void => this.soon()
 
   constructor(private readonly c: SchedulerComponents) {}
@@ -78,6 +88,7 @@ export class Scheduler {
   start(): void {
     if (this.tickTimer !== undefined) return
     this.c.membership.on('peer:state', this.onPeerState)
+    this.c.membership.on('peer:drained', this.onDrained)
     this.c.coordinator.on('change', this.onCoordinator)
     this.tickTimer = setInterval(() => this.soon(), SCHEDULE_TICK_MS)
     this.tickTimer.unref()
@@ -90,6 +101,7 @@ export class Scheduler {
     this.tickTimer = undefined
     this.timer = undefined
     this.c.membership.off('peer:state', this.onPeerState)
+    this.c.membership.off('peer:drained', this.onDrained)
     this.c.coordinator.off('change', this.onCoordinator)
     await this.passing
     this.release()
@@ -169,6 +181,8 @@ export class Scheduler {
       livenessOf: (node: string) => this.c.membership.livenessOf(node),
       nameOf: (node: string) => this.c.membership.nameOf(node),
       movedOffLostNode: () => this.c.metrics.moved.inc({ reason: 'node-lost' }),
+      isDrained: (node: string) => this.c.membership.describe(node)?.drained === true,
+      movedOffDrainedNode: () => this.c.metrics.moved.inc({ reason: 'drained' }),
       now,
       write,
     }
@@ -269,6 +283,7 @@ export class Scheduler {
       labels: node.labels,
       drivers: node.drivers,
       hostNetwork: node.hostNetwork ?? false,
+      drained: node.drained === true,
       capacity: capacityOf(node.resources),
     }))
   }
