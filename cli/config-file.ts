@@ -29,6 +29,13 @@ export function applyConfigFile(command: Command, file: string): void {
       `${file}:${first.linePos?.[0].line ?? 1}: not YAML: ${first.message.split('\n')[0]}`,
     )
   }
+  // Read again (a reload): what the last reading set goes back to its default first, so a key taken out is gone.
+  for (const option of command.options) {
+    const attribute = option.attributeName()
+    if (command.getOptionValueSource(attribute) === 'config') {
+      command.setOptionValueWithSource(attribute, option.defaultValue, 'default')
+    }
+  }
   if (doc.contents === null) return
   if (!isMap(doc.contents))
     throw new InvalidFlagError(`${at(doc.contents)}: expected keys like "name: web-1"`)

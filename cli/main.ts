@@ -2,6 +2,7 @@
 // The `shoal` command line: talks to the local daemon over its unix socket, or runs one (`shoal daemon`).
 import '../src/polyfill.js'
 import { Command } from 'commander'
+import type { DaemonFlags } from '../src/daemon/config.js'
 import { resolveDataDir } from '../src/daemon/data-dir.js'
 import { JOB_STATES } from '../src/jobs/states.js'
 import { VERSION } from '../src/version.js'
@@ -119,12 +120,12 @@ program
     'YAML or JSON file whose keys are these flags without "--" (flags given here win)',
   )
   .action(async (options: { config?: string }, command: Command) => {
-    if (options.config !== undefined) {
-      const { applyConfigFile } = await import('./config-file.js')
-      applyConfigFile(command, options.config)
+    const { applyConfigFile } = await import('./config-file.js')
+    const flags = (): DaemonFlags => {
+      if (options.config !== undefined) applyConfigFile(command, options.config)
+      return { ...command.opts(), dataDir: command.optsWithGlobals<{ dataDir?: string }>().dataDir }
     }
-    const globals = command.optsWithGlobals<{ dataDir?: string }>()
-    await daemonCommand({ ...command.opts(), dataDir: globals.dataDir })
+    await daemonCommand(flags(), flags)
   })
 
 program

@@ -57,5 +57,27 @@ function destination(fd: number, format: LogFormat): DestinationStream {
 
 /** A named logger for one part of the daemon. */
 export function partLogger(root: Logger, part: string): Logger {
-  return root.child({ name: `shoal:${part}` })
+  const child = root.child({ name: `shoal:${part}` })
+  let parts = partsOf.get(root)
+  if (parts === undefined) {
+    parts = new Set()
+    partsOf.set(root, parts)
+  }
+  parts.add(new WeakRef(child))
+  return child
+}
+
+/** Each root's part loggers: pino children copy their level when made, so a new level is set on each. */
+const partsOf = new WeakMap<Logger, Set<WeakRef<Logger>>>()
+
+/** A new level for a daemon's logs (a reload): the root and every part logger made from it. */
+export function setLogLevel(root: Logger, level: LevelWithSilent): void {
+  root.level = level
+  const parts = partsOf.get(root)
+  if (parts === undefined) return
+  for (const ref of parts) {
+    const part = ref.deref()
+    if (part === undefined) parts.delete(ref)
+    else part.level = level
+  }
 }

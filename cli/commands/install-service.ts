@@ -35,7 +35,8 @@ ${stateDirectory === '' ? '' : `StateDirectory=${stateDirectory}\nStateDirectory
 RestartSec=2
 KillSignal=SIGTERM
 TimeoutStopSec=20
-# SIGHUP is not a reload yet: restart the unit to change its flags.
+# systemctl reload: labels, log level and drivers policy from the config file; other changes take a restart.
+ExecReload=/bin/kill -HUP $MAINPID
 LimitNOFILE=65536
 
 [Install]

@@ -23,7 +23,7 @@ import { JobBook, type JobChange } from './job-book.js'
 import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
 import { capacityOf } from './placement.js'
-import { DEFAULT_JOB_POLICY } from './policy.js'
+import { DEFAULT_JOB_POLICY, type JobPolicy } from './policy.js'
 import type { ControlValue } from './records.js'
 import { Runner } from './runner.js'
 import { Scheduler } from './schedule/scheduler.js'
@@ -49,6 +49,8 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly runner: Runner
   /** The drivers this node's policy lets it run (docker also needs an engine). */
   private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = {}
+  /** What this node accepts to run (`--drivers`, `--allow-host-network`; a reload may change it). */
+  private policy: JobPolicy
   private readonly now: () => number
   private started = false
   /** Jobs changed since the last 'job:views' event, and the timer that sends it. */
@@ -79,7 +81,7 @@ export class Jobs extends EventEmitter<JobEvents> {
   ) {
     super()
     this.setMaxListeners(0)
-    const { state, coordinator, membership, layers, docker } = components
+    const { state, coordinator, membership, layers } = components
     this.log = partLogger(components.logger, 'jobs')
     this.now = () => (init.clock ?? Date).now()
     this.book = new JobBook(state)
@@ -113,19 +115,8 @@ export class Jobs extends EventEmitter<JobEvents> {
       startTimeoutMs: init.startTimeoutMs ?? START_TIMEOUT_MS,
       handoverSettleMs: HANDOVER_SETTLE_MS,
     })
-    const drivers = this.drivers
-    const policy = init.policy ?? DEFAULT_JOB_POLICY
-    if (policy.drivers.exec) drivers.exec = createExecDriver()
-    if (docker !== undefined && policy.drivers.docker) {
-      drivers.docker = createDockerDriver({
-        engine: docker,
-        hasImage: (ref) => docker.hasImage(ref),
-        pullImage: async (ref) => {
-          await layers.pull(ref, () => undefined)
-        },
-        log: partLogger(components.logger, 'jobs:docker'),
-      })
-    }
+    this.policy = init.policy ?? DEFAULT_JOB_POLICY
+    this.addDrivers()
     this.runner = new Runner({
       self: state.peerId,
       jobs: book,
@@ -134,14 +125,36 @@ export class Jobs extends EventEmitter<JobEvents> {
         const own = membership.resourcesOf(state.peerId)
         return own === undefined ? undefined : capacityOf(own)
       },
-      drivers,
-      policy,
+      drivers: this.drivers,
+      policy: () => this.policy,
       logMaxBytes: init.logMaxBytes ?? DEFAULT_JOB_LOG_MAX_BYTES,
       dataDir: init.dataDir,
       metrics: this.metrics,
       log: partLogger(components.logger, 'jobs:runner'),
       now: this.now,
     })
+  }
+
+  /** A new policy (a reload): the runner judges work by it from now on; drivers it enables are made. */
+  setPolicy(policy: JobPolicy): void {
+    this.policy = policy
+    this.addDrivers()
+  }
+
+  /** Makes the drivers the policy enables that are not made yet (docker only with an engine). */
+  private addDrivers(): void {
+    const { docker, layers, logger } = this.components
+    if (this.policy.drivers.exec) this.drivers.exec ??= createExecDriver()
+    if (docker !== undefined && this.policy.drivers.docker) {
+      this.drivers.docker ??= createDockerDriver({
+        engine: docker,
+        hasImage: (ref) => docker.hasImage(ref),
+        pullImage: async (ref) => {
+          await layers.pull(ref, () => undefined)
+        },
+        log: partLogger(logger, 'jobs:docker'),
+      })
+    }
   }
 
   async start(): Promise<void> {

@@ -28,8 +28,8 @@ export interface RunnerComponents {
   /** What this node offers jobs (from its own node record); undefined until that is known. */
   capacity(): Amounts | undefined
   drivers: Partial<Record<'exec' | 'docker', JobDriver>>
-  /** What this node accepts to run: work it forbids is refused (reported failed), never started. */
-  policy: JobPolicy
+  /** What this node accepts to run now (a reload may change it): work it forbids is refused, never started. */
+  policy(): JobPolicy
   /** Each attempt's log keeps at most this many bytes of output. */
   logMaxBytes: number
   dataDir: string
@@ -200,7 +200,7 @@ export class Runner {
     try {
       // Placement honours the policy nodes advertise; a coordinator that did not (a stale record, a hostile
       // member) gets a refusal here.
-      const refusal = policyRefusal(spec, this.c.policy)
+      const refusal = policyRefusal(spec, this.c.policy())
       if (refusal !== undefined) throw new JobRefusedError(refusal)
       if (driver === undefined) throw new DriverUnavailableError(`this node has no ${spec.driver} driver`)
       const logPath = logPathOf(this.c.dataDir, spec.id, attemptNo)

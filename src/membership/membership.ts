@@ -35,14 +35,15 @@ import type {
   MembershipInit,
   MembershipMesh,
   NodeView,
+  OwnSettings,
 } from './types.js'
 
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly records: KindHandle<NodeValue>
   private readonly opinions: KindHandle<LivenessValue>
   private readonly settings: KindHandle<NodeSettingsValue>
-  /** This node's own labels (`--label`, replaced by a reload); runtime settings go over them. */
-  private ownLabels: Record<string, string>
+  /** This node's labels (`--label`) and policy as configured (a reload replaces them); runtime settings go over. */
+  private configured: OwnSettings
   /** Peers whose record says drained, to announce changes. */
   private readonly drainedPeers = new Set<string>()
   private readonly mesh: MembershipMesh
@@ -75,7 +76,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.records = state.kind(nodeKind)
     this.opinions = state.kind(livenessKind)
     this.settings = state.kind(nodeSettingsKind)
-    this.ownLabels = init.labels
+    this.configured = { labels: init.labels, drivers: init.drivers, hostNetwork: init.hostNetwork }
     this.mesh = components.mesh
     this.docker = components.docker
     this.selfId = components.mesh.peerId
@@ -151,9 +152,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
     await this.own.update(this.description)
   }
 
-  /** New own labels (a reload of `--label`): written at once if they change the record. */
-  async setOwnLabels(labels: Record<string, string>): Promise<void> {
-    this.ownLabels = labels
+  /** New labels and policy (a reload): written at once if they change the record. */
+  async reconfigure(settings: OwnSettings): Promise<void> {
+    this.configured = settings
     await this.describeAgain()
   }
 
@@ -200,12 +201,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
       peerId: this.selfId,
       addresses: this.mesh.addresses(),
       resources,
-      labels: effectiveLabels(this.ownLabels, settings.labels),
+      labels: effectiveLabels(this.configured.labels, settings.labels),
       drivers: {
-        docker: docker && (this.init.drivers?.docker ?? true),
-        exec: this.init.drivers?.exec ?? false,
+        docker: docker && (this.configured.drivers?.docker ?? true),
+        exec: this.configured.drivers?.exec ?? false,
       },
-      hostNetwork: this.init.hostNetwork ?? false,
+      hostNetwork: this.configured.hostNetwork ?? false,
       coordinator: this.init.coordinatorEligible ?? true,
       version: this.init.version,
       startedAt: this.startedAt,

@@ -45,6 +45,9 @@ export interface MembershipEvents {
   'peer:drained': [peer: string, drained: boolean]
 }
 
+/** What a node says of itself that its operator may change by a reload (SIGHUP). */
+export type OwnSettings = Pick<MembershipInit, 'labels' | 'drivers' | 'hostNetwork'>
+
 export interface MembershipInit {
   dataDir: string
   name: string

@@ -275,3 +275,62 @@ describe('a daemon started from a config file, and the job verbs', () => {
     expect(output.startsWith(`${daemon.status.peerId}\n\n${daemon.status.peerId}\n`)).toBe(true)
   })
 })
+
+describe('SIGHUP', () => {
+  let dir: string
+  afterAll(async () => {
+    await cleanupDaemons()
+    await removeDir(dir)
+  })
+
+  it('reloads labels, log level and the drivers policy from the config file, and keeps a bad file out', async () => {
+    dir = await makeTempDir()
+    const config = join(dir, 'shoal.yaml')
+    await writeFile(config, 'label: { zone: a }\nlog-level: info\ndrivers: docker\n')
+    const daemon = await spawnDaemon({ name: 'hup', args: ['--config', config], bothDrivers: false })
+    const self = async () =>
+      (
+        await cliJson<Array<{ labels: Record<string, string>; drivers: { exec: boolean } }>>(
+          daemon.dataDir,
+          'node',
+          'list',
+        )
+      )[0]!
+    expect(await self()).toMatchObject({ labels: { zone: 'a' }, drivers: { exec: false } })
+    const refused = await runCli(['job', 'submit', '--data-dir', daemon.dataDir, '--exec', 'true'])
+    const waiting = await waitFor('the exec job to wait with a reason', async () => {
+      const job = await cliJson<JobView>(daemon.dataDir, 'job', 'show', refused.stdout.trim())
+      return job.reason === null ? undefined : job
+    })
+    expect(waiting.reason).toContain('start daemons with --drivers docker,exec')
+
+    await writeFile(
+      config,
+      'label: { zone: b, tier: web }\nlog-level: debug\ndrivers: docker,exec\nstore-max: 10G\n',
+    )
+    process.kill(daemon.pid, 'SIGHUP')
+    await waitFor('the node record to show the reloaded labels and drivers', async () => {
+      const node = await self()
+      return node.labels.zone === 'b' && node.drivers.exec ? node : undefined
+    })
+    expect((await self()).labels).toEqual({ zone: 'b', tier: 'web' })
+    const log = await readFile(daemon.logFile, 'utf8')
+    expect(log).toMatch(
+      /"msg":"reloaded: log level debug, drivers policy, labels; changes to layers take a restart"/,
+    )
+    // The waiting exec job runs now that this node runs exec.
+    await waitFor('the exec job to succeed', async () => {
+      const job = await cliJson<JobView>(daemon.dataDir, 'job', 'show', refused.stdout.trim())
+      return job.state === 'succeeded' ? true : undefined
+    })
+
+    await writeFile(config, 'label: { zone: c }\nbogus: 1\n')
+    process.kill(daemon.pid, 'SIGHUP')
+    await waitFor('the refusal in the log', async () =>
+      (await readFile(daemon.logFile, 'utf8')).includes('reload refused') ? true : undefined,
+    )
+    expect((await self()).labels).toEqual({ zone: 'b', tier: 'web' })
+    // Still running, still answering.
+    expect((await cliJson<StatusView>(daemon.dataDir, 'status')).name).toBe('hup')
+  })
+})

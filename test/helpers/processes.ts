@@ -72,6 +72,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv
   /** Options for node itself, before the script (e.g. `--cpu-prof`). */
   nodeArgs?: readonly string[]
+  /** Leave --drivers to the test (a config file's `drivers` key counts only without the flag). @default true */
+  bothDrivers?: boolean
 }
 
 const running = new Set<DaemonProcess>()
@@ -96,8 +98,7 @@ export async function spawnDaemon(options: SpawnOptions): Promise<DaemonProcess>
     '--http-port',
     '0',
     // Tests run commands with the exec driver, which a daemon runs only when asked; a later --drivers wins.
-    '--drivers',
-    'docker,exec',
+    ...(options.bothDrivers === false ? [] : ['--drivers', 'docker,exec']),
     ...(options.netns === undefined
       ? ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--blob-port', '0']
       : []),
