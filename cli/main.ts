@@ -116,6 +116,10 @@ program
     'auto (readable on a terminal, JSON otherwise), pretty or json (default: auto)',
   )
   .option(
+    '--socket-group <group>',
+    'group whose members may use the CLI (socket 0660, data dir 0710; default: owner only)',
+  )
+  .option(
     '--config <file>',
     'YAML or JSON file whose keys are these flags without "--" (flags given here win)',
   )
@@ -313,6 +317,7 @@ program
   )
   .option('--config <file>', 'a config file the unit passes to the daemon')
   .option('--user <name>', 'user the daemon runs as (Docker needs root or the docker group)', 'root')
+  .option('--socket-group <group>', 'group whose members may use the CLI without sudo')
   .option('--unit-dir <dir>', 'where to write shoal.service', '/etc/systemd/system')
   .option('--print', 'print the unit instead of writing it')
   .action(async (options, command: Command) => {

@@ -7,6 +7,8 @@ export interface InstallServiceOptions {
   dataDir: string
   config?: string
   user: string
+  /** Members of this group may use the CLI (`--socket-group`). */
+  socketGroup?: string
   unitDir: string
   print?: boolean
 }
@@ -18,6 +20,7 @@ export const SYSTEM_DATA_DIR = '/var/lib/shoal'
 export function systemdUnit(options: InstallServiceOptions, command: readonly string[]): string {
   const args = [...command, 'daemon', '--data-dir', options.dataDir, '--log-format', 'json']
   if (options.config !== undefined) args.push('--config', resolve(options.config))
+  if (options.socketGroup !== undefined) args.push('--socket-group', options.socketGroup)
   const stateDirectory = options.dataDir.startsWith('/var/lib/')
     ? options.dataDir.slice('/var/lib/'.length)
     : ''
@@ -31,7 +34,7 @@ Wants=network-online.target
 Type=simple
 User=${options.user}
 ExecStart=${args.map(quote).join(' ')}
-${stateDirectory === '' ? '' : `StateDirectory=${stateDirectory}\nStateDirectoryMode=0700\n`}Restart=on-failure
+${stateDirectory === '' ? '' : `StateDirectory=${stateDirectory}\nStateDirectoryMode=${options.socketGroup === undefined ? '0700' : '0710'}\n`}Restart=on-failure
 RestartSec=2
 KillSignal=SIGTERM
 TimeoutStopSec=20
@@ -58,7 +61,9 @@ export async function installServiceCommand(options: InstallServiceOptions): Pro
   await mkdir(options.unitDir, { recursive: true })
   await writeFile(file, unit, { mode: 0o644 })
   console.log(`wrote ${file}\nstart it with: systemctl daemon-reload && systemctl enable --now shoal`)
-  console.log(`then use the CLI as ${options.user}: shoal status --data-dir ${options.dataDir}`)
+  const who =
+    options.socketGroup === undefined ? options.user : `${options.user} or a member of ${options.socketGroup}`
+  console.log(`then use the CLI as ${who}: shoal status --data-dir ${options.dataDir}`)
 }
 
 function quote(arg: string): string {

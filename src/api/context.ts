@@ -32,6 +32,11 @@ export interface ApiInit {
   httpNames?: string[]
   /** Event streams open at once (`--max-event-clients`). @default 64 */
   maxEventClients?: number
+  /**
+   * The socket's group (a gid): its members may connect (mode 0660), as the data directory lets them reach it
+   * (0710, see restrictDataDir). @default none: the owner only (0600)
+   */
+  socketGid?: number
   /** Required (≥ 16 characters) when httpHost is not loopback. */
   token?: string
   facts: DaemonFacts

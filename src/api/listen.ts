@@ -1,5 +1,5 @@
 // Binding the API's listeners: TCP, and the unix socket, owner-only from its first moment.
-import { chmod, mkdtemp, rename, rm } from 'node:fs/promises'
+import { chmod, chown, mkdtemp, rename, rm } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { dirname, join } from 'node:path'
 import { ListenFailedError } from '../errors.js'
@@ -37,5 +37,20 @@ export async function listenOwnerOnly(server: Server, socketPath: string): Promi
     throw err
   } finally {
     await rm(stagingDir, { recursive: true, force: true })
+  }
+}
+
+/** Lets the members of group `gid` connect to the socket too (`--socket-group`): 0660, that group. */
+export async function openToGroup(socketPath: string, gid: number): Promise<void> {
+  try {
+    await chown(socketPath, -1, gid)
+    await chmod(socketPath, 0o660)
+  } catch (err) {
+    throw new ListenFailedError(
+      `cannot give group ${gid} the socket ${socketPath}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
   }
 }

@@ -17,6 +17,7 @@ import type { MeshInit } from '../mesh/index.js'
 import type { AnyRecordKind, ReplicatedStateInit, WallClock } from '../state/index.js'
 import { parseDuration, parseLabels, parsePort, parseSize } from '../util/parse.js'
 import { resolveDataDir } from './data-dir.js'
+import { resolveGroup } from './socket-group.js'
 
 /** Default HTTP port (web page, /metrics, read-only API), next to the p2p port. */
 export const DEFAULT_HTTP_PORT = 7421
@@ -50,7 +51,7 @@ export interface DaemonConfig {
   jobs: Omit<JobInit, 'dataDir' | 'clock'>
   /** Removal of the records of nodes gone for good (on the coordinator). */
   nodeCollector?: NodeCollectorInit
-  api: Pick<ApiInit, 'httpHost' | 'httpPort' | 'httpNames' | 'maxEventClients'>
+  api: Pick<ApiInit, 'httpHost' | 'httpPort' | 'httpNames' | 'maxEventClients' | 'socketGid'>
   /** Record kinds beyond the parts' own (tests and benchmarks write kinds of their own). */
   extraKinds?: AnyRecordKind[]
 }
@@ -84,6 +85,8 @@ export interface DaemonFlags {
   logLevel?: string
   /** auto | pretty | json: read by `shoal daemon` itself, which makes the logger. */
   logFormat?: string
+  /** A group name or gid whose members may use the socket. */
+  socketGroup?: string
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -142,6 +145,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
   if (flags.swarmKey !== undefined) config.swarmKeyFile = flags.swarmKey
   if (flags.dockerSocket !== undefined) config.dockerSocket = flags.dockerSocket
   if (flags.registryConfig !== undefined) config.layers.registryConfigFile = flags.registryConfig
+  if (flags.socketGroup !== undefined) config.api.socketGid = resolveGroup(flags.socketGroup)
   return config
 }
 

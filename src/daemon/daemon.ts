@@ -92,7 +92,7 @@ export class Daemon {
   /** Opens the data directory, builds every part and starts them; on failure, stops what started. */
   static async start(config: DaemonConfig, logger: Logger): Promise<Daemon> {
     const paths = dataDirPaths(config.dataDir)
-    await prepareDataDir(config.dataDir, paths.socket, logger)
+    await prepareDataDir(config.dataDir, paths.socket, config.api.socketGid, logger)
     const store = await openStore(paths.store, paths.pid)
     const started: Service[] = []
     try {
@@ -280,7 +280,12 @@ function listenHost(listen: readonly string[]): string {
   return match?.[1] ?? '0.0.0.0'
 }
 
-async function prepareDataDir(dataDir: string, socketPath: string, logger: Logger): Promise<void> {
+async function prepareDataDir(
+  dataDir: string,
+  socketPath: string,
+  socketGid: number | undefined,
+  logger: Logger,
+): Promise<void> {
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
     throw new InvalidFlagError(
       `the data directory path is too long for a unix socket (${socketPath} is over ${MAX_SOCKET_PATH_BYTES} bytes); choose a shorter --data-dir`,
@@ -294,10 +299,11 @@ async function prepareDataDir(dataDir: string, socketPath: string, logger: Logge
     })
   }
   // mkdir's mode applies only to a directory it creates: one that existed keeps its mode unless we change it.
-  const wider = await restrictToOwner(dataDir)
-  if (wider !== undefined) {
+  const wanted = socketGid === undefined ? 0o700 : 0o710
+  const wider = await restrictToOwner(dataDir, socketGid)
+  if (wider !== undefined && (wider & ~wanted & 0o777) !== 0) {
     logger.warn(
-      { dataDir, was: `0${wider.toString(8)}`, now: '0700' },
+      { dataDir, was: `0${wider.toString(8)}`, now: socketGid === undefined ? '0700' : '0710' },
       'tightened the data directory to its owner only: it holds the peer key, the swarm key and credentials',
     )
   }

@@ -1,5 +1,5 @@
 // Where a daemon keeps its data, and the files in it. Light enough for the CLI to import.
-import { chmod, stat } from 'node:fs/promises'
+import { chmod, chown, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import envPaths from 'env-paths'
 import { DataDirUnusableError } from '../errors.js'
@@ -26,17 +26,22 @@ export function dataDirPaths(dataDir: string) {
 
 /**
  * Makes the data directory its owner's only (0700) if it is open to group or others; returns the mode it had
- * then, or undefined if it was already private. It holds the peer key, the swarm key, registry credentials.
+ * then, or undefined if it was already so. It holds the peer key, the swarm key, registry credentials. With a
+ * socket group (`--socket-group`) the directory is that group's to pass through (0710: no listing, no reading;
+ * its members reach the socket and nothing else the owner did not open to them).
  */
-export async function restrictToOwner(dataDir: string): Promise<number | undefined> {
+export async function restrictToOwner(dataDir: string, socketGid?: number): Promise<number | undefined> {
+  const wanted = socketGid === undefined ? 0o700 : 0o710
   try {
-    const mode = (await stat(dataDir)).mode & 0o777
-    if ((mode & 0o077) === 0) return undefined
-    await chmod(dataDir, 0o700)
+    const info = await stat(dataDir)
+    if (socketGid !== undefined && info.gid !== socketGid) await chown(dataDir, -1, socketGid)
+    const mode = info.mode & 0o777
+    if (mode === wanted || (socketGid === undefined && (mode & 0o077) === 0)) return undefined
+    await chmod(dataDir, wanted)
     return mode
   } catch (err) {
     throw new DataDirUnusableError(
-      `cannot make data directory ${dataDir} private (mode 0700): ${(err as Error).message}`,
+      `cannot make data directory ${dataDir} private (mode 0${wanted.toString(8)}): ${(err as Error).message}`,
       { cause: err },
     )
   }
