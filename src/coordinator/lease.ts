@@ -46,6 +46,8 @@ export const leaseKind = defineKind<LeaseValue>({
     if (value.holder !== record.origin) return `${record.origin} claimed the lease for ${value.holder}`
     if (value.term !== record.term) return `lease term ${value.term} differs from record term ${record.term}`
     if (value.claim.node !== record.origin) return 'the claim stamp is not the holder’s'
+    // The claim is the fence between terms: one dated after its own record would let an old term's work through.
+    if (value.claim.wall > record.stamp.wall) return 'the claim stamp is later than the lease record'
     return undefined
   },
 })

@@ -27,6 +27,22 @@ export const RECORD_BATCH_BYTES = 512 * 1024
  */
 export const MAX_CLOCK_SKEW_MS = 10_000
 
+/**
+ * Largest HLC counter a record may carry (2^32 − 1). The counter orders events within one millisecond: a node
+ * would need four billion writes in one of them to pass it honestly. Records beyond it are refused (`range`),
+ * and a clock whose counter would pass it moves its wall on by a millisecond instead (see hlc.ts): a peer
+ * cannot push everyone's counter out of the range of exact numbers, after which no one's stamps would order.
+ */
+export const MAX_HLC_COUNTER = 2 ** 32 - 1
+
+/**
+ * A record's term may be at most its stamp's wall time in ms (terms rise by one per election: about a billion
+ * times slower). Without a ceiling, one lease claimed at `Number.MAX_SAFE_INTEGER` leaves no term to claim
+ * after it, and coordination ends for good. Under it, a claim facing a term at the ceiling waits at most the
+ * skew bound (the ceiling rises with time), and the term space outlasts 285,000 years of hostile claims.
+ */
+export const MAX_TERMS_PER_MS = 1
+
 /** How often each node runs anti-entropy with one random connected peer (DESIGN.md: "every ~30 s"). */
 export const SYNC_INTERVAL_MS = 30_000
 

@@ -10,7 +10,14 @@ import { type DropReason, validateRecord } from './validate.js'
 import { toWire } from './wire.js'
 
 /** Reasons that mark the publisher as broken or hostile: the whole message is refused and the peer penalised. */
-const HOSTILE: ReadonlySet<DropReason> = new Set(['decode', 'oversize', 'schema', 'writer', 'signature'])
+const HOSTILE: ReadonlySet<DropReason> = new Set([
+  'decode',
+  'oversize',
+  'range',
+  'schema',
+  'writer',
+  'signature',
+])
 
 export class StateGossip {
   private outbox: StateRecord[] = []
@@ -110,7 +117,7 @@ export class StateGossip {
   private validate(message: GossipMessage): GossipVerdict {
     const envelope = decodeEnvelope(message.data)
     if (typeof envelope === 'string') return this.dropMessage(envelope, message.from, 'reject')
-    const ctx = this.state.validationContext({ gossipSigner: message.from, verifySignature: false })
+    const ctx = this.state.validationContext({ gossipSigner: message.from })
     const accepted: StateRecord[] = []
     let firstDrop: DropReason | undefined
     for (const input of envelope.r) {

@@ -270,7 +270,7 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
   }
 
   /** How received records are judged right now (our clock, our kinds). */
-  validationContext(options: { gossipSigner?: string; verifySignature: boolean }): ValidationContext {
+  validationContext(options: { gossipSigner?: string } = {}): ValidationContext {
     return {
       kinds: this.kinds,
       verifier: this.verifier,

@@ -273,7 +273,7 @@ export class SyncService {
   }
 
   private async receiveRecords(inputs: readonly unknown[], peer: string): Promise<number> {
-    const ctx = this.state.validationContext({ verifySignature: true })
+    const ctx = this.state.validationContext()
     const valid = []
     for (const input of inputs) {
       const decoded = decodeWireRecord(input)
