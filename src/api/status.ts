@@ -57,6 +57,7 @@ import {
   StoreClosedError,
   StoreFullError,
   SwarmKeyInvalidError,
+  SyncLimitError,
   SyncProtocolError,
   TooManyJobsError,
   UnauthorizedError,
@@ -84,6 +85,7 @@ export const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map([
   [RecordTooLargeError.code, 413],
   [StoreClosedError.code, 503],
   [SyncProtocolError.code, 502],
+  [SyncLimitError.code, 502],
   // Coordinator
   [StaleTermError.code, 409],
   [NotCoordinatorError.code, 409],
