@@ -12,6 +12,16 @@ export const MAX_RECORD_BYTES = 64 * 1024
 /** Largest gossip message we accept or send; gossipsub's own decoder allows 4 MiB, so oversize reaches us and is counted. */
 export const MAX_GOSSIP_MESSAGE_BYTES = 1024 * 1024
 
+/**
+ * Records one publisher may have this node take in by gossip: GOSSIP_RECORDS_PER_SECOND sustained, bursts of
+ * GOSSIP_RECORDS_BURST. Records are batches (a record holds up to 64 KiB of job specs, assignments or run
+ * reports), so an honest node's busiest moment, 10,000 jobs submitted at once, publishes a few hundred; heartbeats
+ * and inventories are a few a minute. A message past the bound is dropped whole (reason `rate`), and the
+ * publisher penalised when it sent the message itself; records of it that were honest still arrive by sync.
+ */
+export const GOSSIP_RECORDS_PER_SECOND = 200
+export const GOSSIP_RECORDS_BURST = 5_000
+
 /** Gossip messages at least this big are deflated (see envelope.ts); below it the saving is a few bytes. */
 export const GOSSIP_DEFLATE_MIN_BYTES = 1024
 

@@ -1,9 +1,17 @@
 // Gossip of records on the one state topic: batched publishing of local writes, validation at the edge.
 import type { Logger } from 'pino'
 import type { GossipMessage, GossipVerdict, Mesh } from '../mesh/index.js'
-import { RECORD_BATCH_BYTES, REPUBLISH_ATTEMPTS, REPUBLISH_DELAY_MS, STATE_TOPIC } from './constants.js'
+import {
+  GOSSIP_RECORDS_BURST,
+  GOSSIP_RECORDS_PER_SECOND,
+  RECORD_BATCH_BYTES,
+  REPUBLISH_ATTEMPTS,
+  REPUBLISH_DELAY_MS,
+  STATE_TOPIC,
+} from './constants.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import type { StateMetrics } from './metrics.js'
+import { PublisherRate } from './publisher-rate.js'
 import type { StateRecord } from './record.js'
 import type { Replica } from './types.js'
 import { type DropReason, validateRecord } from './validate.js'
@@ -25,6 +33,7 @@ export class StateGossip {
   /** Records validated by the topic validator, handed to delivery without decoding twice. */
   private readonly validated = new WeakMap<Uint8Array, StateRecord[]>()
   private readonly skewWarnedAt = new Map<string, number>()
+  private readonly rate = new PublisherRate(GOSSIP_RECORDS_PER_SECOND, GOSSIP_RECORDS_BURST)
   private running = false
 
   constructor(
@@ -117,6 +126,12 @@ export class StateGossip {
   private validate(message: GossipMessage): GossipVerdict {
     const envelope = decodeEnvelope(message.data)
     if (typeof envelope === 'string') return this.dropMessage(envelope, message.from, 'reject')
+    if (!this.rate.take(message.from, envelope.r.length)) {
+      this.metrics.recordsDropped.inc({ reason: 'rate', source: 'gossip' }, envelope.r.length)
+      // Each node counts for itself: a relay forwarded what its own count allowed, and is not to blame.
+      const sentItself = message.via === undefined || message.via === message.from
+      return this.dropMessage('rate', message.from, sentItself ? 'reject' : 'ignore')
+    }
     const ctx = this.state.validationContext({ gossipSigner: message.from })
     const accepted: StateRecord[] = []
     let firstDrop: DropReason | undefined

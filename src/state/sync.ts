@@ -88,7 +88,9 @@ class FrameStream {
       // A length prefix that does not parse or names a frame past the bound: the peer's fault, said as such.
       const name = (err as Error).name
       if (name === 'InvalidDataLengthError')
-        throw new SyncLimitError(`the peer sent a sync frame over ${MAX_SYNC_FRAME_BYTES} bytes`, { cause: err })
+        throw new SyncLimitError(`the peer sent a sync frame over ${MAX_SYNC_FRAME_BYTES} bytes`, {
+          cause: err,
+        })
       if (name === 'InvalidMessageLengthError' || name === 'InvalidDataLengthLengthError')
         throw new SyncProtocolError('the peer sent a sync frame with a malformed length', { cause: err })
       throw err
@@ -204,7 +206,8 @@ export class SyncService {
       let frame = await frames.read()
       for (; frame.t === 'entries'; frame = await frames.read()) {
         listed += frame.e.length
-        if (listed > MAX_SYNC_ENTRIES) throw new SyncLimitError(`peer listed more than ${MAX_SYNC_ENTRIES} keys`)
+        if (listed > MAX_SYNC_ENTRIES)
+          throw new SyncLimitError(`peer listed more than ${MAX_SYNC_ENTRIES} keys`)
         for (const [key, version] of frame.e) theirs.set(key, version)
       }
       if (frame.t !== 'entries-end') throw new SyncProtocolError(`expected entries, got ${frame.t}`)

@@ -9,6 +9,7 @@ export type DropReason =
   | 'decode'
   | 'oversize'
   | 'range'
+  | 'rate'
   | 'schema'
   | 'unknown-kind'
   | 'writer'
@@ -21,6 +22,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'decode',
   'oversize',
   'range',
+  'rate',
   'schema',
   'unknown-kind',
   'writer',

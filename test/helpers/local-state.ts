@@ -54,6 +54,7 @@ function isolatedMesh(identity: TestIdentity): Mesh {
     addPeerAddresses: async () => undefined,
     forgetPeer: () => undefined,
     remoteHost: () => undefined,
+    gossipScore: () => 0,
     dropConnections: () => undefined,
     blockPeers: async () => undefined,
     ping: async () => {
