@@ -1,5 +1,6 @@
 // Anti-entropy over a stream protocol: compare bucket digests, list differing buckets, exchange what is newer.
 import { lpStream } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { ShoalError, SyncLimitError, SyncProtocolError } from '../errors.js'
@@ -61,6 +62,27 @@ const frameSchema = z.discriminatedUnion('t', [
 type Frame = z.infer<typeof frameSchema>
 type Entry = [key: string, version: [number, number, number, string]]
 
+/** Bytes of the varint prefix of the largest frame: a longer prefix is refused as soon as it is seen. */
+const MAX_LENGTH_PREFIX_BYTES = Math.ceil(Math.log2(MAX_SYNC_FRAME_BYTES + 1) / 7)
+
+/**
+ * The unsigned varint before each frame. lpStream's own decoder reads on while a prefix does not end (one byte
+ * at a time, for as long as the peer sends 0xff), so a peer could hold the stream open without ever sending a
+ * frame; this one gives up once the prefix is longer than any allowed frame needs.
+ */
+function decodeFrameLength(data: Uint8ArrayList): number {
+  let length = 0
+  for (let i = 0; i < data.byteLength; i++) {
+    const byte = data.get(i)
+    length += (byte & 0x7f) * 2 ** (7 * i)
+    if ((byte & 0x80) === 0) return length
+    if (i + 1 >= MAX_LENGTH_PREFIX_BYTES)
+      throw new SyncLimitError(`the peer sent a sync frame over ${MAX_SYNC_FRAME_BYTES} bytes`)
+  }
+  // Not all of the prefix has arrived: lpStream reads another byte on a RangeError.
+  throw new RangeError('incomplete length prefix')
+}
+
 /** How long a side giving up a round waits to tell the peer why. */
 const REFUSAL_WRITE_MS = 1_000
 
@@ -73,7 +95,7 @@ class FrameStream {
     readonly stream: Stream,
     private readonly signal: AbortSignal,
   ) {
-    this.lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+    this.lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES, lengthDecoder: decodeFrameLength })
   }
 
   async write(frame: Frame): Promise<void> {
