@@ -1,7 +1,7 @@
 // Anti-entropy over a stream protocol: compare bucket digests, list differing buckets, exchange what is newer.
 import { lpStream } from '@libp2p/utils'
-import type { Uint8ArrayList } from 'uint8arraylist'
 import type { Logger } from 'pino'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { z } from 'zod'
 import { ShoalError, SyncLimitError, SyncProtocolError } from '../errors.js'
 import type { Mesh, Stream } from '../mesh/index.js'
