@@ -1,7 +1,6 @@
 // Anti-entropy over a stream protocol: compare bucket digests, list differing buckets, exchange what is newer.
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
-import type { Uint8ArrayList } from 'uint8arraylist'
 import { z } from 'zod'
 import { ShoalError, SyncLimitError, SyncProtocolError } from '../errors.js'
 import type { Mesh, Stream } from '../mesh/index.js'
@@ -70,7 +69,7 @@ const MAX_LENGTH_PREFIX_BYTES = Math.ceil(Math.log2(MAX_SYNC_FRAME_BYTES + 1) / 
  * at a time, for as long as the peer sends 0xff), so a peer could hold the stream open without ever sending a
  * frame; this one gives up once the prefix is longer than any allowed frame needs.
  */
-function decodeFrameLength(data: Uint8ArrayList): number {
+function decodeFrameLength(data: { byteLength: number; get(index: number): number }): number {
   let length = 0
   for (let i = 0; i < data.byteLength; i++) {
     const byte = data.get(i)
