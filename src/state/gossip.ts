@@ -126,12 +126,6 @@ export class StateGossip {
   private validate(message: GossipMessage): GossipVerdict {
     const envelope = decodeEnvelope(message.data)
     if (typeof envelope === 'string') return this.dropMessage(envelope, message.from, 'reject')
-    if (!this.rate.take(message.from, envelope.r.length)) {
-      this.metrics.recordsDropped.inc({ reason: 'rate', source: 'gossip' }, envelope.r.length)
-      // Each node counts for itself: a relay forwarded what its own count allowed, and is not to blame.
-      const sentItself = message.via === undefined || message.via === message.from
-      return this.dropMessage('rate', message.from, sentItself ? 'reject' : 'ignore')
-    }
     const ctx = this.state.validationContext({ gossipSigner: message.from })
     const accepted: StateRecord[] = []
     let firstDrop: DropReason | undefined
@@ -151,6 +145,12 @@ export class StateGossip {
     }
     // Records we merely cannot use (clock skew, a kind from a newer version) are not the sender's fault.
     if (accepted.length === 0) return this.dropMessage(firstDrop ?? 'schema', message.from, 'ignore')
+    if (!this.rate.take(message.from, accepted.length)) {
+      this.metrics.recordsDropped.inc({ reason: 'rate', source: 'gossip' }, accepted.length)
+      // Each node counts for itself: a relay forwarded what its own count allowed, and is not to blame.
+      const sentItself = message.via === undefined || message.via === message.from
+      return this.dropMessage('rate', message.from, sentItself ? 'reject' : 'ignore')
+    }
     this.validated.set(message.data, accepted)
     return 'accept'
   }

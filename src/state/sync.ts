@@ -114,6 +114,8 @@ class FrameStream {
         })
       if (name === 'InvalidMessageLengthError' || name === 'InvalidDataLengthLengthError')
         throw new SyncProtocolError('the peer sent a sync frame with a malformed length', { cause: err })
+      if (name === 'UnexpectedEOFError')
+        throw new SyncProtocolError('the peer closed the stream in the middle of a round', { cause: err })
       throw err
     }
     let json: unknown

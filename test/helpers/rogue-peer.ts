@@ -79,6 +79,8 @@ export async function startRoguePeer(
             signal,
           })
       }
+      // Closing our side says we sent all we meant to: the target must answer or give up, not wait.
+      await stream.close({ signal })
       const answer: SyncAnswer = { frames: [], ended: 'closed' }
       try {
         for (;;)

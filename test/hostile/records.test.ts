@@ -178,6 +178,8 @@ describe('records from a hostile member of the mesh', () => {
     expect(refusal(await rogue.sync(['{not json']))).toBe('SHOAL_SYNC_PROTOCOL')
     expect(refusal(await rogue.sync([{ t: 'digest', d: 42 }]))).toBe('SHOAL_SYNC_PROTOCOL')
     expect(refusal(await rogue.sync([{ t: 'end' }]))).toBe('SHOAL_SYNC_PROTOCOL')
+    // A peer that stops half way (here after its digest) is told so at once, not waited for.
+    expect(refusal(await rogue.sync([{ t: 'digest', d: '' }]))).toBe('SHOAL_SYNC_PROTOCOL')
     expect(
       refusal(
         await rogue.sync([
@@ -188,7 +190,7 @@ describe('records from a hostile member of the mesh', () => {
     ).toBe('SHOAL_SYNC_PROTOCOL')
     expect(
       await metric(victim, 'shoal_sync_rounds_total', { role: 'responder', result: 'error' }),
-    ).toBeGreaterThanOrEqual(errorsBefore + 4)
+    ).toBeGreaterThanOrEqual(errorsBefore + 5)
     const status = await fetch(`${victim.daemon.api.httpUrl}/v1/status`)
     expect(status.status).toBe(200)
   })
