@@ -39,6 +39,7 @@ export type LeaseValue = z.infer<typeof leaseValueSchema>
 export const leaseKind = defineKind<LeaseValue>({
   name: LEASE_KIND,
   schema: leaseValueSchema,
+  termed: true,
   writer: (record) => {
     if (subjectOf(record.key) !== COORDINATOR_LEASE_ID) return `${record.key} is not a known lease`
     const value = record.value

@@ -72,6 +72,8 @@ export function validateRecord(input: unknown, ctx: ValidationContext): Validati
 export function judgeRecord(record: StateRecord, ctx: ValidationContext): ValidationResult {
   const kind = ctx.kinds.of(record.key)
   if (kind === undefined) return drop('unknown-kind', `unknown record kind in ${record.key}`, record.origin)
+  if (record.term !== 0 && kind.fenced !== true && kind.termed !== true)
+    return drop('schema', `${record.key} carries a term its kind has none of`, record.origin)
 
   if (!record.deleted) {
     const value = kind.schema.safeParse(record.value)

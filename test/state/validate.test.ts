@@ -12,6 +12,7 @@ let bob: TestIdentity
 const kinds = new KindRegistry([
   { name: 'node', schema: z.object({ name: z.string() }), writer: 'key-owner' },
   { name: 'test', schema: z.unknown(), writer: 'any' },
+  { name: 'lease', schema: z.unknown(), writer: 'any', termed: true },
 ])
 
 const NOW = 1_800_000_000_000
@@ -86,13 +87,19 @@ describe('validateRecord', () => {
 
   it('refuses a counter past 2^32 − 1 or a term past its stamp’s wall time as range', () => {
     const at = (counter: number, term = 0) =>
-      toWire(encodeRecord(alice.signer, 'test/x', 1, { wall: NOW, counter, node: alice.peerId }, { term }))
+      toWire(encodeRecord(alice.signer, 'lease/x', 1, { wall: NOW, counter, node: alice.peerId }, { term }))
     expect(reasonOf(at(Number.MAX_SAFE_INTEGER))).toBe('range')
     expect(reasonOf(at(MAX_HLC_COUNTER + 1))).toBe('range')
     expect(reasonOf(at(MAX_HLC_COUNTER))).toBe('ok')
     expect(reasonOf(at(0, Number.MAX_SAFE_INTEGER))).toBe('range')
     expect(reasonOf(at(0, NOW + 1))).toBe('range')
     expect(reasonOf(at(0, NOW))).toBe('ok')
+  })
+
+  it('refuses a term on a record whose kind has none, tombstones included (it would outrank every later write)', () => {
+    expect(reasonOf(wireFrom(alice, 'test/x', 1, NOW, { term: 5 }))).toBe('schema')
+    expect(reasonOf(wireFrom(alice, 'test/x', null, NOW, { term: 5, deleted: true }))).toBe('schema')
+    expect(reasonOf(wireFrom(alice, 'lease/x', 1, NOW, { term: 5 }))).toBe('ok')
   })
 
   it('refuses tombstones older than their lifetime', () => {
