@@ -255,7 +255,6 @@ describe('generated hostile input against a real node', () => {
       timeoutMs: 60_000,
     })
     expect(await metric(victim, 'shoal_gossip_messages_in_total')).toBe(0)
-    for (const key of changedByOthers()) console.log('CHANGED', key, victim.daemon.state.get(key)?.body)
     expect(changedByOthers()).toEqual([])
     expect((await fetch(`${victim.daemon.api.httpUrl}/v1/status`)).status).toBe(200)
   })
@@ -272,7 +271,6 @@ describe('generated hostile input against a real node', () => {
       }),
       { numRuns: SYNC_CASES },
     )
-    for (const key of changedByOthers()) console.log('CHANGED', key, victim.daemon.state.get(key)?.body)
     expect(changedByOthers()).toEqual([])
     expect((await fetch(`${victim.daemon.api.httpUrl}/v1/status`)).status).toBe(200)
   })
