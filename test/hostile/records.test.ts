@@ -77,6 +77,14 @@ describe('records from a hostile member of the mesh', () => {
     expect(victim.daemon.state.get(`node/${me}`)).toBeUndefined()
   })
 
+  it('refuses a tombstone of another node’s record written under a term, which would outrank it for good', async () => {
+    const key = `node/${witness.daemon.peerId}`
+    const before = await dropped('schema')
+    await rogue.publish(envelope(signed(rogue.identity, key, null, {}, { term: 1_000, deleted: true })))
+    await waitFor('the termed tombstone to be refused', async () => (await dropped('schema')) > before)
+    expect(victim.daemon.state.get(key)?.deleted).toBe(false)
+  })
+
   it('refuses a record whose own signature is bad on gossip just as on sync, so no node holds it', async () => {
     const someoneElse = await newIdentity()
     const good = signed(rogue.identity, 'test/badly-signed', 'x')
