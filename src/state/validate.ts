@@ -66,7 +66,8 @@ export function validateRecord(input: unknown, ctx: ValidationContext): Validati
 }
 
 /**
- * Judges a decoded record: kind, value schema, writer rule, signature, clock skew, tombstone age, term.
+ * Judges a decoded record: kind (and whether it may carry a term), value schema, writer rule, signature, clock
+ * skew, tombstone age, fence. Counters and terms past their bounds were refused when it was decoded (`range`).
  * The schema comes before the writer rule: writer rules read the value, and may trust its shape.
  */
 export function judgeRecord(record: StateRecord, ctx: ValidationContext): ValidationResult {
