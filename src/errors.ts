@@ -175,6 +175,17 @@ export class SyncProtocolError extends ShoalError {
   }
 }
 
+/** A sync peer asked for or sent more than one round may carry (keys wanted, listed or pushed). */
+export class SyncLimitError extends ShoalError {
+  static override readonly name = 'SyncLimitError'
+  static readonly code = 'SHOAL_SYNC_LIMIT'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(SyncLimitError.code, message, options)
+    this.name = 'SyncLimitError'
+  }
+}
+
 // Coordinator
 
 /** A fenced write carries a coordinator term that is no longer current. */

@@ -62,6 +62,7 @@ import {
   StoreClosedError,
   StoreFullError,
   SwarmKeyInvalidError,
+  SyncLimitError,
   SyncProtocolError,
   TooManyEventClientsError,
   TooManyJobsError,
@@ -92,6 +93,7 @@ export const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map([
   [RecordTooLargeError.code, 413],
   [StoreClosedError.code, 503],
   [SyncProtocolError.code, 502],
+  [SyncLimitError.code, 502],
   // Coordinator
   [StaleTermError.code, 409],
   [NotCoordinatorError.code, 409],

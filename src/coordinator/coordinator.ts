@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import type { KindHandle, LocalWrite, RecordChange, StateRecord, WriteResult } from '../state/index.js'
-import { systemClock } from '../state/index.js'
+import { systemClock, termCeiling } from '../state/index.js'
 import {
   CLAIM_SETTLE_MS,
   CLAIM_STAGGER_MS,
@@ -271,12 +271,18 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private claim(): void {
     const { state } = this.components
     const term = this.term() + 1
+    const claim = state.clockNow()
+    if (term > termCeiling(claim.wall)) {
+      // A term raised to the ceiling (by a hostile claim): it rises with time, so claiming again soon succeeds.
+      this.log.debug({ term }, `term ${term} is beyond what a claim may carry yet; claiming later`)
+      return
+    }
     const now = this.wallNow()
     const value: LeaseValue = {
       holder: this.self,
       holderName: this.init.name,
       term,
-      claim: state.clockNow(),
+      claim,
       since: now,
       expiresAt: now + LEASE_MS,
       durationMs: LEASE_MS,

@@ -39,6 +39,7 @@ export type LeaseValue = z.infer<typeof leaseValueSchema>
 export const leaseKind = defineKind<LeaseValue>({
   name: LEASE_KIND,
   schema: leaseValueSchema,
+  termed: true,
   writer: (record) => {
     if (subjectOf(record.key) !== COORDINATOR_LEASE_ID) return `${record.key} is not a known lease`
     const value = record.value
@@ -46,6 +47,8 @@ export const leaseKind = defineKind<LeaseValue>({
     if (value.holder !== record.origin) return `${record.origin} claimed the lease for ${value.holder}`
     if (value.term !== record.term) return `lease term ${value.term} differs from record term ${record.term}`
     if (value.claim.node !== record.origin) return 'the claim stamp is not the holder’s'
+    // The claim is the fence between terms: one dated after its own record would let an old term's work through.
+    if (value.claim.wall > record.stamp.wall) return 'the claim stamp is later than the lease record'
     return undefined
   },
 })

@@ -67,9 +67,23 @@ export const nodeKind = defineKind<NodeValue>({
     }
     if (peer !== record.origin) return `${record.key} may only be written by its subject`
     if (record.value.peerId !== peer) return `${record.key} describes ${record.value.peerId}`
-    return undefined
+    const foreign = record.value.addresses.find((address) => addressPeer(address, peer) !== peer)
+    return foreign === undefined
+      ? undefined
+      : `${record.key} advertises ${foreign}, an address of another peer`
   },
 })
+
+/**
+ * The peer an advertised multiaddr leads to: its last `/p2p/<id>` (`/ipfs/` is the old spelling), or `self` when
+ * it names none. Others dial these addresses to reach the record's subject, so one naming another peer would
+ * point them at someone else.
+ */
+function addressPeer(address: string, self: string): string {
+  let peer = self
+  for (const match of address.matchAll(/\/(?:p2p|ipfs)\/([^/]+)/g)) peer = match[1]!
+  return peer
+}
 
 /** The kinds membership writes. */
 export const membershipKinds = [nodeKind, livenessKind, nodeSettingsKind]

@@ -45,3 +45,13 @@ export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024
 
 /** Gossip messages smaller than this get no IDONTWANT (gossipsub's default is 512 bytes). */
 export const IDONTWANT_MIN_BYTES = 16 * 1024
+
+/**
+ * Gossipsub score of a peer per invalid message (P4 in the gossipsub v1.1 spec): weight × n², n decaying by
+ * GOSSIP_INVALID_MESSAGE_DECAY each second. At −0.5 a peer is left out of gossip (−10) after 5 rejected messages,
+ * out of our publishing (−50) after 10 and graylisted, all it sends ignored (−80), after 13 within a few
+ * seconds; an honest peer sends none (every reason to reject is judged alike by every node). The decay (0.9 per
+ * second, a half-life of about 7 s) forgives a peer that stops.
+ */
+export const GOSSIP_INVALID_MESSAGE_WEIGHT = -0.5
+export const GOSSIP_INVALID_MESSAGE_DECAY = 0.9

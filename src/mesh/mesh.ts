@@ -1,6 +1,7 @@
 // The libp2p node behind the Mesh face: transports, private network, discovery, gossipsub and stream protocols.
 import { EventEmitter } from 'node:events'
 import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
+import { createTopicScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
@@ -17,6 +18,8 @@ import { ListenFailedError, PeerUnresponsiveError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import {
   DIAL_TIMEOUT_MS,
+  GOSSIP_INVALID_MESSAGE_DECAY,
+  GOSSIP_INVALID_MESSAGE_WEIGHT,
   GOSSIP_MAX_RPC_BYTES,
   IDONTWANT_MIN_BYTES,
   INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
@@ -136,7 +139,14 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
           // IP colocation scoring defends open networks against Sybils by penalising many peers on one IP:
           // −5 × (peers − 10)² each, so 20 daemons on one host, or a rack behind one NAT, graylist each
           // other and gossip stops. In a private network the swarm key is the admission control.
-          scoreParams: { IPColocationFactorWeight: 0 },
+          scoreParams: {
+            IPColocationFactorWeight: 0,
+            topics: Object.fromEntries(
+              init.penaliseInvalidGossip === false
+                ? []
+                : [...this.topics.keys()].map((topic) => [topic, invalidMessageScoring()]),
+            ),
+          },
         }),
       },
       start: false,
@@ -277,7 +287,9 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   private attachTopic(node: Node, topic: string, handler: GossipTopicHandler): void {
     node.services.pubsub.topicValidators.set(topic, (_peer: PeerId, message) => {
       if (message.type !== 'signed') return TopicValidatorResult.Reject
-      return VERDICTS[handler.validate({ from: message.from.toString(), data: message.data })]
+      return VERDICTS[
+        handler.validate({ from: message.from.toString(), data: message.data, via: _peer.toString() })
+      ]
     })
     node.services.pubsub.subscribe(topic)
   }
@@ -305,6 +317,12 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
 
   forgetPeer(peer: string): void {
     this.dialer?.removeCandidate(peer)
+  }
+
+  gossipScore(peer: string): number {
+    // The implementation has it; gossipsub's published interface leaves it out.
+    const pubsub = this.node?.services.pubsub as unknown as { getScore(peer: string): number } | undefined
+    return pubsub?.getScore(peer) ?? 0
   }
 
   remoteHost(peer: string): string | undefined {
@@ -356,4 +374,17 @@ function fastMessageId(message: { from?: Uint8Array; seqno?: Uint8Array }): stri
   const from = message.from === undefined ? '' : Buffer.from(message.from).toString('base64')
   const seqno = message.seqno === undefined ? '' : Buffer.from(message.seqno).toString('hex')
   return `${from}:${seqno}`
+}
+
+/** Topic score parameters that count only invalid messages (P4); every other component of the score is off. */
+function invalidMessageScoring(): TopicScoreParams {
+  return createTopicScoreParams({
+    topicWeight: 1,
+    timeInMeshWeight: 0,
+    firstMessageDeliveriesWeight: 0,
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0,
+    invalidMessageDeliveriesWeight: GOSSIP_INVALID_MESSAGE_WEIGHT,
+    invalidMessageDeliveriesDecay: GOSSIP_INVALID_MESSAGE_DECAY,
+  })
 }

@@ -11,6 +11,11 @@ export type GossipVerdict = 'accept' | 'reject' | 'ignore'
 export interface GossipMessage {
   from: string
   data: Uint8Array
+  /**
+   * The peer that handed it to us (gossipsub's propagation source): `from` itself, or a relay. A 'reject'
+   * penalises this peer, so a verdict that depends on our own view (a rate) rejects only when it is `from`.
+   */
+  via?: string
 }
 
 export interface GossipTopicHandler {
@@ -58,6 +63,8 @@ export interface Mesh extends EventEmitter<MeshEvents> {
   forgetPeer(peer: string): void
   /** The IP address we are connected to a peer on, if connected (where its other services answer). */
   remoteHost(peer: string): string | undefined
+  /** A peer's gossipsub score as this node keeps it (negative once it sent messages our validators rejected). */
+  gossipScore(peer: string): number
   /**
    * Aborts every connection to a peer that stopped answering on it (a link that went down leaves TCP
    * connections looking open for minutes); the dialer then redials it like any other lost peer.
@@ -82,6 +89,12 @@ export interface MeshInit {
   mdns: boolean
   /** @default TARGET_CONNECTIONS */
   targetConnections?: number
+  /**
+   * Lower the gossipsub score of a peer for each message of a subscribed topic that our validator rejects
+   * (see GOSSIP_INVALID_MESSAGE_WEIGHT). Off only for tests that fuzz one node's validator from one peer.
+   * @default true
+   */
+  penaliseInvalidGossip?: boolean
 }
 
 export interface MeshComponents {

@@ -12,6 +12,16 @@ export const MAX_RECORD_BYTES = 64 * 1024
 /** Largest gossip message we accept or send; gossipsub's own decoder allows 4 MiB, so oversize reaches us and is counted. */
 export const MAX_GOSSIP_MESSAGE_BYTES = 1024 * 1024
 
+/**
+ * Records one publisher may have this node take in by gossip: GOSSIP_RECORDS_PER_SECOND sustained, bursts of
+ * GOSSIP_RECORDS_BURST. Records are batches (a record holds up to 64 KiB of job specs, assignments or run
+ * reports), so an honest node's busiest moment, 10,000 jobs submitted at once, publishes a few hundred; heartbeats
+ * and inventories are a few a minute. A message past the bound is dropped whole (reason `rate`), and the
+ * publisher penalised when it sent the message itself; records of it that were honest still arrive by sync.
+ */
+export const GOSSIP_RECORDS_PER_SECOND = 200
+export const GOSSIP_RECORDS_BURST = 5_000
+
 /** Gossip messages at least this big are deflated (see envelope.ts); below it the saving is a few bytes. */
 export const GOSSIP_DEFLATE_MIN_BYTES = 1024
 
@@ -26,6 +36,22 @@ export const RECORD_BATCH_BYTES = 512 * 1024
  * 10 s leaves room for a VM that was paused, while stopping a badly set clock from owning LWW (and leases).
  */
 export const MAX_CLOCK_SKEW_MS = 10_000
+
+/**
+ * Largest HLC counter a record may carry (2^32 − 1). The counter orders events within one millisecond: a node
+ * would need four billion writes in one of them to pass it honestly. Records beyond it are refused (`range`),
+ * and a clock whose counter would pass it moves its wall on by a millisecond instead (see hlc.ts): a peer
+ * cannot push everyone's counter out of the range of exact numbers, after which no one's stamps would order.
+ */
+export const MAX_HLC_COUNTER = 2 ** 32 - 1
+
+/**
+ * A record's term may be at most its stamp's wall time in ms (terms rise by one per election: about a billion
+ * times slower). Without a ceiling, one lease claimed at `Number.MAX_SAFE_INTEGER` leaves no term to claim
+ * after it, and coordination ends for good. Under it, a claim facing a term at the ceiling waits at most the
+ * skew bound (the ceiling rises with time), and the term space outlasts 285,000 years of hostile claims.
+ */
+export const MAX_TERMS_PER_MS = 1
 
 /** How often each node runs anti-entropy with one random connected peer (DESIGN.md: "every ~30 s"). */
 export const SYNC_INTERVAL_MS = 30_000

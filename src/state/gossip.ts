@@ -1,16 +1,31 @@
 // Gossip of records on the one state topic: batched publishing of local writes, validation at the edge.
 import type { Logger } from 'pino'
 import type { GossipMessage, GossipVerdict, Mesh } from '../mesh/index.js'
-import { RECORD_BATCH_BYTES, REPUBLISH_ATTEMPTS, REPUBLISH_DELAY_MS, STATE_TOPIC } from './constants.js'
+import {
+  GOSSIP_RECORDS_BURST,
+  GOSSIP_RECORDS_PER_SECOND,
+  RECORD_BATCH_BYTES,
+  REPUBLISH_ATTEMPTS,
+  REPUBLISH_DELAY_MS,
+  STATE_TOPIC,
+} from './constants.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import type { StateMetrics } from './metrics.js'
+import { PublisherRate } from './publisher-rate.js'
 import type { StateRecord } from './record.js'
 import type { Replica } from './types.js'
 import { type DropReason, validateRecord } from './validate.js'
 import { toWire } from './wire.js'
 
 /** Reasons that mark the publisher as broken or hostile: the whole message is refused and the peer penalised. */
-const HOSTILE: ReadonlySet<DropReason> = new Set(['decode', 'oversize', 'schema', 'writer', 'signature'])
+const HOSTILE: ReadonlySet<DropReason> = new Set([
+  'decode',
+  'oversize',
+  'range',
+  'schema',
+  'writer',
+  'signature',
+])
 
 export class StateGossip {
   private outbox: StateRecord[] = []
@@ -18,6 +33,7 @@ export class StateGossip {
   /** Records validated by the topic validator, handed to delivery without decoding twice. */
   private readonly validated = new WeakMap<Uint8Array, StateRecord[]>()
   private readonly skewWarnedAt = new Map<string, number>()
+  private readonly rate = new PublisherRate(GOSSIP_RECORDS_PER_SECOND, GOSSIP_RECORDS_BURST)
   private running = false
 
   constructor(
@@ -110,7 +126,7 @@ export class StateGossip {
   private validate(message: GossipMessage): GossipVerdict {
     const envelope = decodeEnvelope(message.data)
     if (typeof envelope === 'string') return this.dropMessage(envelope, message.from, 'reject')
-    const ctx = this.state.validationContext({ gossipSigner: message.from, verifySignature: false })
+    const ctx = this.state.validationContext({ gossipSigner: message.from })
     const accepted: StateRecord[] = []
     let firstDrop: DropReason | undefined
     for (const input of envelope.r) {
@@ -129,6 +145,12 @@ export class StateGossip {
     }
     // Records we merely cannot use (clock skew, a kind from a newer version) are not the sender's fault.
     if (accepted.length === 0) return this.dropMessage(firstDrop ?? 'schema', message.from, 'ignore')
+    if (!this.rate.take(message.from, accepted.length)) {
+      this.metrics.recordsDropped.inc({ reason: 'rate', source: 'gossip' }, accepted.length)
+      // Each node counts for itself: a relay forwarded what its own count allowed, and is not to blame.
+      const sentItself = message.via === undefined || message.via === message.from
+      return this.dropMessage('rate', message.from, sentItself ? 'reject' : 'ignore')
+    }
     this.validated.set(message.data, accepted)
     return 'accept'
   }

@@ -1,4 +1,5 @@
 // Hybrid logical clock (Kulkarni et al. 2014): stamps that follow wall time but never run backwards or tie.
+import { MAX_HLC_COUNTER } from './constants.js'
 
 /** A point in hybrid logical time. Ordered by wall, then counter, then node (the writer's peer id). */
 export interface Stamp {
@@ -40,7 +41,7 @@ export class HybridLogicalClock {
       this.wall = physical
       this.counter = 0
     } else {
-      this.counter++
+      this.advanceCounter(this.counter + 1)
     }
     return { wall: this.wall, counter: this.counter, node: this.node }
   }
@@ -52,16 +53,25 @@ export class HybridLogicalClock {
   observe(remote: Stamp): void {
     const physical = this.clock.now()
     const wall = Math.max(this.wall, remote.wall, physical)
-    if (wall === this.wall && wall === remote.wall) {
-      this.counter = Math.max(this.counter, remote.counter) + 1
-    } else if (wall === this.wall) {
-      this.counter++
-    } else if (wall === remote.wall) {
-      this.counter = remote.counter + 1
-    } else {
-      this.counter = 0
-    }
+    let counter = 0
+    if (wall === this.wall && wall === remote.wall) counter = Math.max(this.counter, remote.counter) + 1
+    else if (wall === this.wall) counter = this.counter + 1
+    else if (wall === remote.wall) counter = remote.counter + 1
     this.wall = wall
+    this.advanceCounter(counter)
+  }
+
+  /**
+   * Sets the counter, or moves the wall on by a millisecond once it would pass MAX_HLC_COUNTER: still after
+   * every stamp before, and a counter peers accept. A stamp that arrived at the bound costs one millisecond.
+   */
+  private advanceCounter(counter: number): void {
+    if (counter <= MAX_HLC_COUNTER) {
+      this.counter = counter
+      return
+    }
+    this.wall++
+    this.counter = 0
   }
 
   /** The physical clock reading, for skew checks. */

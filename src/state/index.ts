@@ -22,7 +22,7 @@ export type {
   WriteResult,
 } from './types.js'
 export { DROP_REASONS, type DropReason } from './validate.js'
-export { PEER_ID_PATTERN } from './wire.js'
+export { PEER_ID_PATTERN, termCeiling } from './wire.js'
 
 export function createReplicatedState(
   components: ReplicatedStateComponents,

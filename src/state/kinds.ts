@@ -22,6 +22,12 @@ export interface RecordKind<V = unknown> {
    * state's fence refuses records from a coordinator whose term is over.
    */
   readonly fenced?: boolean
+  /**
+   * Records carry a term though no fence judges them (the lease: its term orders claims). Records of kinds
+   * neither fenced nor termed must carry none: a term orders before the stamp, so a record with one would
+   * outrank every later write of its key by its honest writer, for good.
+   */
+  readonly termed?: boolean
 }
 
 /** Declares a record kind (a typed constant a part exports and the daemon hands to the state). */

@@ -244,6 +244,8 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
     const kind = this.kinds.of(write.key)
     if (kind === undefined)
       throw new UnknownKindError(`this state holds no record kind "${kindOf(write.key)}"`)
+    if ((write.term ?? 0) !== 0 && kind.fenced !== true && kind.termed !== true)
+      throw new InvalidRecordError(`records of kind "${kind.name}" carry no term`)
     if (write.deleted !== true) {
       const parsed = kind.schema.safeParse(write.value)
       if (!parsed.success) {
@@ -270,7 +272,7 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
   }
 
   /** How received records are judged right now (our clock, our kinds). */
-  validationContext(options: { gossipSigner?: string; verifySignature: boolean }): ValidationContext {
+  validationContext(options: { gossipSigner?: string } = {}): ValidationContext {
     return {
       kinds: this.kinds,
       verifier: this.verifier,

@@ -2,7 +2,7 @@
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { SyncProtocolError } from '../errors.js'
+import { ShoalError, SyncLimitError, SyncProtocolError } from '../errors.js'
 import type { Mesh, Stream } from '../mesh/index.js'
 import {
   DIGEST_BUCKETS,
@@ -28,6 +28,9 @@ import { decodeWireRecord, toWire } from './wire.js'
  *   I → R  records…      records R lacks or holds older; want… keys I lacks or holds older; then push-end
  *   R → I  records…      the wanted records; then end
  * Both sides judge received records like any from the network (signatures included) before merging.
+ * A side that gives up on a round says why in an error frame (its SHOAL_* code) before it resets the stream.
+ * Bounds: a frame is at most MAX_SYNC_FRAME_BYTES; a round lists, pushes or returns at most MAX_SYNC_ENTRIES
+ * keys; the initiator may want only keys the responder listed, each once (SHOAL_SYNC_LIMIT past these).
  */
 
 const versionSchema = z.tuple([
@@ -53,9 +56,34 @@ const frameSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('want'), k: z.array(z.string()) }),
   z.strictObject({ t: z.literal('push-end') }),
   z.strictObject({ t: z.literal('end') }),
+  z.strictObject({ t: z.literal('error'), code: z.string().max(64), m: z.string().max(1024) }),
 ])
 type Frame = z.infer<typeof frameSchema>
 type Entry = [key: string, version: [number, number, number, string]]
+
+/** Bytes of the varint prefix of the largest frame: a longer prefix is refused as soon as it is seen. */
+const MAX_LENGTH_PREFIX_BYTES = Math.ceil(Math.log2(MAX_SYNC_FRAME_BYTES + 1) / 7)
+
+/**
+ * The unsigned varint before each frame. lpStream's own decoder reads on while a prefix does not end (one byte
+ * at a time, for as long as the peer sends 0xff), so a peer could hold the stream open without ever sending a
+ * frame; this one gives up once the prefix is longer than any allowed frame needs.
+ */
+function decodeFrameLength(data: { byteLength: number; get(index: number): number }): number {
+  let length = 0
+  for (let i = 0; i < data.byteLength; i++) {
+    const byte = data.get(i)
+    length += (byte & 0x7f) * 2 ** (7 * i)
+    if ((byte & 0x80) === 0) return length
+    if (i + 1 >= MAX_LENGTH_PREFIX_BYTES)
+      throw new SyncLimitError(`the peer sent a sync frame over ${MAX_SYNC_FRAME_BYTES} bytes`)
+  }
+  // Not all of the prefix has arrived: lpStream reads another byte on a RangeError.
+  throw new RangeError('incomplete length prefix')
+}
+
+/** How long a side giving up a round waits to tell the peer why. */
+const REFUSAL_WRITE_MS = 1_000
 
 class FrameStream {
   private readonly lp
@@ -66,7 +94,7 @@ class FrameStream {
     readonly stream: Stream,
     private readonly signal: AbortSignal,
   ) {
-    this.lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+    this.lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES, lengthDecoder: decodeFrameLength })
   }
 
   async write(frame: Frame): Promise<void> {
@@ -74,7 +102,22 @@ class FrameStream {
   }
 
   async read(): Promise<Frame> {
-    const bytes = await this.lp.read({ signal: this.signal })
+    let bytes: Awaited<ReturnType<typeof this.lp.read>>
+    try {
+      bytes = await this.lp.read({ signal: this.signal })
+    } catch (err) {
+      // A length prefix that does not parse or names a frame past the bound: the peer's fault, said as such.
+      const name = (err as Error).name
+      if (name === 'InvalidDataLengthError')
+        throw new SyncLimitError(`the peer sent a sync frame over ${MAX_SYNC_FRAME_BYTES} bytes`, {
+          cause: err,
+        })
+      if (name === 'InvalidMessageLengthError' || name === 'InvalidDataLengthLengthError')
+        throw new SyncProtocolError('the peer sent a sync frame with a malformed length', { cause: err })
+      if (name === 'UnexpectedEOFError')
+        throw new SyncProtocolError('the peer closed the stream in the middle of a round', { cause: err })
+      throw err
+    }
     let json: unknown
     try {
       json = JSON.parse(this.decoder.decode(bytes.subarray()))
@@ -83,7 +126,17 @@ class FrameStream {
     }
     const frame = frameSchema.safeParse(json)
     if (!frame.success) throw new SyncProtocolError('malformed sync frame')
+    if (frame.data.t === 'error')
+      throw new SyncProtocolError(`the peer gave up the round (${frame.data.code}: ${frame.data.m})`)
     return frame.data
+  }
+
+  /** Tells the peer why this side gives up the round; best effort, the stream is reset right after. */
+  async refuse(err: unknown): Promise<void> {
+    if (!(err instanceof ShoalError)) return
+    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(REFUSAL_WRITE_MS)])
+    const frame: Frame = { t: 'error', code: err.code, m: err.message.slice(0, 1024) }
+    await this.lp.write(this.encoder.encode(JSON.stringify(frame)), { signal })
   }
 
   async expect<T extends Frame['t']>(type: T): Promise<Extract<Frame, { t: T }>> {
@@ -105,6 +158,11 @@ export class SyncService {
   private readonly onConnect = (peer: string, direction: 'inbound' | 'outbound'): void => {
     // The side that dialled starts the round, so each new connection syncs exactly once.
     if (direction === 'outbound') this.syncInBackground(peer)
+  }
+
+  private readonly refusalFailed = (err: Error): void => {
+    // The peer may have gone or stopped reading: the reset that follows tells it enough.
+    this.log.debug({ err: err.message }, 'could not tell the peer why the sync round ended')
   }
 
   constructor(
@@ -160,17 +218,20 @@ export class SyncService {
   private async initiate(peer: string): Promise<void> {
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
     let stream: Stream | undefined
+    let frames: FrameStream | undefined
     try {
       stream = await this.mesh.openStream(peer, SYNC_PROTOCOL, { signal })
-      const frames = new FrameStream(stream, signal)
+      frames = new FrameStream(stream, signal)
       await frames.write({ t: 'digest', d: this.state.digest.encode() })
 
       const theirs = new Map<string, Version>()
+      let listed = 0
       let frame = await frames.read()
       for (; frame.t === 'entries'; frame = await frames.read()) {
+        listed += frame.e.length
+        if (listed > MAX_SYNC_ENTRIES)
+          throw new SyncLimitError(`peer listed more than ${MAX_SYNC_ENTRIES} keys`)
         for (const [key, version] of frame.e) theirs.set(key, version)
-        if (theirs.size > MAX_SYNC_ENTRIES)
-          throw new SyncProtocolError(`peer listed more than ${MAX_SYNC_ENTRIES} keys`)
       }
       if (frame.t !== 'entries-end') throw new SyncProtocolError(`expected entries, got ${frame.t}`)
       const differing = frame.b
@@ -195,9 +256,10 @@ export class SyncService {
       await frames.write({ t: 'push-end' })
 
       let received = 0
+      const budget = { records: Math.min(want.length, MAX_SYNC_ENTRIES) }
       for (let frame = await frames.read(); frame.t !== 'end'; frame = await frames.read()) {
         if (frame.t !== 'records') throw new SyncProtocolError(`expected records, got ${frame.t}`)
-        received += await this.receiveRecords(frame.r, peer)
+        received += await this.receiveRecords(frame.r, peer, budget)
       }
       await stream.close({ signal })
       this.metrics.syncRounds.inc({ role: 'initiator', result: 'ok' })
@@ -205,6 +267,7 @@ export class SyncService {
         this.log.debug({ peer, sent: push.length, received }, 'sync round repaired')
     } catch (err) {
       this.metrics.syncRounds.inc({ role: 'initiator', result: 'error' })
+      await frames?.refuse(err).catch(this.refusalFailed)
       stream?.abort(err as Error)
       throw err
     }
@@ -218,8 +281,11 @@ export class SyncService {
       const differing = this.state.digest.differingBuckets(d)
       let entries: Entry[] = []
       let bytes = 0
+      // What the initiator may want: the keys listed here, each once.
+      const listed = new Set<string>()
       for (const bucket of differing) {
         for (const key of this.state.keysInBucket(bucket)) {
+          listed.add(key)
           entries.push([key, [...versionOf(this.state.get(key)!)]])
           bytes += key.length + 80
           if (bytes > RECORD_BATCH_BYTES) {
@@ -232,25 +298,37 @@ export class SyncService {
       if (entries.length > 0) await frames.write({ t: 'entries', e: entries })
       await frames.write({ t: 'entries-end', b: differing })
 
-      const wanted: string[] = []
+      const wanted = new Set<string>()
       let received = 0
+      // A push may bring at most what a round lists: the initiator's whole state is no bigger than that.
+      const budget = { records: MAX_SYNC_ENTRIES }
       for (let frame = await frames.read(); frame.t !== 'push-end'; frame = await frames.read()) {
-        if (frame.t === 'records') received += await this.receiveRecords(frame.r, peer)
-        else if (frame.t === 'want') {
-          for (const key of frame.k) wanted.push(key)
-          if (wanted.length > MAX_SYNC_ENTRIES)
-            throw new SyncProtocolError(`peer wanted more than ${MAX_SYNC_ENTRIES} keys`)
-        } else throw new SyncProtocolError(`unexpected ${frame.t} frame`)
+        if (frame.t === 'records') received += await this.receiveRecords(frame.r, peer, budget)
+        else if (frame.t === 'want') this.addWanted(wanted, frame.k, listed)
+        else throw new SyncProtocolError(`unexpected ${frame.t} frame`)
       }
-      await this.sendRecords(frames, wanted)
+      await this.sendRecords(frames, [...wanted])
       await frames.write({ t: 'end' })
       await stream.close({ signal })
       this.metrics.syncRounds.inc({ role: 'responder', result: 'ok' })
-      if (received + wanted.length > 0)
-        this.log.debug({ peer, sent: wanted.length, received }, 'sync round repaired')
+      if (received + wanted.size > 0)
+        this.log.debug({ peer, sent: wanted.size, received }, 'sync round repaired')
     } catch (err) {
       this.metrics.syncRounds.inc({ role: 'responder', result: 'error' })
+      await frames.refuse(err).catch(this.refusalFailed)
       throw err
+    }
+  }
+
+  /**
+   * Takes a want frame: an honest initiator wants only keys this side listed, each once, so anything else (a key
+   * asked for twice, one never listed) is refused rather than answered: the answer stays bounded by the listing.
+   */
+  private addWanted(wanted: Set<string>, keys: readonly string[], listed: ReadonlySet<string>): void {
+    for (const key of keys) {
+      if (wanted.has(key)) throw new SyncLimitError(`the peer wanted ${key} twice in one round`)
+      if (!listed.has(key)) throw new SyncLimitError(`the peer wanted ${key}, which this side did not list`)
+      wanted.add(key)
     }
   }
 
@@ -272,8 +350,14 @@ export class SyncService {
     this.metrics.syncRecords.inc({ direction: 'sent' }, keys.length)
   }
 
-  private async receiveRecords(inputs: readonly unknown[], peer: string): Promise<number> {
-    const ctx = this.state.validationContext({ verifySignature: true })
+  private async receiveRecords(
+    inputs: readonly unknown[],
+    peer: string,
+    budget: { records: number },
+  ): Promise<number> {
+    budget.records -= inputs.length
+    if (budget.records < 0) throw new SyncLimitError('the peer sent more records than the round asked for')
+    const ctx = this.state.validationContext()
     const valid = []
     for (const input of inputs) {
       const decoded = decodeWireRecord(input)

@@ -60,6 +60,6 @@ export interface Replica {
   readonly digest: SyncDigest
   get(key: string): StateRecord | undefined
   keysInBucket(bucket: number): ReadonlySet<string>
-  validationContext(options: { gossipSigner?: string; verifySignature: boolean }): ValidationContext
+  validationContext(options?: { gossipSigner?: string }): ValidationContext
   applyRemote(records: readonly StateRecord[], source: 'gossip' | 'sync', from: string): Promise<number>
 }

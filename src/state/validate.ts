@@ -8,6 +8,8 @@ import { decodeWireRecord } from './wire.js'
 export type DropReason =
   | 'decode'
   | 'oversize'
+  | 'range'
+  | 'rate'
   | 'schema'
   | 'unknown-kind'
   | 'writer'
@@ -19,6 +21,8 @@ export type DropReason =
 export const DROP_REASONS: readonly DropReason[] = [
   'decode',
   'oversize',
+  'range',
+  'rate',
   'schema',
   'unknown-kind',
   'writer',
@@ -39,11 +43,11 @@ export interface ValidationContext {
   fence?: Fence
   /**
    * For gossip: the peer that signed the gossip message. Gossip carries only its publisher's own writes,
-   * so each record's origin must be this peer, and gossipsub's signature already vouches for them.
+   * so each record's origin must be this peer. Its own signature is checked all the same: a record is
+   * stored and relayed by sync with that signature, so one that only gossip accepted would be refused by
+   * every node that got it by sync, and views would diverge.
    */
   gossipSigner?: string
-  /** For records relayed by sync, whose only proof of origin is their own signature. */
-  verifySignature: boolean
 }
 
 export type ValidationResult =
@@ -57,17 +61,20 @@ function drop(reason: DropReason, detail: string, origin?: string): ValidationRe
 export function validateRecord(input: unknown, ctx: ValidationContext): ValidationResult {
   const decoded = decodeWireRecord(input)
   if (typeof decoded === 'string')
-    return drop(decoded, `record failed to ${decoded === 'decode' ? 'parse' : 'validate'}`)
+    return drop(decoded, `record failed to ${decoded === 'decode' ? 'parse' : 'validate'} (${decoded})`)
   return judgeRecord(decoded, ctx)
 }
 
 /**
- * Judges a decoded record: kind, value schema, writer rule, signature, clock skew, tombstone age, term.
+ * Judges a decoded record: kind (and whether it may carry a term), value schema, writer rule, signature, clock
+ * skew, tombstone age, fence. Counters and terms past their bounds were refused when it was decoded (`range`).
  * The schema comes before the writer rule: writer rules read the value, and may trust its shape.
  */
 export function judgeRecord(record: StateRecord, ctx: ValidationContext): ValidationResult {
   const kind = ctx.kinds.of(record.key)
   if (kind === undefined) return drop('unknown-kind', `unknown record kind in ${record.key}`, record.origin)
+  if (record.term !== 0 && kind.fenced !== true && kind.termed !== true)
+    return drop('schema', `${record.key} carries a term its kind has none of`, record.origin)
 
   if (!record.deleted) {
     const value = kind.schema.safeParse(record.value)
@@ -85,7 +92,7 @@ export function judgeRecord(record: StateRecord, ctx: ValidationContext): Valida
     )
   }
 
-  if (ctx.verifySignature && !ctx.verifier.verify(record.origin, record.body, record.sig)) {
+  if (!ctx.verifier.verify(record.origin, record.body, record.sig)) {
     return drop('signature', `bad signature on ${record.key}`, record.origin)
   }
 

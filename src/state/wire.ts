@@ -1,6 +1,6 @@
 // Wire and storage formats of records (zod-validated at the edge), and encoding of local writes.
 import { z } from 'zod'
-import { MAX_RECORD_BYTES } from './constants.js'
+import { MAX_HLC_COUNTER, MAX_RECORD_BYTES, MAX_TERMS_PER_MS } from './constants.js'
 import type { Stamp } from './hlc.js'
 import type { StateRecord } from './record.js'
 import type { RecordSigner } from './signer.js'
@@ -73,7 +73,13 @@ export function encodeRecord(
   }
 }
 
-export type DecodeFailure = 'schema' | 'decode' | 'oversize'
+/** `range`: a counter or term beyond what honest writers reach (see MAX_HLC_COUNTER, MAX_TERMS_PER_MS). */
+export type DecodeFailure = 'schema' | 'decode' | 'oversize' | 'range'
+
+/** The highest term a record stamped at `wall` may carry. */
+export function termCeiling(wall: number): number {
+  return Math.floor(wall * MAX_TERMS_PER_MS)
+}
 
 /** Parses a wire record into a StateRecord without judging it (kinds, writers, signatures come later). */
 export function decodeWireRecord(input: unknown): StateRecord | DecodeFailure {
@@ -99,6 +105,7 @@ export function decodeWireRecord(input: unknown): StateRecord | DecodeFailure {
   const { k, v, w, c, o, d, e } = body.data
   const deleted = d === 1
   if (deleted && v !== null) return 'schema'
+  if (c > MAX_HLC_COUNTER || (e ?? 0) > termCeiling(w)) return 'range'
   return {
     key: k,
     value: deleted ? null : v,

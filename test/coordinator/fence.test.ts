@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { judgeFenced, type LeaseValue } from '../../src/coordinator/index.js'
+import { judgeFenced, type LeaseValue, leaseKind } from '../../src/coordinator/index.js'
 import type { StateRecord } from '../../src/state/index.js'
+import { writerViolation } from '../../src/state/kinds.js'
 
 const OLD = '12D3KooWOLDoLDoLDoLDoLDoLDoLDoLDoLDoLDoLDoLDoLDoLDoL'
 const NEW = '12D3KooWNEWNEWNEWNEWNEWNEWNEWNEWNEWNEWNEWNEWNEWNEWNE'
@@ -56,5 +57,20 @@ describe('the fence between coordinator terms', () => {
   it('refuses work under a term newer than any lease it knows, and any work before it knows a lease', () => {
     expect(judgeFenced(record(NEW, 6, 2000), lease)).toMatch(/newer than the newest known lease/)
     expect(judgeFenced(record(NEW, 1, 2000), undefined)).toMatch(/no coordinator lease is known/)
+  })
+})
+
+describe('the lease record’s writer rule', () => {
+  const judge = (claimWall: number, recordWall: number) =>
+    writerViolation(leaseKind, {
+      ...lease,
+      stamp: { wall: recordWall, counter: 1, node: NEW },
+      value: { ...lease.value!, claim: { wall: claimWall, counter: 0, node: NEW } },
+    })
+
+  it('refuses a claim stamped after its own record (it would let an old term’s work through the fence)', () => {
+    expect(judge(1000 + 3_600_000, 1000)).toMatch(/later/)
+    expect(judge(1000, 1000)).toBeUndefined()
+    expect(judge(900, 1000)).toBeUndefined()
   })
 })

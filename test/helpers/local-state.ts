@@ -54,6 +54,7 @@ function isolatedMesh(identity: TestIdentity): Mesh {
     addPeerAddresses: async () => undefined,
     forgetPeer: () => undefined,
     remoteHost: () => undefined,
+    gossipScore: () => 0,
     dropConnections: () => undefined,
     blockPeers: async () => undefined,
     ping: async () => {
@@ -79,7 +80,7 @@ export async function localState(kinds: readonly AnyRecordKind[], fence?: FenceF
     async receive(from, key, value, options = {}) {
       const stamp = { wall: Date.now(), counter: counter++, node: from.peerId }
       const record = encodeRecord(from.signer, key, value, stamp, options)
-      const judged = judgeRecord(record, state.validationContext({ verifySignature: true }))
+      const judged = judgeRecord(record, state.validationContext())
       if (!judged.ok) throw new TypeError(`refused ${key}: ${judged.reason} (${judged.detail})`)
       await state.applyRemote([judged.record], 'sync', from.peerId)
       return record

@@ -4,12 +4,14 @@ import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { STATE_TOPIC } from '../../src/state/constants.js'
+import { STATE_TOPIC, SYNC_PROTOCOL } from '../../src/state/constants.js'
 import { newIdentity, type TestIdentity } from './keys.js'
 import { waitFor } from './wait.js'
 
@@ -17,7 +19,21 @@ export interface RoguePeer {
   identity: TestIdentity
   /** Publishes raw bytes on the state topic, as gossipsub-signed messages from this peer. */
   publish(data: Uint8Array | string): Promise<void>
+  /**
+   * One sync round driven by hand: each item is sent as one frame (an object as JSON, a string as its bytes), or
+   * raw with no length prefix (`{ raw }`); then every frame the target answers is read until it ends the stream.
+   */
+  sync(frames: readonly SyncItem[], options?: { readUntilEnd?: boolean }): Promise<SyncAnswer>
   stop(): Promise<void>
+}
+
+export type SyncItem = object | string | { raw: Uint8Array }
+
+export interface SyncAnswer {
+  /** The frames the target sent, parsed. */
+  frames: Array<{ t: string; [field: string]: unknown }>
+  /** How the target ended: `closed` after its last frame, `reset` if it gave up (an error frame comes first). */
+  ended: 'closed' | 'reset'
 }
 
 export async function startRoguePeer(
@@ -49,6 +65,34 @@ export async function startRoguePeer(
         STATE_TOPIC,
         typeof data === 'string' ? new TextEncoder().encode(data) : data,
       )
+    },
+    async sync(frames) {
+      const signal = AbortSignal.timeout(20_000)
+      const stream = await node.dialProtocol(peerIdFromString(target.peerId), SYNC_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: 16 * 1024 * 1024 })
+      const encoder = new TextEncoder()
+      for (const frame of frames) {
+        if (typeof frame === 'object' && 'raw' in frame && frame.raw instanceof Uint8Array)
+          stream.send(frame.raw)
+        else
+          await lp.write(encoder.encode(typeof frame === 'string' ? frame : JSON.stringify(frame)), {
+            signal,
+          })
+      }
+      // Closing our side says we sent all we meant to: the target must answer or give up, not wait.
+      await stream.close({ signal })
+      const answer: SyncAnswer = { frames: [], ended: 'closed' }
+      try {
+        for (;;)
+          answer.frames.push(JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())))
+      } catch (err) {
+        // The end of the target's answers: a clean close after its last frame, or a reset.
+        const name = (err as Error).name
+        answer.ended =
+          name === 'UnexpectedEOFError' && answer.frames.at(-1)?.t !== 'error' ? 'closed' : 'reset'
+      }
+      stream.abort(new Error('done'))
+      return answer
     },
     async stop() {
       await node.stop()

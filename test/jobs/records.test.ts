@@ -24,7 +24,6 @@ function judge(writer: TestIdentity, key: string, value: unknown, term = 0) {
     now: Date.now(),
     maxSkewMs: 10_000,
     tombstoneTtlMs: 60_000,
-    verifySignature: true,
   }
   const record = encodeRecord(
     writer.signer,

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { MAX_HLC_COUNTER } from '../../src/state/constants.js'
 import { compareStamps, HybridLogicalClock, type Stamp } from '../../src/state/hlc.js'
 
 function clockAt(start: number) {
@@ -34,6 +35,27 @@ describe('HybridLogicalClock', () => {
     expect(next.wall).toBe(5_000)
   })
 
+  it('moves its wall on by a millisecond instead of counting past the counter bound', () => {
+    const hlc = new HybridLogicalClock('a', clockAt(1_000))
+    const remote: Stamp = { wall: 5_000, counter: MAX_HLC_COUNTER, node: 'b' }
+    hlc.observe(remote)
+    const next = hlc.now()
+    expect(next).toEqual({ wall: 5_001, counter: 1, node: 'a' })
+    expect(compareStamps(next, remote)).toBeGreaterThan(0)
+  })
+
+  it('stays within the counter bound while the wall clock stands still', () => {
+    const hlc = new HybridLogicalClock('a', clockAt(1_000))
+    hlc.observe({ wall: 1_000, counter: MAX_HLC_COUNTER - 2, node: 'b' })
+    const stamps = Array.from({ length: 4 }, () => hlc.now())
+    expect(stamps.map((stamp) => [stamp.wall, stamp.counter])).toEqual([
+      [1_000, MAX_HLC_COUNTER],
+      [1_001, 0],
+      [1_001, 1],
+      [1_001, 2],
+    ])
+  })
+
   it('breaks ties between writers by node id, so no two writers share a stamp', () => {
     expect(
       compareStamps({ wall: 1, counter: 0, node: 'a' }, { wall: 1, counter: 0, node: 'b' }),
@@ -47,7 +69,11 @@ describe('HybridLogicalClock', () => {
         kind: fc.constant('observe' as const),
         wallStep: fc.integer({ min: -50, max: 50 }),
         remoteWall: fc.integer({ min: 0, max: 2_000 }),
-        remoteCounter: fc.integer({ min: 0, max: 20 }),
+        // Counters near the bound as well as small ones, so that overflow is exercised.
+        remoteCounter: fc.oneof(
+          fc.integer({ min: 0, max: 20 }),
+          fc.integer({ min: MAX_HLC_COUNTER - 5, max: MAX_HLC_COUNTER }),
+        ),
       }),
     )
     fc.assert(
@@ -68,6 +94,7 @@ describe('HybridLogicalClock', () => {
           if (last !== undefined) expect(compareStamps(stamp, last)).toBeGreaterThan(0)
           if (mustExceed !== undefined) expect(compareStamps(stamp, mustExceed)).toBeGreaterThan(0)
           expect(stamp.wall).toBeGreaterThanOrEqual(wall.time)
+          expect(stamp.counter).toBeLessThanOrEqual(MAX_HLC_COUNTER)
           last = stamp
         }
       }),

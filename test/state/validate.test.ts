@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { MAX_HLC_COUNTER } from '../../src/state/constants.js'
 import { KindRegistry } from '../../src/state/kinds.js'
 import { RecordVerifier } from '../../src/state/signer.js'
 import { type ValidationContext, validateRecord } from '../../src/state/validate.js'
@@ -11,6 +12,7 @@ let bob: TestIdentity
 const kinds = new KindRegistry([
   { name: 'node', schema: z.object({ name: z.string() }), writer: 'key-owner' },
   { name: 'test', schema: z.unknown(), writer: 'any' },
+  { name: 'lease', schema: z.unknown(), writer: 'any', termed: true },
 ])
 
 const NOW = 1_800_000_000_000
@@ -22,7 +24,6 @@ function ctx(overrides: Partial<ValidationContext> = {}): ValidationContext {
     now: NOW,
     maxSkewMs: 10_000,
     tombstoneTtlMs: 60_000,
-    verifySignature: true,
     ...overrides,
   }
 }
@@ -59,8 +60,8 @@ describe('validateRecord', () => {
 
   it('refuses a gossiped record whose origin is not the message signer', () => {
     const wire = wireFrom(alice, 'test/x', 1)
-    expect(reasonOf(wire, ctx({ gossipSigner: bob.peerId, verifySignature: false }))).toBe('writer')
-    expect(reasonOf(wire, ctx({ gossipSigner: alice.peerId, verifySignature: false }))).toBe('ok')
+    expect(reasonOf(wire, ctx({ gossipSigner: bob.peerId }))).toBe('writer')
+    expect(reasonOf(wire, ctx({ gossipSigner: alice.peerId }))).toBe('ok')
   })
 
   it('refuses a record whose signature does not match its body', () => {
@@ -82,6 +83,23 @@ describe('validateRecord', () => {
   it('refuses stamps further ahead of our clock than the skew bound, and accepts ones within it', () => {
     expect(reasonOf(wireFrom(alice, 'test/x', 1, NOW + 10 * 60_000))).toBe('skew')
     expect(reasonOf(wireFrom(alice, 'test/x', 1, NOW + 9_000))).toBe('ok')
+  })
+
+  it('refuses a counter past 2^32 − 1 or a term past its stamp’s wall time as range', () => {
+    const at = (counter: number, term = 0) =>
+      toWire(encodeRecord(alice.signer, 'lease/x', 1, { wall: NOW, counter, node: alice.peerId }, { term }))
+    expect(reasonOf(at(Number.MAX_SAFE_INTEGER))).toBe('range')
+    expect(reasonOf(at(MAX_HLC_COUNTER + 1))).toBe('range')
+    expect(reasonOf(at(MAX_HLC_COUNTER))).toBe('ok')
+    expect(reasonOf(at(0, Number.MAX_SAFE_INTEGER))).toBe('range')
+    expect(reasonOf(at(0, NOW + 1))).toBe('range')
+    expect(reasonOf(at(0, NOW))).toBe('ok')
+  })
+
+  it('refuses a term on a record whose kind has none, tombstones included (it would outrank every later write)', () => {
+    expect(reasonOf(wireFrom(alice, 'test/x', 1, NOW, { term: 5 }))).toBe('schema')
+    expect(reasonOf(wireFrom(alice, 'test/x', null, NOW, { term: 5, deleted: true }))).toBe('schema')
+    expect(reasonOf(wireFrom(alice, 'lease/x', 1, NOW, { term: 5 }))).toBe('ok')
   })
 
   it('refuses tombstones older than their lifetime', () => {
