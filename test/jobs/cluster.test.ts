@@ -326,7 +326,10 @@ describe('jobs on three daemon processes', () => {
       '[SHOAL_JOB_NOT_FOUND]',
     )
     expect(await cli('job', 'wait', 'nonsense')).toContain('[SHOAL_JOB_NOT_FOUND]')
-    expect(await cli('job', 'list', '--state', 'sleeping')).toContain('[SHOAL_BAD_REQUEST]')
+    expect(await cli('job', 'list', '--state', 'sleeping')).toContain('[SHOAL_INVALID_FLAG]')
+    await expect(createClient(a.dataDir).get('/v1/jobs?state=running,sleeping')).rejects.toMatchObject({
+      code: 'SHOAL_BAD_REQUEST',
+    })
     await expect(createClient(a.dataDir).get('/v1/jobs?tag=no-equals-sign')).rejects.toMatchObject({
       code: 'SHOAL_BAD_REQUEST',
       message: 'tag expects key=value, got "no-equals-sign"',

@@ -39,7 +39,7 @@ describe('long durations', () => {
       '--data-dir',
       node.dataDir,
     ])
-    expect(result.code).toBe(1)
+    expect(result.code).toBe(2)
     expect(result.stderr).toContain('[SHOAL_INVALID_FLAG]')
   })
 })
