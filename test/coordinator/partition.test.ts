@@ -57,7 +57,10 @@ describe('a partition between two groups of in-process nodes', () => {
     await heal(nodes)
     const after = await agreedCoordinator(nodes, 'all five to agree after the heal')
     const singleAfterMs = Date.now() - healedAt
-    expect(after).toMatchObject({ holder: elected.holder, term: elected.term })
+    // The cut-off side's holder stays, or, when the two sides' death verdicts about each other reach a node before
+    // the refutations do, one more election runs: either way one holder, under a term above both sides'.
+    expect(after.term).toBeGreaterThanOrEqual(elected.term)
+    if (after.term === elected.term) expect(after.holder).toBe(elected.holder)
     expect(before.node.daemon.coordinator.isHolder()).toBe(false)
 
     // The records converge: the new term's work everywhere, the stale term's work nowhere.
