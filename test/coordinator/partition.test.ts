@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { kindOf, versionOf } from '../../src/state/index.js'
+import { kindOf, stateConstants, versionOf } from '../../src/state/index.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
@@ -22,7 +22,9 @@ describe('a partition between two groups of in-process nodes', () => {
   })
   afterAll(async () => destroyNodes(nodes))
 
-  it('lets each side coordinate; after the heal one holder with the highest term remains, and stale work is refused', async () => {
+  it('lets each side coordinate; after the heal one holder with the highest term remains, and stale work is refused', {
+    timeout: 150_000,
+  }, async () => {
     const before = await agreedCoordinator(nodes)
     const others = nodes.filter((node) => node !== before.node)
     const minority = [before.node, others[0]!]
@@ -63,21 +65,27 @@ describe('a partition between two groups of in-process nodes', () => {
     if (after.term === elected.term) expect(after.holder).toBe(elected.holder)
     expect(before.node.daemon.coordinator.isHolder()).toBe(false)
 
-    // The records converge: the new term's work everywhere, the stale term's work nowhere.
-    await waitFor('the records to converge', () =>
-      nodes.every(
-        (node) =>
-          node.daemon.state.get('work/from-new-term') !== undefined &&
-          node.daemon.state.get('work/from-old-term') === undefined &&
-          node.daemon.state.get('work/shared') === undefined,
-      ),
+    // The records converge: the new term's work everywhere, the stale term's work nowhere. Gossip lost at the
+    // heal is repaired by anti-entropy, which every node runs with a peer every SYNC_INTERVAL_MS (30 s).
+    const convergeMs = stateConstants.SYNC_INTERVAL_MS + 15_000
+    await waitFor(
+      'the records to converge',
+      () =>
+        nodes.every(
+          (node) =>
+            node.daemon.state.get('work/from-new-term') !== undefined &&
+            node.daemon.state.get('work/from-old-term') === undefined &&
+            node.daemon.state.get('work/shared') === undefined,
+        ),
+      { timeoutMs: convergeMs },
     )
     // Every record but heartbeats and lease renewals (which change each second by design, and whose agreement
     // is checked above) is the same version everywhere.
-    await waitFor('the same records, at the same versions, on all five nodes', () => {
-      const views = new Set(nodes.map((node) => settledRecords(node)))
-      return views.size === 1
-    })
+    await waitFor(
+      'the same records, at the same versions, on all five nodes',
+      () => new Set(nodes.map((node) => settledRecords(node))).size === 1,
+      { timeoutMs: convergeMs },
+    )
     // Announced once the removal is durable, which may be a moment after it left memory.
     await waitFor('the withdrawn records to be announced', () => withdrawn.length >= 2)
     expect(withdrawn.sort()).toEqual(['work/from-old-term', 'work/shared'])

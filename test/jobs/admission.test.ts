@@ -110,6 +110,10 @@ describe('admission on the node that runs the work', () => {
       jobs: [job],
     } = await jobs.submit([{ driver: 'exec', command: ['true'], constraints: { host: 'nowhere' } }])
     const ghost = (await newIdentity()).peerId
+    // The scheduler first writes why it waits; the assignment below must come after that, or it is replaced.
+    await waitFor('the scheduler to say why it waits', () =>
+      jobs.view(job!.id).reason === null ? undefined : true,
+    )
     await coordinator.writeAsCoordinator(term, written([assignedHere(job!.id, ghost)]))
     const moved = await waitFor('it to be moved', () => {
       const view = jobs.view(job!.id)
