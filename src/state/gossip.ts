@@ -15,6 +15,7 @@ import { PublisherRate } from './publisher-rate.js'
 import type { StateRecord } from './record.js'
 import type { Replica } from './types.js'
 import { type DropReason, validateRecord } from './validate.js'
+import { VersionSkewNotices } from './version-skew.js'
 import { toWire } from './wire.js'
 
 /** Reasons that mark the publisher as broken or hostile: the whole message is refused and the peer penalised. */
@@ -33,6 +34,7 @@ export class StateGossip {
   /** Records validated by the topic validator, handed to delivery without decoding twice. */
   private readonly validated = new WeakMap<Uint8Array, StateRecord[]>()
   private readonly skewWarnedAt = new Map<string, number>()
+  private readonly versionSkew: VersionSkewNotices
   private readonly rate = new PublisherRate(GOSSIP_RECORDS_PER_SECOND, GOSSIP_RECORDS_BURST)
   private running = false
 
@@ -41,7 +43,9 @@ export class StateGossip {
     private readonly state: Replica,
     private readonly metrics: StateMetrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.versionSkew = new VersionSkewNotices(log)
+  }
 
   async start(): Promise<void> {
     if (this.running) return
@@ -141,6 +145,8 @@ export class StateGossip {
         return this.dropMessage(result.reason, message.from, 'reject')
       }
       if (result.reason === 'skew') this.warnSkew(result.origin ?? message.from, result.detail)
+      if (result.reason === 'unknown-kind')
+        this.versionSkew.unknownKind(result.origin ?? message.from, result.detail)
       firstDrop ??= result.reason
     }
     // Records we merely cannot use (clock skew, a kind from a newer version) are not the sender's fault.

@@ -18,6 +18,7 @@ import type { StateMetrics } from './metrics.js'
 import { compareRecords, compareVersions, kindOf, type Version, versionOf } from './record.js'
 import type { Replica } from './types.js'
 import { judgeRecord } from './validate.js'
+import { VersionSkewNotices } from './version-skew.js'
 import { decodeWireRecord, toWire } from './wire.js'
 
 /*
@@ -160,6 +161,8 @@ export class SyncService {
     if (direction === 'outbound') this.syncInBackground(peer)
   }
 
+  private readonly versionSkew: VersionSkewNotices
+
   private readonly refusalFailed = (err: Error): void => {
     // The peer may have gone or stopped reading: the reset that follows tells it enough.
     this.log.debug({ err: err.message }, 'could not tell the peer why the sync round ended')
@@ -173,6 +176,7 @@ export class SyncService {
     init: SyncServiceInit = {},
   ) {
     this.intervalMs = init.intervalMs ?? SYNC_INTERVAL_MS
+    this.versionSkew = new VersionSkewNotices(log)
   }
 
   async start(): Promise<void> {
@@ -371,8 +375,12 @@ export class SyncService {
       const mine = this.state.get(decoded.key)
       if (mine !== undefined && compareRecords(mine, decoded) >= 0) continue
       const result = judgeRecord(decoded, ctx)
-      if (result.ok) valid.push(result.record)
-      else this.metrics.recordsDropped.inc({ reason: result.reason, source: 'sync' })
+      if (result.ok) {
+        valid.push(result.record)
+        continue
+      }
+      this.metrics.recordsDropped.inc({ reason: result.reason, source: 'sync' })
+      if (result.reason === 'unknown-kind') this.versionSkew.unknownKind(result.origin ?? peer, result.detail)
     }
     this.metrics.syncRecords.inc({ direction: 'received' }, inputs.length)
     return this.state.applyRemote(valid, 'sync', peer)
