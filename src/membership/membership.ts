@@ -1,7 +1,6 @@
 // Membership: this node's own record, SWIM probing of the others, and the liveness view the rest of the daemon asks.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { NodeAmbiguousError, NodeNotFoundError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import {
   type KindHandle,
@@ -24,6 +23,7 @@ import {
   type NodeSettingsValue,
   nodeSettingsKind,
 } from './node-settings.js'
+import { findNode, toNodeView, type ViewContext } from './node-views.js'
 import { OwnRecord, type SelfDescription } from './own-record.js'
 import { ProbeChannels, serveProbes } from './probe-protocol.js'
 import { Prober } from './prober.js'
@@ -65,6 +65,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private coordinatorHolder: (() => string | undefined) | undefined
   private running = false
   private readonly onDisconnect = (peer: string): void => this.prober.probeSoon(peer)
+  private readonly viewContext: ViewContext = {
+    self: '',
+    liveness: (peer) => this.view.state(peer),
+    lastSeen: (peer) => this.view.lastSeen(peer),
+    isConnected: (peer) => this.mesh.isConnected(peer),
+    coordinator: () => this.coordinatorHolder?.(),
+    settings: (peer) => this.settings.value(peer),
+  }
 
   constructor(
     components: MembershipComponents,
@@ -80,6 +88,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.mesh = components.mesh
     this.docker = components.docker
     this.selfId = components.mesh.peerId
+    this.viewContext.self = this.selfId
     this.log = partLogger(components.logger, 'membership')
     const clock = init.clock ?? systemClock
     this.wallNow = () => clock.now()
@@ -361,48 +370,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.clock.peerAhead(peer)
   }
 
-  private toView(record: StateRecord<NodeValue>): NodeView {
-    const value = record.value!
-    const peer = value.peerId
-    const self = peer === this.selfId
-    const state: Liveness = self ? 'alive' : (this.view.state(peer) ?? 'suspect')
-    const lastSeen = self ? Date.now() : (this.view.lastSeen(peer) ?? record.stamp.wall)
-    return {
-      id: peer,
-      name: value.name,
-      state,
-      self,
-      connected: !self && this.mesh.isConnected(peer),
-      addresses: value.addresses,
-      lastSeen: new Date(lastSeen).toISOString(),
-      labels: value.labels,
-      resources: value.resources,
-      drivers: value.drivers,
-      hostNetwork: value.hostNetwork ?? false,
-      drained: value.drained === true,
-      ...this.pendingSettings(peer, value),
-      eligible: value.coordinator ?? true,
-      coordinator: this.coordinatorHolder?.() === peer,
-      version: value.version,
-      startedAt: new Date(value.startedAt).toISOString(),
-    }
-  }
-
-  /** Settings asked of a node that its record does not reflect yet. */
-  private pendingSettings(peer: string, value: NodeValue): Pick<NodeView, 'pending'> {
-    const asked = this.settings.value(peer)
-    if (asked === undefined) return {}
-    const labelsApplied = Object.entries(asked.labels).every(([key, label]) =>
-      label === null ? !(key in value.labels) : value.labels[key] === label,
-    )
-    return asked.drained === (value.drained === true) && labelsApplied ? {} : { pending: asked }
-  }
-
   /** Nodes by name; without `all`, only alive and suspect ones. */
   nodes(options: { all?: boolean } = {}): NodeView[] {
     return this.records
       .list()
-      .map((record) => this.toView(record))
+      .map((record) => toNodeView(record, this.viewContext))
       .filter((node) => options.all === true || node.state === 'alive' || node.state === 'suspect')
       .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
   }
@@ -417,17 +389,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** One node by peer id, by name, or by a unique tail of its peer id (at least 4 characters). */
   node(ref: string): NodeView {
-    const all = this.nodes({ all: true })
-    const exact = all.find((node) => node.id === ref)
-    if (exact !== undefined) return exact
-    const byName = all.filter((node) => node.name === ref)
-    const matches =
-      byName.length > 0 ? byName : ref.length >= 4 ? all.filter((node) => node.id.endsWith(ref)) : []
-    if (matches.length === 1) return matches[0]!
-    if (matches.length === 0) throw new NodeNotFoundError(`no node has the id or name "${ref}"`)
-    throw new NodeAmbiguousError(
-      `"${ref}" matches ${matches.length} nodes: ${matches.map((node) => `${node.name} (${node.id})`).join(', ')}`,
-    )
+    return findNode(this.nodes({ all: true }), ref)
   }
 
   self(): NodeView {
