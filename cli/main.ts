@@ -156,6 +156,7 @@ image
   .description('images on this node (--all: every node; --node: one node)')
   .option('--all', 'images on every node')
   .option('--node <id-or-name>', 'images on one node')
+  .option('-q, --quiet', 'only image references, one per line')
   .option('--json', 'print JSON')
   .action((options, command: Command) => imageListCommand(client(command), options))
 image
@@ -172,6 +173,7 @@ program
   .description('layers on this node with every node that holds each (--all: every node; --node: one node)')
   .option('--all', 'layers on every node')
   .option('--node <id-or-name>', 'layers on one node')
+  .option('-q, --quiet', 'only digests, one per line')
   .option('--json', 'print JSON')
   .action((options, command: Command) => layerListCommand(client(command), options))
 

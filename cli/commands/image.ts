@@ -109,11 +109,15 @@ function scopeQuery(options: { all?: boolean; node?: string }): string {
 
 export async function imageListCommand(
   client: ApiClient,
-  options: { all?: boolean; node?: string; json?: boolean },
+  options: { all?: boolean; node?: string; quiet?: boolean; json?: boolean },
 ): Promise<void> {
   const images = await client.get<ImageView[]>(`/v1/images${scopeQuery(options)}`)
   if (options.json === true) {
     console.log(JSON.stringify(images, null, 2))
+    return
+  }
+  if (options.quiet === true) {
+    for (const ref of new Set(images.map((image) => image.ref))) console.log(ref)
     return
   }
   if (images.length === 0) {
@@ -143,11 +147,15 @@ export async function imageRemoveCommand(
 
 export async function layerListCommand(
   client: ApiClient,
-  options: { all?: boolean; node?: string; json?: boolean },
+  options: { all?: boolean; node?: string; quiet?: boolean; json?: boolean },
 ): Promise<void> {
   const layers = await client.get<LayerView[]>(`/v1/layers${scopeQuery(options)}`)
   if (options.json === true) {
     console.log(JSON.stringify(layers, null, 2))
+    return
+  }
+  if (options.quiet === true) {
+    for (const layer of layers) console.log(layer.digest)
     return
   }
   if (layers.length === 0) {

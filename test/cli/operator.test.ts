@@ -166,6 +166,20 @@ describe('a daemon started from a config file, and the job verbs', () => {
     }
   })
 
+  it('has a config key for every daemon flag', async () => {
+    const help = (await runCli(['daemon', '--help'])).stdout
+    const flags = [...help.matchAll(/--(?:no-)?([a-z][a-z-]+)/g)].map((match) => match[1]!)
+    const keys = new Set(flags.filter((flag) => flag !== 'config' && flag !== 'help'))
+    expect(keys.size).toBeGreaterThan(20)
+    const bad = join(dir, 'keys.yaml')
+    await writeFile(bad, 'no-such-key: 1\n')
+    const result = await runCli(['daemon', '--data-dir', join(dir, 'never'), '--config', bad])
+    const listed = new Set(
+      /keys are the daemon's flags without "--": ([^)]+)\)/.exec(result.stderr)![1]!.split(', '),
+    )
+    expect([...keys].filter((key) => !listed.has(key))).toEqual([])
+  })
+
   it('writes JSON log lines when its output is not a terminal, readable lines with --log-format pretty', async () => {
     const lines = (await readFile(daemon.logFile, 'utf8')).trim().split('\n')
     expect(() => JSON.parse(lines[0]!)).not.toThrow()

@@ -63,7 +63,9 @@ describe('a partition between two groups of in-process nodes', () => {
     // the refutations do, one more election runs: either way one holder, under a term above both sides'.
     expect(after.term).toBeGreaterThanOrEqual(elected.term)
     if (after.term === elected.term) expect(after.holder).toBe(elected.holder)
-    expect(before.node.daemon.coordinator.isHolder()).toBe(false)
+    // The old holder no longer acts under its old term (it may have won the extra election, under a new one).
+    if (after.holder === before.holder) expect(after.term).toBeGreaterThan(elected.term)
+    expect(before.node.daemon.coordinator.isHolder()).toBe(after.holder === before.holder)
 
     // The records converge: the new term's work everywhere, the stale term's work nowhere. Gossip lost at the
     // heal is repaired by anti-entropy, which every node runs with a peer every SYNC_INTERVAL_MS (30 s).
@@ -97,7 +99,10 @@ describe('a partition between two groups of in-process nodes', () => {
         (await metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'refence' }))
     }
     expect(refused).toBeGreaterThan(0)
-    expect(await metric(before.node, 'shoal_coordinator_step_downs_total', { reason: 'superseded' })).toBe(1)
+    // Superseded by the cut-off side's term (and once more if it then lost a contested extra election).
+    expect(
+      await metric(before.node, 'shoal_coordinator_step_downs_total', { reason: 'superseded' }),
+    ).toBeGreaterThanOrEqual(1)
     console.log(`single coordinator ${singleAfterMs} ms after the heal`)
   })
 })

@@ -70,6 +70,14 @@ describe('pulls between daemon processes, with failures', () => {
     // The follower took over the origin fetch once the claimant was gone.
     expect(proxy.blobGets.get(big)).toBe(2)
     await first
+    // Listings print only references and digests with -q.
+    const refs = await runCli(['image', 'list', '-q', '--data-dir', follower.dataDir])
+    expect(refs.stdout.trim().split('\n')).toContain(ref)
+    const digests = (await runCli(['layer', 'list', '-q', '--data-dir', follower.dataDir])).stdout
+      .trim()
+      .split('\n')
+    expect(digests).toContain(big)
+    expect(digests.every((line) => /^sha256:[0-9a-f]{64}$/.test(line))).toBe(true)
   })
 
   it('a daemon killed mid-pull leaves no half-written blob, and pulls cleanly after a restart', async () => {
