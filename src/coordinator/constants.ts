@@ -23,6 +23,20 @@ export const CLAIM_STAGGER_MS = 400
 /** A node that just started waits this long for sync to bring it any existing lease before it claims. */
 export const STARTUP_GRACE_MS = 3_000
 
+/**
+ * A holder declared dead that this node itself heard from this recently keeps its lease here for now: the verdict
+ * came from others, and after a partition heals each side's verdicts about the other arrive before the
+ * refutations do (about a second). A holder that really died was last heard from longer ago than this when it is
+ * declared (its suspicion alone lasts SUSPICION_MIN_MS, 2 s), so failover does not wait for it.
+ */
+export const RECENTLY_HEARD_MS = 2_000
+
+/**
+ * A new lease (a term this node had not seen) whose holder this node holds dead gets this long before this node
+ * may claim over it: the holder wrote it, so it was alive after that verdict (the other side of a heal).
+ */
+export const NEW_LEASE_GRACE_MS = 2_000
+
 /** The coordinator re-evaluates its role this often. */
 export const COORDINATOR_TICK_MS = 250
 

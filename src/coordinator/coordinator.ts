@@ -11,7 +11,9 @@ import {
   COORDINATOR_TICK_MS,
   HOLDER_STALL_THRESHOLD_MS,
   LEASE_MS,
+  NEW_LEASE_GRACE_MS,
   QUIET_AFTER_STALL_MS,
+  RECENTLY_HEARD_MS,
   STALL_THRESHOLD_MS,
   STARTUP_GRACE_MS,
 } from './constants.js'
@@ -37,6 +39,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private claimedAt = 0
   /** Monotonic time the lease was last seen lapsed after being held (claims are staggered from here). */
   private lapsedSince: number | undefined
+  /** No claim before this monotonic time: a new lease arrived whose holder this node held dead. */
+  private newLeaseGraceUntil = 0
   /** The lease record whose arrival was announced; the state may hold a newer one not yet announced to us. */
   private observedLease: StateRecord<LeaseValue> | undefined
   /** Until then this node neither claims nor acts: it was stalled, and news may wait unread in its sockets. */
@@ -166,7 +170,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (lease.holder === this.self) return this.role !== 'follower' && lease.term === this.ownTerm
     const { membership } = this.components
     const liveness = membership.livenessOf(lease.holder)
-    if (liveness !== 'alive' && liveness !== 'suspect') return false
+    if (liveness === 'dead') {
+      // Declared dead by others while this node still hears from it: a verdict about to be refuted.
+      const heard = membership.lastSeen(lease.holder)
+      if (heard === undefined || this.wallNow() - heard > RECENTLY_HEARD_MS) return false
+    } else if (liveness !== 'alive' && liveness !== 'suspect') {
+      return false
+    }
     return !membership.peerClockAhead(lease.holder)
   }
 
@@ -177,6 +187,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.observedLease = record
     const previous = change.previous?.value ?? undefined
     const changed = previous === undefined || previous.holder !== lease.holder || previous.term !== lease.term
+    if (changed && lease.holder !== this.self && lease.released !== true && !this.held(lease)) {
+      this.newLeaseGraceUntil = performance.now() + NEW_LEASE_GRACE_MS
+    }
     if (changed) {
       this.metrics.changes.inc()
       this.log.info(
@@ -248,6 +261,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private mayClaim(now: number): boolean {
     if (!this.eligible() || now < this.quietUntil || this.writing || this.lapsedSince === undefined)
       return false
+    if (now < this.newLeaseGraceUntil) return false
     // A lease merged but not yet announced (it is being stored) is news we have not judged yet: no claim.
     if (this.lease() !== this.observedLease) return false
     // Just started: sync may still bring the lease everyone else knows.

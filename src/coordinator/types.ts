@@ -44,7 +44,10 @@ export interface CoordinatorInit {
 export interface CoordinatorComponents {
   state: ReplicatedState
   /** Who is alive, and who stands for the role. */
-  membership: Pick<Membership, 'livenessOf' | 'coordinatorCandidates' | 'clockAheadMs' | 'peerClockAhead'>
+  membership: Pick<
+    Membership,
+    'livenessOf' | 'lastSeen' | 'coordinatorCandidates' | 'clockAheadMs' | 'peerClockAhead'
+  >
   mesh: Pick<Mesh, 'peerId'>
   logger: Logger
   metrics: Registry

@@ -401,6 +401,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.coordinatorHolder = holder
   }
 
+  /** Wall time of this node's last sign of life from the peer (a probe answered, its record gossiped). */
+  lastSeen(peer: string): number | undefined {
+    return this.view.lastSeen(peer)
+  }
+
   livenessOf(peer: string): Liveness | undefined {
     return peer === this.selfId ? 'alive' : this.view.state(peer)
   }

@@ -103,6 +103,8 @@ describe('a partition between two groups of in-process nodes', () => {
     expect(
       await metric(before.node, 'shoal_coordinator_step_downs_total', { reason: 'superseded' }),
     ).toBeGreaterThanOrEqual(1)
-    console.log(`single coordinator ${singleAfterMs} ms after the heal`)
+    console.log(
+      `single coordinator ${singleAfterMs} ms after the heal, term ${after.term} (cut-off side ${elected.term})`,
+    )
   })
 })
