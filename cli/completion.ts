@@ -18,9 +18,8 @@ function table(root: Command): Map<string, string[]> {
 }
 
 function bash(root: Command): string {
-  const cases = [...table(root)]
-    .map(([path, words]) => `    "${path}") words="${words.join(' ')}" ;;`)
-    .join('\n')
+  const words = table(root)
+  const cases = [...words].map(([path, words]) => `    "${path}") words="${words.join(' ')}" ;;`).join('\n')
   return `# bash completion for shoal: source <(shoal completion bash)
 _shoal() {
   local cur path="" word words i
@@ -29,7 +28,7 @@ _shoal() {
     word="\${COMP_WORDS[i]}"
     [[ "$word" == -* ]] && continue
     case "\${path:+$path }$word" in
-${[...table(root).keys()]
+${[...words.keys()]
   .filter((path) => path !== '')
   .map((path) => `      "${path}") path="${path}" ;;`)
   .join('\n')}

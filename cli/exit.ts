@@ -1,6 +1,12 @@
 // How the CLI ends: one error line `shoal: message [CODE]` and an exit code that says which kind of failure it was.
 import { CommanderError } from 'commander'
-import { DaemonUnreachableError, ShoalError, UsageError } from '../src/errors.js'
+import {
+  DaemonUnreachableError,
+  InvalidFlagError,
+  InvalidJobError,
+  ShoalError,
+  UsageError,
+} from '../src/errors.js'
 
 /** Exit codes, as the README documents them. */
 export const EXIT = {
@@ -14,7 +20,7 @@ export const EXIT = {
 } as const
 
 /** Codes that mean the input was wrong before anything was asked of the mesh. */
-const USAGE_CODES = new Set([UsageError.code, 'SHOAL_INVALID_FLAG', 'SHOAL_INVALID_JOB'])
+const USAGE_CODES = new Set([UsageError.code, InvalidFlagError.code, InvalidJobError.code])
 
 /** Commander's own outcomes that are not failures. */
 const COMMANDER_DONE = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help'])

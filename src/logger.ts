@@ -1,7 +1,8 @@
 // Structured logging: one pino root per daemon, one named child per part (`shoal:state`, `shoal:mesh`, …).
+import { createRequire } from 'node:module'
 import { isatty } from 'node:tty'
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino'
-import pretty from 'pino-pretty'
+import type PinoPretty from 'pino-pretty'
 
 export type { Logger }
 
@@ -46,6 +47,8 @@ export function createRootLogger(init: LoggerInit = {}): Logger {
 function destination(fd: number, format: LogFormat): DestinationStream {
   const readable = format === 'pretty' || (format === 'auto' && isatty(fd))
   if (!readable) return pino.destination({ dest: fd, sync: true })
+  // Loaded only for a terminal: a daemon logging JSON (services, tests) never pays for the prettifier.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty
   return pretty({
     destination: fd,
     sync: true,

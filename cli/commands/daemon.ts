@@ -12,8 +12,7 @@ const STOP_TIMEOUT_MS = 15_000
  */
 export async function daemonCommand(flags: DaemonFlags, reloadFlags: () => DaemonFlags): Promise<void> {
   // Loaded here, not at the top, so that every other command starts without libp2p, LevelDB or dockerode.
-  const daemonModule = await import('../../src/daemon/index.js')
-  const { Daemon, resolveDaemonConfig } = daemonModule
+  const { Daemon, reloadDaemon, resolveDaemonConfig } = await import('../../src/daemon/index.js')
   const { createRootLogger, LOG_FORMATS } = await import('../../src/logger.js')
   const config = resolveDaemonConfig(flags)
   const logger = createRootLogger({ level: config.logLevel, format: logFormat(flags.logFormat, LOG_FORMATS) })
@@ -23,7 +22,6 @@ export async function daemonCommand(flags: DaemonFlags, reloadFlags: () => Daemo
   const daemon = await Daemon.start(config, logger)
   let running = config
   process.on('SIGHUP', () => {
-    const { reloadDaemon } = daemonModule
     let next: typeof config
     try {
       next = resolveDaemonConfig(reloadFlags())

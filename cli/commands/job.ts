@@ -8,7 +8,7 @@ import {
   JobsUnsuccessfulError,
   WaitTimeoutError,
 } from '../../src/errors.js'
-import { isFinal, JOB_STATES } from '../../src/jobs/states.js'
+import { isFinal, isJobState, JOB_STATES } from '../../src/jobs/states.js'
 import { parseDuration, parseLabels } from '../../src/util/parse.js'
 import type { ApiClient } from '../client.js'
 import { ago, labels, table } from '../format.js'
@@ -195,7 +195,7 @@ export async function jobListCommand(
   const query = new URLSearchParams()
   if (options.state !== undefined) {
     const states = options.state.split(',').filter((state) => state !== '')
-    const unknown = states.find((state) => !(JOB_STATES as readonly string[]).includes(state))
+    const unknown = states.find((state) => !isJobState(state))
     if (unknown !== undefined) {
       throw new InvalidFlagError(`--state must be among ${JOB_STATES.join(', ')}; got "${unknown}"`)
     }

@@ -3,7 +3,7 @@
 import { setTimeout } from 'node:timers/promises'
 import type { NodeView } from '../../src/api/types.js'
 import { InvalidFlagError } from '../../src/errors.js'
-import { LABEL_KEY } from '../../src/util/parse.js'
+import { LABEL_KEY, parseLabel } from '../../src/util/parse.js'
 import type { ApiClient } from '../client.js'
 import { ago, bytes, labels, shortId, table } from '../format.js'
 
@@ -122,13 +122,16 @@ export async function nodeLabelCommand(
   const set: Record<string, string> = {}
   const remove: string[] = []
   for (const change of changes) {
-    const eq = change.indexOf('=')
-    const key = eq < 0 ? change.replace(/-$/, '') : change.slice(0, eq)
-    if ((eq < 0 && !change.endsWith('-')) || !LABEL_KEY.test(key)) {
+    if (change.includes('=')) {
+      const [key, value] = parseLabel(change, 'label')
+      set[key] = value
+      continue
+    }
+    const key = change.slice(0, -1)
+    if (!change.endsWith('-') || !LABEL_KEY.test(key)) {
       throw new InvalidFlagError(`expected key=value to set a label or key- to remove one, got "${change}"`)
     }
-    if (eq < 0) remove.push(key)
-    else set[key] = change.slice(eq + 1)
+    remove.push(key)
   }
   const asked = await client.post<NodeView>(`/v1/nodes/${encodeURIComponent(ref)}/labels`, { set, remove })
   await report(client, asked, options, 'labels changed')

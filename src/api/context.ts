@@ -34,7 +34,7 @@ export interface ApiInit {
   maxEventClients?: number
   /**
    * The socket's group (a gid): its members may connect (mode 0660), as the data directory lets them reach it
-   * (0710, see restrictDataDir). @default none: the owner only (0600)
+   * (0710, see restrictToOwner). @default none: the owner only (0600)
    */
   socketGid?: number
   /** Required (≥ 16 characters) when httpHost is not loopback. */

@@ -18,7 +18,7 @@ export function redactJobView(view: JobView): JobView {
  */
 export function redactEnvReplacer(key: string, value: unknown): unknown {
   if (key === 'env' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    return Object.fromEntries(Object.keys(value).map((name) => [name, REDACTED]))
+    return redactedEnv(value as Record<string, string>)
   }
   return value
 }

@@ -153,6 +153,7 @@ export class Daemon {
 
 /** Builds every part from the config, each with the narrow components it uses; nothing starts here. */
 async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logger): Promise<DaemonParts> {
+  const policy = config.jobs.policy ?? DEFAULT_JOB_POLICY
   const paths = dataDirPaths(config.dataDir)
   const privateKey = await loadOrCreatePeerKey(paths.peerKey)
   const swarmKey = await loadOrCreateSwarmKey(config.dataDir, config.swarmKeyFile)
@@ -186,8 +187,8 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
       name: config.name,
       version: VERSION,
       coordinatorEligible: config.coordinator.eligible,
-      drivers: (config.jobs.policy ?? DEFAULT_JOB_POLICY).drivers,
-      hostNetwork: (config.jobs.policy ?? DEFAULT_JOB_POLICY).allowHostNetwork,
+      drivers: policy.drivers,
+      hostNetwork: policy.allowHostNetwork,
       clock,
     },
   )
@@ -299,11 +300,10 @@ async function prepareDataDir(
     })
   }
   // mkdir's mode applies only to a directory it creates: one that existed keeps its mode unless we change it.
-  const wanted = socketGid === undefined ? 0o700 : 0o710
-  const wider = await restrictToOwner(dataDir, socketGid)
-  if (wider !== undefined && (wider & ~wanted & 0o777) !== 0) {
+  const tightened = await restrictToOwner(dataDir, socketGid)
+  if (tightened !== undefined) {
     logger.warn(
-      { dataDir, was: `0${wider.toString(8)}`, now: socketGid === undefined ? '0700' : '0710' },
+      { dataDir, was: `0${tightened.was.toString(8)}`, now: `0${tightened.now.toString(8)}` },
       'tightened the data directory to its owner only: it holds the peer key, the swarm key and credentials',
     )
   }

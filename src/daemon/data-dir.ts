@@ -25,12 +25,15 @@ export function dataDirPaths(dataDir: string) {
 }
 
 /**
- * Makes the data directory its owner's only (0700) if it is open to group or others; returns the mode it had
- * then, or undefined if it was already so. It holds the peer key, the swarm key, registry credentials. With a
- * socket group (`--socket-group`) the directory is that group's to pass through (0710: no listing, no reading;
- * its members reach the socket and nothing else the owner did not open to them).
+ * Makes the data directory its owner's only (0700). It holds the peer key, the swarm key, registry credentials.
+ * With a socket group (`--socket-group`) the directory is that group's to pass through (0710: no listing, no
+ * reading; its members reach the socket and nothing else the owner did not open to them). Returns the modes
+ * when it took access away from someone (the caller says so), undefined otherwise.
  */
-export async function restrictToOwner(dataDir: string, socketGid?: number): Promise<number | undefined> {
+export async function restrictToOwner(
+  dataDir: string,
+  socketGid?: number,
+): Promise<{ was: number; now: number } | undefined> {
   const wanted = socketGid === undefined ? 0o700 : 0o710
   try {
     const info = await stat(dataDir)
@@ -38,7 +41,7 @@ export async function restrictToOwner(dataDir: string, socketGid?: number): Prom
     const mode = info.mode & 0o777
     if (mode === wanted || (socketGid === undefined && (mode & 0o077) === 0)) return undefined
     await chmod(dataDir, wanted)
-    return mode
+    return (mode & ~wanted) === 0 ? undefined : { was: mode, now: wanted }
   } catch (err) {
     throw new DataDirUnusableError(
       `cannot make data directory ${dataDir} private (mode 0${wanted.toString(8)}): ${(err as Error).message}`,

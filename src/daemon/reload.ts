@@ -40,17 +40,19 @@ export async function reloadDaemon(
     })
     if (labelsChanged) applied.push('labels')
   }
-  const live = new Set(['logLevel', 'membership', 'jobs'])
-  const needRestart = Object.keys({ ...current, ...next }).filter(
-    (key) => !live.has(key) && !same(current[key as keyof DaemonConfig], next[key as keyof DaemonConfig]),
-  )
-  const { labels: _currentLabels, ...currentMembership } = current.membership
-  const { labels: _nextLabels, ...nextMembership } = next.membership
-  if (!same(currentMembership, nextMembership)) needRestart.push('membership')
-  const { policy: _currentPolicy, ...currentJobs } = current.jobs
-  const { policy: _nextPolicy, ...nextJobs } = next.jobs
-  if (!same(currentJobs, nextJobs)) needRestart.push('jobs')
-  return { applied, needRestart }
+  const [before, after] = [restartOnly(current), restartOnly(next)]
+  const sections = Object.keys({ ...before, ...after }) as Array<keyof DaemonConfig>
+  return { applied, needRestart: sections.filter((key) => !same(before[key], after[key])) }
+}
+
+/** The configuration less what a reload applies live: what differs here takes a restart. */
+function restartOnly(config: DaemonConfig): Partial<DaemonConfig> {
+  return {
+    ...config,
+    logLevel: undefined,
+    membership: { ...config.membership, labels: {} },
+    jobs: { ...config.jobs, policy: undefined },
+  }
 }
 
 function same(a: unknown, b: unknown): boolean {

@@ -205,10 +205,13 @@ export class Runner {
       if (driver === undefined) throw new DriverUnavailableError(`this node has no ${spec.driver} driver`)
       const logPath = logPathOf(this.c.dataDir, spec.id, attemptNo)
       const jobDir = dirname(logPath)
-      await mkdir(jobDir, { recursive: true })
+      // A container's workdir is a path inside the container: only an exec job's is on this node (and making it
+      // makes the job's directory too).
+      const workdir =
+        spec.driver === 'exec'
+          ? await prepareWorkdir(jobDir, spec.workdir)
+          : await mkdir(jobDir, { recursive: true }).then(() => jobDir)
       await this.pruneLogs(jobDir, attemptNo)
-      // A container's workdir is a path inside the container: only an exec job's is on this node.
-      const workdir = spec.driver === 'exec' ? await prepareWorkdir(jobDir, spec.workdir) : jobDir
       const env = { SHOAL_JOB_ID: spec.id, SHOAL_ATTEMPT: String(attemptNo), SHOAL_JOB_NAME: spec.name }
       attempt.execution = await driver.start({
         spec,

@@ -11,11 +11,16 @@ import {
 } from './constants.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import type { StateMetrics } from './metrics.js'
+import {
+  PeerWarnings,
+  SKEW_WARN_EVERY_MS,
+  UNKNOWN_KIND_WARN_EVERY_MS,
+  warnUnknownKind,
+} from './peer-warnings.js'
 import { PublisherRate } from './publisher-rate.js'
 import type { StateRecord } from './record.js'
 import type { Replica } from './types.js'
 import { type DropReason, validateRecord } from './validate.js'
-import { VersionSkewNotices } from './version-skew.js'
 import { toWire } from './wire.js'
 
 /** Reasons that mark the publisher as broken or hostile: the whole message is refused and the peer penalised. */
@@ -33,8 +38,8 @@ export class StateGossip {
   private flushScheduled = false
   /** Records validated by the topic validator, handed to delivery without decoding twice. */
   private readonly validated = new WeakMap<Uint8Array, StateRecord[]>()
-  private readonly skewWarnedAt = new Map<string, number>()
-  private readonly versionSkew: VersionSkewNotices
+  private readonly skewWarnings: PeerWarnings
+  private readonly unknownKindWarnings: PeerWarnings
   private readonly rate = new PublisherRate(GOSSIP_RECORDS_PER_SECOND, GOSSIP_RECORDS_BURST)
   private running = false
 
@@ -44,7 +49,8 @@ export class StateGossip {
     private readonly metrics: StateMetrics,
     private readonly log: Logger,
   ) {
-    this.versionSkew = new VersionSkewNotices(log)
+    this.skewWarnings = new PeerWarnings(log, SKEW_WARN_EVERY_MS)
+    this.unknownKindWarnings = new PeerWarnings(log, UNKNOWN_KIND_WARN_EVERY_MS)
   }
 
   async start(): Promise<void> {
@@ -144,9 +150,16 @@ export class StateGossip {
         this.log.debug({ from: message.from, detail: result.detail }, 'refused record')
         return this.dropMessage(result.reason, message.from, 'reject')
       }
-      if (result.reason === 'skew') this.warnSkew(result.origin ?? message.from, result.detail)
+      if (result.reason === 'skew') {
+        const origin = result.origin ?? message.from
+        this.skewWarnings.warn(
+          origin,
+          { detail: result.detail },
+          `clock of peer ${origin} is too far ahead; its records are refused`,
+        )
+      }
       if (result.reason === 'unknown-kind')
-        this.versionSkew.unknownKind(result.origin ?? message.from, result.detail)
+        warnUnknownKind(this.unknownKindWarnings, result.origin ?? message.from, result.detail)
       firstDrop ??= result.reason
     }
     // Records we merely cannot use (clock skew, a kind from a newer version) are not the sender's fault.
@@ -165,16 +178,6 @@ export class StateGossip {
     this.metrics.gossipDropped.inc({ reason })
     if (verdict === 'reject') this.log.warn({ from, reason }, 'refused gossip message')
     return verdict
-  }
-
-  private warnSkew(origin: string, detail: string): void {
-    const now = Date.now()
-    if ((this.skewWarnedAt.get(origin) ?? 0) > now - 60_000) return
-    this.skewWarnedAt.set(origin, now)
-    this.log.warn(
-      { peer: origin, detail },
-      `clock of peer ${origin} is too far ahead; its records are refused`,
-    )
   }
 
   private deliver(message: GossipMessage): void {

@@ -15,10 +15,10 @@ import {
   SYNC_TIMEOUT_MS,
 } from './constants.js'
 import type { StateMetrics } from './metrics.js'
+import { PeerWarnings, UNKNOWN_KIND_WARN_EVERY_MS, warnUnknownKind } from './peer-warnings.js'
 import { compareRecords, compareVersions, kindOf, type Version, versionOf } from './record.js'
 import type { Replica } from './types.js'
 import { judgeRecord } from './validate.js'
-import { VersionSkewNotices } from './version-skew.js'
 import { decodeWireRecord, toWire } from './wire.js'
 
 /*
@@ -76,11 +76,14 @@ function decodeFrameLength(data: { byteLength: number; get(index: number): numbe
     const byte = data.get(i)
     length += (byte & 0x7f) * 2 ** (7 * i)
     if ((byte & 0x80) === 0) return length
-    if (i + 1 >= MAX_LENGTH_PREFIX_BYTES)
-      throw new SyncLimitError(`the peer sent a sync frame over ${MAX_SYNC_FRAME_BYTES} bytes`)
+    if (i + 1 >= MAX_LENGTH_PREFIX_BYTES) throw frameTooLarge()
   }
   // Not all of the prefix has arrived: lpStream reads another byte on a RangeError.
   throw new RangeError('incomplete length prefix')
+}
+
+function frameTooLarge(cause?: unknown): SyncLimitError {
+  return new SyncLimitError(`the peer sent a sync frame over ${MAX_SYNC_FRAME_BYTES} bytes`, { cause })
 }
 
 /** How long a side giving up a round waits to tell the peer why. */
@@ -109,10 +112,7 @@ class FrameStream {
     } catch (err) {
       // A length prefix that does not parse or names a frame past the bound: the peer's fault, said as such.
       const name = (err as Error).name
-      if (name === 'InvalidDataLengthError')
-        throw new SyncLimitError(`the peer sent a sync frame over ${MAX_SYNC_FRAME_BYTES} bytes`, {
-          cause: err,
-        })
+      if (name === 'InvalidDataLengthError') throw frameTooLarge(err)
       if (name === 'InvalidMessageLengthError' || name === 'InvalidDataLengthLengthError')
         throw new SyncProtocolError('the peer sent a sync frame with a malformed length', { cause: err })
       if (name === 'UnexpectedEOFError')
@@ -161,7 +161,7 @@ export class SyncService {
     if (direction === 'outbound') this.syncInBackground(peer)
   }
 
-  private readonly versionSkew: VersionSkewNotices
+  private readonly unknownKindWarnings: PeerWarnings
 
   private readonly refusalFailed = (err: Error): void => {
     // The peer may have gone or stopped reading: the reset that follows tells it enough.
@@ -176,7 +176,7 @@ export class SyncService {
     init: SyncServiceInit = {},
   ) {
     this.intervalMs = init.intervalMs ?? SYNC_INTERVAL_MS
-    this.versionSkew = new VersionSkewNotices(log)
+    this.unknownKindWarnings = new PeerWarnings(log, UNKNOWN_KIND_WARN_EVERY_MS)
   }
 
   async start(): Promise<void> {
@@ -380,7 +380,8 @@ export class SyncService {
         continue
       }
       this.metrics.recordsDropped.inc({ reason: result.reason, source: 'sync' })
-      if (result.reason === 'unknown-kind') this.versionSkew.unknownKind(result.origin ?? peer, result.detail)
+      if (result.reason === 'unknown-kind')
+        warnUnknownKind(this.unknownKindWarnings, result.origin ?? peer, result.detail)
     }
     this.metrics.syncRecords.inc({ direction: 'received' }, inputs.length)
     return this.state.applyRemote(valid, 'sync', peer)

@@ -12,6 +12,9 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { STATE_TOPIC, SYNC_PROTOCOL } from '../../src/state/constants.js'
+import type { Stamp } from '../../src/state/hlc.js'
+import { encodeRecord, toWire } from '../../src/state/wire.js'
+import type { TestNode } from './in-process.js'
 import { newIdentity, type TestIdentity } from './keys.js'
 import { waitFor } from './wait.js'
 
@@ -98,4 +101,29 @@ export async function startRoguePeer(
       await node.stop()
     },
   }
+}
+
+/** A rogue peer connected to an in-process node. */
+export function startRogueAgainst(victim: TestNode): Promise<RoguePeer> {
+  return startRoguePeer(victim.daemon.swarmKey.path, {
+    address: victim.daemon.mesh.addresses()[0]!,
+    peerId: victim.daemon.peerId,
+  })
+}
+
+/** One gossip message carrying `records`, as a member publishes it. */
+export function envelope(...records: unknown[]): string {
+  return JSON.stringify({ v: 1, r: records })
+}
+
+/** A wire record written and signed by `who`, stamped now unless `stamp` says otherwise (its node is `who`). */
+export function signedWire(
+  who: TestIdentity,
+  key: string,
+  value: unknown,
+  stamp: Partial<Omit<Stamp, 'node'>> = {},
+  options: { term?: number; deleted?: boolean } = {},
+): ReturnType<typeof toWire> {
+  const full = { wall: Date.now(), counter: 0, ...stamp, node: who.peerId }
+  return toWire(encodeRecord(who.signer, key, value, full, options))
 }

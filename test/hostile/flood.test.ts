@@ -6,7 +6,7 @@ import { DEFLATED_MARKER } from '../../src/state/envelope.js'
 import { encodeRecord, toWire } from '../../src/state/wire.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { metric } from '../helpers/metrics.js'
-import { type RoguePeer, startRoguePeer } from '../helpers/rogue-peer.js'
+import { type RoguePeer, startRogueAgainst } from '../helpers/rogue-peer.js'
 import { waitFor } from '../helpers/wait.js'
 
 const MESSAGES = 12
@@ -20,10 +20,7 @@ describe('a member flooding the mesh with writes', () => {
   beforeAll(async () => {
     victim = await startNode({ name: 'victim' })
     witness = await startNode({ name: 'witness', join: victim })
-    rogue = await startRoguePeer(victim.daemon.swarmKey.path, {
-      address: victim.daemon.mesh.addresses()[0]!,
-      peerId: victim.daemon.peerId,
-    })
+    rogue = await startRogueAgainst(victim)
   })
   afterAll(async () => {
     await rogue?.stop()

@@ -8,7 +8,7 @@ import { DROP_REASONS } from '../../src/state/index.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { newIdentity, type TestIdentity } from '../helpers/keys.js'
 import { metric } from '../helpers/metrics.js'
-import { type RoguePeer, type SyncItem, startRoguePeer } from '../helpers/rogue-peer.js'
+import { type RoguePeer, type SyncItem, startRogueAgainst } from '../helpers/rogue-peer.js'
 import { waitFor } from '../helpers/wait.js'
 
 const GOSSIP_CASES = 10_000
@@ -203,10 +203,7 @@ describe('generated hostile input against a real node', () => {
     // One peer sends all the cases: gossipsub's penalty would soon have the victim ignore it (flood.test.ts
     // proves the penalty), and every case is to reach the validator.
     victim = await startNode({ name: 'victim', tuning: { mesh: { penaliseInvalidGossip: false } } })
-    rogue = await startRoguePeer(victim.daemon.swarmKey.path, {
-      address: victim.daemon.mesh.addresses()[0]!,
-      peerId: victim.daemon.peerId,
-    })
+    rogue = await startRogueAgainst(victim)
     actors = {
       rogue: rogue.identity,
       other: await newIdentity(),

@@ -3,28 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { COORDINATOR_LEASE_KEY, type LeaseValue } from '../../src/coordinator/index.js'
 import { nodeKind } from '../../src/membership/index.js'
 import { MAX_CLOCK_SKEW_MS, MAX_HLC_COUNTER } from '../../src/state/constants.js'
-import type { Stamp } from '../../src/state/hlc.js'
-import { encodeRecord, toWire } from '../../src/state/wire.js'
+import { toWire } from '../../src/state/wire.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
-import { newIdentity, type TestIdentity } from '../helpers/keys.js'
+import { newIdentity } from '../helpers/keys.js'
 import { metric } from '../helpers/metrics.js'
-import { type RoguePeer, type SyncAnswer, startRoguePeer } from '../helpers/rogue-peer.js'
+import {
+  envelope,
+  type RoguePeer,
+  type SyncAnswer,
+  signedWire,
+  startRogueAgainst,
+} from '../helpers/rogue-peer.js'
 import { waitFor } from '../helpers/wait.js'
-
-const envelope = (...records: unknown[]): string => JSON.stringify({ v: 1, r: records })
-
-/** A wire record written and signed by `who`, stamped `stamp` (its wall and counter; the node is `who`). */
-function signed(
-  who: TestIdentity,
-  key: string,
-  value: unknown,
-  stamp: Partial<Omit<Stamp, 'node'>> = {},
-  options: { term?: number; deleted?: boolean } = {},
-) {
-  const full = { wall: Date.now(), counter: 0, ...stamp, node: who.peerId }
-  return toWire(encodeRecord(who.signer, key, value, full, options))
-}
 
 /** The code of the error frame a sync answer ended with, if it ended with one. */
 function refusal(answer: SyncAnswer): unknown {
@@ -40,10 +31,7 @@ describe('records from a hostile member of the mesh', () => {
   beforeAll(async () => {
     victim = await startNode({ name: 'victim' })
     witness = await startNode({ name: 'witness', join: victim })
-    rogue = await startRoguePeer(victim.daemon.swarmKey.path, {
-      address: victim.daemon.mesh.addresses()[0]!,
-      peerId: victim.daemon.peerId,
-    })
+    rogue = await startRogueAgainst(victim)
     await agreedCoordinator([victim, witness])
   })
   afterAll(async () => {
@@ -59,10 +47,10 @@ describe('records from a hostile member of the mesh', () => {
     const other = witness.daemon.peerId
     const honest = { ...victim.daemon.state.kind(nodeKind).value(witness.daemon.peerId)!, name: 'rogue' }
     const before = { writer: await dropped('writer'), schema: await dropped('schema') }
-    await rogue.publish(envelope(signed(rogue.identity, `node/${me}`, { ...honest, peerId: other })))
+    await rogue.publish(envelope(signedWire(rogue.identity, `node/${me}`, { ...honest, peerId: other })))
     await rogue.publish(
       envelope(
-        signed(rogue.identity, `node/${me}`, {
+        signedWire(rogue.identity, `node/${me}`, {
           ...honest,
           peerId: me,
           addresses: [`/ip4/127.0.0.1/tcp/4001/p2p/${me}`, `/ip4/127.0.0.1/tcp/4002/p2p/${other}`],
@@ -80,14 +68,14 @@ describe('records from a hostile member of the mesh', () => {
   it('refuses a tombstone of another node’s record written under a term, which would outrank it for good', async () => {
     const key = `node/${witness.daemon.peerId}`
     const before = await dropped('schema')
-    await rogue.publish(envelope(signed(rogue.identity, key, null, {}, { term: 1_000, deleted: true })))
+    await rogue.publish(envelope(signedWire(rogue.identity, key, null, {}, { term: 1_000, deleted: true })))
     await waitFor('the termed tombstone to be refused', async () => (await dropped('schema')) > before)
     expect(victim.daemon.state.get(key)?.deleted).toBe(false)
   })
 
   it('refuses a record whose own signature is bad on gossip just as on sync, so no node holds it', async () => {
     const someoneElse = await newIdentity()
-    const good = signed(rogue.identity, 'test/badly-signed', 'x')
+    const good = signedWire(rogue.identity, 'test/badly-signed', 'x')
     // The body is the rogue's; the signature over the same body is another key's.
     const forged = { b: good.b, s: someoneElse.signer.sign(good.b) }
     await rogue.publish(envelope(forged))
@@ -109,7 +97,7 @@ describe('records from a hostile member of the mesh', () => {
     const before = await dropped('schema')
     for (const value of [null, 'wrong', { entries: null }, [1, 2]]) {
       for (const kind of kinds.filter((name) => name !== 'test' && name !== 'work')) {
-        await rogue.publish(envelope(signed(rogue.identity, `${kind}/${me}`, value)))
+        await rogue.publish(envelope(signedWire(rogue.identity, `${kind}/${me}`, value)))
       }
     }
     const expected = before + 4 * (kinds.length - 2)
@@ -121,13 +109,15 @@ describe('records from a hostile member of the mesh', () => {
   it('refuses a stamp counter past 2^32 − 1, and still writes after taking one at the bound', async () => {
     const edge = Date.now() + MAX_CLOCK_SKEW_MS - 1_000
     await rogue.publish(
-      envelope(signed(rogue.identity, 'test/poison', 1, { wall: edge, counter: Number.MAX_SAFE_INTEGER })),
+      envelope(
+        signedWire(rogue.identity, 'test/poison', 1, { wall: edge, counter: Number.MAX_SAFE_INTEGER }),
+      ),
     )
     await waitFor('the poison to be refused as range', async () => (await dropped('range')) >= 1)
     expect(victim.daemon.state.get('test/poison')).toBeUndefined()
 
     await rogue.publish(
-      envelope(signed(rogue.identity, 'test/at-the-bound', 1, { wall: edge, counter: MAX_HLC_COUNTER })),
+      envelope(signedWire(rogue.identity, 'test/at-the-bound', 1, { wall: edge, counter: MAX_HLC_COUNTER })),
     )
     await waitFor('the record at the bound', () => victim.daemon.state.get('test/at-the-bound'))
     const { record } = await victim.daemon.state.put('test/after-the-bound', 'still writing')
@@ -220,7 +210,7 @@ describe('records from a hostile member of the mesh', () => {
     const rangeBefore = await dropped('range')
     await rogue.publish(
       envelope(
-        signed(
+        signedWire(
           rogue.identity,
           COORDINATOR_LEASE_KEY,
           lease(Number.MAX_SAFE_INTEGER, wall),
@@ -238,7 +228,7 @@ describe('records from a hostile member of the mesh', () => {
     // The highest term a claim stamped `wall` may carry: taken, and the honest nodes still elect after it.
     await rogue.publish(
       envelope(
-        signed(
+        signedWire(
           rogue.identity,
           COORDINATOR_LEASE_KEY,
           lease(wall, wall),

@@ -6,13 +6,8 @@ import { encodeRecord, toWire } from '../../src/state/wire.js'
 import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
 import { newIdentity } from '../helpers/keys.js'
 import { metric } from '../helpers/metrics.js'
-import { type RoguePeer, startRoguePeer } from '../helpers/rogue-peer.js'
+import { envelope, type RoguePeer, startRogueAgainst } from '../helpers/rogue-peer.js'
 import { waitFor } from '../helpers/wait.js'
-
-/** One gossip message carrying `records`, as a member would publish it. */
-function envelope(...records: unknown[]): string {
-  return JSON.stringify({ v: 1, r: records })
-}
 
 /** The same, deflated as members send large batches. */
 function deflated(text: string | Uint8Array): Uint8Array {
@@ -27,10 +22,7 @@ describe('gossip from a hostile member of the mesh', () => {
   beforeAll(async () => {
     victim = await startNode({ name: 'victim' })
     witness = await startNode({ name: 'witness', join: victim })
-    rogue = await startRoguePeer(victim.daemon.swarmKey.path, {
-      address: victim.daemon.mesh.addresses()[0]!,
-      peerId: victim.daemon.peerId,
-    })
+    rogue = await startRogueAgainst(victim)
   })
   afterAll(async () => {
     await rogue?.stop()

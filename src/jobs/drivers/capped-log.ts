@@ -2,7 +2,7 @@
 import type { WriteStream } from 'node:fs'
 import { Writable } from 'node:stream'
 
-/** The line a log cut at the cap ends with (the exec driver's helper writes the same words). */
+/** The line a log cut at the cap ends with (the exec driver's helper is handed it with each spawn). */
 export function logCutNote(maxBytes: number): string {
   return `\n[shoal: log cut at ${maxBytes} bytes (--job-log-max); the rest of the output was discarded]\n`
 }

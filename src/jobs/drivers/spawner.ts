@@ -1,6 +1,7 @@
 // Starts job processes from a small helper process, so the daemon never forks itself (see docs/jobs.md, "Runners").
 import { type ChildProcess, spawn } from 'node:child_process'
 import { LOG_CLOSE_GRACE_MS, SPAWNER_IDLE_MS } from '../constants.js'
+import { logCutNote } from './capped-log.js'
 
 export interface SpawnRequest {
   file: string
@@ -91,7 +92,7 @@ process.on('message', (m) => {
     if (chunk.length > room) {
       cut = true
       if (room > 0) log.write(chunk.subarray(0, room))
-      log.write('\\n[shoal: log cut at ' + m.maxBytes + ' bytes (--job-log-max); the rest of the output was discarded]\\n')
+      log.write(m.cutNote)
       // Dropped from here on: a paused pipe would block the job.
       child.stdout.resume()
       child.stderr.resume()
@@ -180,7 +181,8 @@ export class Spawner {
     const req = this.nextRequest++
     const pending: Pending = { spawned: Promise.withResolvers(), exited: Promise.withResolvers() }
     this.pending.set(req, pending)
-    helper.send({ req, ...request, maxBytes: request.maxBytes ?? Number.MAX_SAFE_INTEGER })
+    const maxBytes = request.maxBytes ?? Number.MAX_SAFE_INTEGER
+    helper.send({ req, ...request, maxBytes, cutNote: logCutNote(maxBytes) })
     return pending.spawned.promise
   }
 

@@ -71,16 +71,10 @@ export class Scheduler {
   private timer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
   private readonly onPeerState = (peer: string, state: Liveness): void => {
-    if (!LOST.has(state) || !this.holding) return
-    for (const id of this.placements.on(peer)) this.dirty.add(id)
-    this.soon()
+    if (LOST.has(state)) this.revisitNode(peer)
   }
   /** A node drained: its services move (classify moves them); undrained: waiting jobs may go there. */
-  private readonly onDrained = (peer: string): void => {
-    if (!this.holding) return
-    for (const id of this.placements.on(peer)) this.dirty.add(id)
-    this.soon()
-  }
+  private readonly onDrained = (peer: string): void => this.revisitNode(peer)
   private readonly onCoordinator = (): void => this.soon()
 
   constructor(private readonly c: SchedulerComponents) {}
@@ -123,6 +117,13 @@ export class Scheduler {
   async passNow(): Promise<void> {
     await this.passing
     await this.pass()
+  }
+
+  /** Looks again at every job placed on the node (it was lost or drained), in the next pass. */
+  private revisitNode(peer: string): void {
+    if (!this.holding) return
+    for (const id of this.placements.on(peer)) this.dirty.add(id)
+    this.soon()
   }
 
   private soon(): void {
