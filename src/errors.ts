@@ -804,6 +804,63 @@ export class JobsUnsuccessfulError extends ShoalError {
   }
 }
 
+// Services
+
+/** A service spec, spec file or controller action is invalid (nothing was written). */
+export class InvalidServiceError extends ShoalError {
+  static override readonly name = 'InvalidServiceError'
+  static readonly code = 'SHOAL_INVALID_SERVICE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(InvalidServiceError.code, message, options)
+    this.name = 'InvalidServiceError'
+  }
+}
+
+/** No service has that name, or a prefix matches several. */
+export class ServiceNotFoundError extends ShoalError {
+  static override readonly name = 'ServiceNotFoundError'
+  static readonly code = 'SHOAL_SERVICE_NOT_FOUND'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ServiceNotFoundError.code, message, options)
+    this.name = 'ServiceNotFoundError'
+  }
+}
+
+/** A service of that name exists already (update it, or remove it first). */
+export class ServiceExistsError extends ShoalError {
+  static override readonly name = 'ServiceExistsError'
+  static readonly code = 'SHOAL_SERVICE_EXISTS'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(ServiceExistsError.code, message, options)
+    this.name = 'ServiceExistsError'
+  }
+}
+
+/** A service's persistent variables are over their size limit. */
+export class VarsTooLargeError extends ShoalError {
+  static override readonly name = 'VarsTooLargeError'
+  static readonly code = 'SHOAL_VARS_TOO_LARGE'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(VarsTooLargeError.code, message, options)
+    this.name = 'VarsTooLargeError'
+  }
+}
+
+/** A git source could not be cloned, fetched or resolved (bad URL, missing ref, no network, refused credentials). */
+export class GitSourceError extends ShoalError {
+  static override readonly name = 'GitSourceError'
+  static readonly code = 'SHOAL_GIT_FAILED'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(GitSourceError.code, message, options)
+    this.name = 'GitSourceError'
+  }
+}
+
 /** Turns anything thrown into a ShoalError, keeping the original as `cause`. */
 export function asShoalError(err: unknown): ShoalError {
   if (err instanceof ShoalError) return err
