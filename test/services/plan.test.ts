@@ -124,7 +124,9 @@ describe('planService', () => {
   })
 
   it('leaves a slot unplaced when nothing has room', () => {
-    const big = service(2, { spec: { ...service(2).spec, resources: { cpuMillis: 6000, memory: 0, disk: 0, gpu: 0 } } })
+    const big = service(2, {
+      spec: { ...service(2).spec, resources: { cpuMillis: 6000, memory: 0, disk: 0, gpu: 0 } },
+    })
     const result = planService(input({ service: big, nodes: [node('a')] }))
     expect(result.slots.map((slot) => slot.node)).toEqual(['a', null])
   })
