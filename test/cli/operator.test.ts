@@ -64,6 +64,8 @@ describe('the CLI with no daemon', () => {
       ['status'],
       ['job', 'submit'],
       ['job', 'logs'],
+      ['service', 'add'],
+      ['service', 'scale'],
       ['node', 'list'],
       ['daemon'],
       ['web'],
@@ -88,6 +90,8 @@ describe('the CLI with no daemon', () => {
       `source ${file}; COMP_WORDS=(shoal job s); COMP_CWORD=2; _shoal; echo "\${COMPREPLY[@]}"`,
     ])
     expect(stdout.trim().split(' ').sort()).toEqual(['show', 'submit'])
+    expect(bash.stdout).toContain('"service add") words="')
+    expect(bash.stdout).toMatch(/"service update"\) words="[^"]*--health-cmd/)
     const zsh = await runCli(['completion', 'zsh'])
     expect(zsh.stdout).toMatch(/^#compdef shoal/)
   })
