@@ -47,6 +47,10 @@ describe('the CLI with no daemon', () => {
     [['job', 'submit', '--cpu', 'two', '--exec', 'true'], 'SHOAL_INVALID_FLAG'],
     [['job', 'list', '--state', 'sleeping'], 'SHOAL_INVALID_FLAG'],
     [['job', 'list', '--limit', 'ten'], 'SHOAL_INVALID_FLAG'],
+    [['service', 'add', 'web', '--exec', '--replicas', '-1', '--', 'true'], 'SHOAL_INVALID_SERVICE'],
+    [['service', 'add', 'Web', '--exec', '--', 'true'], 'SHOAL_INVALID_SERVICE'],
+    [['service', 'add', 'web', '--', 'true'], 'SHOAL_INVALID_FLAG'],
+    [['service', 'scale', 'web', '-1'], 'SHOAL_INVALID_SERVICE'],
   ])('says what is wrong with %j itself (exit 2), not that no daemon runs', async (args, code) => {
     const result = await runCli([...args.slice(0, 2), '--data-dir', join(dir, 'none'), ...args.slice(2)])
     expect(result.code).toBe(2)
