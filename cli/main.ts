@@ -122,6 +122,14 @@ program
     '--allow-host-network',
     'let containers use the host network, container:<name> or named networks (default: off, only none and bridge)',
   )
+  .option(
+    '--allow-checkout-mounts',
+    'let containers of git-sourced services mount their checkout read-only at /src (default: off)',
+  )
+  .option(
+    '--git-credentials <file>',
+    'YAML file of git credentials by host, for private service sources (default: <data-dir>/git-credentials.yaml if present)',
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
   .option(
     '--log-format <format>',

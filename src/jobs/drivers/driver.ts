@@ -12,6 +12,12 @@ export interface StartRequest {
   workdir: string
   /** Extra environment every job gets: SHOAL_JOB_ID, SHOAL_ATTEMPT, SHOAL_JOB_NAME (a job never gets the daemon's own). */
   env: Record<string, string>
+  /** The container's name (docker); @default shoal-<job id>-<attempt> */
+  containerName?: string
+  /** The container's labels (docker); @default shoal.job and shoal.attempt */
+  labels?: Record<string, string>
+  /** Host paths mounted into the container (docker), as `host:container[:ro]`. */
+  binds?: string[]
 }
 
 export interface Exit {
