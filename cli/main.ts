@@ -404,9 +404,9 @@ service
   .action((ref: string, options, cmd: Command) => serviceRemoveCommand(client(cmd), ref, options))
 service
   .command('logs')
-  .description("an instance's output, from the node that runs it (every instance without --instance)")
+  .description("an instance's output, from the node that runs it (slot 0 unless --instance)")
   .argument('<name>')
-  .option('--instance <slot>', 'one instance, by its slot number')
+  .option('--instance <slot>', 'which instance, by its slot number (default: 0)')
   .option('-f, --follow', 'keep printing while it runs')
   .action((ref: string, options, cmd: Command) => serviceLogsCommand(client(cmd), ref, options))
 

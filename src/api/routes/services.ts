@@ -118,7 +118,7 @@ function checkReplicas(value: unknown): number {
   return value
 }
 
-/** `?slot=I`: an instance's slot, from 0 (all of them, one after another, without it). */
+/** `?slot=I`: an instance's slot, from 0 (the service picks slot 0 without it). */
 function slotParam(url: URL): number | undefined {
   const text = url.searchParams.get('slot')
   if (text === null || text === '') return undefined
