@@ -250,7 +250,7 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
   }
   const { httpHost } = config.api
   const api = createApiServer(
-    { state, membership, coordinator, layers, jobs, mesh, metrics, logger },
+    { state, membership, coordinator, layers, jobs, services, mesh, metrics, logger },
     {
       ...config.api,
       socketPath: paths.socket,
