@@ -46,7 +46,7 @@ export class Reconciler {
           )
         }),
       )
-      const removed = await removeUnwantedContainers(this.d.docker, wanted).catch(() => 0)
+      const removed = await removeUnwantedContainers(this.d.docker, this.d.self, wanted).catch(() => 0)
       if (removed > 0) this.d.log.info({ removed }, 'removed service containers no longer placed here')
     }
     this.heartbeat = setInterval(() => void this.beat(), INSTANCE_HEARTBEAT_MS)
