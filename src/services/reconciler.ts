@@ -43,6 +43,7 @@ export class Reconciler {
             instance.name,
             instance.slot,
             target === undefined ? 0 : generationOf(target),
+            this.d.self,
           )
         }),
       )
