@@ -97,7 +97,11 @@ export class GitServer {
    * Writes `files` (path → content; null deletes) in the work tree on `branch` (made from the current commit
    * if new), commits them and pushes the branch. Returns the new commit's sha.
    */
-  async commit(files: Record<string, string | null>, branch = this.defaultBranch, message = 'change'): Promise<string> {
+  async commit(
+    files: Record<string, string | null>,
+    branch = this.defaultBranch,
+    message = 'change',
+  ): Promise<string> {
     const { stdout: branches } = await this.git('branch', '--list', '--format=%(refname:short)')
     const exists = branches.split('\n').includes(branch)
     const hasCommits = branches.trim() !== ''
@@ -127,9 +131,13 @@ export class GitServer {
 
   /** The sha of `ref` in the served repository (peeled to a commit). */
   async revParse(ref: string): Promise<string> {
-    const { stdout } = await run('git', ['--git-dir', this.bareDir, 'rev-parse', '--verify', `${ref}^{commit}`], {
-      env: GIT_ENV,
-    })
+    const { stdout } = await run(
+      'git',
+      ['--git-dir', this.bareDir, 'rev-parse', '--verify', `${ref}^{commit}`],
+      {
+        env: GIT_ENV,
+      },
+    )
     return stdout.trim()
   }
 
@@ -154,7 +162,8 @@ export class GitServer {
 
   private serve(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost')
-    const record = (status: number) => this.requests.push({ method: req.method ?? '', path: url.pathname, status })
+    const record = (status: number) =>
+      this.requests.push({ method: req.method ?? '', path: url.pathname, status })
     if (this.auth !== undefined && !this.authorized(req.headers.authorization)) {
       record(401)
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="shoal test"' }).end('unauthorized\n')
@@ -174,7 +183,8 @@ export class GitServer {
     }
     if (this.auth !== undefined) env.REMOTE_USER = this.auth.username
     if (req.headers['content-length'] !== undefined) env.CONTENT_LENGTH = req.headers['content-length']
-    if (req.headers['content-encoding'] !== undefined) env.HTTP_CONTENT_ENCODING = req.headers['content-encoding']
+    if (req.headers['content-encoding'] !== undefined)
+      env.HTTP_CONTENT_ENCODING = req.headers['content-encoding']
     const protocol = req.headers['git-protocol']
     if (typeof protocol === 'string') env.GIT_PROTOCOL = protocol
     const backend = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'ignore'] })

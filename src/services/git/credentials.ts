@@ -72,14 +72,19 @@ export class GitCredentials {
 export async function loadGitCredentials(file: string | undefined): Promise<GitCredentials> {
   if (file === undefined) return new GitCredentials()
   const fail = (message: string, cause?: unknown): never => {
-    throw new InvalidFlagError(`git credentials file ${file}: ${message}`, cause === undefined ? {} : { cause })
+    throw new InvalidFlagError(
+      `git credentials file ${file}: ${message}`,
+      cause === undefined ? {} : { cause },
+    )
   }
   const info = await stat(file).catch((err: NodeJS.ErrnoException) =>
     fail(err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code ?? err.message})`),
   )
   if (!info.isFile()) fail('is not a file')
   if ((info.mode & 0o077) !== 0) {
-    fail(`is open to other users (mode ${(info.mode & 0o777).toString(8)}); make it private: chmod 600 ${file}`)
+    fail(
+      `is open to other users (mode ${(info.mode & 0o777).toString(8)}); make it private: chmod 600 ${file}`,
+    )
   }
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) =>
     fail(`cannot be read (${err.code ?? err.message})`),
@@ -112,7 +117,8 @@ function parseCredentials(text: string, fail: (message: string) => never): Entry
     const password = secretField(fields, 'password', key, at)
     const token = secretField(fields, 'token', key, at)
     if (username === undefined) at(`${key}: username is missing`)
-    if ((password === undefined) === (token === undefined)) at(`${key}: give a password or a token (one of them)`)
+    if ((password === undefined) === (token === undefined))
+      at(`${key}: give a password or a token (one of them)`)
     entries.push({
       key: kind === 'prefix' ? normalizePrefix(key) : key.toLowerCase(),
       kind,
@@ -125,7 +131,8 @@ function parseCredentials(text: string, fail: (message: string) => never): Entry
 
 function checkKey(key: string, at: (message: string) => never): 'prefix' | 'host' {
   if (key.includes('://')) {
-    if (!/^https?:\/\/[^/@\s]+/i.test(key)) at(`${key}: a URL prefix starts with https:// or http:// and a host`)
+    if (!/^https?:\/\/[^/@\s]+/i.test(key))
+      at(`${key}: a URL prefix starts with https:// or http:// and a host`)
     return 'prefix'
   }
   if (!/^[a-z0-9.[\]:-]+$/i.test(key)) at(`${key}: not a host, host:port or http(s) URL prefix`)

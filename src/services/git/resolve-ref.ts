@@ -29,7 +29,9 @@ export async function resolveRef(url: string, ref: string | null, options: GitOp
     const sha = advertised.get(`${candidate}^{}`) ?? advertised.get(candidate)
     if (sha !== undefined) return sha
   }
-  const hint = /^[0-9a-f]{4,39}$/i.test(name) ? ' (an abbreviated commit cannot be looked up: give all 40 digits)' : ''
+  const hint = /^[0-9a-f]{4,39}$/i.test(name)
+    ? ' (an abbreviated commit cannot be looked up: give all 40 digits)'
+    : ''
   const why = name === 'HEAD' ? ' (the repository is empty or has no HEAD)' : hint
   throw gitSourceError('ref-not-found', `${describeFailure('ref-not-found', '', context)}${why}`)
 }

@@ -8,7 +8,16 @@ import { httpOrigin, redactUrl, urlPassword } from './git-url.js'
 import type { GitOptions } from './types.js'
 
 /** Variables of the daemon's environment a git child may need: its proxies and the SSH agent holding the node's keys. */
-const PASSED_ENV = ['SSH_AUTH_SOCK', 'http_proxy', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY']
+const PASSED_ENV = [
+  'SSH_AUTH_SOCK',
+  'http_proxy',
+  'https_proxy',
+  'HTTPS_PROXY',
+  'all_proxy',
+  'ALL_PROXY',
+  'no_proxy',
+  'NO_PROXY',
+]
 
 /**
  * A credential helper that answers `get` from variables of the git child's own environment, and only for the
@@ -65,13 +74,15 @@ export async function runGit(args: string[], run: GitRun, options: GitOptions): 
   const shownRemote = run.remote === undefined ? 'the repository' : redactUrl(run.remote)
   if (options.signal?.aborted) throw gitSourceError('aborted', `git stopped before it ran (${shownRemote})`)
   const credential = run.remote === undefined ? undefined : options.credentials?.forUrl(run.remote)
-  const secrets = [credential?.password, run.remote === undefined ? undefined : urlPassword(run.remote)].filter(
-    (secret): secret is string => secret !== undefined && secret !== '',
-  )
+  const secrets = [
+    credential?.password,
+    run.remote === undefined ? undefined : urlPassword(run.remote),
+  ].filter((secret): secret is string => secret !== undefined && secret !== '')
   const redact = (text: string) => redactSecrets(redactUrl(text), secrets)
   const config = [...SAFE_CONFIG]
   if (credential !== undefined) config.push(`credential.helper=${CREDENTIAL_HELPER}`)
-  const repoArgs = run.repoDir === undefined ? [] : ['--git-dir', `${run.repoDir}/.git`, '--work-tree', run.repoDir]
+  const repoArgs =
+    run.repoDir === undefined ? [] : ['--git-dir', `${run.repoDir}/.git`, '--work-tree', run.repoDir]
   const argv = [...config.flatMap((entry) => ['-c', entry]), ...repoArgs, ...args]
   const timeoutMs = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS
   const started = performance.now()
@@ -102,9 +113,13 @@ export async function runGit(args: string[], run: GitRun, options: GitOptions): 
 
   const ms = Math.round(performance.now() - started)
   const shownArgs = args.map(redact)
-  options.log?.debug({ git: shownArgs, exitCode: exit.code, ms, credentials: credential !== undefined }, 'git command')
+  options.log?.debug(
+    { git: shownArgs, exitCode: exit.code, ms, credentials: credential !== undefined },
+    'git command',
+  )
   if (exit.error !== undefined) {
-    const reason = (exit.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'git is not installed' : exit.error.message
+    const reason =
+      (exit.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'git is not installed' : exit.error.message
     throw gitSourceError('failed', `git could not run for ${shownRemote}: ${reason}`, reason)
   }
   if (stoppedBy === 'timeout') {
@@ -117,7 +132,8 @@ export async function runGit(args: string[], run: GitRun, options: GitOptions): 
     stderr: redact(stderr()),
     hadCredentials: credential !== undefined,
   }
-  if (result.exitCode !== 0) options.log?.debug({ git: shownArgs, stderr: result.stderr.slice(-2000) }, 'git failed')
+  if (result.exitCode !== 0)
+    options.log?.debug({ git: shownArgs, stderr: result.stderr.slice(-2000) }, 'git failed')
   return result
 }
 

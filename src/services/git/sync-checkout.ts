@@ -35,8 +35,14 @@ export async function syncCheckout(
   }
 }
 
-async function sync(url: string, target: GitTarget, dir: string, options: SyncCheckoutOptions): Promise<string> {
-  const commit = target.commit === null ? await resolveRef(url, target.ref, options) : checkCommit(target.commit)
+async function sync(
+  url: string,
+  target: GitTarget,
+  dir: string,
+  options: SyncCheckoutOptions,
+): Promise<string> {
+  const commit =
+    target.commit === null ? await resolveRef(url, target.ref, options) : checkCommit(target.commit)
   const local: GitRun = { repoDir: dir }
   const remote: GitRun = { repoDir: dir, remote: url }
   const git = (args: string[], run = local) => runGit(args, run, options)
@@ -59,7 +65,8 @@ async function sync(url: string, target: GitTarget, dir: string, options: SyncCh
   // -x: the repository's .gitignore does not protect build output from an earlier commit; only `keep` does.
   await must(['clean', '-q', '-ffdx', ...keep, '--'])
   const head = (await must(['rev-parse', '--verify', 'HEAD^{commit}'])).stdout.trim()
-  if (head !== commit) throw gitSourceError('failed', `checkout of ${commit} left HEAD at ${head} (${redactUrl(url)})`)
+  if (head !== commit)
+    throw gitSourceError('failed', `checkout of ${commit} left HEAD at ${head} (${redactUrl(url)})`)
   return commit
 }
 
@@ -81,7 +88,12 @@ async function fetchCommit(
   const { kind } = classifyGitError(direct.stderr)
   if (kind !== 'commit-not-found' && kind !== 'ref-not-found') throw failure(direct, { url, commit })
   const refspecs = ['+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*']
-  if (ref !== null && ref.startsWith('refs/') && !ref.startsWith('refs/heads/') && !ref.startsWith('refs/tags/')) {
+  if (
+    ref !== null &&
+    ref.startsWith('refs/') &&
+    !ref.startsWith('refs/heads/') &&
+    !ref.startsWith('refs/tags/')
+  ) {
     refspecs.push(`+${ref}:${ref}`)
   }
   await must([...fetch, 'origin', ...refspecs], remote)
