@@ -16,6 +16,12 @@ export interface GitServerInit {
   defaultBranch?: string
   /** Requests without these basic-auth credentials get 401. @default none: the repository is public */
   auth?: { username: string; password: string }
+  /**
+   * Speak git's protocol v2 when the client asks for it. False keeps the server at v0, which (like many older
+   * servers) refuses to send a commit by id that no ref advertises.
+   * @default true
+   */
+  protocolV2?: boolean
 }
 
 /** Test identity for commits, and no user or system config read. */
@@ -41,6 +47,7 @@ export class GitServer {
   readonly requests: { method: string; path: string; status: number }[] = []
   private readonly name: string
   private readonly defaultBranch: string
+  private readonly protocolV2: boolean
   private server: Server | undefined
   private root = ''
   private port = 0
@@ -50,6 +57,7 @@ export class GitServer {
     this.name = init.name ?? 'project'
     this.defaultBranch = init.defaultBranch ?? 'main'
     this.auth = init.auth
+    this.protocolV2 = init.protocolV2 ?? true
   }
 
   static async start(init: GitServerInit = {}): Promise<GitServer> {
@@ -186,7 +194,7 @@ export class GitServer {
     if (req.headers['content-encoding'] !== undefined)
       env.HTTP_CONTENT_ENCODING = req.headers['content-encoding']
     const protocol = req.headers['git-protocol']
-    if (typeof protocol === 'string') env.GIT_PROTOCOL = protocol
+    if (typeof protocol === 'string' && this.protocolV2) env.GIT_PROTOCOL = protocol
     const backend = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'ignore'] })
     this.backends.add(backend)
     backend.once('exit', () => this.backends.delete(backend))

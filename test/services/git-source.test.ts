@@ -204,6 +204,24 @@ describe('a public repository', () => {
   })
 })
 
+it('checks out a commit no ref points at from a server that sends only advertised commits', async () => {
+  const old = await GitServer.start({ protocolV2: false })
+  try {
+    const first = await old.commit({ 'a.txt': 'one\n' })
+    const second = await old.commit({ 'a.txt': 'two\n' })
+    const checkout = join(dir, 'v0')
+    expect(await syncCheckout(old.url, { ref: 'main', commit: first }, checkout)).toBe(first)
+    expect(await readFile(join(checkout, 'a.txt'), 'utf8')).toBe('one\n')
+    expect(await syncCheckout(old.url, { ref: 'main', commit: null }, checkout)).toBe(second)
+    await gitFailure(
+      syncCheckout(old.url, { ref: 'main', commit: 'd'.repeat(40) }, checkout),
+      'commit-not-found',
+    )
+  } finally {
+    await old.stop()
+  }
+})
+
 it('reports the remote HEAD of an empty repository as a missing ref', async () => {
   const empty = await GitServer.start()
   try {

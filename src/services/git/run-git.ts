@@ -28,6 +28,7 @@ const CREDENTIAL_HELPER = [
   '!f() {',
   'test "$1" = get || exit 0;',
   'p=; h=;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   'while IFS= read -r line; do case "$line" in protocol=*) p="${line#protocol=}";; host=*) h="${line#host=}";; esac; done;',
   'test "$p" = "$SHOAL_GIT_CREDENTIAL_PROTOCOL" && test "$h" = "$SHOAL_GIT_CREDENTIAL_HOST" || exit 0;',
   'printf "username=%s\\npassword=%s\\n" "$SHOAL_GIT_CREDENTIAL_USERNAME" "$SHOAL_GIT_CREDENTIAL_PASSWORD";',
