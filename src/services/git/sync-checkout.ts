@@ -88,14 +88,9 @@ async function fetchCommit(
   const { kind } = classifyGitError(direct.stderr)
   if (kind !== 'commit-not-found' && kind !== 'ref-not-found') throw failure(direct, { url, commit })
   const refspecs = ['+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*']
-  if (
-    ref !== null &&
-    ref.startsWith('refs/') &&
-    !ref.startsWith('refs/heads/') &&
-    !ref.startsWith('refs/tags/')
-  ) {
-    refspecs.push(`+${ref}:${ref}`)
-  }
+  // A ref outside branches and tags (refs/pull/1/head) is fetched by name: the wildcards above miss it.
+  const other = ref?.startsWith('refs/') && !/^refs\/(heads|tags)\//.test(ref)
+  if (other) refspecs.push(`+${ref}:${ref}`)
   await must([...fetch, 'origin', ...refspecs], remote)
   if (!(await hasCommit(commit, git))) {
     const context = { url: redactUrl(url), hadCredentials: direct.hadCredentials, commit }
