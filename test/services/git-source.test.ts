@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GitSourceError } from '../../src/errors.js'
 import {
   type GitFailureKind,
+  gitCredentialsFileFor,
   gitFailureKind,
   loadGitCredentials,
   resolveRef,
@@ -87,6 +88,7 @@ describe('a public repository', () => {
     expect(await resolveRef(server.url, 'light')).toBe(onDev)
     expect(await resolveRef(server.url, null)).toBe(first)
     expect(await resolveRef(server.url, 'HEAD')).toBe(first)
+    expect(await resolveRef(server.bareDir, 'dev')).toBe(onDev)
   })
 
   it('returns a full commit id as it is, without asking the remote', async () => {
@@ -385,8 +387,18 @@ describe('a private repository', () => {
 })
 
 describe('the credentials file', () => {
-  it('is optional', async () => {
+  it('is optional, and read from the data directory when no flag names one', async () => {
     expect((await loadGitCredentials(undefined)).keys).toEqual([])
+    const dataDir = join(dir, 'data-dir')
+    await mkdir(dataDir)
+    expect(await gitCredentialsFileFor(dataDir, undefined)).toBeUndefined()
+    expect(await gitCredentialsFileFor(dataDir, '/etc/shoal/git.yaml')).toBe('/etc/shoal/git.yaml')
+    await writeFile(join(dataDir, 'git-credentials.yaml'), 'example.com: { username: a, token: t }\n', {
+      mode: 0o600,
+    })
+    const file = await gitCredentialsFileFor(dataDir, undefined)
+    expect(file).toBe(join(dataDir, 'git-credentials.yaml'))
+    expect((await loadGitCredentials(file)).keys).toEqual(['example.com'])
   })
 
   it('is refused when others may read it, missing, not YAML or incomplete, quoting no value', async () => {

@@ -1,8 +1,10 @@
 // The git credentials file (host or URL prefix → username and password or token), read once and matched per URL.
-import { readFile, stat } from 'node:fs/promises'
+import { access, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
 import { InvalidFlagError } from '../../errors.js'
+import { DEFAULT_GIT_CREDENTIALS_FILE } from './constants.js'
 import { httpOrigin } from './git-url.js'
 
 /** What git is given for one remote. */
@@ -90,6 +92,26 @@ export async function loadGitCredentials(file: string | undefined): Promise<GitC
     fail(`cannot be read (${err.code ?? err.message})`),
   )
   return new GitCredentials(parseCredentials(text, fail))
+}
+
+/**
+ * Which credentials file a daemon reads: the one `--git-credentials` names, else `<data-dir>/git-credentials.yaml`
+ * when it exists, else none.
+ */
+export async function gitCredentialsFileFor(
+  dataDir: string,
+  flag: string | undefined,
+): Promise<string | undefined> {
+  if (flag !== undefined) return flag
+  const file = join(dataDir, DEFAULT_GIT_CREDENTIALS_FILE)
+  return access(file).then(
+    () => file,
+    (err: NodeJS.ErrnoException) => {
+      // Only a missing file means "no credentials"; one that exists but cannot be read is reported by the load.
+      if (err.code === 'ENOENT') return undefined
+      return file
+    },
+  )
 }
 
 function parseCredentials(text: string, fail: (message: string) => never): Entry[] {
