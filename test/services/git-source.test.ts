@@ -10,6 +10,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GitSourceError } from '../../src/errors.js'
 import {
+  createGitSource,
   type GitFailureKind,
   gitCredentialsFileFor,
   gitFailureKind,
@@ -374,6 +375,22 @@ describe('a private repository', () => {
       redirect.closeAllConnections()
       await new Promise((resolve) => redirect.close(resolve))
     }
+  })
+
+  it("serves a daemon from its data directory's credentials file, read again after it was unusable", async () => {
+    const dataDir = join(dir, 'daemon-data')
+    await mkdir(dataDir)
+    const file = join(dataDir, 'git-credentials.yaml')
+    await writeFile(file, 'not: [yaml\n', { mode: 0o600 })
+    const source = createGitSource({ dataDir, log })
+    const broken = await gitFailure(source.resolveRef(server.url, null), 'invalid')
+    expect(broken.message).toContain(file)
+    await writeFile(file, server.credentialsYaml(), { mode: 0o600 })
+    expect(await source.resolveRef(server.url, 'main')).toBe(await server.revParse('main'))
+    const checkout = join(dir, 'from-source')
+    expect(await source.syncCheckout(server.url, { ref: 'main', commit: null }, checkout)).toBe(
+      await server.revParse('main'),
+    )
   })
 
   it('takes credentials from JSON as well, by URL prefix, with a token', async () => {

@@ -8,5 +8,6 @@ export {
 } from './credentials.js'
 export { GitFailure, gitFailureKind } from './failure.js'
 export { resolveRef } from './resolve-ref.js'
+export { createGitSource, type GitCallOptions, type GitSource, type GitSourceInit } from './source.js'
 export { syncCheckout } from './sync-checkout.js'
 export type { GitFailureKind, GitOptions, GitTarget, SyncCheckoutOptions } from './types.js'

@@ -26,6 +26,7 @@ export async function syncCheckout(
   checkUrl(url)
   const key = resolve(dir)
   const previous = busy.get(key) ?? Promise.resolve()
+  // The previous call's failure is its own caller's to handle; this call starts from whatever it left.
   const next = previous.catch(() => undefined).then(() => sync(url, target, key, options))
   busy.set(key, next)
   try {
