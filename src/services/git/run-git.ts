@@ -90,6 +90,8 @@ export async function runGit(args: string[], run: GitRun, options: GitOptions): 
 
   const child = spawn('git', argv, {
     env: childEnv(run.remote, credential),
+    // Not the daemon's working directory: a repository around it would lend its config (url.*.insteadOf) to git.
+    cwd: run.repoDir ?? '/',
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so that a timeout or abort also ends git-remote-http and ssh under it.
     detached: true,
@@ -119,9 +121,11 @@ export async function runGit(args: string[], run: GitRun, options: GitOptions): 
     'git command',
   )
   if (exit.error !== undefined) {
-    const reason =
-      (exit.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'git is not installed' : exit.error.message
-    throw gitSourceError('failed', `git could not run for ${shownRemote}: ${reason}`, reason)
+    // Node says ENOENT both for a missing git and for a missing working directory.
+    const missing =
+      run.repoDir === undefined ? 'is git installed?' : `is git installed, and does ${run.repoDir} exist?`
+    const reason = (exit.error as NodeJS.ErrnoException).code === 'ENOENT' ? missing : exit.error.message
+    throw gitSourceError('failed', `git could not start for ${shownRemote} (${reason})`, reason)
   }
   if (stoppedBy === 'timeout') {
     throw gitSourceError('timeout', `git timed out after ${Math.round(timeoutMs / 1000)} s on ${shownRemote}`)
@@ -133,8 +137,9 @@ export async function runGit(args: string[], run: GitRun, options: GitOptions): 
     stderr: redact(stderr()),
     hadCredentials: credential !== undefined,
   }
-  if (result.exitCode !== 0)
+  if (result.exitCode !== 0) {
     options.log?.debug({ git: shownArgs, stderr: result.stderr.slice(-2000) }, 'git failed')
+  }
   return result
 }
 
