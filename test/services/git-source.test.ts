@@ -434,6 +434,7 @@ describe('the credentials file', () => {
       await write('extra.yaml', `example.com: { username: a, password: ${secret}, note: ${secret} }\n`),
       await write('list.yaml', `- ${secret}\n`),
       await write('bad-key.yaml', `"ftp://example.com/": { username: a, password: ${secret} }\n`),
+      await write('userinfo-key.yaml', `"https://a:${secret}@example.com/": { username: a, password: x }\n`),
       await write(
         'line-break.json',
         JSON.stringify({ 'example.com': { username: 'a', password: `${secret}\nx` } }),

@@ -80,7 +80,7 @@ export async function loadGitCredentials(file: string | undefined): Promise<GitC
     )
   }
   const info = await stat(file).catch((err: NodeJS.ErrnoException) =>
-    fail(err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code ?? err.message})`),
+    fail(err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code ?? err.message})`, err),
   )
   if (!info.isFile()) fail('is not a file')
   if ((info.mode & 0o077) !== 0) {
@@ -89,7 +89,7 @@ export async function loadGitCredentials(file: string | undefined): Promise<GitC
     )
   }
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) =>
-    fail(`cannot be read (${err.code ?? err.message})`),
+    fail(`cannot be read (${err.code ?? err.message})`, err),
   )
   return new GitCredentials(parseCredentials(text, fail))
 }
@@ -152,6 +152,8 @@ function parseCredentials(text: string, fail: (message: string) => never): Entry
 }
 
 function checkKey(key: string, at: (message: string) => never): 'prefix' | 'host' {
+  // Keys show in messages and logs: a password in one would leak there.
+  if (key.includes('@')) at('a key may not hold user info (the username goes in the entry)')
   if (key.includes('://')) {
     if (!/^https?:\/\/[^/@\s]+/i.test(key))
       at(`${key}: a URL prefix starts with https:// or http:// and a host`)
@@ -170,7 +172,9 @@ function secretField(
 ): string | undefined {
   const value = fields[name]
   if (value === undefined || value === null) return undefined
-  if (typeof value !== 'string' || value === '') at(`${key}: ${name} must be a non-empty string`)
+  if (typeof value !== 'string' || value === '') {
+    at(`${key}: ${name} must be a non-empty string (quote a value YAML would read as a number)`)
+  }
   if (/[\r\n\0]/.test(value as string)) at(`${key}: ${name} may not contain a line break or NUL`)
   return value as string
 }
