@@ -41,6 +41,7 @@ export async function reloadDaemon(
     })
     if (labelsChanged) applied.push('labels')
   }
+  daemon.services.reloadGitCredentials()
   const [before, after] = [restartOnly(current), restartOnly(next)]
   const sections = Object.keys({ ...before, ...after }) as Array<keyof DaemonConfig>
   return { applied, needRestart: sections.filter((key) => !same(before[key], after[key])) }

@@ -1,7 +1,8 @@
 // The services part's face: replicated desired state of long-running work, placed by the coordinator, reconciled by every node.
 
 import type { Amounts } from '../jobs/placement.js'
-import { createGitSource } from './git-source.js'
+import { partLogger } from '../logger.js'
+import { createGitSource } from './git/index.js'
 import { Services } from './services.js'
 import type { ServiceComponents, ServiceInit } from './types.js'
 
@@ -24,5 +25,6 @@ export function createServices(
   components: ServiceComponents,
   init: ServiceInit & { jobUsage(): ReadonlyMap<string, Amounts> },
 ): Services {
-  return new Services(components, { ...init, git: createGitSource(init) })
+  const log = partLogger(components.logger, 'services:git')
+  return new Services(components, { ...init, git: createGitSource({ ...init, log }) })
 }

@@ -10,7 +10,7 @@ import { policyRefusal } from '../jobs/policy.js'
 import type { JobSpec } from '../jobs/spec.js'
 import { prepareWorkdir } from '../jobs/workdir.js'
 import { MAX_RESTART_BACKOFF_MS, RESTART_BACKOFF_MS, STABLE_RUN_MS, VARS_POLL_MS } from './constants.js'
-import type { GitSource } from './git-source.js'
+import type { GitSource } from './git/index.js'
 import { checkContainer, checkProcess, type HealthResult } from './health.js'
 import { instanceContainerName, instanceLabels, removeOtherContainers } from './instance-containers.js'
 import type { InstanceState, InstanceStatus, ServiceValue, VarsValue } from './records.js'
@@ -83,6 +83,8 @@ export class Instance {
   private pid: number | null = null
   /** Set to end the current run without counting a restart (new generation, reset, stop). */
   private planned = false
+  /** Aborted when it stops for good: a git fetch under way ends with it. */
+  private readonly stopping = new AbortController()
   private closed = false
   private unhealthy: string | undefined
   private wake: (() => void) | undefined
@@ -125,6 +127,7 @@ export class Instance {
   /** Ends it for good (moved away, removed, stopped). */
   async stop(): Promise<void> {
     this.closed = true
+    this.stopping.abort()
     this.restartNow()
     await this.loop
   }
@@ -290,6 +293,7 @@ export class Instance {
         spec.git.url,
         { ref: spec.git.ref, commit: this.target.commit },
         checkout,
+        { signal: this.stopping.signal },
       )
       // The workdir was checked to stay inside at submission; the command runs as the daemon's user either way.
       if (spec.driver === 'exec') cwd = spec.workdir === null ? checkout : join(checkout, spec.workdir)

@@ -5,7 +5,7 @@ import { type Amounts, addAmounts, capacityOf, subtractAmounts, ZERO } from '../
 import type { Membership } from '../membership/index.js'
 import type { LocalWrite } from '../state/index.js'
 import { PLAN_INTERVAL_MS } from './constants.js'
-import type { GitSource } from './git-source.js'
+import type { GitSource } from './git/index.js'
 import { type PlanNode, planService } from './plan.js'
 import type { PlacementValue, ServiceValue } from './records.js'
 import type { ServiceBook } from './service-book.js'

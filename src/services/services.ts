@@ -16,7 +16,7 @@ import { type Amounts, addAmounts, ZERO } from '../jobs/placement.js'
 import { partLogger } from '../logger.js'
 import type { LocalWrite } from '../state/index.js'
 import { MAX_REPLICAS, SERVICE_LOGS_PROTOCOL } from './constants.js'
-import type { GitSource } from './git-source.js'
+import { type GitSource, gitCredentialsFileFor, loadGitCredentials } from './git/index.js'
 import { instanceLogPath } from './instance.js'
 import { createServiceMetrics } from './metrics.js'
 import { Placer } from './placer.js'
@@ -43,6 +43,8 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
   private policy: JobPolicy
   private readonly now: () => number
   private readonly dataDir: string
+  private readonly git: GitSource
+  private readonly gitCredentialsFile: string | undefined
   private started = false
 
   constructor(
@@ -54,6 +56,8 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     this.log = partLogger(c.logger, 'services')
     this.now = () => (init.clock ?? Date).now()
     this.dataDir = init.dataDir
+    this.git = init.git
+    this.gitCredentialsFile = init.gitCredentialsFile
     this.book = new ServiceBook(c.state)
     this.policy = init.policy ?? DEFAULT_JOB_POLICY
     this.addDrivers()
@@ -94,6 +98,11 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     })
   }
 
+  /** The git credentials file is read again at the next git call (a reload). */
+  reloadGitCredentials(): void {
+    this.git.reloadCredentials()
+  }
+
   /** A new policy (a reload): instances are judged by it at their next start. */
   setPolicy(policy: JobPolicy): void {
     this.policy = policy
@@ -118,6 +127,8 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
   /** Starts the part (the daemon's lifecycle; `start(ref)` is the controller action). */
   async open(): Promise<void> {
     if (this.started) return
+    // A credentials file that cannot be used stops the start here, naming its line, not at the first clone.
+    await loadGitCredentials(await gitCredentialsFileFor(this.dataDir, this.gitCredentialsFile))
     this.started = true
     await serveLogs(
       this.c.mesh,
