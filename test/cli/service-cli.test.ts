@@ -42,7 +42,9 @@ describe('shoal service, from a node that runs no instance', () => {
   /** Services this file added: removed before the daemons go, so that no instance outlives the test. */
   const added = new Set<string>()
 
-  const cli = (...args: string[]) => runCli([...args, '--data-dir', alpha.dataDir])
+  /** `shoal service <verb> --data-dir <alpha's> <rest>`: before the rest, which may end in `-- CMD…`. */
+  const cli = (...args: string[]) =>
+    runCli([...args.slice(0, 2), '--data-dir', alpha.dataDir, ...args.slice(2)])
   const service = (name: string) =>
     createClient(alpha.dataDir).get<ServiceView>(`/v1/services/${encodeURIComponent(name)}`)
   /** Waits, asking alpha over its socket, until the service is as `ok` says. */
@@ -249,7 +251,7 @@ describe('shoal service, from a node that runs no instance', () => {
     )
     expect(updated.code, updated.stderr).toBe(0)
     const next = JSON.parse(updated.stdout) as ServiceView
-    expect(next.command).toEqual(['sh', '-c', 'echo updated; exec sleep 3017'])
+    expect(next.command).toEqual(['sh', '-c', 'echo updated; exec sleep 3018'])
     expect(next.generation).toBeGreaterThan(restarted.generation)
     expect(next.initialVars).toEqual({ count: 10 })
     await waitForService(
