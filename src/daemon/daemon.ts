@@ -238,7 +238,7 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
   )
   jobs.shareNodesWith((node) => services.reserved(node))
   const nodeCollector = new NodeCollector(
-    { state, coordinator, membership, owners: [membership, layers], logger },
+    { state, coordinator, membership, owners: [membership, layers, services], logger },
     config.nodeCollector,
   )
   const facts: DaemonFacts = {

@@ -1,35 +1,52 @@
-// Containers of service instances: their names and labels, and removal of a slot's containers of other generations.
+// Containers of service instances: their names and labels, and removal of a node's containers it no longer runs.
 import type { DockerEngine } from '../docker/index.js'
 
-/** `shoal-svc-<service>-<slot>-g<generation>`: a start is idempotent, and a restarted daemon takes the container over. */
-export function instanceContainerName(service: string, slot: number, generation: number): string {
-  return `shoal-svc-${service}-${slot}-g${generation}`
+/**
+ * `shoal-svc-<service>-<slot>-g<generation>-<node>`: a start is idempotent, and a restarted daemon takes the
+ * container over. The node (the end of its peer id) keeps daemons that share an engine apart.
+ */
+export function instanceContainerName(
+  service: string,
+  slot: number,
+  generation: number,
+  node: string,
+): string {
+  return `shoal-svc-${service}-${slot}-g${generation}-${node.slice(-8)}`
 }
 
-export function instanceLabels(service: string, slot: number, generation: number): Record<string, string> {
-  return { 'shoal.service': service, 'shoal.slot': String(slot), 'shoal.generation': String(generation) }
+export function instanceLabels(
+  service: string,
+  slot: number,
+  generation: number,
+  node: string,
+): Record<string, string> {
+  return {
+    'shoal.service': service,
+    'shoal.slot': String(slot),
+    'shoal.generation': String(generation),
+    'shoal.node': node,
+  }
 }
 
-/** Removes this slot's containers other than `keep` (a generation left running while the daemon was away). */
+/** Removes this node's containers of the slot other than `keep` (a generation left running while it was away). */
 export async function removeOtherContainers(
   engine: DockerEngine,
+  node: string,
   service: string,
   slot: number,
   keep: string,
 ): Promise<void> {
-  await removeContainers(
-    engine,
-    { 'shoal.service': service, 'shoal.slot': String(slot) },
-    (name) => name !== keep,
-  )
+  const labels = { 'shoal.node': node, 'shoal.service': service, 'shoal.slot': String(slot) }
+  await removeContainers(engine, labels, (name) => name !== keep)
 }
 
-/** Removes service containers this node no longer runs: `wanted` names the ones to keep. */
+/** Removes this node's service containers it no longer runs: `wanted` names the ones to keep. */
 export async function removeUnwantedContainers(
   engine: DockerEngine,
+  node: string,
   wanted: ReadonlySet<string>,
 ): Promise<number> {
-  return removeContainers(engine, {}, (name) => !wanted.has(name))
+  return removeContainers(engine, { 'shoal.node': node }, (name) => !wanted.has(name))
 }
 
 async function removeContainers(

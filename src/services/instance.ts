@@ -262,7 +262,7 @@ export class Instance {
   }
 
   private containerName(): string {
-    return instanceContainerName(this.name, this.slot, this.generation)
+    return instanceContainerName(this.name, this.slot, this.generation, this.d.self)
   }
 
   /** Prepares everything a start needs, then starts it through the driver. */
@@ -305,7 +305,7 @@ export class Instance {
     await rotateLog(logPath, this.d.logMaxBytes)
     const docker = spec.driver === 'docker'
     if (docker && this.d.docker !== undefined) {
-      await removeOtherContainers(this.d.docker, this.name, this.slot, this.containerName())
+      await removeOtherContainers(this.d.docker, this.d.self, this.name, this.slot, this.containerName())
     }
     const env: Record<string, string> = {
       SHOAL_SERVICE: this.name,
@@ -323,7 +323,7 @@ export class Instance {
       workdir: cwd,
       env,
       containerName: this.containerName(),
-      labels: instanceLabels(this.name, this.slot, this.generation),
+      labels: instanceLabels(this.name, this.slot, this.generation, this.d.self),
       binds: docker ? binds : undefined,
     })
     this.startedAt = this.d.now()

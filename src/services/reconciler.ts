@@ -43,10 +43,11 @@ export class Reconciler {
             instance.name,
             instance.slot,
             target === undefined ? 0 : generationOf(target),
+            this.d.self,
           )
         }),
       )
-      const removed = await removeUnwantedContainers(this.d.docker, wanted).catch(() => 0)
+      const removed = await removeUnwantedContainers(this.d.docker, this.d.self, wanted).catch(() => 0)
       if (removed > 0) this.d.log.info({ removed }, 'removed service containers no longer placed here')
     }
     this.heartbeat = setInterval(() => void this.beat(), INSTANCE_HEARTBEAT_MS)

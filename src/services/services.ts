@@ -139,6 +139,11 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     await Promise.all(Object.values(this.drivers).map((driver) => driver.close?.()))
   }
 
+  /** The status record of a node gone for good (the node collector deletes it). */
+  removalsFor(peer: string): LocalWrite[] {
+    return this.book.instances.get(peer) === undefined ? [] : [this.book.instances.removal(peer)]
+  }
+
   /** What this node's services' instances hold on each node (placement of jobs leaves it free). */
   reserved(node: string): Amounts {
     let used = ZERO

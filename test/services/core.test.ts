@@ -2,16 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
+import { COUNTER } from '../helpers/services.js'
 import { waitFor } from '../helpers/wait.js'
-
-/** A process that adds one to `count` in its variables file every 100 ms. */
-export const COUNTER = [
-  process.execPath,
-  '-e',
-  `const fs = require('fs'); const f = process.env.SHOAL_VARS;
-   setInterval(() => { const v = JSON.parse(fs.readFileSync(f, 'utf8')); v.count = (v.count ?? 0) + 1;
-   fs.writeFileSync(f + '.tmp', JSON.stringify(v)); fs.renameSync(f + '.tmp', f) }, 100)`,
-]
 
 describe('services', () => {
   let nodes: TestNode[]
