@@ -53,8 +53,12 @@ export interface InstanceDeps {
   now(): number
 }
 
+export function serviceDirOf(dataDir: string, name: string): string {
+  return join(dataDir, 'services', name)
+}
+
 export function instanceDirOf(dataDir: string, name: string, slot: number): string {
-  return join(dataDir, 'services', name, String(slot))
+  return join(serviceDirOf(dataDir, name), String(slot))
 }
 
 export function instanceLogPath(dataDir: string, name: string, slot: number): string {

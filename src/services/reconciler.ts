@@ -1,8 +1,9 @@
 // The reconciler on every node: runs the instances placed here, stops the rest, takes over what it left running, reports status.
+import { rm } from 'node:fs/promises'
 import type { DockerEngine } from '../docker/index.js'
 import { adoptProcess, isInstanceProcess, stopLeftoverInstance } from './adopt.js'
 import { INSTANCE_HEARTBEAT_MS, STATUS_FLUSH_MS } from './constants.js'
-import { type Adopted, Instance, type InstanceDeps, type InstanceTarget } from './instance.js'
+import { type Adopted, Instance, type InstanceDeps, type InstanceTarget, serviceDirOf } from './instance.js'
 import { instanceContainerName, removeUnwantedContainers } from './instance-containers.js'
 import type { InstanceStatus, InstancesValue } from './records.js'
 import type { ServiceBook } from './service-book.js'
@@ -75,14 +76,24 @@ export class Reconciler {
     slots.forEach((slot, index) => {
       if (slot.node === this.d.self && service !== undefined) mine.add(index)
     })
+    const stopping: Array<Promise<void>> = []
     for (const [key, instance] of this.instances) {
       if (instance.name !== name) continue
       if (mine.has(instance.slot) && service?.desired === 'running') continue
       this.instances.delete(key)
-      void instance.stop().then(() => this.flushSoon())
+      stopping.push(instance.stop().then(() => this.flushSoon()))
     }
     for (const key of this.stopped.keys()) if (key.startsWith(`${name}/`)) this.stopped.delete(key)
     if (service === undefined) {
+      // Removed: its instances' directories (checkouts, variables, logs) go once they have stopped.
+      void Promise.all(stopping)
+        .then(() => {
+          if (this.d.book.service(name) === undefined)
+            return rm(serviceDirOf(this.d.dataDir, name), { recursive: true, force: true })
+        })
+        .catch((err: Error) =>
+          this.d.log.warn({ service: name, err: err.message }, 'could not remove a service’s directory'),
+        )
       this.flushSoon()
       return
     }

@@ -234,7 +234,7 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     return this.change(ref, (service) => ({ ...service, generation: service.generation + 1 }))
   }
 
-  scale(ref: string, replicas: number): Promise<ServiceView> {
+  async scale(ref: string, replicas: number): Promise<ServiceView> {
     if (!Number.isInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
       throw new InvalidServiceError(
         `replicas must be a whole number from 0 to ${MAX_REPLICAS}, not ${replicas}`,
@@ -243,7 +243,7 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     return this.change(ref, (service) => ({ ...service, replicas }))
   }
 
-  update(ref: string, input: unknown): Promise<ServiceView> {
+  async update(ref: string, input: unknown): Promise<ServiceView> {
     const name = this.resolve(ref)
     const raw =
       typeof input === 'object' && input !== null && !Array.isArray(input) ? { name, ...input } : input

@@ -1,4 +1,6 @@
 // Services through in-process daemons: replicas spread over nodes, variables replicated, reset, scale, stop and start, remove.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
@@ -55,6 +57,60 @@ describe('services', () => {
     await waitFor('nothing runs once removed', () =>
       nodes.every((node) => node.daemon.services.runningHere() === 0),
     )
-    expect(() => nodes[0]!.daemon.services.status('counter')).toThrow(/no service/)
+    await waitFor('every node to remove the service’s directory', () =>
+      nodes.every((node) => !existsSync(join(node.dataDir, 'services', 'counter'))),
+    )
+    await waitFor('the removal to reach every node', () =>
+      nodes.every((node) => node.daemon.services.list().every((view) => view.name !== 'counter')),
+    )
   }, 120_000)
+
+  it('keeps the last good variables when an instance writes too many, and names the limit', async () => {
+    const services = nodes[0]!.daemon.services
+    const script =
+      'printf \'{"small": 1}\' > "$SHOAL_VARS"; sleep 3; ' +
+      'head -c 20000 /dev/zero | tr "\\0" x | sed \'s/.*/{"big": "&"}/\' > "$SHOAL_VARS"; exec sleep 600'
+    await services.add([{ name: 'hoarder', command: ['sh', '-c', script] }])
+    const view = await waitFor(
+      'the instance to report its variables too large',
+      () => {
+        const status = services.status('hoarder')
+        return status.instances[0]?.reason?.includes('16384-byte limit') ? status : undefined
+      },
+      { timeoutMs: 30_000 },
+    )
+    expect(view.instances[0]!.state).toBe('running')
+    expect(services.vars('hoarder')[0]!.values).toEqual({ small: 1 })
+    await services.remove('hoarder')
+  }, 60_000)
+
+  it('refuses bad specs and writes nothing', async () => {
+    const services = nodes[0]!.daemon.services
+    const before = services.list().length
+    const big = { blob: 'x'.repeat(20_000) }
+    await expect(services.add([{ name: 'fat', command: ['true'], vars: big }])).rejects.toMatchObject({
+      code: 'SHOAL_INVALID_SERVICE',
+    })
+    await expect(services.add([{ name: 'neg', command: ['true'], replicas: -1 }])).rejects.toMatchObject({
+      code: 'SHOAL_INVALID_SERVICE',
+    })
+    await services.add([{ name: 'dup', command: ['sleep', '600'] }])
+    await expect(services.add([{ name: 'dup', command: ['true'] }])).rejects.toMatchObject({
+      code: 'SHOAL_SERVICE_EXISTS',
+    })
+    // All or nothing: a batch with one bad spec adds none of them.
+    await expect(
+      services.add([
+        { name: 'good', command: ['true'] },
+        { name: 'bad', driver: 'docker', command: ['true'] },
+      ]),
+    ).rejects.toMatchObject({ code: 'SHOAL_INVALID_SERVICE' })
+    expect(() => services.status('good')).toThrow(/no service good/)
+    await expect(services.scale('dup', -1)).rejects.toMatchObject({ code: 'SHOAL_INVALID_SERVICE' })
+    expect(() => services.status('nope')).toThrow(
+      expect.objectContaining({ code: 'SHOAL_SERVICE_NOT_FOUND' }),
+    )
+    expect(services.list().length).toBe(before + 1)
+    await services.remove('dup')
+  }, 30_000)
 })

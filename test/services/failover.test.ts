@@ -105,3 +105,39 @@ describe('services when nodes die', () => {
     })
   }, 180_000)
 })
+
+describe('a daemon restarted after kill -9', () => {
+  afterAll(async () => {
+    await cleanupDaemons()
+  })
+
+  it('takes over its running exec instance instead of starting a second one', async () => {
+    const proc = await spawnDaemon({ name: 'adopt', args: NO_DOCKER })
+    const api = createClient(proc.dataDir)
+    await api.post('/v1/services', { name: 'keeper', command: ['sleep', '600'], replicas: 1 })
+    await waitFor(
+      'the instance running',
+      async () => (await api.get<ServiceView>('/v1/services/keeper')).ready === 1,
+    )
+    const [pid] = [...(await instanceProcesses('keeper')).keys()]
+    expect(pid).toBeDefined()
+
+    await signalDaemon(proc, 'SIGKILL')
+    expect(processAlive(pid!)).toBe(true)
+    const back = await spawnDaemon({ name: 'adopt', dataDir: proc.dataDir, args: NO_DOCKER })
+    const again = createClient(back.dataDir)
+    await waitFor('the instance running again', async () => {
+      const status = await again.get<ServiceView>('/v1/services/keeper')
+      return status.ready === 1 && status.instances[0]!.startedAt !== null
+    })
+    // The same process, and only it: taken over, not started twice, not restarted.
+    const running = await instanceProcesses('keeper')
+    expect([...running.keys()]).toEqual([pid])
+    const status = await again.get<ServiceView>('/v1/services/keeper')
+    expect(status.instances[0]!.restarts).toBe(0)
+
+    // Stopped through the daemon that took it over, it goes.
+    await again.post('/v1/services/keeper/stop', {})
+    await waitFor('the adopted process to end', () => !processAlive(pid!))
+  }, 60_000)
+})
