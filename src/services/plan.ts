@@ -51,6 +51,13 @@ export function planService(input: PlanInput): PlanResult {
   const slots = (input.current?.slots ?? []).slice(0, service.replicas).map((slot) => ({ ...slot }))
   while (slots.length < service.replicas) slots.push({ node: null, ...target, since: now })
   const result: PlanResult = { slots, placed: 0, balanced: false, rolled: false }
+  // Stopped: no slot holds a node (nor its resources); `start` places them afresh, variables follow the slots.
+  if (service.desired === 'stopped') {
+    for (const slot of slots) {
+      if (slot.node !== null) Object.assign(slot, { node: null, since: now })
+    }
+    return result
+  }
   const nodes = new Map(input.nodes.map((node) => [node.id, node]))
   const used = new Map(input.used)
   const need = service.spec.resources
@@ -89,7 +96,7 @@ export function planService(input: PlanInput): PlanResult {
 
 /** True once the slot's node runs what the slot says, or it has had SLOT_SETTLE_TIMEOUT_MS to. */
 function settled(input: PlanInput, slot: Slot, index: number): boolean {
-  if (slot.node === null || input.service.desired === 'stopped') return true
+  if (slot.node === null) return true
   if (input.now - slot.since >= SLOT_SETTLE_TIMEOUT_MS) return true
   const status = input.reported(index, slot.node)
   if (status === undefined || status.state !== 'running') return false

@@ -17,8 +17,6 @@ export interface ReconcilerDeps extends Omit<InstanceDeps, 'changed'> {
 
 export class Reconciler {
   private readonly instances = new Map<string, Instance>()
-  /** Slots placed here whose service is stopped: reported as such, nothing runs. */
-  private readonly stopped = new Map<string, InstanceStatus>()
   /** What this node's own record listed before it restarted: exec processes to take over. */
   private leftovers = new Map<string, InstanceStatus>()
   private started = false
@@ -83,7 +81,6 @@ export class Reconciler {
       this.instances.delete(key)
       stopping.push(instance.stop().then(() => this.flushSoon()))
     }
-    for (const key of this.stopped.keys()) if (key.startsWith(`${name}/`)) this.stopped.delete(key)
     if (service === undefined) {
       // Removed: its instances' directories (checkouts, variables, logs) go once they have stopped.
       void Promise.all(stopping)
@@ -100,10 +97,7 @@ export class Reconciler {
     for (const index of mine) {
       const key = `${name}/${index}`
       const target = this.targetOf(name, index)!
-      if (service.desired === 'stopped') {
-        this.stopped.set(key, stoppedStatus(name, index, target))
-        continue
-      }
+      if (service.desired === 'stopped') continue
       const running = this.instances.get(key)
       if (running !== undefined) running.update(target)
       else
@@ -169,10 +163,7 @@ export class Reconciler {
   }
 
   private statuses(): InstanceStatus[] {
-    const all = [
-      ...[...this.instances.values()].map((instance) => instance.status()),
-      ...this.stopped.values(),
-    ]
+    const all = [...this.instances.values()].map((instance) => instance.status())
     return all.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.slot - b.slot))
   }
 
@@ -216,22 +207,4 @@ export class Reconciler {
 
 function generationOf(target: InstanceTarget): number {
   return Math.max(target.service.generation, target.generation)
-}
-
-function stoppedStatus(name: string, slot: number, target: InstanceTarget): InstanceStatus {
-  return {
-    service: name,
-    slot,
-    generation: generationOf(target),
-    commit: target.commit,
-    state: 'stopped',
-    restarts: 0,
-    health: 'none',
-    reason: 'the service is stopped (shoal service start)',
-    startedAt: null,
-    cpu: 0,
-    memory: 0,
-    disk: 0,
-    pid: null,
-  }
 }

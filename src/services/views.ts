@@ -17,13 +17,16 @@ export function serviceView(
   const instances: InstanceView[] = []
   for (let slot = 0; slot < service.replicas; slot++) {
     const placed = placement?.slots[slot]
-    const node = placed?.node ?? null
+    const stopped = service.desired === 'stopped'
+    // A stopped service's slots hold no node; one still stopping is reported by the node it ran on.
+    const [stopping] = stopped ? [...book.reportsOf(name, slot).entries()] : []
+    const node = placed?.node ?? stopping?.[0] ?? null
     const status = node === null ? undefined : book.report(name, slot, node)
     instances.push({
       slot,
       node,
       nodeName: node === null ? null : nameOf(node),
-      state: status?.state ?? 'pending',
+      state: status?.state ?? (stopped ? 'stopped' : 'pending'),
       placedGeneration: placed?.generation ?? 0,
       generation: status?.generation ?? null,
       commit: status?.commit ?? placed?.commit ?? null,
@@ -31,11 +34,13 @@ export function serviceView(
       health: status?.health ?? 'none',
       reason:
         status?.reason ??
-        (placed === undefined
-          ? 'waiting for the coordinator to place it'
-          : node === null
-            ? 'no live node fits it (drivers, constraints, resources, drained nodes)'
-            : null),
+        (stopped
+          ? 'the service is stopped (shoal service start)'
+          : placed === undefined
+            ? 'waiting for the coordinator to place it'
+            : node === null
+              ? 'no live node fits it (drivers, constraints, resources, drained nodes)'
+              : null),
       startedAt: iso(status?.startedAt ?? null),
       cpu: status?.cpu ?? 0,
       memory: status?.memory ?? 0,

@@ -123,6 +123,12 @@ describe('planService', () => {
     expect(counts(planService(input({ service: constrained, nodes })).slots)).toEqual({ c: 2 })
   })
 
+  it('gives up every node while the service is stopped', () => {
+    const stopped = service(3, { desired: 'stopped' })
+    const result = planService(input({ service: stopped, current: placement(['a', 'b', 'c']) }))
+    expect(result.slots.map((slot) => slot.node)).toEqual([null, null, null])
+  })
+
   it('leaves a slot unplaced when nothing has room', () => {
     const big = service(2, {
       spec: { ...service(2).spec, resources: { cpuMillis: 6000, memory: 0, disk: 0, gpu: 0 } },
