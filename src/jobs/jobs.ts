@@ -108,7 +108,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       jobs: book,
       coordinator,
       membership,
-      imageHolders: (ref) => layers.imageHolders(ref),
+      imageBytesHeld: (ref) => layers.imageBytesHeld(ref),
       metrics: this.metrics,
       log: partLogger(components.logger, 'jobs:scheduler'),
       now: this.now,

@@ -104,7 +104,7 @@ async function harness(cpus: readonly number[], holder?: TestIdentity): Promise<
     jobs: book,
     coordinator,
     membership,
-    imageHolders: () => new Set(),
+    imageBytesHeld: () => new Map(),
     metrics: createJobMetrics(new Registry(), { running: () => 0, waiting: () => 0 }),
     log: pino({ level: 'silent' }),
     now: () => Date.now(),

@@ -15,20 +15,22 @@ export interface PlaceContext {
   candidates: Candidate[]
   /** Share of a node's capacity that may be placed beyond it (work queued ahead); 0 for none. */
   aheadShare: number
-  /** Nodes holding an image (store or engine), to prefer them. */
-  imageHolders(ref: string): ReadonlySet<string>
+  /** Per node, the share (0..1) of an image's layer bytes it holds (absent: none), to prefer nodes near it. */
+  imageBytesHeld(ref: string): ReadonlyMap<string, number>
   now: number
   write(id: string, value: AssignValue): void
   /** A job was placed (for the metric). */
   placed(): void
 }
 
+const NONE_HELD: ReadonlyMap<string, number> = new Map()
+
 export function placeWaiting(ctx: PlaceContext): void {
   const { waiting, now } = ctx
   if (waiting.size === 0) return
   const noRoom = new Set<string>()
   const unplaceable = new Map<string, string | undefined>()
-  const holders = new Map<string, ReadonlySet<string>>()
+  const held = new Map<string, ReadonlyMap<string, number>>()
   for (const { spec, shape } of waiting.inOrder()) {
     if (noRoom.size === waiting.shapeCount) break
     if (noRoom.has(shape)) continue
@@ -41,13 +43,13 @@ export function placeWaiting(ctx: PlaceContext): void {
       if (blocked === 'failed') waiting.delete(spec.id)
       continue
     }
-    let imageHolders: ReadonlySet<string> = new Set()
+    let imageBytes: ReadonlyMap<string, number> = NONE_HELD
     if (spec.image !== null) {
-      imageHolders = holders.get(spec.image) ?? ctx.imageHolders(spec.image)
-      holders.set(spec.image, imageHolders)
+      imageBytes = held.get(spec.image) ?? ctx.imageBytesHeld(spec.image)
+      held.set(spec.image, imageBytes)
     }
     const ahead = spec.restart === 'always' ? 0 : ctx.aheadShare
-    const node = chooseNode(spec, ctx.candidates, ctx.placements.used, imageHolders, ahead)
+    const node = chooseNode(spec, ctx.candidates, ctx.placements.used, imageBytes, ahead)
     if (node === undefined) {
       // Waiting for room is normal and says nothing; a job no live node could ever run says why.
       const reason = unplaceable.has(shape) ? unplaceable.get(shape) : neverFits(spec, ctx.candidates)

@@ -44,8 +44,8 @@ export interface SchedulerComponents {
   jobs: JobBook
   coordinator: SchedulerCoordinator
   membership: SchedulerMembership
-  /** Nodes holding an image (store or engine), to prefer them. */
-  imageHolders(ref: string): ReadonlySet<string>
+  /** Per node, the share (0..1) of an image's layer bytes it holds (absent: none), to prefer nodes near it. */
+  imageBytesHeld(ref: string): ReadonlyMap<string, number>
   metrics: JobMetrics
   log: Logger
   now(): number
@@ -206,7 +206,7 @@ export class Scheduler {
         placements: this.placements,
         candidates: this.candidates(),
         aheadShare: this.aheadShare(),
-        imageHolders: (ref) => this.c.imageHolders(ref),
+        imageBytesHeld: (ref) => this.c.imageBytesHeld(ref),
         now,
         write,
         placed: () => this.c.metrics.placements.inc(),
