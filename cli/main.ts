@@ -110,6 +110,10 @@ program
     '--allow-host-network',
     'let containers use the host network, container:<name> or named networks (default: off, only none and bridge)',
   )
+  .option(
+    '--gpus <n[:model]>',
+    'GPUs this node offers jobs, e.g. 2 or 2:A100, when the system does not say (default: the NVIDIA devices found)',
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
   .option(
     '--log-format <format>',

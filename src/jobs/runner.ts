@@ -8,6 +8,7 @@ import { Admission } from './admission.js'
 import { RUN_ATTEMPTS_KEPT } from './constants.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
 import { stopLeftover } from './drivers/exec.js'
+import { GpuAllocation } from './gpu-allocation.js'
 import type { JobBook } from './job-book.js'
 import { logPathOf } from './logs.js'
 import type { JobMetrics } from './metrics.js'
@@ -64,6 +65,7 @@ export class Runner {
   private readonly attempts = new Map<string, Attempt>()
   private readonly writer: RunWriter
   private readonly admission: Admission<Waiting>
+  private readonly gpus: GpuAllocation
   private started = false
   private unwatch: (() => void) | undefined
 
@@ -71,6 +73,7 @@ export class Runner {
     this.self = c.self
     this.writer = new RunWriter(c.writeReports, c.log)
     this.admission = new Admission(c.capacity)
+    this.gpus = new GpuAllocation(() => c.capacity()?.gpu ?? 0)
   }
 
   start(): void {
@@ -186,6 +189,7 @@ export class Runner {
     }
     const key = `${spec.id}/${attemptNo}`
     this.attempts.set(key, attempt)
+    const gpus = this.gpus.take(key, spec.resources.gpu)
     if (waited) {
       const running = {
         state: 'running',
@@ -220,6 +224,8 @@ export class Runner {
         logMaxBytes: this.c.logMaxBytes,
         workdir,
         env,
+        // A node without GPUs leaves the work's environment alone; one with GPUs hides those not given to it.
+        gpus: gpus.length > 0 || this.gpus.total() > 0 ? gpus : undefined,
       })
       this.c.metrics.started.inc({ driver: spec.driver })
       if (attempt.stopRequested) void attempt.execution.stop()
@@ -244,6 +250,7 @@ export class Runner {
     const endedAt = this.c.now()
     attempt.timer?.clear()
     this.attempts.delete(key)
+    this.gpus.release(key)
     for (const next of this.admission.release(spec.resources)) void this.launch(next.spec, next.attempt, true)
     const state = finalState(attempt.ending, exit)
     if (state === undefined) return
