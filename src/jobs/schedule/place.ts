@@ -15,9 +15,14 @@ export interface PlaceContext {
   candidates: Candidate[]
   /** Share of a node's capacity that may be placed beyond it (work queued ahead); 0 for none. */
   aheadShare: number
-  /** Per node, the share (0..1) of an image's layer bytes it holds (absent: none), to prefer nodes near it. */
-  imageBytesHeld(ref: string): ReadonlyMap<string, number>
+  /**
+   * Per node, the share (0..1) of an image's layer bytes it holds (absent: none), to prefer nodes near it;
+   * undefined while the image's layers are being looked up (its jobs wait for a later pass).
+   */
+  imageBytesHeld(ref: string): ReadonlyMap<string, number> | undefined
   now: number
+  /** A job waits on its image's layer lookup: pass again shortly. */
+  imageLookupPending(): void
   write(id: string, value: AssignValue): void
   /** A job was placed (for the metric). */
   placed(): void
@@ -30,7 +35,8 @@ export function placeWaiting(ctx: PlaceContext): void {
   if (waiting.size === 0) return
   const noRoom = new Set<string>()
   const unplaceable = new Map<string, string | undefined>()
-  const held = new Map<string, ReadonlyMap<string, number>>()
+  const held = new Map<string, ReadonlyMap<string, number> | undefined>()
+  let waitedOnImage = false
   for (const { spec, shape } of waiting.inOrder()) {
     if (noRoom.size === waiting.shapeCount) break
     if (noRoom.has(shape)) continue
@@ -43,10 +49,15 @@ export function placeWaiting(ctx: PlaceContext): void {
       if (blocked === 'failed') waiting.delete(spec.id)
       continue
     }
-    let imageBytes: ReadonlyMap<string, number> = NONE_HELD
+    let imageBytes: ReadonlyMap<string, number> | undefined = NONE_HELD
     if (spec.image !== null) {
-      imageBytes = held.get(spec.image) ?? ctx.imageBytesHeld(spec.image)
+      imageBytes = held.has(spec.image) ? held.get(spec.image) : ctx.imageBytesHeld(spec.image)
       held.set(spec.image, imageBytes)
+    }
+    // Its image's layers are being looked up (briefly, once per image): placed in a later pass, knowing them.
+    if (imageBytes === undefined) {
+      waitedOnImage = true
+      continue
     }
     const ahead = spec.restart === 'always' ? 0 : ctx.aheadShare
     const node = chooseNode(spec, ctx.candidates, ctx.placements.used, imageBytes, ahead)
@@ -70,6 +81,7 @@ export function placeWaiting(ctx: PlaceContext): void {
     ctx.placements.activate(spec.id, node.id, spec.resources)
     waiting.delete(spec.id)
   }
+  if (waitedOnImage) ctx.imageLookupPending()
 }
 
 /** Undefined if every parent succeeded; `failed` if one ended otherwise (this job is failed); else `wait`. */

@@ -7,6 +7,7 @@ import type { LocalWrite } from '../../state/index.js'
 import {
   ASSIGNMENT_RECORDS_PER_WRITE,
   CLASSIFY_SLICE,
+  IMAGE_LOOKUP_RECHECK_MS,
   QUEUE_AHEAD_MAX_RUN_MS,
   QUEUE_AHEAD_MAX_SHARE,
   QUEUE_AHEAD_MS,
@@ -44,8 +45,8 @@ export interface SchedulerComponents {
   jobs: JobBook
   coordinator: SchedulerCoordinator
   membership: SchedulerMembership
-  /** Per node, the share (0..1) of an image's layer bytes it holds (absent: none), to prefer nodes near it. */
-  imageBytesHeld(ref: string): ReadonlyMap<string, number>
+  /** Per node, the share (0..1) of an image's layer bytes it holds (see PlaceContext.imageBytesHeld). */
+  imageBytesHeld(ref: string): ReadonlyMap<string, number> | undefined
   metrics: JobMetrics
   log: Logger
   now(): number
@@ -207,6 +208,7 @@ export class Scheduler {
         candidates: this.candidates(),
         aheadShare: this.aheadShare(),
         imageBytesHeld: (ref) => this.c.imageBytesHeld(ref),
+        imageLookupPending: () => this.soonAfter(IMAGE_LOOKUP_RECHECK_MS),
         now,
         write,
         placed: () => this.c.metrics.placements.inc(),
