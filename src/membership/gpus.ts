@@ -45,10 +45,10 @@ export async function detectGpus(procDir = PROC_GPUS, devDir = '/dev'): Promise<
   return { count: Math.min(MAX_GPUS, Math.max(models.length, nodes)), models: models.slice(0, MAX_GPUS) }
 }
 
-/** The `Model:` line of a GPU's information file. */
+/** The `Model:` line of a GPU's information file (printable ASCII only: it is shown in terminals). */
 export function modelOf(information: string): string | undefined {
   const match = /^Model:\s*(.+?)\s*$/m.exec(information)
-  return match === null ? undefined : match[1]!.slice(0, MAX_GPU_MODEL_LENGTH)
+  return match === null ? undefined : match[1]!.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_GPU_MODEL_LENGTH)
 }
 
 /** What `--gpus` declares, as the node offers it. */

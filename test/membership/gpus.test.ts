@@ -51,5 +51,6 @@ describe('finding GPUs without nvidia-smi', () => {
   it('takes the model from the Model line only', () => {
     expect(modelOf(information('Quadro RTX 6000', 0))).toBe('Quadro RTX 6000')
     expect(modelOf('IRQ: 1\n')).toBeUndefined()
+    expect(modelOf('Model: \t GPU\u001b[31m red\n')).toBe('GPU?[31m red')
   })
 })
