@@ -7,10 +7,11 @@ export interface ApiClient {
   readonly dataDir: string
   get<T>(path: string): Promise<T>
   post<T>(path: string, body: unknown): Promise<T>
+  put<T>(path: string, body: unknown): Promise<T>
   delete<T>(path: string): Promise<T>
   /** POSTs and hands each line of a JSON-lines answer to `onLine` as it arrives. */
   stream(path: string, body: unknown, onLine: (value: unknown) => void): Promise<void>
-  /** GETs a byte stream (a job's log), handing each chunk to `onChunk` as it arrives. */
+  /** GETs a byte stream (a job's or a service's log), handing each chunk to `onChunk` as it arrives. */
   getBytes(path: string, onChunk: (chunk: Buffer) => void): Promise<void>
 }
 
@@ -133,6 +134,7 @@ export function createClient(dataDir: string): ApiClient {
     getBytes,
     get: (path) => call('GET', path),
     post: (path, body) => call('POST', path, body),
+    put: (path, body) => call('PUT', path, body),
     delete: (path) => call('DELETE', path),
     stream,
   }

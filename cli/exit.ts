@@ -4,6 +4,7 @@ import {
   DaemonUnreachableError,
   InvalidFlagError,
   InvalidJobError,
+  InvalidServiceError,
   ShoalError,
   UsageError,
 } from '../src/errors.js'
@@ -13,14 +14,19 @@ export const EXIT = {
   ok: 0,
   /** The command ran and failed: the daemon refused it, a job did not succeed, a wait ran out. */
   failure: 1,
-  /** The command line is wrong (unknown option, malformed value or job spec): nothing was done. */
+  /** The command line is wrong (unknown option, malformed value, job or service spec): nothing was done. */
   usage: 2,
   /** No daemon answers on the data directory's socket. */
   noDaemon: 3,
 } as const
 
 /** Codes that mean the input was wrong before anything was asked of the mesh. */
-const USAGE_CODES = new Set([UsageError.code, InvalidFlagError.code, InvalidJobError.code])
+const USAGE_CODES = new Set([
+  UsageError.code,
+  InvalidFlagError.code,
+  InvalidJobError.code,
+  InvalidServiceError.code,
+])
 
 /** Commander's own outcomes that are not failures. */
 const COMMANDER_DONE = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help'])

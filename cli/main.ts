@@ -19,9 +19,21 @@ import {
   jobWaitCommand,
 } from './commands/job.js'
 import { nodeDrainCommand, nodeLabelCommand, nodeListCommand, nodeShowCommand } from './commands/node.js'
+import {
+  serviceActionCommand,
+  serviceAddCommand,
+  serviceListCommand,
+  serviceLogsCommand,
+  serviceRemoveCommand,
+  serviceScaleCommand,
+  serviceStatusCommand,
+  serviceUpdateCommand,
+  serviceVarsCommand,
+} from './commands/service.js'
 import { statusCommand } from './commands/status.js'
 import { completionScript, SHELLS } from './completion.js'
 import { EXIT, reportError } from './exit.js'
+import { addServiceSpecOptions } from './service-spec.js'
 import { watchEvery } from './watch.js'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
@@ -113,6 +125,14 @@ program
   .option(
     '--gpus <n[:model]>',
     'GPUs this node offers jobs, e.g. 2 or 2:A100, when the system does not say (default: the NVIDIA devices found)',
+  )
+  .option(
+    '--allow-checkout-mounts',
+    'let containers of git-sourced services mount their checkout read-only at /src (default: off)',
+  )
+  .option(
+    '--git-credentials <file>',
+    'YAML file of git credentials by host, for private service sources (default: <data-dir>/git-credentials.yaml if present)',
   )
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
   .option(
@@ -307,6 +327,92 @@ job
   .option('--timeout <duration>', 'give up after this long, e.g. 10m')
   .option('--json', 'print JSON')
   .action((refs: string[], options, cmd: Command) => jobWaitCommand(client(cmd), refs, options))
+
+const service = program
+  .command('service')
+  .description('services: instances kept running across the mesh (names or unique prefixes everywhere)')
+addServiceSpecOptions(
+  service
+    .command('add')
+    .description('add a service: NAME --exec|--image REF|--git URL [flags] -- CMD…, or -f FILE')
+    .argument('[name]')
+    .argument('[command...]', 'the command and its arguments (after --, so that its flags stay its own)'),
+)
+  .option('--json', 'print the service as JSON (a list with -f)')
+  .action((name: string | undefined, command: string[], options, cmd: Command) =>
+    serviceAddCommand(client(cmd), name, command, options),
+  )
+service
+  .command('list')
+  .description('services with desired and ready instances and the generation applied')
+  .option('-q, --quiet', 'only names, one per line')
+  .option('-w, --watch', 'print it again every 2 s until Ctrl-C')
+  .option('--json', 'print JSON')
+  .action((options, cmd: Command) =>
+    options.watch === true
+      ? watchEvery('shoal service list', () => serviceListCommand(client(cmd), options))
+      : serviceListCommand(client(cmd), options),
+  )
+service
+  .command('status')
+  .description('one service: desired vs applied generation, every instance, the variables')
+  .argument('<name>')
+  .option('--json', 'print JSON (the service with its variables)')
+  .action((ref: string, options, cmd: Command) => serviceStatusCommand(client(cmd), ref, options))
+for (const [action, description] of [
+  ['start', 'run the instances of a stopped service again'],
+  ['stop', 'stop every instance; the spec and variables are kept'],
+  ['restart', 'restart the instances, one at a time'],
+  ['reset', 'set the variables back to their initial values (running instances restart to read them)'],
+] as const) {
+  service
+    .command(action)
+    .description(description)
+    .argument('<name>')
+    .option('--json', 'print the service as JSON')
+    .action((ref: string, options, cmd: Command) => serviceActionCommand(client(cmd), action, ref, options))
+}
+service
+  .command('scale')
+  .description('run N instances')
+  .argument('<name>')
+  .argument('<replicas>')
+  .option('--json', 'print the service as JSON')
+  .action((ref: string, replicas: string, options, cmd: Command) =>
+    serviceScaleCommand(client(cmd), ref, replicas, options),
+  )
+addServiceSpecOptions(
+  service
+    .command('update')
+    .description(
+      'replace the spec (the same flags as add, or -f FILE): a new generation, rolled out one at a time',
+    )
+    .argument('<name>')
+    .argument('[command...]', 'the command and its arguments (after --)'),
+)
+  .option('--json', 'print the service as JSON')
+  .action((ref: string, command: string[], options, cmd: Command) =>
+    serviceUpdateCommand(client(cmd), ref, command, options),
+  )
+service
+  .command('vars')
+  .description('the persistent variables of every instance')
+  .argument('<name>')
+  .option('--json', 'print JSON')
+  .action((ref: string, options, cmd: Command) => serviceVarsCommand(client(cmd), ref, options))
+service
+  .command('remove')
+  .description('stop every instance and delete the service')
+  .argument('<name>')
+  .option('--json', 'print JSON')
+  .action((ref: string, options, cmd: Command) => serviceRemoveCommand(client(cmd), ref, options))
+service
+  .command('logs')
+  .description("an instance's output, from the node that runs it (slot 0 unless --instance)")
+  .argument('<name>')
+  .option('--instance <slot>', 'which instance, by its slot number (default: 0)')
+  .option('-f, --follow', 'keep printing while it runs')
+  .action((ref: string, options, cmd: Command) => serviceLogsCommand(client(cmd), ref, options))
 
 program
   .command('web')

@@ -21,3 +21,9 @@ export const DEFAULT_MAX_EVENT_CLIENTS = 64
 
 /** What an env value is replaced with over TCP: names stay visible, values never leave the socket. */
 export const REDACTED = '***'
+
+/**
+ * `POST /v1/services` with a whole spec file: each service fits a 48 KiB record (MAX_SERVICE_SPEC_BYTES), so this
+ * holds some eighty of the largest, and far more of the usual few hundred bytes.
+ */
+export const MAX_SERVICES_BODY_BYTES = 4 * 1024 * 1024

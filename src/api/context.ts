@@ -1,4 +1,5 @@
 // What route handlers can see: the parts' public faces and facts about this daemon.
+import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Coordinator } from '../coordinator/index.js'
@@ -6,6 +7,7 @@ import type { Jobs } from '../jobs/index.js'
 import type { Layers } from '../layers/index.js'
 import type { Membership } from '../membership/index.js'
 import type { Mesh } from '../mesh/index.js'
+import type { ServiceEvents, ServicesApi } from '../services/types.js'
 import type { ReplicatedState } from '../state/index.js'
 
 export interface ApiComponents {
@@ -14,6 +16,7 @@ export interface ApiComponents {
   coordinator: Coordinator
   layers: Layers
   jobs: Jobs
+  services: ServicesApi & EventEmitter<ServiceEvents>
   mesh: Mesh
   metrics: Registry
   logger: Logger

@@ -1,5 +1,6 @@
-// What the TCP listener hides that the owner-only socket shows: the values of job environments.
+// What the TCP listener hides that the owner-only socket shows: the values of job and service environments.
 import type { JobView } from '../jobs/index.js'
+import type { ServiceView } from '../services/types.js'
 import { REDACTED } from './constants.js'
 
 /** An env object with its names kept and every value replaced. */
@@ -8,6 +9,10 @@ export function redactedEnv(env: Record<string, string>): Record<string, string>
 }
 
 export function redactJobView(view: JobView): JobView {
+  return { ...view, env: redactedEnv(view.env) }
+}
+
+export function redactServiceView(view: ServiceView): ServiceView {
   return { ...view, env: redactedEnv(view.env) }
 }
 

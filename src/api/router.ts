@@ -13,7 +13,7 @@ export interface RouteContext {
 
 /** A path ending in `/*` matches any deeper path too; the rest is in `params['*']`. */
 export interface Route {
-  method: 'GET' | 'HEAD' | 'POST' | 'DELETE'
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE'
   path: string
   /** Routes that change anything are served only on the unix socket. */
   socketOnly?: boolean

@@ -40,6 +40,7 @@ import { jobRoutes } from './routes/jobs.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/nodes.js'
 import { registryRoutes } from './routes/registry.js'
+import { serviceRoutes } from './routes/services.js'
 import { statsRoutes } from './routes/stats.js'
 import { statusRoutes } from './routes/status.js'
 import { webRoutes } from './routes/web.js'
@@ -75,6 +76,7 @@ export class ApiServer {
       ...coordinatorRoutes(ctx),
       ...imageRoutes(ctx),
       ...jobRoutes(ctx),
+      ...serviceRoutes(ctx),
       ...registryRoutes(ctx),
       ...eventRoutes(ctx, init.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS),
       ...metricsRoutes(ctx),

@@ -1,11 +1,14 @@
 // Shapes of the local API's JSON, shared with the CLI (type-only, so the CLI imports no daemon code).
 import type { CoordinatorView } from '../coordinator/index.js'
 import type { NodeView } from '../membership/index.js'
+import type { ServiceView } from '../services/types.js'
 
 export type { CoordinatorView, Role } from '../coordinator/index.js'
 export type { JobInput, JobList, JobState, JobView, WaitResult } from '../jobs/index.js'
 export type { ImageView, LayerView, LocalImage, PullEvent, PullResult } from '../layers/index.js'
 export type { Liveness, NodeView } from '../membership/index.js'
+export type { ServiceInput, Vars } from '../services/spec.js'
+export type { InstanceView, ServiceView, SlotVars } from '../services/types.js'
 
 /** `GET /v1/status`, printed by `shoal status --json`. */
 export interface StatusView {
@@ -57,5 +60,8 @@ export interface NodeStateEvent {
   state: NodeView['state']
   previous: NodeView['state'] | null
 }
+
+/** `data` of a `service` event on `GET /v1/events`: the service as it is now, or its name once removed. */
+export type ServiceEvent = ServiceView | { name: string; removed: true }
 
 export type { StatsSample, StatsView } from './routes/stats.js'

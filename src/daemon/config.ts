@@ -50,6 +50,8 @@ export interface DaemonConfig {
   coordinator: Omit<CoordinatorInit, 'name' | 'clock'>
   layers: Omit<LayersInit, 'dataDir' | 'swarmKey' | 'blobHost'>
   jobs: Omit<JobInit, 'dataDir' | 'clock'>
+  /** The services part (its policy is the jobs part's). */
+  services: { gitCredentialsFile?: string; allowCheckoutMounts: boolean }
   /** Removal of the records of nodes gone for good (on the coordinator). */
   nodeCollector?: NodeCollectorInit
   api: Pick<ApiInit, 'httpHost' | 'httpPort' | 'httpNames' | 'maxEventClients' | 'socketGid'>
@@ -80,6 +82,8 @@ export interface DaemonFlags {
   allowHostNetwork?: boolean
   /** `N` or `N:MODEL`: GPUs this node offers, instead of what the system says. */
   gpus?: string
+  allowCheckoutMounts?: boolean
+  gitCredentials?: string
   nodeGcAfter?: string
   blobPort?: string
   registryConfig?: string
@@ -132,6 +136,10 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
         flags.jobRetention === undefined
           ? DEFAULT_JOB_RETENTION_MS
           : parseDuration(flags.jobRetention, '--job-retention'),
+    },
+    services: {
+      gitCredentialsFile: flags.gitCredentials,
+      allowCheckoutMounts: flags.allowCheckoutMounts ?? false,
     },
     nodeCollector:
       flags.nodeGcAfter === undefined ? {} : { afterMs: parseDuration(flags.nodeGcAfter, '--node-gc-after') },

@@ -23,6 +23,7 @@ import {
   type Mesh,
   type SwarmKey,
 } from '../mesh/index.js'
+import { createServices, type Services, serviceKinds } from '../services/index.js'
 import { createReplicatedState, RecordStore, type ReplicatedState } from '../state/index.js'
 import { createFileAtomically, removeLeftoverTempFiles } from '../util/atomic-file.js'
 import { VERSION } from '../version.js'
@@ -45,6 +46,7 @@ export interface DaemonParts {
   coordinator: Coordinator
   layers: Layers
   jobs: Jobs
+  services: Services
   api: ApiServer
   nodeCollector: NodeCollector
   metrics: Registry
@@ -60,6 +62,7 @@ export class Daemon {
   readonly coordinator: Coordinator
   readonly layers: Layers
   readonly jobs: Jobs
+  readonly services: Services
   readonly api: ApiServer
   readonly metrics: Registry
   readonly facts: DaemonFacts
@@ -80,6 +83,7 @@ export class Daemon {
     this.coordinator = parts.coordinator
     this.layers = parts.layers
     this.jobs = parts.jobs
+    this.services = parts.services
     this.api = parts.api
     this.metrics = parts.metrics
     this.facts = parts.facts
@@ -102,7 +106,17 @@ export class Daemon {
       await rm(paths.socket, { force: true }) // left behind by a daemon that was killed
       const parts = await buildParts(config, store, logger)
       const { membership, coordinator, layers, jobs, nodeCollector, api } = parts
-      for (const service of [replication(parts), membership, coordinator, layers, jobs, nodeCollector, api]) {
+      const services = { start: () => parts.services.open(), stop: () => parts.services.close() }
+      for (const service of [
+        replication(parts),
+        membership,
+        coordinator,
+        layers,
+        jobs,
+        services,
+        nodeCollector,
+        api,
+      ]) {
         await service.start()
         started.push(service)
       }
@@ -173,6 +187,7 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
         ...coordinatorKinds,
         ...layerKinds,
         ...jobKinds,
+        ...serviceKinds,
         ...(config.extraKinds ?? []),
       ],
       fence: leaseFence,
@@ -210,8 +225,20 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
     { state, mesh, membership, coordinator, layers, docker, logger, metrics },
     { ...config.jobs, dataDir: config.dataDir, clock },
   )
+  const services = createServices(
+    { state, mesh, membership, coordinator, layers, docker, logger, metrics },
+    {
+      ...config.services,
+      policy,
+      dataDir: config.dataDir,
+      clock,
+      logMaxBytes: config.jobs.logMaxBytes,
+      jobUsage: () => jobs.placedUsage(),
+    },
+  )
+  jobs.shareNodesWith((node) => services.reserved(node))
   const nodeCollector = new NodeCollector(
-    { state, coordinator, membership, owners: [membership, layers], logger },
+    { state, coordinator, membership, owners: [membership, layers, services], logger },
     config.nodeCollector,
   )
   const facts: DaemonFacts = {
@@ -223,7 +250,7 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
   }
   const { httpHost } = config.api
   const api = createApiServer(
-    { state, membership, coordinator, layers, jobs, mesh, metrics, logger },
+    { state, membership, coordinator, layers, jobs, services, mesh, metrics, logger },
     {
       ...config.api,
       socketPath: paths.socket,
@@ -240,6 +267,7 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
     coordinator,
     layers,
     jobs,
+    services,
     api,
     nodeCollector,
     metrics,

@@ -30,6 +30,7 @@ export async function reloadDaemon(
   const policyChanged = !same(next.jobs.policy, current.jobs.policy)
   if (policyChanged && next.jobs.policy !== undefined) {
     daemon.jobs.setPolicy(next.jobs.policy)
+    daemon.services.setPolicy(next.jobs.policy)
     applied.push('drivers policy')
   }
   if (labelsChanged || policyChanged) {
@@ -40,6 +41,7 @@ export async function reloadDaemon(
     })
     if (labelsChanged) applied.push('labels')
   }
+  daemon.services.reloadGitCredentials()
   const [before, after] = [restartOnly(current), restartOnly(next)]
   const sections = Object.keys({ ...before, ...after }) as Array<keyof DaemonConfig>
   return { applied, needRestart: sections.filter((key) => !same(before[key], after[key])) }

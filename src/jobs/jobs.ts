@@ -22,7 +22,7 @@ import { createExecDriver } from './drivers/exec.js'
 import { JobBook, type JobChange } from './job-book.js'
 import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
-import { capacityOf } from './placement.js'
+import { type Amounts, capacityOf, subtractAmounts, ZERO } from './placement.js'
 import { DEFAULT_JOB_POLICY, type JobPolicy } from './policy.js'
 import type { ControlValue } from './records.js'
 import { Runner } from './runner.js'
@@ -114,6 +114,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       now: this.now,
       startTimeoutMs: init.startTimeoutMs ?? START_TIMEOUT_MS,
       handoverSettleMs: HANDOVER_SETTLE_MS,
+      reserved: (node) => this.reserved(node),
     })
     this.policy = init.policy ?? DEFAULT_JOB_POLICY
     this.addDrivers()
@@ -123,7 +124,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       writeReports: (reports) => state.write(book.runWrites(reports)),
       capacity: () => {
         const own = membership.resourcesOf(state.peerId)
-        return own === undefined ? undefined : capacityOf(own)
+        return own === undefined ? undefined : subtractAmounts(capacityOf(own), this.reserved(state.peerId))
       },
       drivers: this.drivers,
       policy: () => this.policy,
@@ -133,6 +134,19 @@ export class Jobs extends EventEmitter<JobEvents> {
       log: partLogger(components.logger, 'jobs:runner'),
       now: this.now,
     })
+  }
+
+  /** What other parts hold on each node (services' instances): jobs get what is left. @default nothing */
+  private reserved: (node: string) => Amounts = () => ZERO
+
+  /** Tells the scheduler and the runner what services hold on each node. */
+  shareNodesWith(reserved: (node: string) => Amounts): void {
+    this.reserved = reserved
+  }
+
+  /** What the jobs this node placed as coordinator need, by node (services place around them). */
+  placedUsage(): ReadonlyMap<string, Amounts> {
+    return this.scheduler.placedUsage()
   }
 
   /** A new policy (a reload): the runner judges work by it from now on; drivers it enables are made. */

@@ -68,7 +68,8 @@ export async function* readLog(
 }
 
 const requestSchema = z.strictObject({
-  id: z.string().max(64),
+  /** A job id, or `<service>/<slot>` on the service log protocol. */
+  id: z.string().max(128),
   attempt: z.number().int().min(1),
   follow: z.boolean(),
 })
@@ -83,9 +84,10 @@ const headerSchema = z.union([
 export async function serveLogs(
   mesh: Pick<Mesh, 'handle'>,
   open: (request: LogRequest, signal: AbortSignal) => AsyncGenerator<Uint8Array>,
+  protocol = LOGS_PROTOCOL,
 ): Promise<void> {
   await mesh.handle(
-    LOGS_PROTOCOL,
+    protocol,
     async (stream: Stream) => {
       const controller = new AbortController()
       stream.addEventListener('close', () => controller.abort())
@@ -118,10 +120,11 @@ export async function* fetchLogs(
   peer: string,
   request: LogRequest,
   signal: AbortSignal,
+  protocol = LOGS_PROTOCOL,
 ): AsyncGenerator<Uint8Array> {
   let stream: Stream
   try {
-    stream = await mesh.openStream(peer, LOGS_PROTOCOL, { signal })
+    stream = await mesh.openStream(peer, protocol, { signal })
   } catch (err) {
     throw new LogsUnavailableError(
       `cannot reach the node that ran this job (${peer}): ${(err as Error).message}`,

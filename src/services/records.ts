@@ -117,10 +117,19 @@ export const placementKind = defineKind<PlacementValue>({
   writer: (record) => namesService(record.key),
 })
 
+/**
+ * `instances/<node>`: only that node writes it; the coordinator deletes the record of a node gone for good (any
+ * member may write the tombstone; a node alive to see it writes itself again on its next heartbeat).
+ */
 export const instancesKind = defineKind<InstancesValue>({
   name: INSTANCES_KIND,
   schema: instancesValueSchema,
-  writer: 'key-owner',
+  writer: (record) => {
+    const peer = subjectOf(record.key)
+    if (!PEER_ID_PATTERN.test(peer)) return `${record.key} names no peer`
+    if (record.deleted || record.value === null) return undefined
+    return peer === record.origin ? undefined : `${record.key} may only be written by its subject`
+  },
 })
 
 /** `<service>/<slot>` */

@@ -109,6 +109,8 @@ export interface ServiceInit {
   gitCredentialsFile?: string
   /** Each instance's log keeps this many bytes of output per start. */
   logMaxBytes?: number
+  /** Containers of git-sourced services may mount their checkout read-only (`--allow-checkout-mounts`). @default false */
+  allowCheckoutMounts?: boolean
 }
 
 export interface ServiceComponents {

@@ -47,6 +47,10 @@ describe('the CLI with no daemon', () => {
     [['job', 'submit', '--cpu', 'two', '--exec', 'true'], 'SHOAL_INVALID_FLAG'],
     [['job', 'list', '--state', 'sleeping'], 'SHOAL_INVALID_FLAG'],
     [['job', 'list', '--limit', 'ten'], 'SHOAL_INVALID_FLAG'],
+    [['service', 'add', 'web', '--exec', '--replicas', '-1', '--', 'true'], 'SHOAL_INVALID_SERVICE'],
+    [['service', 'add', 'Web', '--exec', '--', 'true'], 'SHOAL_INVALID_SERVICE'],
+    [['service', 'add', 'web', '--', 'true'], 'SHOAL_INVALID_FLAG'],
+    [['service', 'scale', 'web', '-1'], 'SHOAL_INVALID_SERVICE'],
   ])('says what is wrong with %j itself (exit 2), not that no daemon runs', async (args, code) => {
     const result = await runCli([...args.slice(0, 2), '--data-dir', join(dir, 'none'), ...args.slice(2)])
     expect(result.code).toBe(2)
@@ -64,6 +68,8 @@ describe('the CLI with no daemon', () => {
       ['status'],
       ['job', 'submit'],
       ['job', 'logs'],
+      ['service', 'add'],
+      ['service', 'scale'],
       ['node', 'list'],
       ['daemon'],
       ['web'],
@@ -88,6 +94,8 @@ describe('the CLI with no daemon', () => {
       `source ${file}; COMP_WORDS=(shoal job s); COMP_CWORD=2; _shoal; echo "\${COMPREPLY[@]}"`,
     ])
     expect(stdout.trim().split(' ').sort()).toEqual(['show', 'submit'])
+    expect(bash.stdout).toContain('"service add") words="')
+    expect(bash.stdout).toMatch(/"service update"\) words="[^"]*--health-cmd/)
     const zsh = await runCli(['completion', 'zsh'])
     expect(zsh.stdout).toMatch(/^#compdef shoal/)
   })

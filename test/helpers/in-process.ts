@@ -29,6 +29,7 @@ export interface Tuning {
   coordinator?: Partial<DaemonConfig['coordinator']>
   layers?: Partial<DaemonConfig['layers']>
   jobs?: Partial<DaemonConfig['jobs']>
+  services?: Partial<DaemonConfig['services']>
   mesh?: Partial<DaemonConfig['mesh']>
   nodeCollector?: DaemonConfig['nodeCollector']
   api?: Partial<DaemonConfig['api']>
@@ -99,6 +100,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
       policy: options.policy ?? TEST_JOB_POLICY,
       ...tuning.jobs,
     },
+    services: { allowCheckoutMounts: false, ...tuning.services },
     nodeCollector: tuning.nodeCollector,
     api: { httpHost: '127.0.0.1', httpPort: 0, ...tuning.api },
   }

@@ -61,6 +61,7 @@ describe('the page URL (#/…)', () => {
     expect(parseRoute('#/')).toEqual({ view: 'mesh' })
     expect(parseRoute('#/layers')).toEqual({ view: 'layers' })
     expect(parseRoute('#/history')).toEqual({ view: 'history' })
+    expect(parseRoute('#/services')).toEqual({ view: 'services' })
     expect(parseRoute('#/jobs/j-1%2F2')).toEqual({ view: 'job', id: 'j-1/2' })
     expect(parseRoute('#/jobs?state=running&tag=team%3Dml&node=abc&page=3')).toEqual({
       view: 'jobs',
@@ -78,6 +79,7 @@ describe('the page URL (#/…)', () => {
       { view: 'mesh' },
       { view: 'layers' },
       { view: 'history' },
+      { view: 'services' },
       { view: 'job', id: 'a b/c' },
       { view: 'jobs', filter: NO_FILTER },
       { view: 'jobs', filter: { state: 'failed', tag: 'k=v', node: 'n1', page: 2 } },

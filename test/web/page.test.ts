@@ -83,6 +83,8 @@ describe('the web page, in Chromium, against three daemon processes', () => {
   })
   afterAll(async () => {
     await browser?.close()
+    // The service's instance is a process of beta: removed before the daemons go.
+    if (beta !== undefined) await runCli(['service', 'remove', 'web-svc', '--data-dir', beta.dataDir])
     await cleanupDaemons()
     await registry?.stop()
   })
@@ -224,6 +226,51 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     await screenshot(page, 'layers')
   })
 
+  it('shows a service added with the CLI: ready of replicas, generations, its instance and variables, live', async () => {
+    await page.goto(`${alpha.status.httpUrl}/#/services`)
+    await page.getByText('No services yet.').waitFor({ timeout: 20_000 })
+    await expect(page.locator('.empty code').textContent()).resolves.toContain('shoal service add')
+    await markPage(page)
+    // Added on gamma, pinned to beta by its label: the page on alpha shows what beta runs.
+    const added = await runCli([
+      'service',
+      'add',
+      'web-svc',
+      '--data-dir',
+      gamma.dataDir,
+      '--exec',
+      '--constraint',
+      'zone=b',
+      '--var',
+      'count=3',
+      '--',
+      'sh',
+      '-c',
+      'exec sleep 3037',
+    ])
+    expect(added.code, added.stderr).toBe(0)
+    const card = page.locator('article.service[data-service="web-svc"]')
+    await card.and(page.locator('[data-ready="1/1"]')).waitFor({ timeout: 30_000 })
+    const row = card.locator('tr[data-slot="0"][data-state="running"]')
+    await row.waitFor()
+    await expect(row.locator('td').first().textContent()).resolves.toBe('beta')
+    await expect(card.getAttribute('data-generation')).resolves.toMatch(/^(\d+)\/\1$/)
+    await expect
+      .poll(() => card.getByTestId('slot-vars').first().textContent(), { timeout: 10_000 })
+      .toBe('{"count":3}')
+
+    // Scaled from another node: the second instance appears, pending or starting, then running.
+    const scaled = await runCli(['service', 'scale', 'web-svc', '2', '--data-dir', alpha.dataDir])
+    expect(scaled.code, scaled.stderr).toBe(0)
+    await card.and(page.locator('[data-ready="2/2"]')).waitFor({ timeout: 30_000 })
+    await expect(card.locator('tbody tr[data-state]').count()).resolves.toBe(2)
+    await expect(page.getByTestId('services-summary').textContent()).resolves.toBe(
+      '1 service, 1 with every instance ready',
+    )
+    expect(await stillSamePage(page)).toBe(true)
+    await screenshot(page, 'services')
+  })
+
   it('can be used by keyboard alone', async () => {
     const fresh = await context.newPage()
     try {
@@ -262,7 +309,7 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     for (const colorScheme of ['light', 'dark'] as const) {
       const themed = await browser.newPage({ colorScheme, viewport: { width: 1280, height: 900 } })
       try {
-        for (const view of ['', 'jobs', 'layers', 'history']) {
+        for (const view of ['', 'jobs', 'layers', 'history', 'services']) {
           await themed.goto(`${alpha.status.httpUrl}/#/${view}`)
           await themed.locator('[data-connection="live"]').waitFor()
           await themed.locator('h2').waitFor()

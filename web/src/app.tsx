@@ -7,6 +7,7 @@ import { JobDetailView } from './views/job.js'
 import { JobsView } from './views/jobs.js'
 import { LayersView } from './views/layers.js'
 import { MeshView } from './views/mesh.js'
+import { ServicesView } from './views/services.js'
 
 /** The tabs, in the order the number keys select them. */
 export const TABS: ReadonlyArray<{ view: ViewName; label: string; href: string }> = [
@@ -14,6 +15,7 @@ export const TABS: ReadonlyArray<{ view: ViewName; label: string; href: string }
   { view: 'jobs', label: 'Jobs', href: '#/jobs' },
   { view: 'layers', label: 'Images & layers', href: '#/layers' },
   { view: 'history', label: 'History', href: '#/history' },
+  { view: 'services', label: 'Services', href: '#/services' },
 ]
 
 export function App({ store, route }: { store: ClusterStore; route: Route }) {
@@ -52,7 +54,7 @@ export function App({ store, route }: { store: ClusterStore; route: Route }) {
         <View store={store} route={route} />
       </main>
       <footer class="foot muted">
-        Keys: 1–4 switch views · / filters jobs · Tab moves between links and fields.
+        Keys: 1–5 switch views · / filters jobs · Tab moves between links and fields.
         {store.status !== undefined &&
           ` shoal ${store.status.version}, swarm ${store.status.swarmKeyFingerprint}.`}
       </footer>
@@ -70,6 +72,8 @@ function View({ store, route }: { store: ClusterStore; route: Route }) {
       return <LayersView store={store} />
     case 'history':
       return <HistoryView store={store} />
+    case 'services':
+      return <ServicesView store={store} />
     default:
       return <MeshView store={store} />
   }

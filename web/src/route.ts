@@ -17,6 +17,7 @@ export type Route =
   | { view: 'job'; id: string }
   | { view: 'layers' }
   | { view: 'history' }
+  | { view: 'services' }
 
 export type ViewName = Route['view']
 
@@ -33,6 +34,8 @@ export function parseRoute(hash: string): Route {
       return { view: 'layers' }
     case 'history':
       return { view: 'history' }
+    case 'services':
+      return { view: 'services' }
     default:
       return { view: 'mesh' }
   }

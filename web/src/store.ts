@@ -9,6 +9,8 @@ import type {
   NodeValue,
   NodeView,
   RecordEvent,
+  ServiceEvent,
+  ServiceView,
   StatsSample,
   StatsView,
   StatusView,
@@ -34,6 +36,7 @@ type StreamEvent =
   | { type: 'node'; data: NodeStateEvent }
   | { type: 'coordinator'; data: CoordinatorView }
   | { type: 'job'; data: JobView }
+  | { type: 'service'; data: ServiceEvent }
 
 export class ClusterStore {
   status: StatusView | undefined
@@ -43,6 +46,10 @@ export class ClusterStore {
   readonly activeJobs = new Map<string, JobView>()
   /** Undefined until known; false when this daemon answers no jobs API. */
   jobsApi: boolean | undefined
+  /** Every service, by name, as the latest read or event described it. */
+  readonly services = new Map<string, ServiceView>()
+  /** Undefined until known; false when this daemon answers no services API. */
+  servicesApi: boolean | undefined
   jobTotals: Record<JobState, number> | undefined
   readonly finished = new FinishedPerMinute()
   /** Set when the chart was seeded from only the newest jobs of many. */
@@ -57,6 +64,8 @@ export class ClusterStore {
   /** Moves on every job change and every inventory change: views holding fetched lists read them again. */
   jobsVersion = 0
   inventoryVersion = 0
+  /** Moves on every service change: views holding a service's variables read them again. */
+  servicesVersion = 0
 
   private readonly recentJobs = new Map<string, JobView>()
   private readonly listeners = new Set<() => void>()
@@ -78,7 +87,7 @@ export class ClusterStore {
 
   start(): void {
     if (this.source !== undefined) return
-    const source = new EventSource(apiUrl('/v1/events?kinds=node,inventory,job'))
+    const source = new EventSource(apiUrl('/v1/events?kinds=node,inventory,job,service'))
     this.source = source
     // Every (re)connection starts from a fresh read, with the events that arrive meanwhile held back.
     source.addEventListener('open', () => void this.resync())
@@ -88,7 +97,7 @@ export class ClusterStore {
         this.changed()
       }
     })
-    for (const type of ['record', 'node', 'coordinator', 'job'] as const) {
+    for (const type of ['record', 'node', 'coordinator', 'job', 'service'] as const) {
       source.addEventListener(type, (event) => {
         this.receive({ type, data: JSON.parse((event as MessageEvent<string>).data) } as StreamEvent)
       })
@@ -163,6 +172,9 @@ export class ClusterStore {
       case 'job':
         this.applyJob(event.data)
         break
+      case 'service':
+        this.applyService(event.data)
+        break
     }
     this.changed()
   }
@@ -203,6 +215,13 @@ export class ClusterStore {
     this.scheduleTotals()
   }
 
+  private applyService(event: ServiceEvent): void {
+    this.servicesApi = true
+    if ('removed' in event) this.services.delete(event.name)
+    else this.services.set(event.name, event)
+    this.servicesVersion++
+  }
+
   private fetchNode(id: string): void {
     if (this.unknownNodes.has(id)) return
     this.unknownNodes.add(id)
@@ -220,11 +239,12 @@ export class ClusterStore {
     this.queue = []
     try {
       // One round of reads at once: the mesh is drawn as soon as they are all in.
-      const [status, nodes, coordinator, active] = await Promise.all([
+      const [status, nodes, coordinator, active, services] = await Promise.all([
         getJson<StatusView>('/v1/status'),
         getJson<NodeView[]>('/v1/nodes?all=1'),
         getJson<CoordinatorView>('/v1/coordinator'),
         this.readActiveJobs(),
+        this.readServices(),
       ])
       if (resync !== this.resyncs) return
       this.status = status
@@ -235,6 +255,10 @@ export class ClusterStore {
       this.recentJobs.clear()
       this.activeJobs.clear()
       for (const job of active ?? []) this.activeJobs.set(job.id, job)
+      this.servicesApi = services !== undefined
+      this.services.clear()
+      for (const service of services ?? []) this.services.set(service.name, service)
+      this.servicesVersion++
       this.connection = 'live'
       this.problem = undefined
     } catch (err) {
@@ -260,6 +284,16 @@ export class ClusterStore {
         ACTIVE_STATES.map((state) => getJson<JobList>(`/v1/jobs?state=${state}&limit=${ACTIVE_JOBS_LIMIT}`)),
       )
       return lists.flatMap((list) => list.jobs)
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && err.code === 'SHOAL_NOT_FOUND') return undefined
+      throw err
+    }
+  }
+
+  /** Every service; undefined when the daemon has no services API (an older daemon). */
+  private async readServices(): Promise<ServiceView[] | undefined> {
+    try {
+      return await getJson<ServiceView[]>('/v1/services')
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && err.code === 'SHOAL_NOT_FOUND') return undefined
       throw err

@@ -1,13 +1,13 @@
-// GET /v1/events: server-sent events of record changes (`record`), liveness (`node`), the coordinator, job views (`job`).
+// GET /v1/events: server-sent events of record changes (`record`), liveness (`node`), the coordinator, job and service views.
 import type { ServerResponse } from 'node:http'
 import type { CoordinatorView } from '../../coordinator/index.js'
-import { TooManyEventClientsError } from '../../errors.js'
+import { ServiceNotFoundError, TooManyEventClientsError } from '../../errors.js'
 import type { Liveness } from '../../membership/index.js'
 import { kindOf, type RecordChange } from '../../state/index.js'
 import type { ApiContext } from '../context.js'
 import { redactEnvReplacer } from '../redact.js'
 import type { Route } from '../router.js'
-import type { JobView, NodeStateEvent, RecordEvent } from '../types.js'
+import type { JobView, NodeStateEvent, RecordEvent, ServiceEvent } from '../types.js'
 
 /** A client that cannot keep up is cut off once this much is waiting for it; it reconnects and re-reads. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -80,18 +80,38 @@ function streamEvents(ctx: ApiContext, res: ServerResponse, url: URL, remote: bo
   const onJobViews = (views: JobView[]): void => {
     for (const view of views) send('job', view)
   }
+  const onService = (name: string, removed: boolean): void => {
+    send('service', removed ? removedService(name) : serviceEvent(ctx, name))
+  }
   // Views are built only while some client wants them.
   const wantsJobs = wanted === undefined || wanted.has('job')
+  const wantsServices = wanted === undefined || wanted.has('service')
   const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS)
   const unwatch = ctx.state.watchAll(onRecord)
   ctx.membership.on('peer:state', onNodeState)
   ctx.coordinator.on('change', onCoordinator)
   if (wantsJobs) ctx.jobs.on('job:views', onJobViews)
+  if (wantsServices) ctx.services.on('service:changed', onService)
   res.on('close', () => {
     clearInterval(keepalive)
     ctx.jobs.off('job:views', onJobViews)
+    ctx.services.off('service:changed', onService)
     unwatch()
     ctx.membership.off('peer:state', onNodeState)
     ctx.coordinator.off('change', onCoordinator)
   })
+}
+
+const removedService = (name: string): ServiceEvent => ({ name, removed: true })
+
+/** The service's view now; one removed since the change was announced is sent as removed. */
+function serviceEvent(ctx: ApiContext, name: string): ServiceEvent {
+  try {
+    const view = ctx.services.status(name)
+    // Names resolve as prefixes too: with `name` gone, `name-2` would answer in its place.
+    return view.name === name ? view : removedService(name)
+  } catch (err) {
+    if (err instanceof ServiceNotFoundError) return removedService(name)
+    throw err
+  }
 }

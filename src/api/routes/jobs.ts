@@ -1,12 +1,12 @@
 // Jobs: POST /v1/jobs (one spec or an array), GET /v1/jobs[/:id] (env values redacted on TCP), cancel, retry, wait, logs.
-import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
-import { asShoalError, BadRequestError } from '../../errors.js'
+import { BadRequestError } from '../../errors.js'
 import { type JobListQuery, jobConstants } from '../../jobs/index.js'
 import { isJobState, JOB_STATES, type JobState } from '../../jobs/states.js'
 import { parseLabel } from '../../util/parse.js'
 import type { ApiContext } from '../context.js'
 import { nodeParam, queryFlag, readJson, sendJson } from '../http.js'
+import { sendLogStream } from '../log-stream.js'
 import { redactJobView } from '../redact.js'
 import type { Route } from '../router.js'
 
@@ -85,28 +85,9 @@ export function jobRoutes(ctx: ApiContext): Route[] {
         if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 1)) {
           throw new BadRequestError(`attempt must be a whole number from 1, got "${attemptText}"`)
         }
-        const controller = new AbortController()
-        res.on('close', () => controller.abort())
-        const chunks = ctx.jobs.logs(params.id!, {
-          attempt,
-          follow: queryFlag(url, 'follow'),
-          signal: controller.signal,
-        })
-        // The first chunk is awaited before the headers, so that a log that cannot be read is a JSON error.
-        const first = await chunks.next()
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
-        if (first.done !== true) res.write(first.value)
-        try {
-          for await (const chunk of chunks) {
-            // A client gone while the socket is full never drains: the abort (on close) ends the wait.
-            if (!res.write(chunk)) await drainOrAbort(res, controller.signal)
-            if (controller.signal.aborted) break
-          }
-        } catch (err) {
-          if (!controller.signal.aborted)
-            res.write(`\nshoal: the log stream broke: ${asShoalError(err).message}\n`)
-        }
-        res.end()
+        await sendLogStream(res, (signal) =>
+          ctx.jobs.logs(params.id!, { attempt, follow: queryFlag(url, 'follow'), signal }),
+        )
       },
     },
   ]
@@ -146,16 +127,4 @@ function listQuery(ctx: ApiContext, url: URL): JobListQuery {
     query[name] = value
   }
   return query
-}
-
-function drainOrAbort(res: ServerResponse, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    res.once('drain', done)
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -36,7 +36,7 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
     throw new DockerUnavailableError(`no Docker engine answers at ${init.engine.endpoint}`)
   }
   const docker = await init.engine.client()
-  const name = containerName(spec.id, attempt)
+  const name = request.containerName ?? containerName(spec.id, attempt)
   let container = docker.getContainer(name)
   let info = await container.inspect().catch((err: EngineError) => {
     if (err.statusCode === 404) return undefined
@@ -130,9 +130,10 @@ export function containerOptions(request: StartRequest, name: string): Dockerode
       ([key, value]) => `${key}=${value}`,
     ),
     WorkingDir: spec.workdir ?? undefined,
-    Labels: { 'shoal.job': spec.id, 'shoal.attempt': String(attempt) },
+    Labels: request.labels ?? { 'shoal.job': spec.id, 'shoal.attempt': String(attempt) },
     HostConfig: {
       NetworkMode: spec.network ?? 'none',
+      Binds: request.binds,
       NanoCpus: spec.resources.cpuMillis * 1_000_000,
       Memory: spec.resources.memory > 0 ? spec.resources.memory : undefined,
       ...(gpus.length > 0

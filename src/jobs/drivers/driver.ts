@@ -17,6 +17,12 @@ export interface StartRequest {
    * when it asked for none on a node that has some (they are hidden from it). Undefined on a node without GPUs.
    */
   gpus?: readonly number[]
+  /** The container's name (docker); @default shoal-<job id>-<attempt> */
+  containerName?: string
+  /** The container's labels (docker); @default shoal.job and shoal.attempt */
+  labels?: Record<string, string>
+  /** Host paths mounted into the container (docker), as `host:container[:ro]`. */
+  binds?: string[]
 }
 
 export interface Exit {

@@ -16,7 +16,7 @@ import {
 } from '../constants.js'
 import type { JobBook } from '../job-book.js'
 import type { JobMetrics } from '../metrics.js'
-import { type Amounts, type Candidate, capacityOf, fits, ZERO } from '../placement.js'
+import { type Amounts, type Candidate, capacityOf, fits, subtractAmounts, ZERO } from '../placement.js'
 import type { AssignValue } from '../records.js'
 import { RunTimeAverage } from '../run-time.js'
 import { WaitQueue } from '../wait-queue.js'
@@ -54,6 +54,8 @@ export interface SchedulerComponents {
   startTimeoutMs: number
   /** After taking the role, placing waits this long (work the last coordinator placed is still arriving). */
   handoverSettleMs: number
+  /** What other parts (services) hold on each node: jobs are placed in what is left. @default nothing */
+  reserved?(node: string): Amounts
 }
 
 export class Scheduler {
@@ -287,7 +289,12 @@ export class Scheduler {
       drivers: node.drivers,
       hostNetwork: node.hostNetwork ?? false,
       drained: node.drained === true,
-      capacity: capacityOf(node.resources),
+      capacity: subtractAmounts(capacityOf(node.resources), this.c.reserved?.(node.peerId) ?? ZERO),
     }))
+  }
+
+  /** What the jobs this coordinator placed (and has not seen end) need, by node. */
+  placedUsage(): ReadonlyMap<string, Amounts> {
+    return this.placements.used
   }
 }
