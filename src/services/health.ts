@@ -54,12 +54,7 @@ export async function checkContainer(
       stream.on('error', () => resolve())
     })
     const info = await exec.inspect()
-    // Multiplexed frames carry an 8-byte header each; printable text is what a person wants to see.
-    const output = Buffer.concat(chunks)
-      .toString('utf8')
-      .replace(/[\x00-\x08]/g, '')
-      .trim()
-      .slice(-OUTPUT_BYTES)
+    const output = demux(Buffer.concat(chunks)).trim().slice(-OUTPUT_BYTES)
     return { ok: info.ExitCode === 0, output }
   }
   let timer: NodeJS.Timeout | undefined

@@ -63,7 +63,7 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     this.addDrivers()
     const metrics = createServiceMetrics(c.metrics, {
       services: () => this.book.names().length,
-      running: () => this.reconciler.runningCount(),
+      running: () => this.runningHere(),
     })
     this.placer = new Placer({
       book: this.book,
@@ -148,6 +148,11 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     await this.reconciler.stop()
     this.book.stop()
     await Promise.all(Object.values(this.drivers).map((driver) => driver.close?.()))
+  }
+
+  /** Instances this node runs now. */
+  runningHere(): number {
+    return this.reconciler.runningCount()
   }
 
   /** The status record of a node gone for good (the node collector deletes it). */

@@ -42,7 +42,9 @@ describe('shoal service, from a node that runs no instance', () => {
   /** Services this file added: removed before the daemons go, so that no instance outlives the test. */
   const added = new Set<string>()
 
-  const cli = (...args: string[]) => runCli([...args, '--data-dir', alpha.dataDir])
+  /** `shoal service <verb> --data-dir <alpha's> <rest>`: before the rest, which may end in `-- CMD…`. */
+  const cli = (...args: string[]) =>
+    runCli([...args.slice(0, 2), '--data-dir', alpha.dataDir, ...args.slice(2)])
   const service = (name: string) =>
     createClient(alpha.dataDir).get<ServiceView>(`/v1/services/${encodeURIComponent(name)}`)
   /** Waits, asking alpha over its socket, until the service is as `ok` says. */
@@ -249,7 +251,7 @@ describe('shoal service, from a node that runs no instance', () => {
     )
     expect(updated.code, updated.stderr).toBe(0)
     const next = JSON.parse(updated.stdout) as ServiceView
-    expect(next.command).toEqual(['sh', '-c', 'echo updated; exec sleep 3017'])
+    expect(next.command).toEqual(['sh', '-c', 'echo updated; exec sleep 3018'])
     expect(next.generation).toBeGreaterThan(restarted.generation)
     expect(next.initialVars).toEqual({ count: 10 })
     await waitForService(
@@ -263,6 +265,79 @@ describe('shoal service, from a node that runs no instance', () => {
     expect(reset.stdout).toMatch(/^web: variables reset/)
     const afterReset = await cliJson<SlotVars[]>(alpha.dataDir, 'service', 'vars', 'web')
     expect(afterReset.map((slot) => slot.values)).toEqual([{ count: 10 }, { count: 10 }])
+  })
+
+  it('turns every spec flag into the spec, and update replaces it whole', async () => {
+    const git = await cli(
+      'service',
+      'add',
+      'flags',
+      '--git',
+      'https://git.example.com/team/app.git',
+      '--ref',
+      'main',
+      '--sync-interval',
+      '30s',
+      '--replicas',
+      '0',
+      '--memory',
+      '64M',
+      '--disk',
+      '1G',
+      '--gpu',
+      '0',
+      '--health-cmd',
+      'test -f ready',
+      '--health-interval',
+      '2s',
+      '--health-timeout',
+      '1s',
+      '--health-retries',
+      '5',
+      '--no-spread',
+      '--var',
+      'name=plain text',
+      '--json',
+      '--',
+      './run.sh',
+      '--port',
+      '8080',
+    )
+    expect(git.code, git.stderr).toBe(0)
+    added.add('flags')
+    expect(JSON.parse(git.stdout)).toMatchObject({
+      name: 'flags',
+      driver: 'exec',
+      git: { url: 'https://git.example.com/team/app.git', ref: 'main', syncIntervalMs: 30_000 },
+      command: ['./run.sh', '--port', '8080'],
+      replicas: 0,
+      resources: { memory: 64 * 1024 ** 2, disk: 1024 ** 3, gpu: 0 },
+      health: { command: ['sh', '-c', 'test -f ready'], intervalMs: 2_000, timeoutMs: 1_000, retries: 5 },
+      initialVars: { name: 'plain text' },
+      instances: [],
+    })
+    // The new spec is the flags given now: no git, an image, and replicas kept as they were.
+    const updated = await cliJson<ServiceView>(
+      alpha.dataDir,
+      'service',
+      'update',
+      'fla',
+      '--image',
+      'registry.example.com/team/app:v2',
+    )
+    expect(updated).toMatchObject({
+      name: 'flags',
+      driver: 'docker',
+      image: 'registry.example.com/team/app:v2',
+      git: null,
+      command: [],
+      health: null,
+      replicas: 0,
+      initialVars: {},
+    })
+    const removed = await cli('service', 'remove', 'flags')
+    expect(removed.stdout).toBe('removed flags\n')
+    added.delete('flags')
   })
 
   it('refuses bad input with a clear error and its code, writing nothing', async () => {

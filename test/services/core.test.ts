@@ -39,7 +39,7 @@ describe('services', () => {
 
     await services.scale('counter', 1)
     await waitFor('one instance left after scaling down', () => {
-      const running = nodes.reduce((sum, node) => sum + node.daemon.services['reconciler'].runningCount(), 0)
+      const running = nodes.reduce((sum, node) => sum + node.daemon.services.runningHere(), 0)
       return running === 1
     })
 
@@ -53,7 +53,7 @@ describe('services', () => {
 
     await services.remove('counter')
     await waitFor('nothing runs once removed', () =>
-      nodes.every((node) => node.daemon.services['reconciler'].runningCount() === 0),
+      nodes.every((node) => node.daemon.services.runningHere() === 0),
     )
     expect(() => nodes[0]!.daemon.services.status('counter')).toThrow(/no service/)
   }, 120_000)

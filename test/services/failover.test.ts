@@ -6,13 +6,7 @@ import { createClient } from '../../cli/client.js'
 import type { ServiceView, SlotVars } from '../../src/services/index.js'
 import { agreedProcesses } from '../helpers/coordinator.js'
 import { processAlive } from '../helpers/jobs.js'
-import {
-  cleanupDaemons,
-  type DaemonProcess,
-  joinArgs,
-  signalDaemon,
-  spawnDaemon,
-} from '../helpers/processes.js'
+import { cleanupDaemons, joinArgs, signalDaemon, spawnDaemon } from '../helpers/processes.js'
 import { COUNTER } from '../helpers/services.js'
 import { waitFor } from '../helpers/wait.js'
 

@@ -264,6 +264,10 @@ describe('the web page, in Chromium, against three daemon processes', () => {
     expect(scaled.code, scaled.stderr).toBe(0)
     await card.and(page.locator('[data-ready="2/2"]')).waitFor({ timeout: 30_000 })
     await expect(card.locator('tbody tr[data-state]').count()).resolves.toBe(2)
+    // The new slot's variables are read again after the change: its initial values.
+    await expect
+      .poll(() => card.getByTestId('slot-vars').allTextContents(), { timeout: 10_000 })
+      .toEqual(['{"count":3}', '{"count":3}'])
     await expect(page.getByTestId('services-summary').textContent()).resolves.toBe(
       '1 service, 1 with every instance ready',
     )
