@@ -123,6 +123,10 @@ program
     'let containers use the host network, container:<name> or named networks (default: off, only none and bridge)',
   )
   .option(
+    '--gpus <n[:model]>',
+    'GPUs this node offers jobs, e.g. 2 or 2:A100, when the system does not say (default: the NVIDIA devices found)',
+  )
+  .option(
     '--allow-checkout-mounts',
     'let containers of git-sourced services mount their checkout read-only at /src (default: off)',
   )

@@ -388,6 +388,17 @@ export class DockerApiError extends ShoalError {
   }
 }
 
+/** A container asked for GPUs on a node whose Docker engine has no GPU runtime (nvidia-container-toolkit). */
+export class GpuRuntimeMissingError extends ShoalError {
+  static override readonly name = 'GpuRuntimeMissingError'
+  static readonly code = 'SHOAL_GPU_RUNTIME_MISSING'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(GpuRuntimeMissingError.code, message, options)
+    this.name = 'GpuRuntimeMissingError'
+  }
+}
+
 /** A pull could not get a blob by any route. */
 export class PullFailedError extends ShoalError {
   static override readonly name = 'PullFailedError'

@@ -30,6 +30,7 @@ export async function nodeListCommand(
     shortId(node.id),
     stateText(node),
     String(node.resources.cpus),
+    gpuText(node.resources),
     `${bytes(node.resources.memoryFree)}/${bytes(node.resources.memoryTotal)}`,
     bytes(node.resources.diskFree),
     node.resources.load[0].toFixed(2),
@@ -37,7 +38,10 @@ export async function nodeListCommand(
     labels(node.labels),
   ])
   console.log(
-    table(['NAME', 'ROLE', 'ID', 'STATE', 'CPUS', 'MEM FREE', 'DISK FREE', 'LOAD', 'SEEN', 'LABELS'], rows),
+    table(
+      ['NAME', 'ROLE', 'ID', 'STATE', 'CPUS', 'GPUS', 'MEM FREE', 'DISK FREE', 'LOAD', 'SEEN', 'LABELS'],
+      rows,
+    ),
   )
 }
 
@@ -64,6 +68,7 @@ export async function nodeShowCommand(
     ['started', node.startedAt],
     ['version', node.version],
     ['cpus', String(resources.cpus)],
+    ['gpus', gpuText(resources)],
     ['memory', `${bytes(resources.memoryFree)} free of ${bytes(resources.memoryTotal)}`],
     ['disk', `${bytes(resources.diskFree)} free of ${bytes(resources.diskTotal)}`],
     ['load', resources.load.map((l) => l.toFixed(2)).join(' ')],
@@ -79,6 +84,19 @@ export async function nodeShowCommand(
     ...node.addresses.map((addr, i): [string, string] => [i === 0 ? 'addresses' : '', addr]),
   ]
   for (const [label, value] of rows) console.log(`${label.padEnd(10)}  ${value}`)
+}
+
+/** `-`, `2` (models unknown), `2× A100`, or `1× A100, 1× T4`. */
+function gpuText(resources: NodeView['resources']): string {
+  const count = resources.gpus ?? 0
+  if (count === 0) return '-'
+  const models = resources.gpuModels ?? []
+  if (models.length === 0) return String(count)
+  const byModel = new Map<string, number>()
+  for (const model of models) byModel.set(model, (byModel.get(model) ?? 0) + 1)
+  const unknown = count - models.length
+  if (unknown > 0) byModel.set('unknown', unknown)
+  return [...byModel].map(([model, n]) => `${n}× ${model}`).join(', ')
 }
 
 /** "alive", "alive, drained", and what was asked of it that it has not applied yet. */

@@ -11,6 +11,7 @@ import { DEFAULT_BLOB_PORT, DEFAULT_STORE_MAX_BYTES } from '../layers/constants.
 import type { LayersInit } from '../layers/index.js'
 import { DOCKER_HUB } from '../layers/reference.js'
 import { LOG_LEVELS } from '../logger.js'
+import { type DeclaredGpus, MAX_GPU_MODEL_LENGTH, MAX_GPUS } from '../membership/gpus.js'
 import type { MembershipInit } from '../membership/index.js'
 import { DEFAULT_LISTEN } from '../mesh/constants.js'
 import type { MeshInit } from '../mesh/index.js'
@@ -79,6 +80,8 @@ export interface DaemonFlags {
   /** Comma-separated driver names, or `none`. */
   drivers?: string
   allowHostNetwork?: boolean
+  /** `N` or `N:MODEL`: GPUs this node offers, instead of what the system says. */
+  gpus?: string
   allowCheckoutMounts?: boolean
   gitCredentials?: string
   nodeGcAfter?: string
@@ -150,6 +153,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
           : parseCount(flags.maxEventClients, '--max-event-clients', 10_000),
     },
   }
+  if (flags.gpus !== undefined) config.membership.gpus = parseGpus(flags.gpus)
   if (flags.swarmKey !== undefined) config.swarmKeyFile = flags.swarmKey
   if (flags.dockerSocket !== undefined) config.dockerSocket = flags.dockerSocket
   if (flags.registryConfig !== undefined) config.layers.registryConfigFile = flags.registryConfig
@@ -172,6 +176,24 @@ function parseCount(text: string, flag: string, max: number): number {
     throw new InvalidFlagError(`${flag} expects a whole number from 1 to ${max}, got "${text}"`)
   }
   return value
+}
+
+/** `--gpus N` or `--gpus N:MODEL` (0 offers none, even where the system has some). */
+function parseGpus(text: string): DeclaredGpus {
+  const match = /^(\d{1,3})(?::(.*))?$/.exec(text.trim())
+  const count = match === null ? Number.NaN : Number(match[1])
+  const model = match?.[2]?.trim()
+  if (!(count >= 0 && count <= MAX_GPUS) || model === '') {
+    throw new InvalidFlagError(
+      `--gpus expects a count from 0 to ${MAX_GPUS}, optionally with a model (2 or 2:A100), got "${text}"`,
+    )
+  }
+  if (model !== undefined && (model.length > MAX_GPU_MODEL_LENGTH || !/^[\x20-\x7e]+$/.test(model))) {
+    throw new InvalidFlagError(
+      `--gpus: the model must be up to ${MAX_GPU_MODEL_LENGTH} printable ASCII characters, got "${model}"`,
+    )
+  }
+  return model === undefined ? { count } : { count, model }
 }
 
 /** `--job-log-max SIZE`: at least one byte (a log of nothing but the note would say nothing). */

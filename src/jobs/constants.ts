@@ -44,6 +44,9 @@ export const MAX_RETRIES = 100
 export const SCHEDULE_DEBOUNCE_MS = 5
 export const SCHEDULE_TICK_MS = 1_000
 
+/** While a job waits on its image's layer lookup (layers' IMAGE_LOOKUP_WAIT_MS at most), passes come this often. */
+export const IMAGE_LOOKUP_RECHECK_MS = 100
+
 /**
  * A new coordinator places nothing for this long after taking the role: placements its predecessor made just
  * before (still in flight as gossip) arrive first, so they count against their nodes and nothing is

@@ -3,6 +3,7 @@ import { Jobs } from './jobs.js'
 import type { JobComponents, JobInit } from './types.js'
 
 export * as jobConstants from './constants.js'
+export { GpuAllocation } from './gpu-allocation.js'
 export { Jobs } from './jobs.js'
 export type { DriverName, JobPolicy } from './policy.js'
 export { DEFAULT_JOB_POLICY, DRIVER_NAMES, enabledDrivers } from './policy.js'

@@ -19,6 +19,7 @@ import {
 import { createDockerDriver } from './drivers/docker.js'
 import type { JobDriver } from './drivers/driver.js'
 import { createExecDriver } from './drivers/exec.js'
+import { GpuAllocation } from './gpu-allocation.js'
 import { JobBook, type JobChange } from './job-book.js'
 import { fetchLogs, jobDirOf, type LogRequest, logPathOf, readLog, serveLogs } from './logs.js'
 import { createJobMetrics, type JobMetrics } from './metrics.js'
@@ -58,6 +59,11 @@ export class Jobs extends EventEmitter<JobEvents> {
   private viewsTimer: NodeJS.Timeout | undefined
   /** The jobs part's records, indexed by job (tests and the API read jobs through the service). */
   readonly book: JobBook
+  /**
+   * Which of this node's GPUs each running attempt holds. One per node: other work placed here (services) takes
+   * its devices from it too, so that no two share one.
+   */
+  readonly gpus: GpuAllocation
   private unwatch: (() => void) | undefined
   /** Also for an assignment withdrawn because its coordinator's term was over: that changes the job too. */
   private readonly onJobChange = ({ id, part, gone }: JobChange): void => {
@@ -108,7 +114,7 @@ export class Jobs extends EventEmitter<JobEvents> {
       jobs: book,
       coordinator,
       membership,
-      imageHolders: (ref) => layers.imageHolders(ref),
+      imageBytesHeld: (ref) => layers.imageBytesHeld(ref),
       metrics: this.metrics,
       log: partLogger(components.logger, 'jobs:scheduler'),
       now: this.now,
@@ -118,10 +124,13 @@ export class Jobs extends EventEmitter<JobEvents> {
     })
     this.policy = init.policy ?? DEFAULT_JOB_POLICY
     this.addDrivers()
+    // Every GPU of the node: what services reserve is taken from the same allocation by device.
+    this.gpus = new GpuAllocation(() => membership.resourcesOf(state.peerId)?.gpus ?? 0)
     this.runner = new Runner({
       self: state.peerId,
       jobs: book,
       writeReports: (reports) => state.write(book.runWrites(reports)),
+      gpus: this.gpus,
       capacity: () => {
         const own = membership.resourcesOf(state.peerId)
         return own === undefined ? undefined : subtractAmounts(capacityOf(own), this.reserved(state.peerId))

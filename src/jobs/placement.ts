@@ -110,22 +110,31 @@ function matches(spec: JobSpec, node: Candidate): boolean {
 }
 
 /**
- * The node to run `spec` on, or undefined if none fits now. Among nodes that fit, those holding the job's
- * image come first, then the least loaded after placing it (the largest share of any resource it would use).
- * Only when no node has room, and `aheadShare` allows, the same choice among nodes with room in the share of
- * capacity that may wait on them.
+ * How much holding the job's image counts against load: a node holding none of it scores as if it were this
+ * much busier (in shares of its most used resource) than one holding all of it, and one holding part of it in
+ * proportion to the bytes it lacks. At 2, a whole image outweighs any difference in load (a share is 0..1), and
+ * a node holding 9 of 10 equal layers loses only to one holding all of them that is less loaded by 0.2.
+ */
+export const IMAGE_LOCALITY_WEIGHT = 2
+
+/**
+ * The node to run `spec` on, or undefined if none fits now. Among nodes that fit, the lowest score wins: the
+ * share of the job's image bytes a node lacks (IMAGE_LOCALITY_WEIGHT each), plus how loaded it is after placing
+ * it (the largest share of any resource it would use). Only when no node has room, and `aheadShare` allows, the
+ * same choice among nodes with room in the share of capacity that may wait on them.
  */
 export function chooseNode(
   spec: JobSpec,
   nodes: readonly Candidate[],
   used: ReadonlyMap<string, Amounts>,
-  imageHolders: ReadonlySet<string>,
+  /** Per node, the share (0..1) of the job's image bytes it holds (absent: none); see Layers.imageBytesHeld. */
+  imageBytes: ReadonlyMap<string, number>,
   /** Share of capacity that may be placed beyond it, to wait on the node (0: none); used only if no node has room. */
   aheadShare = 0,
 ): Candidate | undefined {
   return (
-    bestFit(spec, nodes, used, imageHolders, 1) ??
-    (aheadShare > 0 ? bestFit(spec, nodes, used, imageHolders, 1 + aheadShare) : undefined)
+    bestFit(spec, nodes, used, imageBytes, 1) ??
+    (aheadShare > 0 ? bestFit(spec, nodes, used, imageBytes, 1 + aheadShare) : undefined)
   )
 }
 
@@ -133,7 +142,7 @@ function bestFit(
   spec: JobSpec,
   nodes: readonly Candidate[],
   used: ReadonlyMap<string, Amounts>,
-  imageHolders: ReadonlySet<string>,
+  imageBytes: ReadonlyMap<string, number>,
   scale: number,
 ): Candidate | undefined {
   let best: Candidate | undefined
@@ -143,7 +152,8 @@ function bestFit(
     const usage = used.get(node.id) ?? ZERO
     if (!fits(spec.resources, usage, scaleAmounts(node.capacity, scale))) continue
     const load = loadAfter(addAmounts(usage, spec.resources), node.capacity)
-    const score = (imageHolders.has(node.id) ? 0 : 2) + load
+    const lacking = 1 - Math.min(1, Math.max(0, imageBytes.get(node.id) ?? 0))
+    const score = IMAGE_LOCALITY_WEIGHT * lacking + load
     if (score < bestScore || (score === bestScore && best !== undefined && node.id < best.id)) {
       best = node
       bestScore = score

@@ -8,6 +8,7 @@ import { Admission } from './admission.js'
 import { RUN_ATTEMPTS_KEPT } from './constants.js'
 import type { Execution, Exit, JobDriver } from './drivers/driver.js'
 import { stopLeftover } from './drivers/exec.js'
+import type { GpuAllocation } from './gpu-allocation.js'
 import type { JobBook } from './job-book.js'
 import { logPathOf } from './logs.js'
 import type { JobMetrics } from './metrics.js'
@@ -27,6 +28,8 @@ export interface RunnerComponents {
   writeReports: WriteRunReports
   /** What this node offers jobs (from its own node record); undefined until that is known. */
   capacity(): Amounts | undefined
+  /** This node's GPUs, by attempt (one allocation per node: whatever else runs work here takes from it too). */
+  gpus: GpuAllocation
   drivers: Partial<Record<'exec' | 'docker', JobDriver>>
   /** What this node accepts to run now (a reload may change it): work it forbids is refused, never started. */
   policy(): JobPolicy
@@ -186,6 +189,7 @@ export class Runner {
     }
     const key = `${spec.id}/${attemptNo}`
     this.attempts.set(key, attempt)
+    const gpus = this.c.gpus.take(key, spec.resources.gpu)
     if (waited) {
       const running = {
         state: 'running',
@@ -220,6 +224,8 @@ export class Runner {
         logMaxBytes: this.c.logMaxBytes,
         workdir,
         env,
+        // A node without GPUs leaves the work's environment alone; one with GPUs hides those not given to it.
+        gpus: gpus.length > 0 || this.c.gpus.total() > 0 ? gpus : undefined,
       })
       this.c.metrics.started.inc({ driver: spec.driver })
       if (attempt.stopRequested) void attempt.execution.stop()
@@ -244,6 +250,7 @@ export class Runner {
     const endedAt = this.c.now()
     attempt.timer?.clear()
     this.attempts.delete(key)
+    this.c.gpus.release(key)
     for (const next of this.admission.release(spec.resources)) void this.launch(next.spec, next.attempt, true)
     const state = finalState(attempt.ending, exit)
     if (state === undefined) return

@@ -105,7 +105,7 @@ export interface JobComponents {
   >
   coordinator: Pick<Coordinator, 'isHolder' | 'term' | 'writeAsCoordinator' | 'on' | 'off'>
   /** Where images are, and pulls for the docker driver. */
-  layers: Pick<Layers, 'imageHolders' | 'pull'>
+  layers: Pick<Layers, 'imageBytesHeld' | 'pull'>
   /** Absent when no engine is configured; the docker driver is then missing. */
   docker?: DockerEngine
   logger: Logger

@@ -58,3 +58,16 @@ export const INVENTORY_DEBOUNCE_MS = 500
 
 /** Blob entries listed in one inventory record (records are bounded at 64 KiB). */
 export const MAX_INVENTORY_BLOBS = 400
+
+/**
+ * Placement waits this long for the layer list of an image no node holds or lists (looked up once in its
+ * registry, so that nodes holding some of its layers can be preferred); after it, the job is placed without it.
+ * A manifest answers in milliseconds on a LAN; a registry that does not is not worth holding work for.
+ */
+export const IMAGE_LOOKUP_WAIT_MS = 3_000
+
+/** A failed layer lookup is tried again after this long (meanwhile placement goes without it). */
+export const IMAGE_LOOKUP_RETRY_MS = 60_000
+
+/** Layer lists of images looked up, kept (the oldest goes first past it); one is a few hundred bytes. */
+export const MAX_IMAGE_LOOKUPS = 256

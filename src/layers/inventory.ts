@@ -152,6 +152,7 @@ export class Inventory {
         ref: image.ref,
         digest: image.digest,
         layers: image.layers.map((layer) => layer.digest),
+        layerSizes: image.layers.map((layer) => layer.size),
         size: image.size,
       })),
       docker: this.dockerImages,

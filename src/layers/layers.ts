@@ -8,15 +8,18 @@ import { BlobChannelServer, blobChannelKey } from './blob-channel.js'
 import type { Digest } from './digest.js'
 import { dockerArchive } from './docker-archive.js'
 import { FetchClaims } from './fetch-claims.js'
+import { bytesHeldByNode } from './image-locality.js'
+import { type ImageLayer, ImageLookups } from './image-lookups.js'
 import { rebuildImages } from './image-rebuild.js'
 import { ImageIndex, type IndexLoad, type LocalImage } from './images.js'
-import { Inventory } from './inventory.js'
+import { Inventory, sameImageAs } from './inventory.js'
 import { hostPlatform } from './manifest.js'
 import { createLayerMetrics, type LayerMetrics } from './metrics.js'
 import { Mirror, type MirroredManifest } from './mirror.js'
 import { Puller } from './pull.js'
 import { BadPeers, createPullSources } from './pull-sources.js'
 import type { PullEvent, PullSources } from './pull-types.js'
+import type { InventoryValue } from './records.js'
 import { formatReference, parseReference } from './reference.js'
 import { RegistryClient } from './registry-client.js'
 import { RegistryConfig } from './registry-config.js'
@@ -34,6 +37,7 @@ export class Layers {
   private readonly claims: FetchClaims
   private readonly sources: PullSources
   private readonly mirror: Mirror
+  private readonly lookups: ImageLookups
   private registry: RegistryClient | undefined
   private blobPort = 0
   private running = false
@@ -78,6 +82,11 @@ export class Layers {
       },
       { upstream: init.mirrorUpstream, pull: init.mirrorPull ?? false },
     )
+    this.lookups = new ImageLookups(async (refText) => {
+      if (this.registry === undefined) throw new TypeError('layers is not started')
+      const resolved = await this.registry.resolve(parseReference(refText), hostPlatform())
+      return resolved.layers.map(({ digest, size }) => ({ digest: digest as Digest, size }))
+    }, this.log)
     this.server = new BlobChannelServer(
       this.store,
       this.blobKey,
@@ -207,7 +216,9 @@ export class Layers {
     for (const [peer, inventory] of this.inventory.all()) {
       if (options.node !== undefined ? peer !== options.node : options.all !== true && peer !== self) continue
       const node = { node: peer, nodeName: this.components.membership.nameOf(peer) }
-      for (const image of inventory.images) views.push({ ...image, ...node, source: 'store' })
+      for (const { ref, digest, layers, size } of inventory.images) {
+        views.push({ ref, digest, layers, size, ...node, source: 'store' })
+      }
       for (const image of inventory.docker) {
         for (const tag of image.tags) {
           views.push({ ref: tag, digest: image.id as Digest, layers: [], size: 0, ...node, source: 'docker' })
@@ -244,6 +255,39 @@ export class Layers {
     return this.inventory.imageHolders(refText)
   }
 
+  /**
+   * Per node, the share (0..1) of the image's layer bytes it already holds, from local state; nodes that hold
+   * none are absent, and nodes that have the image (store or Docker engine) hold 1. Placement prefers nodes by
+   * it, so that a node holding 9 of 10 layers scores nearly like one holding all (see image-locality.ts).
+   *
+   * An image no node holds or lists has its layer list looked up once in its registry (image-lookups.ts):
+   * `undefined` means that lookup is under way and worth waiting for (at most IMAGE_LOOKUP_WAIT_MS, once per
+   * image); ask again in a moment, or place without it.
+   */
+  imageBytesHeld(refText: string): Map<string, number> | undefined {
+    const self = this.components.mesh.peerId
+    const isWanted = sameImageAs(refText)
+    // This node's blobs are read from its store below, not listed (and sorted) for each question.
+    const inventories = this.inventory.all(0)
+    let layers: readonly ImageLayer[] | undefined = this.images
+      .list()
+      .find((image) => isWanted(image.ref))?.layers
+    if (layers === undefined && !listsImage(inventories, isWanted)) {
+      const looked = this.lookups.get(refText)
+      if (looked === 'pending') return undefined
+      if (looked !== 'unknown') layers = looked.layers
+    }
+    return bytesHeldByNode({
+      inventories,
+      blobHolders: (digest) => {
+        const holders = this.inventory.holdersOf(digest)
+        return this.store.has(digest) ? [...holders, self] : holders
+      },
+      localLayers: layers,
+      isWanted,
+    })
+  }
+
   /** Deletions of the records layers keep about a node gone for good: its inventory and its fetch claims. */
   removalsFor(peer: string): LocalWrite[] {
     return [...this.inventory.removalsFor(peer), ...this.claims.removalsFor(peer)]
@@ -253,6 +297,18 @@ export class Layers {
   holdersOf(digest: Digest): string[] {
     return [...this.inventory.holdersOf(digest)]
   }
+}
+
+/** True if some node's inventory has the image (its store lists it with its layers, or its engine has the tag). */
+function listsImage(
+  inventories: ReadonlyMap<string, InventoryValue>,
+  isWanted: (ref: string) => boolean,
+): boolean {
+  for (const inventory of inventories.values()) {
+    if (inventory.images.some((image) => isWanted(image.ref))) return true
+    if (inventory.docker.some((image) => image.tags.some(isWanted))) return true
+  }
+  return false
 }
 
 /** Docker's name for a reference: Docker Hub images without the `docker.io/` prefix. */

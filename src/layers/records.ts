@@ -20,6 +20,8 @@ export const inventoryValueSchema = z.object({
         ref: z.string().max(512),
         digest,
         layers: z.array(digest).max(512),
+        /** Bytes of each layer, in the order of `layers` (absent from nodes older than locality by bytes). */
+        layerSizes: z.array(uint).max(512).optional(),
         size: uint,
       }),
     )

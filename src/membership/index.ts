@@ -3,6 +3,8 @@ import { Membership } from './membership.js'
 import type { MembershipComponents, MembershipInit } from './types.js'
 
 export * as membershipConstants from './constants.js'
+export type { DeclaredGpus, GpuSet } from './gpus.js'
+export { MAX_GPU_MODEL_LENGTH, MAX_GPUS } from './gpus.js'
 export type { LivenessValue } from './liveness-record.js'
 export { LIVENESS_KIND, livenessKind } from './liveness-record.js'
 export { Membership } from './membership.js'

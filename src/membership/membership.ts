@@ -202,7 +202,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private async describeSelf(): Promise<SelfDescription> {
     const settings = this.settings.value(this.selfId) ?? NO_SETTINGS
     const [resources, docker] = await Promise.all([
-      sampleResources(this.init.dataDir),
+      sampleResources(this.init.dataDir, this.init.gpus),
       this.docker?.ping() ?? Promise.resolve(false),
     ])
     return {

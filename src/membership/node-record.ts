@@ -1,6 +1,7 @@
 // The `node/<peerId>` record: what each node says about itself, written only by that node.
 import { z } from 'zod'
 import { defineKind, PEER_ID_PATTERN, subjectOf } from '../state/index.js'
+import { MAX_GPU_MODEL_LENGTH, MAX_GPUS } from './gpus.js'
 import { livenessKind } from './liveness-record.js'
 import { nodeSettingsKind } from './node-settings.js'
 
@@ -14,6 +15,8 @@ export const resourcesSchema = z.object({
   diskFree: uint,
   /** GPUs (NVIDIA device nodes); absent from nodes older than the job service. */
   gpus: uint.optional(),
+  /** Each GPU's model by device index, where the system says or `--gpus N:MODEL` declares; absent in older records. */
+  gpuModels: z.array(z.string().max(MAX_GPU_MODEL_LENGTH)).max(MAX_GPUS).optional(),
   /** 1, 5 and 15 minute load averages. */
   load: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number().nonnegative()]),
 })

@@ -121,7 +121,11 @@ function identityChanged(a: NodeValue, b: SelfDescription): boolean {
 /** What a node offers (placement reads these): news at once. */
 function capacityChanged(a: Resources, b: Resources): boolean {
   return (
-    a.cpus !== b.cpus || a.memoryTotal !== b.memoryTotal || a.diskTotal !== b.diskTotal || a.gpus !== b.gpus
+    a.cpus !== b.cpus ||
+    a.memoryTotal !== b.memoryTotal ||
+    a.diskTotal !== b.diskTotal ||
+    a.gpus !== b.gpus ||
+    (a.gpuModels ?? []).join('\n') !== (b.gpuModels ?? []).join('\n')
   )
 }
 

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client'
 import type { DockerEngine } from '../docker/index.js'
 import type { Mesh } from '../mesh/index.js'
 import type { ReplicatedState, WallClock } from '../state/index.js'
+import type { DeclaredGpus } from './gpus.js'
 import type { Resources } from './node-record.js'
 import type { Liveness } from './swim-view.js'
 
@@ -60,6 +61,11 @@ export interface MembershipInit {
    * only while an engine answers too. @default docker only
    */
   drivers?: { docker: boolean; exec: boolean }
+  /**
+   * GPUs this node offers, instead of what the system says (`--gpus N[:MODEL]`: the system does not say, or a
+   * test). @default the NVIDIA devices the kernel driver lists
+   */
+  gpus?: DeclaredGpus
   /** The node's policy allows host networking for containers (advertised for placement). @default false */
   hostNetwork?: boolean
   /** @default PROBE_INTERVAL_MS */

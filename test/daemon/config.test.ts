@@ -57,6 +57,22 @@ describe('resolveDaemonConfig', () => {
     expect(resolveDaemonConfig({ name: 'n1', mirrorPull: true }, {}).layers.mirrorPull).toBe(true)
   })
 
+  it('declares GPUs with --gpus N or N:MODEL, and refuses anything else', () => {
+    expect(resolveDaemonConfig({ name: 'n1' }, {}).membership.gpus).toBeUndefined()
+    expect(resolveDaemonConfig({ name: 'n1', gpus: '2' }, {}).membership.gpus).toEqual({ count: 2 })
+    expect(resolveDaemonConfig({ name: 'n1', gpus: '0' }, {}).membership.gpus).toEqual({ count: 0 })
+    expect(resolveDaemonConfig({ name: 'n1', gpus: '2:NVIDIA A100-SXM4-80GB' }, {}).membership.gpus).toEqual({
+      count: 2,
+      model: 'NVIDIA A100-SXM4-80GB',
+    })
+    for (const bad of ['', 'two', '-1', '65', '2:', '1.5', `1:${'x'.repeat(129)}`, '1:tab\there']) {
+      expect(
+        code(() => resolveDaemonConfig({ name: 'n1', gpus: bad }, {})),
+        bad,
+      ).toBe('SHOAL_INVALID_FLAG')
+    }
+  })
+
   it('runs only docker jobs, isolated, unless told otherwise', () => {
     const defaults = resolveDaemonConfig({ name: 'n1' }, {}).jobs
     expect(defaults.policy).toEqual({ drivers: { docker: true, exec: false }, allowHostNetwork: false })

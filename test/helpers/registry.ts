@@ -227,13 +227,33 @@ export async function pushTestImage(
   tag: string,
   randomLayerBytes: readonly number[],
 ): Promise<TestImage> {
-  const busybox = await readFile('/bin/busybox')
   const tars = [
-    await tarOf([{ name: 'bin/busybox', content: busybox, mode: 0o755 }]),
-    ...(await Promise.all(
-      randomLayerBytes.map((size, i) => tarOf([{ name: `data/layer-${i}.bin`, content: randomBytes(size) }])),
-    )),
+    await busyboxLayer(),
+    ...(await Promise.all(randomLayerBytes.map((size, i) => randomLayer(size, `layer-${i}`)))),
   ]
+  return pushImageOfLayers(registry, repository, tag, tars)
+}
+
+/** A layer (uncompressed tar) holding the host's static busybox, so that an image with it runs. */
+export async function busyboxLayer(): Promise<Buffer> {
+  return tarOf([{ name: 'bin/busybox', content: await readFile('/bin/busybox'), mode: 0o755 }])
+}
+
+/** A layer (uncompressed tar) of `size` random bytes in `data/<name>.bin`. */
+export function randomLayer(size: number, name: string): Promise<Buffer> {
+  return tarOf([{ name: `data/${name}.bin`, content: randomBytes(size) }])
+}
+
+/**
+ * Pushes an image of these layers (uncompressed tars, gzipped here the same way every time, so images made of
+ * the same tars share their layers' digests) to `registry` as `repository:tag`.
+ */
+export async function pushImageOfLayers(
+  registry: string,
+  repository: string,
+  tag: string,
+  tars: readonly Buffer[],
+): Promise<TestImage> {
   const layers = tars.map((plain) => {
     const compressed = gzipSync(plain, { level: 1 })
     return { plain, compressed, digest: sha256(compressed), diffId: sha256(plain) }

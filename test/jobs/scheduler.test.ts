@@ -53,7 +53,7 @@ function nodeValue(peerId: string, cpus: number): NodeValue {
       load: [0, 0, 0],
     },
     labels: {},
-    drivers: { docker: false, exec: true },
+    drivers: { docker: true, exec: true },
     version: 'test',
     startedAt: 0,
     heartbeat: 0,
@@ -65,7 +65,11 @@ function nodeValue(peerId: string, cpus: number): NodeValue {
  * A scheduler on a node with `cpus` nodes to place on, in a real state holding a lease of term 1: this node's,
  * or `holder`'s (another coordinator; this one then takes over with `claim`).
  */
-async function harness(cpus: readonly number[], holder?: TestIdentity): Promise<Harness> {
+async function harness(
+  cpus: readonly number[],
+  holder?: TestIdentity,
+  imageBytesHeld: (ref: string) => ReadonlyMap<string, number> | undefined = () => new Map(),
+): Promise<Harness> {
   const local = await localState([...coordinatorKinds, ...jobKinds], leaseFence)
   opened.push(local)
   const { state, identity } = local
@@ -104,7 +108,7 @@ async function harness(cpus: readonly number[], holder?: TestIdentity): Promise<
     jobs: book,
     coordinator,
     membership,
-    imageHolders: () => new Set(),
+    imageBytesHeld,
     metrics: createJobMetrics(new Registry(), { running: () => 0, waiting: () => 0 }),
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
@@ -322,6 +326,27 @@ describe('scheduler', () => {
     await expect(
       h.local.state.write([{ ...h.book.assignmentWrites([[specs[0]!.id, pendingAssign()]])[0]!, term: 1 }]),
     ).rejects.toMatchObject({ code: 'SHOAL_STALE_TERM' })
+  })
+  it('holds a docker job while its image’s layers are looked up, then places it near the most bytes', async () => {
+    let held: Map<string, number> | undefined
+    let peers: string[] = []
+    const h = await harness([2, 2, 2], undefined, () => held)
+    peers = h.nodes.map((node) => node.identity.peerId)
+    const submission = await prepareSubmission(
+      [{ driver: 'docker', image: 'registry.test/team/app:v1', command: ['true'], submissionId: 'img' }],
+      { now: Date.now(), submittedBy: h.local.identity.peerId, exists: (id) => h.book.has(id) },
+    )
+    await h.local.state.write(h.book.specWrites(submission.fresh))
+    const [spec] = submission.fresh
+    await h.scheduler.passNow()
+    await h.scheduler.passNow()
+    expect(h.book.read(spec!.id)!.assign?.phase ?? 'pending').toBe('pending')
+    held = new Map([
+      [peers[0]!, 0.1],
+      [peers[1]!, 0.9],
+    ])
+    await h.scheduler.passNow()
+    expect(h.book.read(spec!.id)!.assign).toMatchObject({ phase: 'assigned', node: peers[1] })
   })
 })
 

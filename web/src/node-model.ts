@@ -46,6 +46,11 @@ export function gpusOf(node: NodeView): number {
   return node.resources.gpus ?? 0
 }
 
+/** The models of a node's GPUs, each once (`A100, T4`), or '' where the node does not say. */
+export function gpuModelsOf(node: NodeView): string {
+  return [...new Set(node.resources.gpuModels ?? [])].join(', ')
+}
+
 const STATE_ORDER = { alive: 0, suspect: 1, dead: 2, left: 3 } as const
 
 /** Alive first, then suspect, dead and left; by name within each. */

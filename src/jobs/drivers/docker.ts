@@ -4,7 +4,7 @@ import { finished } from 'node:stream/promises'
 import type Dockerode from 'dockerode'
 import type { Logger } from 'pino'
 import type { DockerEngine } from '../../docker/index.js'
-import { DockerUnavailableError, ImageNotFoundError } from '../../errors.js'
+import { DockerUnavailableError, GpuRuntimeMissingError, ImageNotFoundError } from '../../errors.js'
 import { STOP_GRACE_MS } from '../constants.js'
 import { CappedLog } from './capped-log.js'
 import { type Execution, type Exit, exitReason, type JobDriver, type StartRequest } from './driver.js'
@@ -54,23 +54,23 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
         )
       }
     }
-    container = await docker.createContainer({
-      name,
-      Image: image,
-      Cmd: spec.command.length > 0 ? spec.command : undefined,
-      Env: Object.entries({ ...spec.env, ...request.env }).map(([key, value]) => `${key}=${value}`),
-      WorkingDir: spec.workdir ?? undefined,
-      Labels: request.labels ?? { 'shoal.job': spec.id, 'shoal.attempt': String(attempt) },
-      HostConfig: {
-        NetworkMode: spec.network ?? 'none',
-        Binds: request.binds,
-        NanoCpus: spec.resources.cpuMillis * 1_000_000,
-        Memory: spec.resources.memory > 0 ? spec.resources.memory : undefined,
-      },
-    })
+    container = await docker.createContainer(containerOptions(request, name))
     info = await container.inspect()
   }
-  if (info.State.Status === 'created') await container.start()
+  if (info.State.Status === 'created') {
+    await container.start().catch(async (err: EngineError) => {
+      // Never started: nothing to take over later, so it goes now.
+      await removeContainer(container, init.log)
+      if ((request.gpus?.length ?? 0) > 0 && /could not select device driver/.test(err.message)) {
+        throw new GpuRuntimeMissingError(
+          `the container asks for GPUs ${request.gpus!.join(',')}, and this node's Docker engine has no GPU ` +
+            `runtime (install nvidia-container-toolkit): ${err.message}`,
+          { cause: err },
+        )
+      }
+      throw err
+    })
+  }
   // Waited for after the start (a created container counts as not running), and read from its start, so a
   // daemon that restarted and takes over a container rewrites the whole log.
   const waited = container.wait()
@@ -108,6 +108,41 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
         init.log?.debug({ container: name, err: err.message }, 'could not stop a container')
       })
       await ended
+    },
+  }
+}
+
+/**
+ * The engine's create request for an attempt. GPUs the attempt holds go in as a device request by index, as
+ * `docker run --gpus device=0,1` sends it (the engine's GPU runtime picks the driver; inside, the container sees
+ * them numbered from 0); on a node with GPUs, a container given none is told to see none
+ * (NVIDIA_VISIBLE_DEVICES=void: images built on CUDA's ask for all of them).
+ */
+export function containerOptions(request: StartRequest, name: string): Dockerode.ContainerCreateOptions {
+  const { spec, attempt } = request
+  const gpus = request.gpus ?? []
+  const hideGpus = request.gpus !== undefined && gpus.length === 0 ? { NVIDIA_VISIBLE_DEVICES: 'void' } : {}
+  return {
+    name,
+    Image: spec.image!,
+    Cmd: spec.command.length > 0 ? spec.command : undefined,
+    Env: Object.entries({ ...spec.env, ...request.env, ...hideGpus }).map(
+      ([key, value]) => `${key}=${value}`,
+    ),
+    WorkingDir: spec.workdir ?? undefined,
+    Labels: request.labels ?? { 'shoal.job': spec.id, 'shoal.attempt': String(attempt) },
+    HostConfig: {
+      NetworkMode: spec.network ?? 'none',
+      Binds: request.binds,
+      NanoCpus: spec.resources.cpuMillis * 1_000_000,
+      Memory: spec.resources.memory > 0 ? spec.resources.memory : undefined,
+      ...(gpus.length > 0
+        ? {
+            DeviceRequests: [
+              { Driver: '', Count: 0, DeviceIDs: gpus.map(String), Capabilities: [['gpu']], Options: {} },
+            ],
+          }
+        : {}),
     },
   }
 }

@@ -12,6 +12,11 @@ export interface StartRequest {
   workdir: string
   /** Extra environment every job gets: SHOAL_JOB_ID, SHOAL_ATTEMPT, SHOAL_JOB_NAME (a job never gets the daemon's own). */
   env: Record<string, string>
+  /**
+   * The node's GPUs (device indices, PCI bus order) this attempt holds, none shared with another attempt; empty
+   * when it asked for none on a node that has some (they are hidden from it). Undefined on a node without GPUs.
+   */
+  gpus?: readonly number[]
   /** The container's name (docker); @default shoal-<job id>-<attempt> */
   containerName?: string
   /** The container's labels (docker); @default shoal.job and shoal.attempt */

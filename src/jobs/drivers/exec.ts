@@ -64,15 +64,22 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 /**
  * An exec job's environment: PATH (the daemon's, to find commands as its user would), HOME (the job's working
- * dir), the job's own env, then SHOAL_JOB_ID, SHOAL_ATTEMPT and SHOAL_JOB_NAME. Never the rest of the daemon's
- * environment: it may hold secrets (tokens, cloud credentials) that a member of the mesh must not read.
+ * dir), the job's own env, then SHOAL_JOB_ID, SHOAL_ATTEMPT and SHOAL_JOB_NAME, and on a node with GPUs the ones
+ * it holds (CUDA_VISIBLE_DEVICES, numbered in PCI bus order as nvidia-smi does; empty hides them all). Never the
+ * rest of the daemon's environment: it may hold secrets (tokens, cloud credentials) that a member of the mesh
+ * must not read.
  */
 export function execEnvironment(request: StartRequest): Record<string, string> {
+  const gpus: Record<string, string> =
+    request.gpus === undefined
+      ? {}
+      : { CUDA_DEVICE_ORDER: 'PCI_BUS_ID', CUDA_VISIBLE_DEVICES: request.gpus.join(',') }
   return {
     PATH: process.env.PATH || DEFAULT_PATH,
     HOME: request.workdir,
     ...request.spec.env,
     ...request.env,
+    ...gpus,
   }
 }
 

@@ -15,20 +15,28 @@ export interface PlaceContext {
   candidates: Candidate[]
   /** Share of a node's capacity that may be placed beyond it (work queued ahead); 0 for none. */
   aheadShare: number
-  /** Nodes holding an image (store or engine), to prefer them. */
-  imageHolders(ref: string): ReadonlySet<string>
+  /**
+   * Per node, the share (0..1) of an image's layer bytes it holds (absent: none), to prefer nodes near it;
+   * undefined while the image's layers are being looked up (its jobs wait for a later pass).
+   */
+  imageBytesHeld(ref: string): ReadonlyMap<string, number> | undefined
   now: number
+  /** A job waits on its image's layer lookup: pass again shortly. */
+  imageLookupPending(): void
   write(id: string, value: AssignValue): void
   /** A job was placed (for the metric). */
   placed(): void
 }
+
+const NONE_HELD: ReadonlyMap<string, number> = new Map()
 
 export function placeWaiting(ctx: PlaceContext): void {
   const { waiting, now } = ctx
   if (waiting.size === 0) return
   const noRoom = new Set<string>()
   const unplaceable = new Map<string, string | undefined>()
-  const holders = new Map<string, ReadonlySet<string>>()
+  const held = new Map<string, ReadonlyMap<string, number> | undefined>()
+  let waitedOnImage = false
   for (const { spec, shape } of waiting.inOrder()) {
     if (noRoom.size === waiting.shapeCount) break
     if (noRoom.has(shape)) continue
@@ -41,13 +49,18 @@ export function placeWaiting(ctx: PlaceContext): void {
       if (blocked === 'failed') waiting.delete(spec.id)
       continue
     }
-    let imageHolders: ReadonlySet<string> = new Set()
+    let imageBytes: ReadonlyMap<string, number> | undefined = NONE_HELD
     if (spec.image !== null) {
-      imageHolders = holders.get(spec.image) ?? ctx.imageHolders(spec.image)
-      holders.set(spec.image, imageHolders)
+      imageBytes = held.has(spec.image) ? held.get(spec.image) : ctx.imageBytesHeld(spec.image)
+      held.set(spec.image, imageBytes)
+    }
+    // Its image's layers are being looked up (briefly, once per image): placed in a later pass, knowing them.
+    if (imageBytes === undefined) {
+      waitedOnImage = true
+      continue
     }
     const ahead = spec.restart === 'always' ? 0 : ctx.aheadShare
-    const node = chooseNode(spec, ctx.candidates, ctx.placements.used, imageHolders, ahead)
+    const node = chooseNode(spec, ctx.candidates, ctx.placements.used, imageBytes, ahead)
     if (node === undefined) {
       // Waiting for room is normal and says nothing; a job no live node could ever run says why.
       const reason = unplaceable.has(shape) ? unplaceable.get(shape) : neverFits(spec, ctx.candidates)
@@ -68,6 +81,7 @@ export function placeWaiting(ctx: PlaceContext): void {
     ctx.placements.activate(spec.id, node.id, spec.resources)
     waiting.delete(spec.id)
   }
+  if (waitedOnImage) ctx.imageLookupPending()
 }
 
 /** Undefined if every parent succeeded; `failed` if one ended otherwise (this job is failed); else `wait`. */

@@ -7,6 +7,7 @@ import type { LocalWrite } from '../../state/index.js'
 import {
   ASSIGNMENT_RECORDS_PER_WRITE,
   CLASSIFY_SLICE,
+  IMAGE_LOOKUP_RECHECK_MS,
   QUEUE_AHEAD_MAX_RUN_MS,
   QUEUE_AHEAD_MAX_SHARE,
   QUEUE_AHEAD_MS,
@@ -44,8 +45,8 @@ export interface SchedulerComponents {
   jobs: JobBook
   coordinator: SchedulerCoordinator
   membership: SchedulerMembership
-  /** Nodes holding an image (store or engine), to prefer them. */
-  imageHolders(ref: string): ReadonlySet<string>
+  /** Per node, the share (0..1) of an image's layer bytes it holds (see PlaceContext.imageBytesHeld). */
+  imageBytesHeld(ref: string): ReadonlyMap<string, number> | undefined
   metrics: JobMetrics
   log: Logger
   now(): number
@@ -208,7 +209,8 @@ export class Scheduler {
         placements: this.placements,
         candidates: this.candidates(),
         aheadShare: this.aheadShare(),
-        imageHolders: (ref) => this.c.imageHolders(ref),
+        imageBytesHeld: (ref) => this.c.imageBytesHeld(ref),
+        imageLookupPending: () => this.soonAfter(IMAGE_LOOKUP_RECHECK_MS),
         now,
         write,
         placed: () => this.c.metrics.placements.inc(),

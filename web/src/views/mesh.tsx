@@ -2,7 +2,7 @@
 import { Bar, Empty, StatePill, Tags } from '../components/pieces.js'
 import { ago, bytes, plural, shortId } from '../format.js'
 import type { JobView } from '../job-types.js'
-import { byStateThenName, gpusOf, usage } from '../node-model.js'
+import { byStateThenName, gpuModelsOf, gpusOf, usage } from '../node-model.js'
 import { formatRoute } from '../route.js'
 import type { ClusterStore } from '../store.js'
 import type { NodeView } from '../types.js'
@@ -131,7 +131,8 @@ function NodeCard({
       </header>
       <p class="node-meta muted">
         <span title={node.id}>{shortId(node.id)}</span> · v{node.version} · seen {ago(node.lastSeen)}
-        {gpusOf(node) > 0 && ` · ${plural(gpusOf(node), 'GPU')}`}
+        {gpusOf(node) > 0 &&
+          ` · ${plural(gpusOf(node), 'GPU')}${gpuModelsOf(node) === '' ? '' : ` (${gpuModelsOf(node)})`}`}
         {!node.eligible && ' · never coordinates'}
       </p>
       {!gone && (
