@@ -234,6 +234,7 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
       clock,
       logMaxBytes: config.jobs.logMaxBytes,
       jobUsage: () => jobs.placedUsage(),
+      gpus: jobs.gpus,
     },
   )
   jobs.shareNodesWith((node) => services.reserved(node))

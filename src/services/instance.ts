@@ -7,6 +7,7 @@ import { asShoalError, DriverUnavailableError, JobRefusedError } from '../errors
 import type { Execution, Exit, JobDriver } from '../jobs/drivers/driver.js'
 import type { JobPolicy } from '../jobs/index.js'
 import { policyRefusal } from '../jobs/policy.js'
+import type { GpuAllocation } from '../jobs/gpu-allocation.js'
 import type { JobSpec } from '../jobs/spec.js'
 import { prepareWorkdir } from '../jobs/workdir.js'
 import { MAX_RESTART_BACKOFF_MS, RESTART_BACKOFF_MS, STABLE_RUN_MS, VARS_POLL_MS } from './constants.js'
@@ -43,6 +44,8 @@ export interface InstanceDeps {
   /** Containers of git-sourced services may mount their checkout read-only (`--allow-checkout-mounts`). */
   allowCheckoutMounts: boolean
   docker?: DockerEngine
+  /** This node's GPUs, shared with jobs: each instance holds its own devices while it runs. */
+  gpus: GpuAllocation
   git: GitSource
   logMaxBytes: number
   slotVars(name: string, slot: number): VarsValue | undefined
@@ -210,6 +213,7 @@ export class Instance {
         try {
           execution = await this.launch()
         } catch (err) {
+          this.d.gpus.release(this.gpuKey())
           const error = asShoalError(err)
           this.restarts++
           this.set('backoff', `${error.code}: ${error.message}`)
@@ -231,6 +235,7 @@ export class Instance {
       this.set('running', null)
       this.watch()
       const exit: Exit = await execution.ended
+      this.d.gpus.release(this.gpuKey())
       this.unwatch()
       this.execution = undefined
       this.pid = null
@@ -266,6 +271,11 @@ export class Instance {
         done()
       }
     })
+  }
+
+  /** Its key in the node's GPU allocation (beside jobs' attempts). */
+  private gpuKey(): string {
+    return `service:${this.name}/${this.slot}`
   }
 
   private containerName(): string {
@@ -323,6 +333,7 @@ export class Instance {
       SHOAL_VARS: docker ? '/shoal/vars.json' : this.varsFile.path,
     }
     if (this.commit !== null) env.SHOAL_COMMIT = this.commit
+    const gpus = this.d.gpus.take(this.gpuKey(), spec.resources.gpu)
     const execution = await driver.start({
       spec: asJobSpec(spec, this.d.self, docker && spec.git !== null ? '/src' : null),
       attempt: this.generation,
@@ -333,6 +344,7 @@ export class Instance {
       containerName: this.containerName(),
       labels: instanceLabels(this.name, this.slot, this.generation, this.d.self),
       binds: docker ? binds : undefined,
+      gpus: gpus.length > 0 || this.d.gpus.total() > 0 ? gpus : undefined,
     })
     this.startedAt = this.d.now()
     return execution

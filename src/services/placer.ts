@@ -16,7 +16,8 @@ export interface PlacerDeps {
   membership: Pick<Membership, 'aliveNodes' | 'livenessOf' | 'on' | 'off'>
   /** What jobs placed by this coordinator use on each node. */
   jobUsage(): ReadonlyMap<string, Amounts>
-  imageHolders(ref: string): ReadonlySet<string>
+  /** The share (0..1) of an image's layer bytes each node holds; undefined while its layers are looked up. */
+  imageBytesHeld(ref: string): ReadonlyMap<string, number> | undefined
   git: GitSource
   log: Logger
   now(): number
@@ -136,7 +137,8 @@ export class Placer {
         keep: (node) => this.d.membership.livenessOf(node) === 'suspect',
         used: others,
         reported: (slot, node) => book.report(name, slot, node),
-        imageHolders: service.spec.image === null ? new Set() : this.d.imageHolders(service.spec.image),
+        imageShares:
+          service.spec.image === null ? new Map() : (this.d.imageBytesHeld(service.spec.image) ?? new Map()),
         commit: lookup?.commit ?? null,
         now,
       })

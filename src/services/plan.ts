@@ -20,8 +20,8 @@ export interface PlanInput {
   used: ReadonlyMap<string, Amounts>
   /** The status the slot's placed node reports for it. */
   reported(slot: number, node: string): InstanceStatus | undefined
-  /** Nodes holding the service's image (docker): preferred among equals. */
-  imageHolders: ReadonlySet<string>
+  /** The share of the image's layer bytes each node holds (docker): more is preferred among equals. */
+  imageShares: ReadonlyMap<string, number>
   /** The commit the git ref points at (git sources); null otherwise or before the first lookup. */
   commit: string | null
   now: number
@@ -76,7 +76,7 @@ export function planService(input: PlanInput): PlanResult {
   }
   for (const slot of slots) {
     if (slot.node !== null) continue
-    const node = choose(service, input.nodes, used, counts, input.imageHolders)
+    const node = choose(service, input.nodes, used, counts, input.imageShares)
     if (node === undefined) continue
     Object.assign(slot, { node: node.id, ...target, since: now })
     used.set(node.id, addAmounts(used.get(node.id) ?? ZERO, need))
@@ -130,7 +130,7 @@ function balance(
     canRun(service, node) &&
     (counts.get(node.id) ?? 0) + 2 <= most &&
     fits(service.spec.resources, used.get(node.id) ?? ZERO, node.capacity)
-  const emptiest = choose(service, input.nodes.filter(room), used, counts, input.imageHolders)
+  const emptiest = choose(service, input.nodes.filter(room), used, counts, input.imageShares)
   if (emptiest === undefined) return false
   const index = slots.findLastIndex((slot) => slot.node === fullest)
   const slot = slots[index]!
@@ -139,13 +139,13 @@ function balance(
   return true
 }
 
-/** The node for a new instance: fits, then fewest of this service (spread), least loaded, holds the image, by id. */
+/** The node for a new instance: fits, then fewest of this service (spread), least loaded, most of the image held, by id. */
 function choose(
   service: ServiceValue,
   nodes: readonly PlanNode[],
   used: ReadonlyMap<string, Amounts>,
   counts: ReadonlyMap<string, number>,
-  imageHolders: ReadonlySet<string>,
+  imageShares: ReadonlyMap<string, number>,
 ): PlanNode | undefined {
   let best: PlanNode | undefined
   let bestScore: number[] = []
@@ -156,7 +156,7 @@ function choose(
     const score = [
       service.spec.spread ? (counts.get(node.id) ?? 0) : 0,
       loadAfter(addAmounts(usage, service.spec.resources), node.capacity),
-      imageHolders.has(node.id) ? 0 : 1,
+      1 - (imageShares.get(node.id) ?? 0),
     ]
     if (best === undefined || less(score, bestScore) || (equal(score, bestScore) && node.id < best.id)) {
       best = node

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client'
 import type { Coordinator } from '../coordinator/index.js'
 import type { DockerEngine } from '../docker/index.js'
 import type { JobPolicy } from '../jobs/index.js'
+import type { GpuAllocation } from '../jobs/gpu-allocation.js'
 import type { Layers } from '../layers/index.js'
 import type { Membership } from '../membership/index.js'
 import type { Mesh } from '../mesh/index.js'
@@ -109,6 +110,8 @@ export interface ServiceInit {
   gitCredentialsFile?: string
   /** Each instance's log keeps this many bytes of output per start. */
   logMaxBytes?: number
+  /** This node's GPUs, shared with the jobs part (each instance holds its own devices). */
+  gpus: GpuAllocation
   /** Containers of git-sourced services may mount their checkout read-only (`--allow-checkout-mounts`). @default false */
   allowCheckoutMounts?: boolean
 }
@@ -121,7 +124,7 @@ export interface ServiceComponents {
     'aliveNodes' | 'livenessOf' | 'nameOf' | 'resourcesOf' | 'describe' | 'lastSeen' | 'on' | 'off'
   >
   coordinator: Pick<Coordinator, 'isHolder' | 'term' | 'writeAsCoordinator' | 'on' | 'off'>
-  layers: Pick<Layers, 'imageHolders' | 'pull'>
+  layers: Pick<Layers, 'imageBytesHeld' | 'pull'>
   docker?: DockerEngine
   logger: Logger
   metrics: Registry

@@ -74,7 +74,7 @@ function input(overrides: Partial<PlanInput>): PlanInput {
     keep: () => false,
     used: new Map(),
     reported: () => running(1),
-    imageHolders: new Set(),
+    imageShares: new Map(),
     commit: null,
     now: NOW,
     ...overrides,
