@@ -113,4 +113,30 @@ describe('services', () => {
     expect(services.list().length).toBe(before + 1)
     await services.remove('dup')
   }, 30_000)
+
+  it('restarts an instance whose health check keeps failing, and shows a passing one healthy', async () => {
+    const services = nodes[0]!.daemon.services
+    await services.add([
+      { name: 'fine', command: ['sleep', '600'], health: { cmd: 'true', interval: '200ms', retries: 2 } },
+      {
+        name: 'sick',
+        command: ['sleep', '600'],
+        health: { cmd: 'echo not ready; exit 1', interval: '200ms', retries: 2 },
+      },
+    ])
+    await waitFor('the passing one healthy', () => services.status('fine').instances[0]?.health === 'healthy')
+    expect(services.status('fine').ready).toBe(1)
+    const sick = await waitFor('the failing one restarted for it', () => {
+      const instance = services.status('sick').instances[0]
+      return instance !== undefined && instance.restarts >= 1 ? instance : undefined
+    })
+    expect(sick.reason).toMatch(/not ready/)
+    expect(services.status('sick').ready).toBe(0)
+    const metrics = await nodes
+      .find((n) => n.daemon.peerId === services.status('fine').instances[0]!.node)!
+      .daemon.metrics.getSingleMetricAsString('shoal_service_instances_running')
+    expect(metrics).toMatch(/shoal_service_instances_running [1-9]/)
+    await services.remove('fine')
+    await services.remove('sick')
+  }, 60_000)
 })
