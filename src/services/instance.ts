@@ -1,19 +1,16 @@
-// One instance on this node: prepares its directory, variables and checkout, runs it, restarts it with backoff, checks its health.
-import { mkdir, rename, stat } from 'node:fs/promises'
+// One instance on this node: runs it, restarts it with backoff, checks its health, replicates its variables, measures it.
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { DockerEngine } from '../docker/index.js'
-import { asShoalError, DriverUnavailableError, JobRefusedError } from '../errors.js'
+import { asShoalError } from '../errors.js'
 import type { Execution, Exit, JobDriver } from '../jobs/drivers/driver.js'
-import type { JobPolicy } from '../jobs/index.js'
-import { policyRefusal } from '../jobs/policy.js'
 import type { GpuAllocation } from '../jobs/gpu-allocation.js'
-import type { JobSpec } from '../jobs/spec.js'
-import { prepareWorkdir } from '../jobs/workdir.js'
+import type { JobPolicy } from '../jobs/index.js'
 import { MAX_RESTART_BACKOFF_MS, RESTART_BACKOFF_MS, STABLE_RUN_MS, VARS_POLL_MS } from './constants.js'
 import type { GitSource } from './git/index.js'
 import { checkContainer, checkProcess, type HealthResult } from './health.js'
-import { instanceContainerName, instanceLabels, removeOtherContainers } from './instance-containers.js'
+import { instanceContainerName } from './instance-containers.js'
+import { type StartDeps, startInstance } from './instance-start.js'
 import type { InstanceState, InstanceStatus, ServiceValue, VarsValue } from './records.js'
 import type { ServiceSpec, Vars } from './spec.js'
 import { containerUsage, coresBetween, directoryBytes, type UsageSample } from './usage.js'
@@ -36,18 +33,7 @@ export interface Adopted {
   restarts: number
 }
 
-export interface InstanceDeps {
-  self: string
-  dataDir: string
-  drivers: Partial<Record<'exec' | 'docker', JobDriver>>
-  policy(): JobPolicy
-  /** Containers of git-sourced services may mount their checkout read-only (`--allow-checkout-mounts`). */
-  allowCheckoutMounts: boolean
-  docker?: DockerEngine
-  /** This node's GPUs, shared with jobs: each instance holds its own devices while it runs. */
-  gpus: GpuAllocation
-  git: GitSource
-  logMaxBytes: number
+export interface InstanceDeps extends StartDeps {
   slotVars(name: string, slot: number): VarsValue | undefined
   writeVars(name: string, slot: number, value: VarsValue): Promise<void>
   /** Its status changed: the node's status record is written soon. */
@@ -282,7 +268,7 @@ export class Instance {
     return instanceContainerName(this.name, this.slot, this.generation, this.d.self)
   }
 
-  /** Prepares everything a start needs, then starts it through the driver. */
+  /** Starts it (see instance-start.ts) with the service's current spec and generation. */
   private async launch(): Promise<Execution> {
     const { service } = this.target
     this.spec = service.spec
@@ -290,64 +276,22 @@ export class Instance {
     this.varsEpoch = service.varsEpoch
     this.varsProblem = null
     this.set('starting', null)
-    const spec = this.spec
-    const refusal = policyRefusal(spec, this.d.policy())
-    if (refusal !== undefined) throw new JobRefusedError(refusal)
-    const driver = this.d.drivers[spec.driver]
-    if (driver === undefined) throw new DriverUnavailableError(`this node has no ${spec.driver} driver`)
-    await mkdir(join(this.dir, 'state'), { recursive: true })
-    let cwd = await prepareWorkdir(
-      this.dir,
-      spec.driver === 'exec' && spec.git === null ? spec.workdir : null,
-    )
-    const binds = [`${join(this.dir, 'state')}:/shoal`]
-    if (spec.git !== null) {
-      const checkout = join(this.dir, 'checkout')
-      this.commit = await this.d.git.syncCheckout(
-        spec.git.url,
-        { ref: spec.git.ref, commit: this.target.commit },
-        checkout,
-        { signal: this.stopping.signal },
-      )
-      // The workdir was checked to stay inside at submission; the command runs as the daemon's user either way.
-      if (spec.driver === 'exec') cwd = spec.workdir === null ? checkout : join(checkout, spec.workdir)
-      else if (this.d.allowCheckoutMounts) binds.push(`${checkout}:/src:ro`)
-      else {
-        throw new JobRefusedError(
-          'this node does not mount git checkouts into containers (start the daemon with --allow-checkout-mounts)',
-        )
-      }
-    } else this.commit = null
-    await this.varsFile.write(this.startingVars())
-    const logPath = instanceLogPath(this.d.dataDir, this.name, this.slot)
-    await rotateLog(logPath, this.d.logMaxBytes)
-    const docker = spec.driver === 'docker'
-    if (docker && this.d.docker !== undefined) {
-      await removeOtherContainers(this.d.docker, this.d.self, this.name, this.slot, this.containerName())
-    }
-    const env: Record<string, string> = {
-      SHOAL_SERVICE: this.name,
-      SHOAL_SLOT: String(this.slot),
-      SHOAL_INSTANCE: `${this.name}/${this.slot}`,
-      SHOAL_GENERATION: String(this.generation),
-      SHOAL_VARS: docker ? '/shoal/vars.json' : this.varsFile.path,
-    }
-    if (this.commit !== null) env.SHOAL_COMMIT = this.commit
-    const gpus = this.d.gpus.take(this.gpuKey(), spec.resources.gpu)
-    const execution = await driver.start({
-      spec: asJobSpec(spec, this.d.self, docker && spec.git !== null ? '/src' : null),
-      attempt: this.generation,
-      logPath,
-      logMaxBytes: this.d.logMaxBytes,
-      workdir: cwd,
-      env,
-      containerName: this.containerName(),
-      labels: instanceLabels(this.name, this.slot, this.generation, this.d.self),
-      binds: docker ? binds : undefined,
-      gpus: gpus.length > 0 || this.d.gpus.total() > 0 ? gpus : undefined,
+    const started = await startInstance(this.d, {
+      name: this.name,
+      slot: this.slot,
+      spec: this.spec,
+      generation: this.generation,
+      commit: this.target.commit,
+      dir: this.dir,
+      logPath: instanceLogPath(this.d.dataDir, this.name, this.slot),
+      varsFile: this.varsFile,
+      vars: this.startingVars(),
+      gpuKey: this.gpuKey(),
+      signal: this.stopping.signal,
     })
+    this.commit = started.commit
     this.startedAt = this.d.now()
-    return execution
+    return started.execution
   }
 
   /** The replicated values of this slot if they belong to the service's current epoch, else the initial ones. */
@@ -451,40 +395,5 @@ export class Instance {
       .catch((err: Error) =>
         this.d.log.warn({ service: this.name, err: err.message }, 'could not replicate variables'),
       )
-  }
-}
-
-/** Keeps one older log beside the current one once it passes the cap. */
-async function rotateLog(path: string, maxBytes: number): Promise<void> {
-  const size = await stat(path).then(
-    (info) => info.size,
-    () => 0,
-  )
-  if (size > maxBytes) await rename(path, `${path}.1`)
-}
-
-/** The job-shaped spec the drivers take. */
-function asJobSpec(spec: ServiceSpec, self: string, containerWorkdir: string | null): JobSpec {
-  return {
-    id: 'j0000000000000000',
-    name: spec.name,
-    tags: {},
-    driver: spec.driver,
-    image: spec.image,
-    command: spec.command,
-    env: spec.env,
-    workdir: spec.driver === 'docker' ? (spec.workdir ?? containerWorkdir) : spec.workdir,
-    network: spec.network,
-    resources: spec.resources,
-    constraints: spec.constraints,
-    timeoutMs: null,
-    retries: 0,
-    backoffMs: 0,
-    restart: 'never',
-    after: [],
-    priority: 0,
-    submissionId: null,
-    createdAt: 0,
-    submittedBy: self,
   }
 }
