@@ -63,7 +63,7 @@ export async function servicesBench(options: ServicesBenchOptions = {}): Promise
     procs = await spawnCluster(DAEMONS, 'sv')
     await agreedProcesses(procs, 'the cluster to agree on a coordinator', { timeoutMs: 60_000 })
     const run: Run = { procs, marker, env }
-    const addVsJobs = await addAgainstJobs(run, options.addReplicas ?? 20, options.addTrials ?? 3)
+    const addVsJobs = await addAgainstJobs(run, options.addReplicas ?? 20, options.addTrials ?? 5)
     const rollout = await rolloutAfterSpecChange(
       run,
       options.rolloutReplicas ?? 10,
@@ -120,24 +120,48 @@ async function removeService(run: Run, api: ApiClient, name: string): Promise<vo
   )
 }
 
-/** `service add --replicas N` until N ready, in ms. */
-async function timeServiceAdd(run: Run, api: ApiClient, name: string, replicas: number): Promise<number> {
-  const started = performance.now()
-  await api.post('/v1/services', { name, command: COMMAND, replicas, env: run.env })
-  await waitService(api, name, `${replicas} ready`, (view) => view.ready === replicas)
-  return performance.now() - started
+/**
+ * Where the time of an add (or of N submissions) went, in ms from the call: all placed on a node (services),
+ * the last process started (its node's clock: one machine, one clock), and all seen ready by the entry node.
+ */
+interface Timing {
+  ms: number
+  placedMs?: number
+  lastStartedMs: number
 }
 
-/** N `job submit`s of the same command, all sent at once, until all N run; then cancelled. In ms. */
-async function timeJobs(run: Run, api: ApiClient, tag: string, count: number): Promise<number> {
+/** The latest `startedAt` of these views, in ms after `wallStart` (Date.now() when the call was made). */
+function lastStarted(views: ReadonlyArray<{ startedAt: string | null }>, wallStart: number): number {
+  return Math.max(...views.map((view) => Date.parse(view.startedAt ?? '') - wallStart))
+}
+
+/** `service add --replicas N` until N ready. */
+async function timeServiceAdd(run: Run, api: ApiClient, name: string, replicas: number): Promise<Timing> {
+  const wallStart = Date.now()
+  const started = performance.now()
+  let placedMs: number | undefined
+  await api.post('/v1/services', { name, command: COMMAND, replicas, env: run.env })
+  const view = await waitService(api, name, `${replicas} ready`, (view) => {
+    if (placedMs === undefined && view.instances.every((i) => i.node !== null)) {
+      placedMs = performance.now() - started
+    }
+    return view.ready === replicas
+  })
+  const ms = performance.now() - started
+  return { ms, placedMs: placedMs ?? ms, lastStartedMs: lastStarted(view.instances, wallStart) }
+}
+
+/** N `job submit`s of the same command, all sent at once, until all N run; then cancelled. */
+async function timeJobs(run: Run, api: ApiClient, tag: string, count: number): Promise<Timing> {
   const spec = { driver: 'exec', command: COMMAND, env: run.env, tags: { bench: tag } }
+  const wallStart = Date.now()
   const started = performance.now()
   const jobs = await Promise.all(Array.from({ length: count }, () => api.post<JobView>('/v1/jobs', spec)))
-  await waitFor(
+  const running = await waitFor(
     `${count} jobs tagged ${tag} to run`,
     async () => {
       const list = await api.get<{ jobs: JobView[] }>(`/v1/jobs?tag=bench=${tag}&state=running`)
-      return list.jobs.length === count
+      return list.jobs.length === count ? list.jobs : undefined
     },
     { timeoutMs: 60_000, intervalMs: POLL_MS },
   )
@@ -152,7 +176,12 @@ async function timeJobs(run: Run, api: ApiClient, tag: string, count: number): P
       ),
     { timeoutMs: 60_000, intervalMs: 100 },
   )
-  return ms
+  return { ms, lastStartedMs: lastStarted(running, wallStart) }
+}
+
+/** Median of one field over timings, rounded. */
+function medianOf(timings: readonly Timing[], field: keyof Timing): number {
+  return round(median(timings.map((timing) => timing[field] ?? Number.NaN)))
 }
 
 /** Measure 1: `service add --replicas N` to N ready, against N job submissions to N running, same daemon. */
@@ -161,8 +190,8 @@ async function addAgainstJobs(run: Run, replicas: number, trials: number): Promi
   const view = await agreedProcesses(run.procs, 'a coordinator')
   const entry = run.procs.find((proc) => proc.status.peerId !== view.holder)!
   const api = createClient(entry.dataDir)
-  const serviceMs: number[] = []
-  const jobsMs: number[] = []
+  const services: Timing[] = []
+  const jobs: Timing[] = []
   // Trial −1 warms up and is not counted: whichever runs first on fresh daemons starts each node's exec
   // spawner helper (it then lingers 60 s) and meets code not yet compiled, a cost belonging to neither.
   const warmup: { serviceMs?: number; jobsMs?: number } = {}
@@ -172,17 +201,19 @@ async function addAgainstJobs(run: Run, replicas: number, trials: number): Promi
     const order = trial % 2 === 0 ? ['service', 'jobs'] : ['jobs', 'service']
     for (const which of order) {
       if (which === 'service') {
-        const ms = await timeServiceAdd(run, api, name, replicas)
-        if (trial < 0) warmup.serviceMs = round(ms)
-        else serviceMs.push(ms)
+        const timing = await timeServiceAdd(run, api, name, replicas)
+        if (trial < 0) warmup.serviceMs = round(timing.ms)
+        else services.push(timing)
         await removeService(run, api, name)
       } else {
-        const ms = await timeJobs(run, api, `add-${trial + 1}`, replicas)
-        if (trial < 0) warmup.jobsMs = round(ms)
-        else jobsMs.push(ms)
+        const timing = await timeJobs(run, api, `add-${trial + 1}`, replicas)
+        if (trial < 0) warmup.jobsMs = round(timing.ms)
+        else jobs.push(timing)
       }
     }
   }
+  const serviceMs = services.map((timing) => timing.ms)
+  const jobsMs = jobs.map((timing) => timing.ms)
   const ratios = serviceMs.map((ms, i) => ms / jobsMs[i]!)
   const medianRatio = median(ratios)
   return {
@@ -198,6 +229,15 @@ async function addAgainstJobs(run: Run, replicas: number, trials: number): Promi
     ratio: { median: round(medianRatio), max: round(Math.max(...ratios)) },
     goal: `service / jobs ≤ ${ADD_RATIO_GOAL}`,
     met: medianRatio <= ADD_RATIO_GOAL,
+    /** Medians, in ms from the call: every slot placed, the last process started, all seen ready/running. */
+    breakdown: {
+      service: {
+        placed: medianOf(services, 'placedMs'),
+        lastStarted: medianOf(services, 'lastStartedMs'),
+        ready: medianOf(services, 'ms'),
+      },
+      jobs: { lastStarted: medianOf(jobs, 'lastStartedMs'), running: medianOf(jobs, 'ms') },
+    },
   }
 }
 
@@ -214,7 +254,7 @@ async function rolloutAfterSpecChange(
   const startMs: number[] = []
   for (let trial = 0; trial < startTrials; trial++) {
     const name = `bench-start-${trial}`
-    startMs.push(await timeServiceAdd(run, api, name, 1))
+    startMs.push((await timeServiceAdd(run, api, name, 1)).ms)
     await removeService(run, api, name)
   }
   const instanceStartMs = median(startMs)
