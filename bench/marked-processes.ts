@@ -39,3 +39,20 @@ export async function killMarkedProcesses(name: string, value: string): Promise<
   }
   return found.length
 }
+
+const CLOCK_TICKS_PER_SECOND = 100
+
+/**
+ * When a process started (wall-clock ms, to the kernel's 10 ms tick), from /proc/<pid>/stat: the same clock
+ * for every process, where daemons stamp jobs and instances at different points of their start.
+ */
+export async function processStartWallMs(pid: number): Promise<number> {
+  const [stat, uptime] = await Promise.all([
+    readFile(`/proc/${pid}/stat`, 'utf8'),
+    readFile('/proc/uptime', 'utf8'),
+  ])
+  // Fields after the command name (which may hold spaces); starttime is field 22, the 20th after it.
+  const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
+  const bootWallMs = Date.now() - Number(uptime.split(' ')[0]) * 1000
+  return bootWallMs + (startTicks / CLOCK_TICKS_PER_SECOND) * 1000
+}

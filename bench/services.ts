@@ -13,7 +13,12 @@ import {
   spawnDaemon,
 } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { killMarkedProcesses, markedProcesses } from './marked-processes.js'
+import {
+  killMarkedProcesses,
+  type MarkedProcess,
+  markedProcesses,
+  processStartWallMs,
+} from './marked-processes.js'
 import { daemonNodeArgs, spawnCluster } from './processes.js'
 import { percentile, round, type Summary, summarize } from './stats.js'
 
@@ -131,12 +136,14 @@ interface Timing {
   lastStartedMs: number
 }
 
-/** The first and last `startedAt` of these views, in ms after `wallStart` (Date.now() when the call was made). */
-function startSpan(
-  views: ReadonlyArray<{ startedAt: string | null }>,
+/** When the first and last of these processes started, in ms after `wallStart` (Date.now() at the call). */
+async function startSpan(
+  procs: readonly MarkedProcess[],
   wallStart: number,
-): Pick<Timing, 'firstStartedMs' | 'lastStartedMs'> {
-  const starts = views.map((view) => Date.parse(view.startedAt ?? '') - wallStart)
+): Promise<Pick<Timing, 'firstStartedMs' | 'lastStartedMs'>> {
+  const starts = await Promise.all(
+    procs.map(async (proc) => (await processStartWallMs(proc.pid)) - wallStart),
+  )
   return { firstStartedMs: Math.min(...starts), lastStartedMs: Math.max(...starts) }
 }
 
@@ -146,14 +153,17 @@ async function timeServiceAdd(run: Run, api: ApiClient, name: string, replicas: 
   const started = performance.now()
   let placedMs: number | undefined
   await api.post('/v1/services', { name, command: COMMAND, replicas, env: run.env })
-  const view = await waitService(api, name, `${replicas} ready`, (view) => {
+  await waitService(api, name, `${replicas} ready`, (view) => {
     if (placedMs === undefined && view.instances.every((i) => i.node !== null)) {
       placedMs = performance.now() - started
     }
     return view.ready === replicas
   })
   const ms = performance.now() - started
-  return { ms, placedMs: placedMs ?? ms, ...startSpan(view.instances, wallStart) }
+  const procs = (await markedProcesses(MARKER, run.marker)).filter((proc) =>
+    proc.env.get('SHOAL_INSTANCE')?.startsWith(`${name}/`),
+  )
+  return { ms, placedMs: placedMs ?? ms, ...(await startSpan(procs, wallStart)) }
 }
 
 /** N `job submit`s of the same command, all sent at once, until all N run; then cancelled. */
@@ -162,17 +172,21 @@ async function timeJobs(run: Run, api: ApiClient, tag: string, count: number): P
   const wallStart = Date.now()
   const started = performance.now()
   const jobs = await Promise.all(Array.from({ length: count }, () => api.post<JobView>('/v1/jobs', spec)))
-  const running = await waitFor(
+  await waitFor(
     `${count} jobs tagged ${tag} to run`,
     async () => {
       const list = await api.get<{ jobs: JobView[] }>(`/v1/jobs?tag=bench=${tag}&state=running`)
-      return list.jobs.length === count ? list.jobs : undefined
+      return list.jobs.length === count
     },
     { timeoutMs: 60_000, intervalMs: POLL_MS },
   )
   const ms = performance.now() - started
-  await Promise.all(jobs.map((job) => api.post(`/v1/jobs/${job.id}/cancel`, {})))
   const ids = new Set(jobs.map((job) => job.id))
+  const procs = (await markedProcesses(MARKER, run.marker)).filter((proc) =>
+    ids.has(proc.env.get('SHOAL_JOB_ID') ?? ''),
+  )
+  const span = await startSpan(procs, wallStart)
+  await Promise.all(jobs.map((job) => api.post(`/v1/jobs/${job.id}/cancel`, {})))
   await waitFor(
     `the jobs tagged ${tag} to stop`,
     async () =>
@@ -181,7 +195,7 @@ async function timeJobs(run: Run, api: ApiClient, tag: string, count: number): P
       ),
     { timeoutMs: 60_000, intervalMs: 100 },
   )
-  return { ms, ...startSpan(running, wallStart) }
+  return { ms, ...span }
 }
 
 /** Median of one field over timings, rounded. */
@@ -221,8 +235,9 @@ async function addAgainstJobs(run: Run, replicas: number, trials: number): Promi
   const jobsMs = jobs.map((timing) => timing.ms)
   const ratios = serviceMs.map((ms, i) => ms / jobsMs[i]!)
   const medianRatio = median(ratios)
-  // Jobs are reported running only after 250 ms of running (RUNNING_REPORT_DELAY_MS), services at once: the
-  // processes' own start times compare the two paths without that delay.
+  // Jobs are reported running only after 250 ms of running (RUNNING_REPORT_DELAY_MS), services at once; and
+  // daemons stamp a job's startedAt before its spawn, an instance's after. The processes' own start times
+  // (/proc) compare the two paths without either difference.
   const startRatios = services.map((timing, i) => timing.lastStartedMs / jobs[i]!.lastStartedMs)
   return {
     replicas,
@@ -237,7 +252,7 @@ async function addAgainstJobs(run: Run, replicas: number, trials: number): Promi
     ratio: { median: round(medianRatio), max: round(Math.max(...ratios)) },
     goal: `service / jobs ≤ ${ADD_RATIO_GOAL}`,
     met: medianRatio <= ADD_RATIO_GOAL,
-    /** The same ratio taken at the last process start (from the instances' and jobs' `startedAt`). */
+    /** The same ratio taken at the last process start (the processes' start times in /proc). */
     lastStartedRatios: startRatios.map(round),
     lastStartedRatio: { median: round(median(startRatios)), max: round(Math.max(...startRatios)) },
     /** Medians, in ms from the call: every slot placed, the last process started, all seen ready/running. */
