@@ -19,7 +19,7 @@ import {
   markedProcesses,
   processStartWallMs,
 } from './marked-processes.js'
-import { daemonNodeArgs, spawnCluster } from './processes.js'
+import { daemonNodeArgs, profileArgs, spawnCluster } from './processes.js'
 import { percentile, round, type Summary, summarize } from './stats.js'
 
 const DAEMONS = 5
@@ -76,6 +76,8 @@ export async function servicesBench(options: ServicesBenchOptions = {}): Promise
       options.startTrials ?? 3,
     )
     const reschedule = await rescheduleAfterKill(run, options.killReplicas ?? 10, options.killTrials ?? 10)
+    // A CPU profile ($SHOAL_BENCH_CPU_PROF) is written on a clean exit only.
+    if (profileArgs().length > 0) await Promise.all(procs.map((proc) => signalDaemon(proc, 'SIGTERM')))
     return { daemons: DAEMONS, command: COMMAND, pollMs: POLL_MS, addVsJobs, reschedule, rollout }
   } catch (err) {
     for (const proc of procs) {
