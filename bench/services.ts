@@ -36,9 +36,11 @@ const ROLLOUT_MARGIN_MS = 2_000
 export interface ServicesBenchOptions {
   /** Replicas added at once against as many job submissions. @default 20 */
   addReplicas?: number
+  /** Counted add trials (after one warm-up). @default 5 */
   addTrials?: number
   /** Replicas of the service whose node is killed. @default 10 (two per node) */
   killReplicas?: number
+  /** kill -9 trials. @default 10 */
   killTrials?: number
   /** Replicas of the service whose spec changes. @default 10 */
   rolloutReplicas?: number
