@@ -13,6 +13,7 @@ import { idleTraffic } from './idle-traffic.js'
 import { jobsBench } from './jobs.js'
 import { layersLab } from './layers-lab.js'
 import { layersThroughput } from './layers-throughput.js'
+import { servicesBench } from './services.js'
 import { simulation } from './simulation.js'
 import { webLoad } from './web-load.js'
 
@@ -43,6 +44,8 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   // The issue's S / B (~16 s) with a quarter of the bytes per second: G2 where two cores are not the bound.
   'layers-lab-25': () => layersLab(8, 25),
   'web-load': () => webLoad(20, 20),
+  // Issue 20: 20 replicas vs 20 jobs, reschedule after kill -9 (10 trials), a 10-replica rollout (~2 min).
+  services: () => servicesBench(),
 }
 
 const requested = process.argv.slice(2)
