@@ -28,8 +28,10 @@ export const DEFAULT_HEALTH_TIMEOUT_MS = 5_000
 /** Failed checks in a row that make an instance unhealthy (and restart it). */
 export const DEFAULT_HEALTH_RETRIES = 3
 
-/** Instance status is written at least this often while instances run (usage), and at once on a change. */
+/** Usage of instances is measured this often; the status record carries it when it moved (see the reconciler). */
 export const INSTANCE_HEARTBEAT_MS = 10_000
+/** Instance status is written at once on a change of state, and at least this often while instances run. */
+export const STATUS_REFRESH_MS = 60_000
 /** Changes within this window go out in one status record. */
 export const STATUS_FLUSH_MS = 50
 

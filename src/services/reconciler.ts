@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises'
 import type { DockerEngine } from '../docker/index.js'
 import { adoptProcess, isInstanceProcess, stopLeftoverInstance } from './adopt.js'
-import { INSTANCE_HEARTBEAT_MS, STATUS_FLUSH_MS } from './constants.js'
+import { INSTANCE_HEARTBEAT_MS, STATUS_FLUSH_MS, STATUS_REFRESH_MS } from './constants.js'
 import { type Adopted, Instance, type InstanceDeps, type InstanceTarget, serviceDirOf } from './instance.js'
 import { instanceContainerName, removeUnwantedContainers } from './instance-containers.js'
 import type { InstanceStatus, InstancesValue } from './records.js'
@@ -22,7 +22,10 @@ export class Reconciler {
   private started = false
   private flushTimer: NodeJS.Timeout | undefined
   private heartbeat: NodeJS.Timeout | undefined
-  private lastWritten = ''
+  /** The last status record written: its states (usage left out), its instances, when. */
+  private lastStates = ''
+  private lastWritten: InstanceStatus[] = []
+  private lastWrittenAt = 0
   private writing: Promise<void> = Promise.resolve()
 
   constructor(private readonly d: ReconcilerDeps) {}
@@ -187,22 +190,48 @@ export class Reconciler {
     await Promise.all(
       [...this.instances.values()].map((instance) => instance.measure(usage).catch(() => undefined)),
     )
-    this.lastWritten = ''
     this.flushSoon()
   }
 
-  /** Writes this node's status record if it says something new. */
+  /**
+   * Writes this node's status record if it says something new: a change of state (at once), usage that moved
+   * past USAGE_NEWS (measured on the heartbeat), or STATUS_REFRESH_MS since the last write. An idle node whose
+   * instances run steadily writes once a minute, not once a heartbeat.
+   */
   private async write(): Promise<void> {
     const instances = this.statuses()
-    const json = JSON.stringify(instances)
-    if (json === this.lastWritten) return
     if (instances.length === 0 && this.d.book.listedBy(this.d.self).length === 0) return
-    this.lastWritten = json
-    await this.d.writeStatus({ instances, at: this.d.now() }).catch((err: Error) => {
-      this.lastWritten = ''
+    const states = JSON.stringify(instances.map(withoutUsage))
+    const now = this.d.now()
+    const news =
+      states !== this.lastStates ||
+      now - this.lastWrittenAt >= STATUS_REFRESH_MS ||
+      instances.some((instance, i) => usageMoved(this.lastWritten[i], instance))
+    if (!news) return
+    this.lastStates = states
+    this.lastWritten = instances
+    this.lastWrittenAt = now
+    await this.d.writeStatus({ instances, at: now }).catch((err: Error) => {
+      this.lastStates = ''
       this.d.log.warn({ err: err.message }, 'could not write instance status')
     })
   }
+}
+
+function withoutUsage(status: InstanceStatus): Omit<InstanceStatus, 'cpu' | 'memory' | 'disk'> {
+  const { cpu: _cpu, memory: _memory, disk: _disk, ...rest } = status
+  return rest
+}
+
+/** Usage worth telling the mesh about: a tenth of a core, or a tenth of the memory or disk (and at least 1 MiB). */
+function usageMoved(before: InstanceStatus | undefined, after: InstanceStatus): boolean {
+  if (before === undefined) return true
+  const moved = (a: number, b: number): boolean => Math.abs(a - b) >= Math.max(2 ** 20, 0.1 * Math.max(a, b))
+  return (
+    Math.abs(before.cpu - after.cpu) >= 0.1 ||
+    moved(before.memory, after.memory) ||
+    moved(before.disk, after.disk)
+  )
 }
 
 function generationOf(target: InstanceTarget): number {
