@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
 import { COUNTER } from '../helpers/services.js'
-import { waitFor } from '../helpers/wait.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 describe('services', () => {
   let nodes: TestNode[]
@@ -138,5 +138,26 @@ describe('services', () => {
     expect(metrics).toMatch(/shoal_service_instances_running [1-9]/)
     await services.remove('fine')
     await services.remove('sick')
+  }, 60_000)
+
+  it('does not rewrite a node’s status record on heartbeats while its instance runs steadily', async () => {
+    const services = nodes[0]!.daemon.services
+    await services.add([{ name: 'steady', command: ['sleep', '600'] }])
+    const view = await waitFor('the instance running', () => {
+      const status = services.status('steady')
+      return status.ready === 1 ? status : undefined
+    })
+    const host = nodes.find((node) => node.daemon.peerId === view.instances[0]!.node)!
+    const stampOf = () => host.daemon.services.book.instances.get(host.daemon.peerId)?.stamp
+    // The first heartbeat measures it (news: its usage was not known); from then on nothing moves.
+    await waitFor('its first usage report', () => services.status('steady').instances[0]!.memory > 0, {
+      timeoutMs: 30_000,
+    })
+    await sleep(1_000)
+    const before = stampOf()
+    // Two heartbeats (10 s each) measure usage; a sleeping process's usage does not move.
+    await sleep(25_000)
+    expect(stampOf()).toEqual(before)
+    await services.remove('steady')
   }, 60_000)
 })

@@ -27,7 +27,7 @@ describe('records of a kind from a newer version', () => {
     const me = newer.identity.peerId
     for (let i = 0; i < 3; i++) {
       const stamp = { wall: Date.now(), counter: i, node: me }
-      const record = toWire(encodeRecord(newer.identity.signer, `service/${me}-${i}`, { replicas: 2 }, stamp))
+      const record = toWire(encodeRecord(newer.identity.signer, `widget/${me}-${i}`, { replicas: 2 }, stamp))
       await newer.publish(JSON.stringify({ v: 1, r: [record] }))
     }
     const dropped = await waitFor('three records dropped as unknown-kind', async () => {
