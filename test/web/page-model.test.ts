@@ -24,6 +24,8 @@ const node = (over: Partial<NodeView> = {}): NodeView => ({
     diskFree: 2000,
     load: [2, 1, 1],
   },
+  usage: 'record',
+  usageAt: new Date(1_000).toISOString(),
   drivers: { docker: false, exec: true },
   hostNetwork: false,
   drained: false,
