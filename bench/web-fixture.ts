@@ -63,6 +63,8 @@ function makeNode(index: number): NodeView {
       diskFree: 200 * 1024 ** 3,
       load: [(index % 9) * 0.9, 1, 1],
     },
+    usage: 'live',
+    usageAt: new Date().toISOString(),
     drivers: { docker: true, exec: true },
     hostNetwork: false,
     eligible: true,

@@ -522,6 +522,17 @@ export class ProbeProtocolError extends ShoalError {
   }
 }
 
+/** A member answered a usage request with a malformed frame. */
+export class UsageProtocolError extends ShoalError {
+  static override readonly name = 'UsageProtocolError'
+  static readonly code = 'SHOAL_USAGE_PROTOCOL'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(UsageProtocolError.code, message, options)
+    this.name = 'UsageProtocolError'
+  }
+}
+
 /** The node was asked to run work with a driver it does not have (no Docker engine, or the driver is off). */
 export class DriverUnavailableError extends ShoalError {
   static override readonly name = 'DriverUnavailableError'

@@ -72,6 +72,7 @@ export async function nodeShowCommand(
     ['memory', `${bytes(resources.memoryFree)} free of ${bytes(resources.memoryTotal)}`],
     ['disk', `${bytes(resources.diskFree)} free of ${bytes(resources.diskTotal)}`],
     ['load', resources.load.map((l) => l.toFixed(2)).join(' ')],
+    ['usage', usageText(node)],
     [
       'drivers',
       Object.entries(node.drivers)
@@ -84,6 +85,14 @@ export async function nodeShowCommand(
     ...node.addresses.map((addr, i): [string, string] => [i === 0 ? 'addresses' : '', addr]),
   ]
   for (const [label, value] of rows) console.log(`${label.padEnd(10)}  ${value}`)
+}
+
+/** Where load and free memory come from: the node's answer now, or its record (it did not answer, or is down). */
+function usageText(node: NodeView): string {
+  // An older daemon's views do not say.
+  if (node.usageAt === undefined) return 'from its record'
+  const source = node.usage === 'live' ? 'asked now' : 'from its record'
+  return `${source}, sampled ${ago(node.usageAt)}`
 }
 
 /** `-`, `2` (models unknown), `2× A100`, or `1× A100, 1× T4`. */

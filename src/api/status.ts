@@ -74,6 +74,7 @@ import {
   UnauthorizedError,
   UnknownKindError,
   UsageError,
+  UsageProtocolError,
   VarsTooLargeError,
   WaitTimeoutError,
 } from '../errors.js'
@@ -141,6 +142,7 @@ export const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map([
   [DriverUnavailableError.code, 503],
   [JobRefusedError.code, 403],
   [ProbeProtocolError.code, 502],
+  [UsageProtocolError.code, 502],
   [JobFinishedError.code, 409],
   [JobNotFinishedError.code, 409],
   [TooManyJobsError.code, 413],

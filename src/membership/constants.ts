@@ -60,23 +60,35 @@ export const STALL_GRACE_MS = 300
 export const LIVENESS_TICK_MS = 500
 
 /**
- * This node's record is written when something in it changes; resources that drift (free memory, free disk, load)
- * are written at most this often, and only past a threshold (RESOURCE_CHANGE_SHARE), so an idle mesh is quiet.
+ * This node's record is written when something in it changes; free disk (placement reads it) is written at most
+ * this often, and only past a threshold (DISK_CHANGE_SHARE), so an idle mesh is quiet.
  */
 export const RESOURCE_WRITE_MIN_MS = 30_000
 
 /**
- * Usage writes (free memory, free disk, load) reach every node, so what each node receives of them is the sum of
- * everyone's: the mesh as a whole spends about one per this long. Each node spaces its own by at least
- * members × this (and RESOURCE_WRITE_MIN_MS), so the rate every node receives stays flat as the mesh grows
- * (Consul scales its anti-entropy interval with the cluster's size for the same reason). At 20 members a node
- * reports usage drift at most once a minute; capacity, labels, drivers and addresses are still news at once.
+ * Free-disk writes reach every node, so what each node receives of them is the sum of everyone's: the mesh as a
+ * whole spends about one per this long. Each node spaces its own by at least members × this (and
+ * RESOURCE_WRITE_MIN_MS), so the rate every node receives stays flat as the mesh grows (Consul scales its
+ * anti-entropy interval with the cluster's size for the same reason). Capacity, labels, drivers and addresses
+ * are still news at once.
  */
 export const USAGE_WRITE_SPACING_MS = 3_000
 
-/** Free memory or disk moving by this share of the total (or load by this many runnable processes) is news. */
-export const RESOURCE_CHANGE_SHARE = 0.1
-export const LOAD_CHANGE = 1
+/**
+ * Free disk moving by this share of the total is news (placement checks a job's disk against it). Load and free
+ * memory are never news: they move all the time on a busy machine, and written to every node they made the whole
+ * of an idle mesh's traffic. Whoever shows them asks the node (USAGE_PROTOCOL).
+ */
+export const DISK_CHANGE_SHARE = 0.1
+
+/** The usage protocol: a node's load, free memory and free disk now, asked by whoever shows them. */
+export const USAGE_PROTOCOL = '/shoal/usage/1.0.0'
+
+/**
+ * A usage question unanswered after this long (dial included) falls back to the figures in the node's record:
+ * `node list` waits for its slowest member at most this long.
+ */
+export const USAGE_ASK_TIMEOUT_MS = 1_000
 
 /**
  * Unchanged, a node still rewrites its record this often, so that a record older than the collection age

@@ -11,7 +11,8 @@ import {
   systemClock,
 } from '../state/index.js'
 import { ClockCheck } from './clock-check.js'
-import { LIVENESS_TICK_MS, RESOURCE_SAMPLE_INTERVAL_MS } from './constants.js'
+import { LIVENESS_TICK_MS, RESOURCE_SAMPLE_INTERVAL_MS, USAGE_ASK_TIMEOUT_MS } from './constants.js'
+import { LiveUsage } from './live-usage.js'
 import { type LivenessValue, livenessKind } from './liveness-record.js'
 import { createMembershipMetrics, type MembershipMetrics } from './metrics.js'
 import { type NodeValue, nodeKind, type Resources } from './node-record.js'
@@ -37,6 +38,7 @@ import type {
   NodeView,
   OwnSettings,
 } from './types.js'
+import { serveUsage, type Usage } from './usage-protocol.js'
 
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly records: KindHandle<NodeValue>
@@ -53,6 +55,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly prober: Prober
   private readonly own: OwnRecord
   private readonly clock: ClockCheck
+  private readonly usage: LiveUsage
   private readonly metrics: MembershipMetrics
   private readonly selfId: string
   private readonly startedAt: number
@@ -102,9 +105,16 @@ export class Membership extends EventEmitter<MembershipEvents> {
       {
         resourceWriteMinMs: init.resourceWriteMinMs,
         refreshMs: init.refreshMs,
+        usageSpacingMs: init.usageSpacingMs,
       },
       undefined,
       () => this.metrics.nodeRecordWrites.inc(),
+    )
+    this.usage = new LiveUsage(
+      components.mesh,
+      this.selfId,
+      init.usageAskTimeoutMs ?? USAGE_ASK_TIMEOUT_MS,
+      this.log,
     )
     this.view = new SwimView(this.selfId, {
       suspicionMinMs: init.suspicionMinMs,
@@ -146,12 +156,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
       incarnation: () => this.own.currentIncarnation(),
       probeFor: (target, timeoutMs) => this.prober.probeFor(target, timeoutMs),
     })
+    await serveUsage(this.mesh, () => this.usage.current())
     this.own.begin(this.view.doubtAboutSelf())
     this.description = await this.describeSelf()
     await this.own.update(this.description)
     this.prober.start()
     this.every(LIVENESS_TICK_MS, () => this.tick())
-    this.every(RESOURCE_SAMPLE_INTERVAL_MS, () => this.describeAgain())
+    this.every(this.init.resourceSampleIntervalMs ?? RESOURCE_SAMPLE_INTERVAL_MS, () => this.describeAgain())
   }
 
   /** Samples this node again and writes its record if that is news (settings or labels changed, resources moved). */
@@ -202,9 +213,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private async describeSelf(): Promise<SelfDescription> {
     const settings = this.settings.value(this.selfId) ?? NO_SETTINGS
     const [resources, docker] = await Promise.all([
-      sampleResources(this.init.dataDir, this.init.gpus),
+      this.init.sampleResources?.() ?? sampleResources(this.init.dataDir, this.init.gpus),
       this.docker?.ping() ?? Promise.resolve(false),
     ])
+    const { load, memoryFree, diskFree } = resources
+    this.usage.sampled({ load, memoryFree, diskFree, at: Math.round(this.wallNow()) })
     return {
       name: this.init.name,
       peerId: this.selfId,
@@ -377,6 +390,22 @@ export class Membership extends EventEmitter<MembershipEvents> {
       .map((record) => toNodeView(record, this.viewContext))
       .filter((node) => options.all === true || node.state === 'alive' || node.state === 'suspect')
       .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+  }
+
+  /** As `nodes`, with the load, free memory and free disk each alive node answers now (its record's if it does not). */
+  nodesLive(options: { all?: boolean } = {}): Promise<NodeView[]> {
+    return this.usage.apply(this.nodes(options))
+  }
+
+  /** As `node`, with live usage. */
+  async nodeLive(ref: string): Promise<NodeView> {
+    const [node] = await this.usage.apply([this.node(ref)])
+    return node!
+  }
+
+  /** The usage of each of `peers` that answers in time (asked over the usage protocol). */
+  liveUsage(peers: readonly string[]): Promise<Map<string, Usage>> {
+    return this.usage.of(peers)
   }
 
   /** The node records of the nodes alive now (this one included): cheaper than views, for the scheduler. */

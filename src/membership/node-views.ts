@@ -34,6 +34,8 @@ export function toNodeView(record: StateRecord<NodeValue>, ctx: ViewContext): No
     lastSeen: new Date(lastSeen).toISOString(),
     labels: value.labels,
     resources: value.resources,
+    usage: 'record',
+    usageAt: new Date(record.stamp.wall).toISOString(),
     drivers: value.drivers,
     hostNetwork: value.hostNetwork ?? false,
     drained: value.drained === true,

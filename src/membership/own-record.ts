@@ -1,9 +1,8 @@
 // This node's own `node/<peerId>` record: written when something in it is news, refreshed hourly, raised to refute.
 import type { KindHandle } from '../state/index.js'
 import {
-  LOAD_CHANGE,
+  DISK_CHANGE_SHARE,
   NODE_REFRESH_MS,
-  RESOURCE_CHANGE_SHARE,
   RESOURCE_WRITE_MIN_MS,
   USAGE_WRITE_SPACING_MS,
 } from './constants.js'
@@ -17,7 +16,7 @@ export interface OwnRecordTimings {
   resourceWriteMinMs: number
   /** @default NODE_REFRESH_MS */
   refreshMs: number
-  /** Usage drift is written at most every members × this. @default USAGE_WRITE_SPACING_MS */
+  /** Free-disk drift is written at most every members × this. @default USAGE_WRITE_SPACING_MS */
   usageSpacingMs: number
 }
 
@@ -69,11 +68,11 @@ export class OwnRecord {
       identityChanged(previous, description) ||
       capacityChanged(previous.resources, description.resources) ||
       (now - this.resourcesWrittenAt >= this.usageSpacing() &&
-        usageDrifted(previous.resources, description.resources))
+        diskDrifted(previous.resources, description.resources))
     if (due) await this.write(description)
   }
 
-  /** How long usage drift waits after the last write: longer in a larger mesh, so the mesh's total stays flat. */
+  /** How long disk drift waits after the last write: longer in a larger mesh, so the mesh's total stays flat. */
   private usageSpacing(): number {
     return Math.max(this.timings.resourceWriteMinMs, this.members() * this.timings.usageSpacingMs)
   }
@@ -129,11 +128,10 @@ function capacityChanged(a: Resources, b: Resources): boolean {
   )
 }
 
-/** Free memory, free disk or load moved far enough to be worth a record (written at most every 30 s). */
-function usageDrifted(a: Resources, b: Resources): boolean {
-  return (
-    Math.abs(a.memoryFree - b.memoryFree) > RESOURCE_CHANGE_SHARE * b.memoryTotal ||
-    Math.abs(a.diskFree - b.diskFree) > RESOURCE_CHANGE_SHARE * b.diskTotal ||
-    Math.abs(a.load[0] - b.load[0]) > LOAD_CHANGE
-  )
+/**
+ * Free disk moved far enough to matter to placement (written at most every 30 s). Load and free memory ride along
+ * in whatever record is written but are never news themselves: they are asked for live (usage-protocol.ts).
+ */
+function diskDrifted(a: Resources, b: Resources): boolean {
+  return Math.abs(a.diskFree - b.diskFree) > DISK_CHANGE_SHARE * b.diskTotal
 }

@@ -21,7 +21,16 @@ export interface NodeView {
   /** ISO time this node last had a sign of life from it. */
   lastSeen: string
   labels: Record<string, string>
+  /**
+   * What its record says, with load, free memory and free disk as the node answered when asked (`usage: 'live'`),
+   * or as its record last carried them (`usage: 'record'`: it did not answer in time, or is not alive). Load and
+   * free memory are not news to the record: a record's figures may be hours old.
+   */
   resources: Resources
+  /** Where the load, free memory and free disk figures come from. */
+  usage: 'live' | 'record'
+  /** ISO time they were sampled (for `record`: when the record was written). */
+  usageAt: string
   drivers: { docker: boolean; exec: boolean }
   /** Its containers may use host, container:<name> or named networks (`--allow-host-network`). */
   hostNetwork: boolean
@@ -80,6 +89,14 @@ export interface MembershipInit {
   maxClockSkewMs?: number
   /** @default RESOURCE_WRITE_MIN_MS */
   resourceWriteMinMs?: number
+  /** Free-disk drift is written at most every members × this. @default USAGE_WRITE_SPACING_MS */
+  usageSpacingMs?: number
+  /** @default RESOURCE_SAMPLE_INTERVAL_MS */
+  resourceSampleIntervalMs?: number
+  /** How long a usage question waits for its answer. @default USAGE_ASK_TIMEOUT_MS */
+  usageAskTimeoutMs?: number
+  /** Samples this node's resources (a test drives drift with its own). @default the system's (resources.ts) */
+  sampleResources?: () => Promise<Resources>
   /** @default NODE_REFRESH_MS */
   refreshMs?: number
   /** @default the system clock */

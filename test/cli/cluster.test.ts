@@ -74,6 +74,11 @@ describe('three shoal daemon processes joined by --bootstrap', () => {
     expect(byName.id).toBe(c.status.peerId)
     expect((await cliJson<NodeView>(a.dataDir, 'node', 'show', c.status.peerId)).name).toBe('gamma')
     expect((await cliJson<NodeView>(a.dataDir, 'node', 'show', c.status.peerId.slice(-6))).name).toBe('gamma')
+    // gamma's load and free memory are asked of gamma (the usage protocol), and the table says so.
+    expect(byName.usage).toBe('live')
+    const human = await runCli(['node', 'show', 'gamma', '--data-dir', a.dataDir])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toMatch(/^usage\s+asked now, sampled /m)
     const missing = await runCli(['node', 'show', 'nobody', '--data-dir', a.dataDir])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('SHOAL_NODE_NOT_FOUND')

@@ -1,5 +1,6 @@
-// A node's own record: news is written at once, usage drift at most every max(30 s, members × 3 s), on a real store.
+// A node's own record: news at once, free-disk drift at most every max(30 s, members × 3 s), load and memory never.
 import { afterEach, describe, expect, it } from 'vitest'
+import { NODE_REFRESH_MS } from '../../src/membership/constants.js'
 import { type NodeValue, nodeKind } from '../../src/membership/index.js'
 import { OwnRecord, type SelfDescription } from '../../src/membership/own-record.js'
 import { type LocalState, localState } from '../helpers/local-state.js'
@@ -61,43 +62,60 @@ describe('own node record', () => {
     }
   }
 
-  it('writes capacity and label news at once, usage drift only after 30 s in a small mesh', async () => {
+  it('writes capacity and label news at once, free-disk drift only after 30 s in a small mesh', async () => {
     const node = await ownRecord(3)
     await node.own.update(describeSelf(node.peerId))
     expect(node.writes()).toBe(1)
 
-    // Free memory moved by 25 % of the total: drift, but the last write was just now.
+    // Free disk moved by 20 % of the total: drift, but the last write was just now.
     node.advance(10_000)
-    await node.own.update(describeSelf(node.peerId, { memoryFree: 2 * GiB }))
+    await node.own.update(describeSelf(node.peerId, { diskFree: 30 * GiB }))
     expect(node.writes()).toBe(1)
     // Capacity is news whatever the time.
-    await node.own.update(describeSelf(node.peerId, { memoryFree: 2 * GiB, cpus: 4 }))
+    await node.own.update(describeSelf(node.peerId, { diskFree: 30 * GiB, cpus: 4 }))
     expect(node.writes()).toBe(2)
     expect(node.stored()?.resources.cpus).toBe(4)
 
     node.advance(30_000)
-    await node.own.update(describeSelf(node.peerId, { memoryFree: 6 * GiB, cpus: 4 }))
+    await node.own.update(describeSelf(node.peerId, { diskFree: 70 * GiB, cpus: 4 }))
     expect(node.writes()).toBe(3)
-    expect(node.stored()?.resources.memoryFree).toBe(6 * GiB)
+    expect(node.stored()?.resources.diskFree).toBe(70 * GiB)
   })
 
-  it('spaces usage drift by members × 3 s in a large mesh, so the mesh’s total rate stays flat', async () => {
+  it('spaces free-disk drift by members × 3 s in a large mesh, so the mesh’s total rate stays flat', async () => {
     const node = await ownRecord(40)
     await node.own.update(describeSelf(node.peerId))
     node.advance(60_000)
-    await node.own.update(describeSelf(node.peerId, { load: [3, 1, 1] }))
+    await node.own.update(describeSelf(node.peerId, { diskFree: 20 * GiB }))
     expect(node.writes()).toBe(1)
     node.advance(60_000)
-    await node.own.update(describeSelf(node.peerId, { load: [3, 1, 1] }))
+    await node.own.update(describeSelf(node.peerId, { diskFree: 20 * GiB }))
     expect(node.writes()).toBe(2)
-    expect(node.stored()?.resources.load[0]).toBe(3)
+    expect(node.stored()?.resources.diskFree).toBe(20 * GiB)
   })
 
-  it('does not write usage that moved less than its threshold, however long it waits', async () => {
+  it('never writes for load or free memory, however far and long they move', async () => {
+    const node = await ownRecord(3)
+    await node.own.update(describeSelf(node.peerId))
+    for (let i = 1; i <= 20; i++) {
+      node.advance(60_000)
+      await node.own.update(
+        describeSelf(node.peerId, { load: [i % 2 === 0 ? 0 : 8, 4, 2], memoryFree: (i % 2) * 8 * GiB }),
+      )
+    }
+    expect(node.writes()).toBe(1)
+    // They ride along in the next write that is news (here the hourly refresh).
+    node.advance(NODE_REFRESH_MS)
+    await node.own.update(describeSelf(node.peerId, { load: [5, 4, 2] }))
+    expect(node.writes()).toBe(2)
+    expect(node.stored()?.resources.load[0]).toBe(5)
+  })
+
+  it('does not write free disk that moved less than its threshold, however long it waits', async () => {
     const node = await ownRecord(3)
     await node.own.update(describeSelf(node.peerId))
     node.advance(600_000)
-    await node.own.update(describeSelf(node.peerId, { memoryFree: 4.5 * GiB, load: [1.2, 1, 1] }))
+    await node.own.update(describeSelf(node.peerId, { diskFree: 45 * GiB }))
     expect(node.writes()).toBe(1)
   })
 })

@@ -3,7 +3,7 @@ import { ago, bytes, shellJoin, shortDigest, shortId } from '../../web/src/forma
 import { FinishedPerMinute, niceCeiling, rates, utilisation } from '../../web/src/history.js'
 import { liveRows } from '../../web/src/job-rows.js'
 import type { JobView } from '../../web/src/job-types.js'
-import { applyNodeRecord, byStateThenName, usage } from '../../web/src/node-model.js'
+import { applyNodeRecord, applyUsage, byStateThenName, usage } from '../../web/src/node-model.js'
 import { filterParams, formatRoute, matchesFilter, NO_FILTER, parseRoute } from '../../web/src/route.js'
 import type { NodeValue, NodeView, StatsSample } from '../../web/src/types.js'
 
@@ -24,6 +24,8 @@ const node = (over: Partial<NodeView> = {}): NodeView => ({
     diskFree: 2000,
     load: [2, 1, 1],
   },
+  usage: 'record',
+  usageAt: new Date(1_000).toISOString(),
   drivers: { docker: false, exec: true },
   hostNetwork: false,
   drained: false,
@@ -250,6 +252,36 @@ describe('node views from node records', () => {
   it('marks a node that wrote `left` as left, and has nothing to update for a node it never saw', () => {
     expect(applyNodeRecord(node(), { ...value, state: 'left' }, 9_000)?.state).toBe('left')
     expect(applyNodeRecord(undefined, value, 9_000)).toBeUndefined()
+  })
+
+  it('keeps a live reading of load and memory newer than the record, takes the rest from the record', () => {
+    const live = node({
+      usage: 'live',
+      usageAt: new Date(10_000).toISOString(),
+      resources: { ...node().resources, load: [0.25, 1, 1], memoryFree: 900 },
+    })
+    const updated = applyNodeRecord(live, value, 9_000)!
+    expect(updated.name).toBe('alpha-renamed')
+    expect(updated).toMatchObject({ usage: 'live', usageAt: new Date(10_000).toISOString() })
+    expect(updated.resources).toMatchObject({ load: [0.25, 1, 1], memoryFree: 900 })
+    // A record written after the reading carries newer figures.
+    const later = applyNodeRecord(live, value, 11_000)!
+    expect(later).toMatchObject({ usage: 'record', usageAt: new Date(11_000).toISOString() })
+    expect(later.resources.load[0]).toBe(3)
+  })
+
+  it('takes a newer read of live usage, and ignores an older one', () => {
+    const read = node({
+      name: 'stale-name',
+      usage: 'live',
+      usageAt: new Date(20_000).toISOString(),
+      resources: { ...node().resources, load: [6, 5, 4], memoryFree: 100, cpus: 99 },
+    })
+    const updated = applyUsage(node(), read)
+    expect(updated.name).toBe('alpha')
+    expect(updated).toMatchObject({ usage: 'live', usageAt: read.usageAt })
+    expect(updated.resources).toMatchObject({ load: [6, 5, 4], memoryFree: 100, cpus: 4 })
+    expect(applyUsage(updated, node())).toBe(updated)
   })
 
   it('gives resource use as fractions for the bars', () => {

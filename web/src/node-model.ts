@@ -1,4 +1,4 @@
-// Node views kept current from `record` events of kind `node` (each node's own record, rewritten every heartbeat).
+// Node views kept current from `record` events of kind `node` (each node's own record) and re-read live usage.
 import type { NodeValue, NodeView } from './types.js'
 
 /**
@@ -12,12 +12,16 @@ export function applyNodeRecord(
   writtenAt: number,
 ): NodeView | undefined {
   if (existing === undefined) return undefined
+  // Load and free memory are not news to a record: a live reading newer than the record's stays.
+  const recordNewer = writtenAt >= (Date.parse(existing.usageAt) || 0)
   return {
     ...existing,
     name: value.name,
     addresses: value.addresses,
     labels: value.labels,
-    resources: value.resources,
+    resources: recordNewer ? value.resources : { ...value.resources, ...usageFigures(existing.resources) },
+    usage: recordNewer ? 'record' : existing.usage,
+    usageAt: recordNewer ? new Date(writtenAt).toISOString() : existing.usageAt,
     drivers: value.drivers,
     hostNetwork: value.hostNetwork ?? false,
     drained: value.drained === true,
@@ -27,6 +31,23 @@ export function applyNodeRecord(
     lastSeen: new Date(Math.max(writtenAt, Date.parse(existing.lastSeen) || 0)).toISOString(),
     state: value.state === 'left' ? 'left' : existing.state,
   }
+}
+
+/** The view with the load, free memory and free disk of a newer read of the node (`GET /v1/nodes`). */
+export function applyUsage(existing: NodeView, read: NodeView): NodeView {
+  if ((Date.parse(read.usageAt) || 0) < (Date.parse(existing.usageAt) || 0)) return existing
+  return {
+    ...existing,
+    resources: { ...existing.resources, ...usageFigures(read.resources) },
+    usage: read.usage,
+    usageAt: read.usageAt,
+  }
+}
+
+function usageFigures(
+  r: NodeView['resources'],
+): Pick<NodeView['resources'], 'load' | 'memoryFree' | 'diskFree'> {
+  return { load: r.load, memoryFree: r.memoryFree, diskFree: r.diskFree }
 }
 
 /** Fractions of a node's resources in use, for its bars. */

@@ -2,7 +2,7 @@
 import { ApiError, apiUrl, getJson } from './api.js'
 import { FinishedPerMinute } from './history.js'
 import { ACTIVE_STATES, isActive, isFinal, type JobList, type JobState, type JobView } from './job-types.js'
-import { applyNodeRecord } from './node-model.js'
+import { applyNodeRecord, applyUsage } from './node-model.js'
 import type {
   CoordinatorView,
   NodeStateEvent,
@@ -28,6 +28,11 @@ const STATS_MAX_SAMPLES = 720
 const LAGS_KEPT = 200
 /** A failed read at (re)connection is tried again after this long. */
 const RESYNC_RETRY_MS = 2_000
+/**
+ * Nodes' load and free memory are re-read this often while the page is shown: they are not in the node records'
+ * news (an idle mesh gossips nothing), each node answers them when asked.
+ */
+const USAGE_REFRESH_MS = 10_000
 /** Job counts per state are re-read at most this often while jobs change. */
 const TOTALS_REFRESH_MS = 1_000
 
@@ -74,6 +79,7 @@ export class ClusterStore {
   private source: EventSource | undefined
   private queue: StreamEvent[] | undefined
   private statsTimer: ReturnType<typeof setInterval> | undefined
+  private usageTimer: ReturnType<typeof setInterval> | undefined
   private totalsTimer: ReturnType<typeof setTimeout> | undefined
   private seeded = false
   private totalsWatchers = 0
@@ -104,12 +110,14 @@ export class ClusterStore {
     }
     void this.pollStats()
     this.statsTimer = setInterval(() => void this.pollStats(), this.statsIntervalMs)
+    this.usageTimer = setInterval(() => void this.pollUsage(), USAGE_REFRESH_MS)
   }
 
   stop(): void {
     this.source?.close()
     this.source = undefined
     clearInterval(this.statsTimer)
+    clearInterval(this.usageTimer)
     clearTimeout(this.totalsTimer)
   }
 
@@ -336,6 +344,21 @@ export class ClusterStore {
           this.totalsTimer = undefined
         })
     }, delayMs)
+  }
+
+  /** Re-reads the nodes' live usage into the views the page has (a hidden page asks nothing). */
+  private async pollUsage(): Promise<void> {
+    if (document.hidden || this.connection !== 'live') return
+    try {
+      const read = await getJson<NodeView[]>('/v1/nodes?all=1')
+      for (const node of read) {
+        const existing = this.nodes.get(node.id)
+        if (existing !== undefined) this.nodes.set(node.id, applyUsage(existing, node))
+      }
+      this.changed()
+    } catch {
+      // The event stream shows the connection's state; the next poll tries again.
+    }
   }
 
   private async pollStats(): Promise<void> {

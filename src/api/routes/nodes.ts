@@ -1,4 +1,4 @@
-// GET /v1/nodes (?all=1 adds dead and left nodes), GET /v1/nodes/:id, and the operator's drain, undrain and labels.
+// GET /v1/nodes (?all=1 adds dead and left nodes; usage asked live), GET /v1/nodes/:id, drain, undrain and labels.
 import { z } from 'zod'
 import { BadRequestError } from '../../errors.js'
 import { LABEL_KEY } from '../../util/parse.js'
@@ -17,12 +17,13 @@ export function nodeRoutes(ctx: ApiContext): Route[] {
     {
       method: 'GET',
       path: '/v1/nodes',
-      handle: ({ res, url }) => sendJson(res, 200, ctx.membership.nodes({ all: queryFlag(url, 'all') })),
+      handle: async ({ res, url }) =>
+        sendJson(res, 200, await ctx.membership.nodesLive({ all: queryFlag(url, 'all') })),
     },
     {
       method: 'GET',
       path: '/v1/nodes/:id',
-      handle: ({ res, params }) => sendJson(res, 200, ctx.membership.node(params.id!)),
+      handle: async ({ res, params }) => sendJson(res, 200, await ctx.membership.nodeLive(params.id!)),
     },
     {
       method: 'POST',

@@ -22,7 +22,7 @@ export interface StatsSample {
   layerBytes: { origin: number; peer: number; local: number }
   /** CPU seconds (user + system) this daemon process has used. */
   processCpuSeconds: number
-  /** Sums over the alive nodes' own records (their resources are sampled every few seconds). */
+  /** Sums over the alive nodes: capacity from their records, usage as each answers when asked. */
   cluster: {
     nodes: number
     cpus: number
@@ -78,7 +78,11 @@ async function sample(metrics: Registry, membership: Membership): Promise<StatsS
     return total
   }
   const cluster = { nodes: 0, cpus: 0, load: 0, memoryTotal: 0, memoryUsed: 0, diskTotal: 0, diskUsed: 0 }
-  for (const { resources } of membership.aliveNodes()) {
+  const alive = membership.aliveNodes()
+  // Load and free memory are not in the records' news: asked of each node (its record's figures if it is slow).
+  const live = await membership.liveUsage(alive.map((node) => node.peerId))
+  for (const node of alive) {
+    const resources = { ...node.resources, ...live.get(node.peerId) }
     cluster.nodes++
     cluster.cpus += resources.cpus
     cluster.load += resources.load[0]
