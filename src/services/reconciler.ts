@@ -35,7 +35,7 @@ export class Reconciler {
     for (const status of this.d.book.listedBy(this.d.self)) {
       if (status.pid !== null) this.leftovers.set(`${status.service}/${status.slot}`, status)
     }
-    for (const name of this.placedServices()) this.reconcile(name)
+    for (const name of this.d.book.names()) this.reconcile(name)
     this.stopUnadopted()
     if (this.d.docker !== undefined) {
       const wanted = new Set(
@@ -155,10 +155,6 @@ export class Reconciler {
       }
     }
     this.leftovers.clear()
-  }
-
-  private placedServices(): string[] {
-    return this.d.book.names()
   }
 
   private instanceDeps(): InstanceDeps {
