@@ -86,9 +86,10 @@ export const USAGE_PROTOCOL = '/shoal/usage/1.0.0'
 
 /**
  * A usage question unanswered after this long (dial included) falls back to the figures in the node's record:
- * `node list` waits for its slowest member at most this long.
+ * `node list` waits for its slowest member at most this long. A live member answers in milliseconds over the
+ * connection it already has; a stalled one (suspected, not yet declared) must not hold every view of it for long.
  */
-export const USAGE_ASK_TIMEOUT_MS = 1_000
+export const USAGE_ASK_TIMEOUT_MS = 500
 
 /**
  * Unchanged, a node still rewrites its record this often, so that a record older than the collection age

@@ -94,11 +94,11 @@ describe('probing between three daemon processes', () => {
   it('a node slow to answer is suspected but refutes before anyone declares it dead', async () => {
     const slow = b.status.peerId
     const seen: string[] = []
+    // Both observers at once: a view of a stalled node waits for its usage (up to the ask timeout), and the
+    // test must not keep it stopped longer than it means to.
     const watch = async (): Promise<void> => {
-      for (const observer of [a, c]) {
-        const state = (await nodeAs(observer, slow))?.state
-        if (state !== undefined && seen.at(-1) !== state) seen.push(state)
-      }
+      const states = await Promise.all([a, c].map(async (observer) => (await nodeAs(observer, slow))?.state))
+      for (const state of states) if (state !== undefined && seen.at(-1) !== state) seen.push(state)
     }
     const refutationsBefore = await metricOf(b, 'shoal_refutations_total')
     const listening = new AbortController()
