@@ -40,8 +40,12 @@ describe('job retention', () => {
     const logDir = join(ranOn.dataDir, 'jobs', done)
     expect(existsSync(join(logDir, '1.log'))).toBe(true)
 
+    // Its spec, assignment and report batches are deleted by separate writes, which may reach a node in any order.
     await waitFor('the finished job to be collected on every node', () =>
-      nodes.every((node) => !known(node, done)),
+      nodes.every((node) => {
+        const { book } = node.daemon.jobs
+        return !known(node, done) && book.assignment(done) === undefined && book.run(done, 1) === undefined
+      }),
     )
     for (const node of nodes) {
       const { book } = node.daemon.jobs
