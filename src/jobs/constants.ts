@@ -99,9 +99,16 @@ export const DEFAULT_JOB_LOG_MAX_BYTES = 64 * 1024 ** 2
 
 /**
  * After an exec job's process group is gone, its output pipes are waited on this long: only a process that left
- * the group (setsid) still holds one, and its output is not the job's to wait for (the docker driver waits as long).
+ * the group (setsid) still holds one, and its output is not the job's to wait for.
  */
 export const LOG_CLOSE_GRACE_MS = 2_000
+
+/**
+ * After a container exits, its log stream is read to its end for at most this long. The engine ends the stream
+ * itself once it has sent a stopped container's log, but sending megabytes of it takes seconds on a busy node
+ * (2 s cut a 3 MB log short in CI); the limit only guards against a stream that never ends.
+ */
+export const CONTAINER_LOG_DRAIN_MS = 30_000
 
 /** Followers of a log poll its file this often while the job runs. */
 export const LOG_FOLLOW_POLL_MS = 200

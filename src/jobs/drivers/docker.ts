@@ -5,7 +5,7 @@ import type Dockerode from 'dockerode'
 import type { Logger } from 'pino'
 import type { DockerEngine } from '../../docker/index.js'
 import { DockerUnavailableError, GpuRuntimeMissingError, ImageNotFoundError } from '../../errors.js'
-import { STOP_GRACE_MS } from '../constants.js'
+import { CONTAINER_LOG_DRAIN_MS, STOP_GRACE_MS } from '../constants.js'
 import { CappedLog } from './capped-log.js'
 import { type Execution, type Exit, exitReason, type JobDriver, type StartRequest } from './driver.js'
 
@@ -87,7 +87,12 @@ async function startContainer(init: DockerDriverInit, request: StartRequest): Pr
   )
   const ended = (async (): Promise<Exit> => {
     const result = (await waited) as { StatusCode: number }
-    await Promise.race([logsDone, new Promise((resolve) => setTimeout(resolve, 2_000))])
+    let drainTimer: NodeJS.Timeout | undefined
+    await Promise.race([
+      logsDone,
+      new Promise((resolve) => (drainTimer = setTimeout(resolve, CONTAINER_LOG_DRAIN_MS))),
+    ])
+    clearTimeout(drainTimer)
     file.end()
     await finished(file).catch((err: Error) =>
       init.log?.debug(
