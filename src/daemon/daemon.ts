@@ -226,16 +226,8 @@ async function buildParts(config: DaemonConfig, store: RecordStore, logger: Logg
     { ...config.jobs, dataDir: config.dataDir, clock },
   )
   const services = createServices(
-    { state, mesh, membership, coordinator, layers, docker, logger, metrics },
-    {
-      ...config.services,
-      policy,
-      dataDir: config.dataDir,
-      clock,
-      logMaxBytes: config.jobs.logMaxBytes,
-      jobUsage: () => jobs.placedUsage(),
-      gpus: jobs.gpus,
-    },
+    { state, mesh, membership, coordinator, layers, jobs, docker, logger, metrics },
+    { ...config.services, dataDir: config.dataDir, clock, logMaxBytes: config.jobs.logMaxBytes },
   )
   jobs.shareNodesWith((node) => services.reserved(node))
   const nodeCollector = new NodeCollector(

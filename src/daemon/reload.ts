@@ -30,7 +30,6 @@ export async function reloadDaemon(
   const policyChanged = !same(next.jobs.policy, current.jobs.policy)
   if (policyChanged && next.jobs.policy !== undefined) {
     daemon.jobs.setPolicy(next.jobs.policy)
-    daemon.services.setPolicy(next.jobs.policy)
     applied.push('drivers policy')
   }
   if (labelsChanged || policyChanged) {

@@ -48,8 +48,8 @@ export class Jobs extends EventEmitter<JobEvents> {
   private readonly scheduler: Scheduler
   private readonly collector: JobCollector
   private readonly runner: Runner
-  /** The drivers this node's policy lets it run (docker also needs an engine). */
-  private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = {}
+  /** The drivers this node's policy lets it run (docker also needs an engine); services run through them too. */
+  readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = {}
   /** What this node accepts to run (`--drivers`, `--allow-host-network`; a reload may change it). */
   private policy: JobPolicy
   private readonly now: () => number
@@ -159,6 +159,11 @@ export class Jobs extends EventEmitter<JobEvents> {
   }
 
   /** A new policy (a reload): the runner judges work by it from now on; drivers it enables are made. */
+  /** What this node accepts to run now (services judge their instances by it too). */
+  currentPolicy(): JobPolicy {
+    return this.policy
+  }
+
   setPolicy(policy: JobPolicy): void {
     this.policy = policy
     this.addDrivers()

@@ -4,31 +4,18 @@ import { z } from 'zod'
 import { InvalidJobError, JobTooLargeError, ShoalError } from '../errors.js'
 import { parseReference } from '../layers/index.js'
 import { PEER_ID_PATTERN } from '../state/index.js'
-import { LABEL_KEY, parseDuration, parseSize } from '../util/parse.js'
-import {
-  DEFAULT_BACKOFF_MS,
-  DEFAULT_CPU_MILLIS,
-  MAX_BACKOFF_MS,
-  MAX_JOB_SPEC_BYTES,
-  MAX_RETRIES,
-} from './constants.js'
+import { DEFAULT_BACKOFF_MS, MAX_BACKOFF_MS, MAX_JOB_SPEC_BYTES, MAX_RETRIES } from './constants.js'
 import { NETWORK_PATTERN, workdirEscape } from './policy.js'
+import { durationInput, labelsInput, resourcesInput, SpecReader } from './spec-input.js'
 
 export const JOB_ID_PATTERN = /^j[0-9a-f]{16}$/
 export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const
 export type RestartPolicy = (typeof RESTART_POLICIES)[number]
 
-const label = z.string().regex(LABEL_KEY, 'keys start with a letter or digit and use [A-Za-z0-9._/-]')
-const labels = z
-  .record(label, z.string().max(256))
-  .refine((value) => Object.keys(value).length <= 64, 'at most 64 entries')
-const sizeInput = z.union([z.number().int().nonnegative(), z.string()])
-const durationInput = z.union([z.number().int().positive(), z.string()])
-
 /** What POST /v1/jobs takes (one of these, or an array of them). */
 export const jobInputSchema = z.strictObject({
   name: z.string().min(1).max(253).optional(),
-  tags: labels.optional(),
+  tags: labelsInput.optional(),
   driver: z.enum(['exec', 'docker'], { error: 'driver must be "exec" or "docker"' }),
   image: z.string().min(1).max(512).optional(),
   command: z
@@ -43,15 +30,8 @@ export const jobInputSchema = z.strictObject({
     .string()
     .regex(NETWORK_PATTERN, 'network is none, bridge, host, container:<name> or a network name')
     .optional(),
-  resources: z
-    .strictObject({
-      cpu: z.number().positive().max(1024).optional(),
-      memory: sizeInput.optional(),
-      disk: sizeInput.optional(),
-      gpu: z.number().int().nonnegative().max(64).optional(),
-    })
-    .optional(),
-  constraints: labels.optional(),
+  resources: resourcesInput.optional(),
+  constraints: labelsInput.optional(),
   timeout: durationInput.optional(),
   retries: z.number().int().nonnegative().max(MAX_RETRIES).optional(),
   backoff: durationInput.optional(),
@@ -115,6 +95,7 @@ export function normaliseJob(
     throw new InvalidJobError(`${where}${path}: ${issue?.message ?? 'invalid job spec'}`)
   }
   const input = parsed.data
+  const read = new SpecReader(where, InvalidJobError)
   const invalid = (message: string): never => {
     throw new InvalidJobError(`${where}: ${message}`)
   }
@@ -148,18 +129,13 @@ export function normaliseJob(
     env: input.env ?? {},
     workdir: input.workdir ?? null,
     network: input.network ?? null,
-    resources: {
-      cpuMillis: Math.max(1, Math.round((input.resources?.cpu ?? DEFAULT_CPU_MILLIS / 1000) * 1000)),
-      memory: size(input.resources?.memory, 'resources.memory', where),
-      disk: size(input.resources?.disk, 'resources.disk', where),
-      gpu: input.resources?.gpu ?? 0,
-    },
+    resources: read.resources(input.resources),
     constraints: input.constraints ?? {},
-    timeoutMs: input.timeout === undefined ? null : duration(input.timeout, 'timeout', where),
+    timeoutMs: input.timeout === undefined ? null : read.duration(input.timeout, 'timeout'),
     retries: input.retries ?? 0,
     backoffMs: Math.min(
       MAX_BACKOFF_MS,
-      input.backoff === undefined ? DEFAULT_BACKOFF_MS : duration(input.backoff, 'backoff', where),
+      input.backoff === undefined ? DEFAULT_BACKOFF_MS : read.duration(input.backoff, 'backoff'),
     ),
     restart: input.restart ?? ((input.retries ?? 0) > 0 ? 'on-failure' : 'never'),
     after: input.after ?? [],
@@ -180,17 +156,4 @@ export function normaliseJob(
 function defaultName(input: z.infer<typeof jobInputSchema>): string {
   const first = input.command[0] ?? input.image ?? 'job'
   return (first.split('/').at(-1) ?? first).slice(0, 253) || 'job'
-}
-
-function size(value: number | string | undefined, field: string, where: string): number {
-  if (value === undefined) return 0
-  if (typeof value === 'number') return value
-  return parseSize(value, `${where}: ${field}`, InvalidJobError)
-}
-
-function duration(value: number | string, field: string, where: string): number {
-  if (typeof value === 'number') return value
-  const ms = parseDuration(value, `${where}: ${field}`, InvalidJobError)
-  if (ms <= 0) throw new InvalidJobError(`${where}: ${field} must be longer than 0`)
-  return ms
 }

@@ -1,6 +1,5 @@
 // The services part's face: replicated desired state of long-running work, placed by the coordinator, reconciled by every node.
 
-import type { Amounts } from '../jobs/placement.js'
 import { partLogger } from '../logger.js'
 import { createGitSource } from './git/index.js'
 import { Services } from './services.js'
@@ -21,10 +20,7 @@ export type {
   SlotVars,
 } from './types.js'
 
-export function createServices(
-  components: ServiceComponents,
-  init: ServiceInit & { jobUsage(): ReadonlyMap<string, Amounts> },
-): Services {
+export function createServices(components: ServiceComponents, init: ServiceInit): Services {
   const log = partLogger(components.logger, 'services:git')
   return new Services(components, { ...init, git: createGitSource({ ...init, log }) })
 }

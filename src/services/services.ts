@@ -7,10 +7,7 @@ import {
   ServiceExistsError,
   ServiceNotFoundError,
 } from '../errors.js'
-import { createDockerDriver } from '../jobs/drivers/docker.js'
-import type { JobDriver } from '../jobs/drivers/driver.js'
-import { createExecDriver } from '../jobs/drivers/exec.js'
-import { DEFAULT_JOB_POLICY, type JobPolicy, jobConstants } from '../jobs/index.js'
+import { jobConstants } from '../jobs/index.js'
 import { fetchLogs, readLog, serveLogs } from '../jobs/logs.js'
 import { type Amounts, addAmounts, ZERO } from '../jobs/placement.js'
 import { partLogger } from '../logger.js'
@@ -39,8 +36,6 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
   private readonly log: Logger
   private readonly placer: Placer
   private readonly reconciler: Reconciler
-  private readonly drivers: Partial<Record<'exec' | 'docker', JobDriver>> = {}
-  private policy: JobPolicy
   private readonly now: () => number
   private readonly dataDir: string
   private readonly git: GitSource
@@ -49,7 +44,7 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
 
   constructor(
     private readonly c: ServiceComponents,
-    init: ServiceInit & { git: GitSource; jobUsage(): ReadonlyMap<string, Amounts> },
+    init: ServiceInit & { git: GitSource },
   ) {
     super()
     this.setMaxListeners(0)
@@ -59,8 +54,6 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     this.git = init.git
     this.gitCredentialsFile = init.gitCredentialsFile
     this.book = new ServiceBook(c.state)
-    this.policy = init.policy ?? DEFAULT_JOB_POLICY
-    this.addDrivers()
     const metrics = createServiceMetrics(c.metrics, {
       services: () => this.book.names().length,
       running: () => this.runningHere(),
@@ -69,7 +62,7 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
       book: this.book,
       coordinator: c.coordinator,
       membership: c.membership,
-      jobUsage: init.jobUsage,
+      jobUsage: () => c.jobs.placedUsage(),
       imageBytesHeld: (ref) => c.layers.imageBytesHeld(ref),
       git: init.git,
       log: partLogger(c.logger, 'services:placer'),
@@ -79,11 +72,11 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     this.reconciler = new Reconciler({
       self: c.state.peerId,
       dataDir: init.dataDir,
-      drivers: this.drivers,
-      policy: () => this.policy,
+      drivers: c.jobs.drivers,
+      policy: () => c.jobs.currentPolicy(),
       allowCheckoutMounts: init.allowCheckoutMounts ?? false,
       docker: c.docker,
-      gpus: init.gpus,
+      gpus: c.jobs.gpus,
       git: init.git,
       logMaxBytes: init.logMaxBytes ?? jobConstants.DEFAULT_JOB_LOG_MAX_BYTES,
       book: this.book,
@@ -102,27 +95,6 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
   /** The git credentials file is read again at the next git call (a reload). */
   reloadGitCredentials(): void {
     this.git.reloadCredentials()
-  }
-
-  /** A new policy (a reload): instances are judged by it at their next start. */
-  setPolicy(policy: JobPolicy): void {
-    this.policy = policy
-    this.addDrivers()
-  }
-
-  private addDrivers(): void {
-    const { docker, layers, logger } = this.c
-    if (this.policy.drivers.exec) this.drivers.exec ??= createExecDriver()
-    if (docker !== undefined && this.policy.drivers.docker) {
-      this.drivers.docker ??= createDockerDriver({
-        engine: docker,
-        hasImage: (ref) => docker.hasImage(ref),
-        pullImage: async (ref) => {
-          await layers.pull(ref, () => undefined)
-        },
-        log: partLogger(logger, 'services:docker'),
-      })
-    }
   }
 
   /** Starts the part (the daemon's lifecycle; `start(ref)` is the controller action). */
@@ -148,7 +120,6 @@ export class Services extends EventEmitter<ServiceEvents> implements ServicesApi
     this.placer.stop()
     await this.reconciler.stop()
     this.book.stop()
-    await Promise.all(Object.values(this.drivers).map((driver) => driver.close?.()))
   }
 
   /** Instances this node runs now. */

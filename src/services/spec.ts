@@ -1,10 +1,9 @@
 // A service spec as users send it (flags, JSON or YAML turned into this) and its normalised, replicated form.
 import { z } from 'zod'
 import { InvalidServiceError, ShoalError } from '../errors.js'
-import { jobConstants } from '../jobs/index.js'
 import { NETWORK_PATTERN, workdirEscape } from '../jobs/policy.js'
+import { durationInput, labelsInput, resourcesInput, SpecReader } from '../jobs/spec-input.js'
 import { parseReference } from '../layers/index.js'
-import { LABEL_KEY, parseDuration, parseSize } from '../util/parse.js'
 import {
   DEFAULT_HEALTH_INTERVAL_MS,
   DEFAULT_HEALTH_RETRIES,
@@ -19,12 +18,6 @@ import {
 /** Service names: DNS-label-like, so they fit in container names, paths and record keys. */
 export const SERVICE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
 
-const label = z.string().regex(LABEL_KEY, 'keys start with a letter or digit and use [A-Za-z0-9._/-]')
-const labels = z
-  .record(label, z.string().max(256))
-  .refine((value) => Object.keys(value).length <= 64, 'at most 64 entries')
-const sizeInput = z.union([z.number().int().nonnegative(), z.string()])
-const durationInput = z.union([z.number().int().positive(), z.string()])
 const commandInput = z.union([
   z
     .string()
@@ -61,15 +54,8 @@ export const serviceInputSchema = z.strictObject({
     .string()
     .regex(NETWORK_PATTERN, 'network is none, bridge, host, container:<name> or a network name')
     .optional(),
-  resources: z
-    .strictObject({
-      cpu: z.number().positive().max(1024).optional(),
-      memory: sizeInput.optional(),
-      disk: sizeInput.optional(),
-      gpu: z.number().int().nonnegative().max(64).optional(),
-    })
-    .optional(),
-  constraints: labels.optional(),
+  resources: resourcesInput.optional(),
+  constraints: labelsInput.optional(),
   replicas: z
     .number({ error: 'replicas is a whole number' })
     .int('replicas is a whole number')
@@ -124,6 +110,9 @@ export function normaliseService(raw: unknown, where: string): { spec: ServiceSp
     throw new InvalidServiceError(`${where}${path}: ${issue?.message ?? 'invalid service spec'}`)
   }
   const input = parsed.data
+  const read = new SpecReader(where, InvalidServiceError)
+  const orDefault = (value: number | string | undefined, fallback: number, field: string): number =>
+    value === undefined ? fallback : read.duration(value, field)
   const invalid = (message: string): never => {
     throw new InvalidServiceError(`${where}: ${message}`)
   }
@@ -164,22 +153,14 @@ export function normaliseService(raw: unknown, where: string): { spec: ServiceSp
             ref: input.git.ref ?? null,
             syncIntervalMs: Math.max(
               MIN_SYNC_INTERVAL_MS,
-              duration(input.git.syncInterval, DEFAULT_SYNC_INTERVAL_MS, 'git.syncInterval', where),
+              orDefault(input.git.syncInterval, DEFAULT_SYNC_INTERVAL_MS, 'git.syncInterval'),
             ),
           },
     command,
     env: input.env ?? {},
     workdir: input.workdir ?? null,
     network: input.network ?? null,
-    resources: {
-      cpuMillis: Math.max(
-        1,
-        Math.round((input.resources?.cpu ?? jobConstants.DEFAULT_CPU_MILLIS / 1000) * 1000),
-      ),
-      memory: size(input.resources?.memory, 'resources.memory', where),
-      disk: size(input.resources?.disk, 'resources.disk', where),
-      gpu: input.resources?.gpu ?? 0,
-    },
+    resources: read.resources(input.resources),
     constraints: input.constraints ?? {},
     vars,
     health:
@@ -187,8 +168,8 @@ export function normaliseService(raw: unknown, where: string): { spec: ServiceSp
         ? null
         : {
             command: typeof health.cmd === 'string' ? ['sh', '-c', health.cmd] : health.cmd,
-            intervalMs: duration(health.interval, DEFAULT_HEALTH_INTERVAL_MS, 'health.interval', where),
-            timeoutMs: duration(health.timeout, DEFAULT_HEALTH_TIMEOUT_MS, 'health.timeout', where),
+            intervalMs: orDefault(health.interval, DEFAULT_HEALTH_INTERVAL_MS, 'health.interval'),
+            timeoutMs: orDefault(health.timeout, DEFAULT_HEALTH_TIMEOUT_MS, 'health.timeout'),
             retries: health.retries ?? DEFAULT_HEALTH_RETRIES,
           },
     spread: input.spread ?? true,
@@ -213,23 +194,4 @@ function checkGitUrl(url: string, invalid: (message: string) => never): void {
     invalid(`git.url scheme ${scheme} is not one of https, http, ssh, git, file`)
   }
   if (/\s/.test(url)) invalid('git.url may not contain spaces')
-}
-
-function size(value: number | string | undefined, field: string, where: string): number {
-  if (value === undefined) return 0
-  if (typeof value === 'number') return value
-  return parseSize(value, `${where}: ${field}`, InvalidServiceError)
-}
-
-function duration(
-  value: number | string | undefined,
-  fallback: number,
-  field: string,
-  where: string,
-): number {
-  if (value === undefined) return fallback
-  if (typeof value === 'number') return value
-  const ms = parseDuration(value, `${where}: ${field}`, InvalidServiceError)
-  if (ms <= 0) throw new InvalidServiceError(`${where}: ${field} must be longer than 0`)
-  return ms
 }

@@ -3,8 +3,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Coordinator } from '../coordinator/index.js'
 import type { DockerEngine } from '../docker/index.js'
-import type { GpuAllocation } from '../jobs/gpu-allocation.js'
-import type { JobPolicy } from '../jobs/index.js'
+import type { Jobs } from '../jobs/index.js'
 import type { Layers } from '../layers/index.js'
 import type { Membership } from '../membership/index.js'
 import type { Mesh } from '../mesh/index.js'
@@ -104,14 +103,10 @@ export interface ServiceInit {
   dataDir: string
   /** @default the system clock */
   clock?: WallClock
-  /** What this node runs for the mesh (shared with jobs: `--drivers`, `--allow-host-network`). */
-  policy?: JobPolicy
   /** A file of git credentials (`host: {username, password}`), never gossiped or logged. */
   gitCredentialsFile?: string
   /** Each instance's log keeps this many bytes of output per start. */
   logMaxBytes?: number
-  /** This node's GPUs, shared with the jobs part (each instance holds its own devices). */
-  gpus: GpuAllocation
   /** Containers of git-sourced services may mount their checkout read-only (`--allow-checkout-mounts`). @default false */
   allowCheckoutMounts?: boolean
 }
@@ -124,7 +119,12 @@ export interface ServiceComponents {
     'aliveNodes' | 'livenessOf' | 'nameOf' | 'resourcesOf' | 'describe' | 'lastSeen' | 'on' | 'off'
   >
   coordinator: Pick<Coordinator, 'isHolder' | 'term' | 'writeAsCoordinator' | 'on' | 'off'>
-  layers: Pick<Layers, 'imageBytesHeld' | 'pull'>
+  layers: Pick<Layers, 'imageBytesHeld'>
+  /**
+   * The jobs part, whose node policy, drivers (one exec spawner, one engine client) and GPU allocation instances
+   * share, and around whose placed work the coordinator places instances.
+   */
+  jobs: Pick<Jobs, 'drivers' | 'currentPolicy' | 'gpus' | 'placedUsage'>
   docker?: DockerEngine
   logger: Logger
   metrics: Registry

@@ -1,8 +1,9 @@
 // A private Docker engine for tests: dockerd with its own data and exec roots and socket, vfs, no networking.
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
+import { tarOf } from './registry.js'
 import { removeDir } from './temp-dir.js'
 import { waitFor } from './wait.js'
 
@@ -107,4 +108,15 @@ async function unmountUnder(dir: string): Promise<void> {
       )
     })
   }
+}
+
+/** Imports the host's static busybox, alone in a root file system, into the engine as `ref` (nothing is pulled). */
+export async function importBusybox(dockerd: TestDockerd, scratch: string, ref: string): Promise<void> {
+  const rootfs = join(scratch, 'rootfs.tar')
+  await writeFile(
+    rootfs,
+    await tarOf([{ name: 'bin/busybox', content: await readFile('/bin/busybox'), mode: 0o755 }]),
+  )
+  const imported = await dockerd.docker(['import', rootfs, ref])
+  if (imported.code !== 0) throw new Error(`docker import failed: ${imported.stderr}`)
 }

@@ -1,9 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises'
+// GPUs declared with --gpus through real daemons: node views show them, each attempt gets its own devices, a container asks the engine for them.
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NodeView } from '../../src/api/types.js'
 import { isFinal } from '../../src/jobs/states.js'
-import { startDockerd, type TestDockerd } from '../helpers/docker.js'
+import { importBusybox, startDockerd, type TestDockerd } from '../helpers/docker.js'
 import { submitJob, waitForJob } from '../helpers/jobs.js'
 import {
   cleanupDaemons,
@@ -13,7 +14,6 @@ import {
   runCli,
   spawnDaemon,
 } from '../helpers/processes.js'
-import { tarOf } from '../helpers/registry.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 
 const IMAGE = 'shoal-test/busybox:gpu'
@@ -28,13 +28,7 @@ describe('GPUs declared with --gpus, on machines without any', () => {
   beforeAll(async () => {
     scratch = await makeTempDir('shoal-gpus-')
     dockerd = await startDockerd()
-    const rootfs = join(scratch, 'rootfs.tar')
-    await writeFile(
-      rootfs,
-      await tarOf([{ name: 'bin/busybox', content: await readFile('/bin/busybox'), mode: 0o755 }]),
-    )
-    const imported = await dockerd.docker(['import', rootfs, IMAGE])
-    expect(imported.code, imported.stderr).toBe(0)
+    await importBusybox(dockerd, scratch, IMAGE)
     // Exec only on the first (a host engine, if any, plays no part); the second runs containers in the test's.
     gpu = await spawnDaemon({
       name: 'gpu',

@@ -1,11 +1,11 @@
 // Node policy and limits with a real engine: host networking only where allowed, only the job's own env, capped logs.
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NodeView } from '../../src/api/types.js'
 import { logCutNote } from '../../src/jobs/drivers/capped-log.js'
 import { isFinal } from '../../src/jobs/states.js'
-import { startDockerd, type TestDockerd } from '../helpers/docker.js'
+import { importBusybox, startDockerd, type TestDockerd } from '../helpers/docker.js'
 import { submitJob, waitForJob } from '../helpers/jobs.js'
 import {
   cleanupDaemons,
@@ -15,7 +15,6 @@ import {
   runCli,
   spawnDaemon,
 } from '../helpers/processes.js'
-import { tarOf } from '../helpers/registry.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 
 const IMAGE = 'shoal-test/busybox:policy'
@@ -31,13 +30,7 @@ describe('node policy with docker jobs', () => {
   beforeAll(async () => {
     scratch = await makeTempDir('shoal-policy-docker-')
     dockerd = await startDockerd()
-    const rootfs = join(scratch, 'rootfs.tar')
-    await writeFile(
-      rootfs,
-      await tarOf([{ name: 'bin/busybox', content: await readFile('/bin/busybox'), mode: 0o755 }]),
-    )
-    const imported = await dockerd.docker(['import', rootfs, IMAGE])
-    expect(imported.code, imported.stderr).toBe(0)
+    await importBusybox(dockerd, scratch, IMAGE)
     // Both run containers only (a later --drivers wins over the helper's docker,exec).
     const common = [
       '--docker-socket',

@@ -1,12 +1,9 @@
 // Docker services in a real engine: a spec change replaces containers one at a time, every instance acknowledges the new generation.
-import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../cli/client.js'
 import type { ServiceView } from '../../src/services/index.js'
-import { startDockerd, type TestDockerd } from '../helpers/docker.js'
+import { importBusybox, startDockerd, type TestDockerd } from '../helpers/docker.js'
 import { cleanupDaemons, type DaemonProcess, joinArgs, spawnDaemon } from '../helpers/processes.js'
-import { tarOf } from '../helpers/registry.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -27,13 +24,7 @@ describe('docker services in a real engine', () => {
   beforeAll(async () => {
     scratch = await makeTempDir('shoal-docksvc-')
     dockerd = await startDockerd()
-    const rootfs = join(scratch, 'rootfs.tar')
-    await writeFile(
-      rootfs,
-      await tarOf([{ name: 'bin/busybox', content: await readFile('/bin/busybox'), mode: 0o755 }]),
-    )
-    const imported = await dockerd.docker(['import', rootfs, IMAGE])
-    expect(imported.code, imported.stderr).toBe(0)
+    await importBusybox(dockerd, scratch, IMAGE)
     const engine = ['--docker-socket', dockerd.socket]
     const one = await spawnDaemon({ name: 'dk1', args: engine })
     const two = await spawnDaemon({ name: 'dk2', args: [...engine, ...joinArgs(one)] })

@@ -1,33 +1,14 @@
 // Services through daemon processes: kill -9 of a node moves its instance with its variables; the node, back, leaves no duplicate.
-import { readFileSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../cli/client.js'
 import type { ServiceView, SlotVars } from '../../src/services/index.js'
 import { agreedProcesses } from '../helpers/coordinator.js'
 import { processAlive } from '../helpers/jobs.js'
 import { cleanupDaemons, joinArgs, signalDaemon, spawnDaemon } from '../helpers/processes.js'
-import { COUNTER } from '../helpers/services.js'
+import { COUNTER, instanceProcesses } from '../helpers/services.js'
 import { waitFor } from '../helpers/wait.js'
 
 const NO_DOCKER = ['--docker-socket', '/nonexistent/docker.sock']
-
-/** Pids of live processes that run an instance of `service` (by the SHOAL_INSTANCE in their environment). */
-async function instanceProcesses(service: string): Promise<Map<number, string>> {
-  const found = new Map<number, string>()
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    let environ: string
-    try {
-      environ = readFileSync(`/proc/${entry}/environ`, 'latin1')
-    } catch {
-      continue
-    }
-    const instance = environ.split('\0').find((line) => line.startsWith(`SHOAL_INSTANCE=${service}/`))
-    if (instance !== undefined && processAlive(Number(entry))) found.set(Number(entry), instance.slice(15))
-  }
-  return found
-}
 
 describe('services when nodes die', () => {
   const leftovers: number[] = []

@@ -1,29 +1,16 @@
 // A service across a partition: the side that loses a node runs its slot again (at least once), and after the heal one copy per slot is left.
-import { readFileSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agreedCoordinator } from '../helpers/coordinator.js'
 import { destroyNodes, startCluster, type TestNode } from '../helpers/in-process.js'
-import { processAlive } from '../helpers/jobs.js'
 import { heal, partition } from '../helpers/partition.js'
+import { instanceProcesses } from '../helpers/services.js'
 import { waitFor } from '../helpers/wait.js'
 
-/** Slot → how many live processes run it, for one service (by the SHOAL_INSTANCE in their environment). */
+/** Slot → how many live processes run it. */
 async function copiesPerSlot(service: string): Promise<Map<string, number>> {
   const copies = new Map<string, number>()
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    let environ: string
-    try {
-      environ = readFileSync(`/proc/${entry}/environ`, 'latin1')
-    } catch {
-      continue
-    }
-    const instance = environ.split('\0').find((line) => line.startsWith(`SHOAL_INSTANCE=${service}/`))
-    if (instance === undefined || !processAlive(Number(entry))) continue
-    const slot = instance.slice(`SHOAL_INSTANCE=${service}/`.length)
+  for (const slot of (await instanceProcesses(service)).values())
     copies.set(slot, (copies.get(slot) ?? 0) + 1)
-  }
   return copies
 }
 
