@@ -12,8 +12,9 @@ import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helper
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { coordinatorLog, watchCluster } from './cluster-watch.js'
-import { cpuSecondsWithChildren, profileArgs, spawnCluster } from './processes.js'
+import { cpuOfProcessAndChildren, profileArgs, spawnCluster } from './processes.js'
 import { round } from './stats.js'
+import { startSystemProfile } from './system-profile.js'
 
 const run = promisify(execFile)
 
@@ -56,12 +57,13 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     const procs = await spawnCluster(daemons, 'jb')
     cluster = procs
     const view = await agreedProcesses(procs, 'the cluster to agree on a coordinator')
-    const cpuBefore = await Promise.all(procs.map((proc) => cpuSecondsWithChildren(proc.pid)))
+    const cpuBefore = await Promise.all(procs.map((proc) => cpuOfProcessAndChildren(proc.pid)))
     const gossipBefore = await sumMetric(procs, 'shoal_gossip_messages_out_total')
     const coordinator = procs.find((proc) => proc.status.peerId === view.holder)!
 
     // Submitted in bulk, a share to each daemon at once.
     const share = Math.ceil(count / daemons)
+    const stopSystemProfile = await startSystemProfile()
     const started = performance.now()
     const watch = watchCluster(procs, started)
     const submitted = await Promise.all(
@@ -84,6 +86,7 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       ),
     )
     const endToEndSeconds = (performance.now() - started) / 1000
+    await stopSystemProfile()
     const { roleChanges, longestStalls } = await watch.stop()
     const wait = { jobs: waits.flatMap((w) => w.jobs) }
     const succeeded = wait.jobs.filter((job) => job.state === 'succeeded').length
@@ -95,7 +98,9 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
     }
 
     // Helpers started by the daemons (the exec spawner) count as theirs; the jobs themselves do not.
-    const daemonCpuSeconds = await Promise.all(procs.map((proc) => cpuSecondsWithChildren(proc.pid)))
+    const cpuAfter = await Promise.all(procs.map((proc) => cpuOfProcessAndChildren(proc.pid)))
+    const daemonCpuSeconds = cpuAfter.map((cpu, i) => cpu.own + cpu.children - cpuBefore[i]!.own - cpuBefore[i]!.children)
+    const spawnerCpuSeconds = cpuAfter.reduce((sum, cpu, i) => sum + cpu.children - cpuBefore[i]!.children, 0)
     const gossipMessages = (await sumMetric(procs, 'shoal_gossip_messages_out_total')) - gossipBefore
     // Summed over the daemons: under load the role may move (the term says how often it did).
     const placements = await sumMetric(procs, 'shoal_scheduler_placements_total')
@@ -136,10 +141,10 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       roleChanges,
       roleLog,
       longestEventLoopStalls: Object.fromEntries(procs.map((proc, i) => [proc.name, longestStalls[i]])),
-      daemonCpuSeconds: daemonCpuSeconds.map((cpu, i) => round(cpu - cpuBefore[i]!)),
-      daemonCpuMsPerJob: round(
-        (daemonCpuSeconds.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) * 1000) / count,
-      ),
+      daemonCpuSeconds: daemonCpuSeconds.map(round),
+      daemonCpuMsPerJob: round((daemonCpuSeconds.reduce((sum, cpu) => sum + cpu, 0) * 1000) / count),
+      // Of that, the exec spawner helpers (the processes that start the jobs), per job.
+      spawnerCpuMsPerJob: round((spawnerCpuSeconds * 1000) / count),
       gossipMessagesPublished: gossipMessages,
       placementsPerSchedulingSecond: Math.round(placements / passSeconds),
       placementsPerWallSecond: Math.round(placements / endToEndSeconds),

@@ -75,14 +75,21 @@ export async function socketMetric(dataDir: string, name: string): Promise<numbe
 
 /** CPU seconds of a process and of its direct children still running (a daemon's helper processes). */
 export async function cpuSecondsWithChildren(pid: number): Promise<number> {
-  let total = await cpuSeconds(pid)
+  const { own, children } = await cpuOfProcessAndChildren(pid)
+  return own + children
+}
+
+/** CPU seconds of a process and, apart, of its live children (a daemon's exec spawner helper). */
+export async function cpuOfProcessAndChildren(pid: number): Promise<{ own: number; children: number }> {
+  const own = await cpuSeconds(pid)
+  let children = 0
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     // A process may end while we look: it counts as nothing.
     const fields = await statFields(entry).catch(() => [])
-    if (Number(fields[1]) === pid) total += await cpuSeconds(Number(entry)).catch(() => 0)
+    if (Number(fields[1]) === pid) children += await cpuSeconds(Number(entry)).catch(() => 0)
   }
-  return total
+  return { own, children }
 }
 
 /** Resident set size in MiB, from /proc/<pid>/status. */

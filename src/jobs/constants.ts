@@ -44,6 +44,13 @@ export const MAX_RETRIES = 100
 export const SCHEDULE_DEBOUNCE_MS = 5
 export const SCHEDULE_TICK_MS = 1_000
 
+/**
+ * After a pass that wrote assignments, the next waits this long from its start: while work streams in, a pass
+ * places tens of jobs per node in one record instead of one or two (nodes hold QUEUE_AHEAD_MS of work queued
+ * ahead, so they do not run dry meanwhile). A change after a quiet spell is still placed within the debounce.
+ */
+export const SCHEDULE_BUSY_GAP_MS = 50
+
 /** While a job waits on its image's layer lookup (layers' IMAGE_LOOKUP_WAIT_MS at most), passes come this often. */
 export const IMAGE_LOOKUP_RECHECK_MS = 100
 
@@ -77,8 +84,15 @@ export const QUEUE_AHEAD_MAX_RUN_MS = 1_000
 export const QUEUE_AHEAD_MS = 250
 export const QUEUE_AHEAD_MAX_SHARE = 4
 
-/** The runner writes run records in batches at most this often. */
+/** The runner writes a report this soon after it is due (coalescing the reports of that moment into one record). */
 export const RUN_FLUSH_MS = 20
+
+/**
+ * Under load, run records are written at most this often: every record costs each node a signature check, a
+ * state write and a gossip message, so a busy node's flush should carry tens of reports, not one or two. A
+ * report after a quiet spell still goes out within RUN_FLUSH_MS; under load an end is seen this much later.
+ */
+export const RUN_BUSY_GAP_MS = 100
 
 /**
  * A job is reported `running` only once it has run this long: one that ends sooner writes one run record (its

@@ -1,6 +1,6 @@
 // Writes run records in small batches (one state write, one gossip message); `running` reports wait to be needed.
 import type { Logger } from 'pino'
-import { RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from './constants.js'
+import { RUN_BUSY_GAP_MS, RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from './constants.js'
 import type { RunValue } from './records.js'
 
 /** Writes a batch of run reports (job id and report), durably; the job book's writes, in practice. */
@@ -19,6 +19,8 @@ export class RunWriter {
   private readonly pending = new Map<string, Queued>()
   private timer: NodeJS.Timeout | undefined
   private timerDue = Number.POSITIVE_INFINITY
+  /** performance.now() of the last write: the next waits until RUN_BUSY_GAP_MS after it. */
+  private lastWriteAt = Number.NEGATIVE_INFINITY
   private flushing: Promise<void> = Promise.resolve()
 
   constructor(
@@ -30,7 +32,7 @@ export class RunWriter {
    * Queues a report; a later report of the same attempt before it is written replaces it (and keeps its
    * deadline, if that is sooner). An end is written within RUN_FLUSH_MS; `running` after
    * RUNNING_REPORT_DELAY_MS, so a job that ends before never reports it, unless `soon` asks for it within
-   * RUN_FLUSH_MS too.
+   * RUN_FLUSH_MS too. Writes are spaced RUN_BUSY_GAP_MS apart at least (a busy node's reports share a record).
    */
   report(jobId: string, value: RunValue, soon = false): void {
     const delay = value.state === 'running' && !soon ? RUNNING_REPORT_DELAY_MS : RUN_FLUSH_MS
@@ -52,13 +54,14 @@ export class RunWriter {
   private wakeAt(due: number): void {
     clearTimeout(this.timer)
     this.timerDue = due
+    const at = Math.max(due, this.lastWriteAt + RUN_BUSY_GAP_MS)
     this.timer = setTimeout(
       () => {
         this.timer = undefined
         this.timerDue = Number.POSITIVE_INFINITY
         void this.write(performance.now())
       },
-      Math.max(0, due - performance.now()),
+      Math.max(0, at - performance.now()),
     )
   }
 
@@ -71,6 +74,7 @@ export class RunWriter {
         this.pending.delete(key)
       } else next = Math.min(next, queued.due)
     }
+    if (writes.length > 0) this.lastWriteAt = performance.now()
     if (next < this.timerDue) this.wakeAt(next)
     if (writes.length === 0) return this.flushing
     this.flushing = this.flushing

@@ -1,7 +1,7 @@
-// The run writer: a short job writes one run record (its end); a long one reports running, later; stop writes all.
+// The run writer: a short job writes one run record (its end); a long one reports running, later; writes are spaced under load; stop writes all.
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from '../../src/jobs/constants.js'
+import { RUN_BUSY_GAP_MS, RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from '../../src/jobs/constants.js'
 import type { RunValue } from '../../src/jobs/records.js'
 import { RunWriter } from '../../src/jobs/run-writer.js'
 
@@ -56,8 +56,31 @@ describe('run writer', () => {
     await vi.advanceTimersByTimeAsync(1)
     expect(states()).toEqual([['run/j0000000000000002/1:running']])
     writer.report('j0000000000000002', run('failed'))
-    await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS)
+    // The write before it was just now: this one waits out the busy gap.
+    await vi.advanceTimersByTimeAsync(RUN_BUSY_GAP_MS - 1)
+    expect(batches).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
     expect(states()).toEqual([['run/j0000000000000002/1:running'], ['run/j0000000000000002/1:failed']])
+  })
+
+  it('writes at most once per busy gap under a stream of reports, each write carrying what came meanwhile', async () => {
+    let n = 0
+    const id = () => `j${String(++n).padStart(16, '0')}`
+    // A job ends every 5 ms for a second: one write per gap, not one per RUN_FLUSH_MS.
+    for (let t = 0; t < 1_000; t += 5) {
+      writer.report(id(), run('succeeded'))
+      await vi.advanceTimersByTimeAsync(5)
+    }
+    await vi.advanceTimersByTimeAsync(RUN_BUSY_GAP_MS)
+    expect(batches.flat()).toHaveLength(200)
+    expect(batches.length).toBeLessThanOrEqual(Math.ceil(1_000 / RUN_BUSY_GAP_MS) + 1)
+    expect(batches.length).toBeGreaterThanOrEqual(Math.floor(1_000 / RUN_BUSY_GAP_MS))
+    // After a quiet spell, a report goes out within RUN_FLUSH_MS again.
+    await vi.advanceTimersByTimeAsync(RUN_BUSY_GAP_MS * 2)
+    const before = batches.length
+    writer.report(id(), run('succeeded'))
+    await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS)
+    expect(batches).toHaveLength(before + 1)
   })
 
   it('writes a running report asked for soon with the end it goes with, even when a later report replaces it', async () => {

@@ -11,6 +11,7 @@ import {
   QUEUE_AHEAD_MAX_RUN_MS,
   QUEUE_AHEAD_MAX_SHARE,
   QUEUE_AHEAD_MS,
+  SCHEDULE_BUSY_GAP_MS,
   SCHEDULE_DEBOUNCE_MS,
   SCHEDULE_TICK_MS,
 } from '../constants.js'
@@ -71,6 +72,8 @@ export class Scheduler {
   /** How long placed attempts ran, to decide whether nodes get work queued ahead. */
   private readonly runTimes = new RunTimeAverage()
   private passing: Promise<void> | undefined
+  /** performance.now() when the last pass that wrote assignments began. */
+  private lastWritingPassAt = Number.NEGATIVE_INFINITY
   private timer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
   private readonly onPeerState = (peer: string, state: Liveness): void => {
@@ -142,7 +145,7 @@ export class Scheduler {
         .finally(() => {
           this.passing = undefined
         })
-    }, SCHEDULE_DEBOUNCE_MS)
+    }, Math.max(SCHEDULE_DEBOUNCE_MS, this.lastWritingPassAt + SCHEDULE_BUSY_GAP_MS - performance.now()))
   }
 
   private soonAfter(ms: number): void {
@@ -218,6 +221,7 @@ export class Scheduler {
     } else this.soonAfter(this.c.handoverSettleMs)
     this.c.metrics.passSeconds.inc((performance.now() - started) / 1000)
     // One record per node for the pass (more if it is large), written in groups between which the daemon answers.
+    if (assignments.length > 0) this.lastWritingPassAt = started
     const records: LocalWrite[] = this.c.jobs.assignmentWrites(assignments)
     for (let i = 0; i < records.length; i += ASSIGNMENT_RECORDS_PER_WRITE) {
       await this.c.coordinator.writeAsCoordinator(term, records.slice(i, i + ASSIGNMENT_RECORDS_PER_WRITE))
