@@ -49,7 +49,7 @@ export const SCHEDULE_TICK_MS = 1_000
  * places tens of jobs per node in one record instead of one or two (nodes hold QUEUE_AHEAD_MS of work queued
  * ahead, so they do not run dry meanwhile). A change after a quiet spell is still placed within the debounce.
  */
-export const SCHEDULE_BUSY_GAP_MS = 50
+export const SCHEDULE_BUSY_GAP_MS = 100
 
 /** While a job waits on its image's layer lookup (layers' IMAGE_LOOKUP_WAIT_MS at most), passes come this often. */
 export const IMAGE_LOOKUP_RECHECK_MS = 100
@@ -92,7 +92,7 @@ export const RUN_FLUSH_MS = 20
  * state write and a gossip message, so a busy node's flush should carry tens of reports, not one or two. A
  * report after a quiet spell still goes out within RUN_FLUSH_MS; under load an end is seen this much later.
  */
-export const RUN_BUSY_GAP_MS = 100
+export const RUN_BUSY_GAP_MS = 200
 
 /**
  * A job is reported `running` only once it has run this long: one that ends sooner writes one run record (its
