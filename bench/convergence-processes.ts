@@ -3,7 +3,7 @@ import { createClient } from '../cli/client.js'
 import type { RecordEvent } from '../src/api/types.js'
 import { cleanupDaemons, type DaemonProcess } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { cpuSeconds, nodesOf, spawnCluster } from './processes.js'
+import { cpuSeconds, nodesOf, socketMetric, spawnCluster } from './processes.js'
 import { type Summary, summarize } from './stats.js'
 
 export interface ProcessConvergenceResult {
@@ -21,8 +21,16 @@ export interface ProcessConvergenceResult {
   writesPerNodePerSecond: number
   /** CPU of all daemons together during the window, in cores (the machine has two). */
   totalCores: number
+  /** Connections each daemon had open when sampling began. */
+  connections: Summary
   /** Stamp of a record → merged on every other daemon and announced on its event stream (ms). */
   convergence: Summary
+  /** How the copies arrived: each copy's latency by the path it took (gossip or anti-entropy sync). */
+  copies: { gossip: Summary; sync: Summary }
+  /** Writes whose last copy arrived by each path. */
+  lastCopyBy: { gossip: number; sync: number }
+  /** Copies later than 1 s, by the daemon that received them (the five with most). */
+  lateCopiesByObserver: Record<string, number>
 }
 
 /**
@@ -37,7 +45,7 @@ export async function processConvergence(
 ): Promise<ProcessConvergenceResult> {
   const cluster = await spawnCluster(nodeCount, `pc${nodeCount}-`)
   const controllers: AbortController[] = []
-  const arrivals = new Map<string, number[]>()
+  const arrivals = new Map<string, { latency: number; source: RecordEvent['source']; observer: string }[]>()
   let collecting = false
   try {
     const settledBeforeSampling = await waitFor(
@@ -60,12 +68,14 @@ export async function processConvergence(
           perObserver.set(proc.name, (perObserver.get(proc.name) ?? 0) + 1)
           const id = `${event.origin}/${event.stamp.wall}/${event.stamp.counter}`
           const latency = Date.now() - event.stamp.wall
+          const copy = { latency, source: event.source, observer: proc.name }
           const seen = arrivals.get(id)
-          if (seen === undefined) arrivals.set(id, [latency])
-          else seen.push(latency)
+          if (seen === undefined) arrivals.set(id, [copy])
+          else seen.push(copy)
         }),
       ),
     )
+    const connections = await Promise.all(cluster.map((proc) => socketMetric(proc.dataDir, 'shoal_peers')))
     const cpuBefore = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
     collecting = true
     // Nothing is written while a mesh is idle (no heartbeats): each daemon writes a record every `writeEveryMs`,
@@ -81,9 +91,21 @@ export async function processConvergence(
     await sleep(2_000)
     const complete: number[] = []
     let incomplete = 0
-    for (const latencies of arrivals.values()) {
-      if (latencies.length >= nodeCount - 1) complete.push(Math.max(...latencies))
-      else incomplete++
+    const bySource = { gossip: [] as number[], sync: [] as number[] }
+    const lastCopyBy = { gossip: 0, sync: 0 }
+    const late = new Map<string, number>()
+    for (const copies of arrivals.values()) {
+      for (const copy of copies) {
+        if (copy.source !== 'local') bySource[copy.source].push(copy.latency)
+        if (copy.latency > 1_000) late.set(copy.observer, (late.get(copy.observer) ?? 0) + 1)
+      }
+      if (copies.length < nodeCount - 1) {
+        incomplete++
+        continue
+      }
+      const last = copies.reduce((a, b) => (b.latency > a.latency ? b : a))
+      complete.push(last.latency)
+      if (last.source !== 'local') lastCopyBy[last.source]++
     }
     return {
       nodes: nodeCount,
@@ -96,7 +118,11 @@ export async function processConvergence(
       totalCores:
         Math.round((cpuAfter.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) / sampleSeconds) * 100) /
         100,
+      connections: summarize(connections),
       convergence: summarize(complete),
+      copies: { gossip: summarize(bySource.gossip), sync: summarize(bySource.sync) },
+      lastCopyBy,
+      lateCopiesByObserver: Object.fromEntries([...late].sort((a, b) => b[1] - a[1]).slice(0, 5)),
     }
   } finally {
     for (const controller of controllers) controller.abort()

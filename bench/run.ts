@@ -17,13 +17,15 @@ import { servicesBench } from './services.js'
 import { simulation } from './simulation.js'
 import { webLoad } from './web-load.js'
 
+/** Seconds of writes the convergence benchmarks sample (shorter while investigating). */
+const CONVERGENCE_SECONDS = Number(process.env.SHOAL_BENCH_CONVERGENCE_SECONDS ?? 60)
 const FALSE_DEATH_MINUTES = Number(process.env.SHOAL_BENCH_FALSE_DEATH_MINUTES ?? 10)
 
 const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'convergence-10': () => processConvergence(10),
-  'convergence-30': () => processConvergence(30),
+  'convergence-30': () => processConvergence(30, CONVERGENCE_SECONDS),
   // A quieter mesh: each of the 30 daemons writes once every 10 s (3 writes a second between them).
-  'convergence-30-quiet': () => processConvergence(30, 60, 10_000),
+  'convergence-30-quiet': () => processConvergence(30, CONVERGENCE_SECONDS, 10_000),
   'state-overhead': () => convergence(10),
   'failure-detection': () => failureDetection(10),
   idle: () => idle(60),
