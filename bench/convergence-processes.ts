@@ -1,9 +1,10 @@
 // Convergence across N daemon processes: each write (a job spec batch), from its stamp until every other daemon merged it.
 import { createClient } from '../cli/client.js'
 import type { RecordEvent } from '../src/api/types.js'
-import { cleanupDaemons, type DaemonProcess } from '../test/helpers/processes.js'
+import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { cpuSeconds, nodesOf, socketMetric, spawnCluster } from './processes.js'
+import { samplesIn } from '../test/helpers/metrics.js'
+import { cpuSeconds, nodesOf, spawnCluster } from './processes.js'
 import { type Summary, summarize } from './stats.js'
 
 export interface ProcessConvergenceResult {
@@ -75,7 +76,7 @@ export async function processConvergence(
         }),
       ),
     )
-    const connections = await Promise.all(cluster.map((proc) => socketMetric(proc.dataDir, 'shoal_peers')))
+    const connections = await Promise.all(cluster.map((proc) => peersOf(proc)))
     const cpuBefore = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
     collecting = true
     // Nothing is written while a mesh is idle (no heartbeats): each daemon writes a record every `writeEveryMs`,
@@ -126,6 +127,9 @@ export async function processConvergence(
     }
   } finally {
     for (const controller of controllers) controller.abort()
+    // A CPU profile is written only on a clean exit.
+    if (process.env.SHOAL_BENCH_CPU_PROF !== undefined)
+      await Promise.all(cluster.map((proc) => signalDaemon(proc, 'SIGTERM')))
     await cleanupDaemons()
   }
 }
@@ -145,6 +149,11 @@ async function writeLoop(
     ])
     await sleep(everyMs)
   }
+}
+
+async function peersOf(proc: DaemonProcess): Promise<number> {
+  const res = await fetch(`${proc.status.httpUrl}/metrics`)
+  return samplesIn(await res.text(), 'shoal_peers')[0] ?? Number.NaN
 }
 
 async function follow(
