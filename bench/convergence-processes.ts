@@ -1,9 +1,9 @@
 // Convergence across N daemon processes: each write (a job spec batch), from its stamp until every other daemon merged it.
 import { createClient } from '../cli/client.js'
 import type { RecordEvent } from '../src/api/types.js'
+import { samplesIn } from '../test/helpers/metrics.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { samplesIn } from '../test/helpers/metrics.js'
 import { cpuSeconds, nodesOf, spawnCluster } from './processes.js'
 import { type Summary, summarize } from './stats.js'
 
@@ -44,9 +44,23 @@ export async function processConvergence(
   sampleSeconds = 60,
   writeEveryMs = 2_000,
 ): Promise<ProcessConvergenceResult> {
+  const [result] = await processConvergenceRates(nodeCount, sampleSeconds, [writeEveryMs])
+  return result!
+}
+
+/**
+ * One cluster sampled at each write interval in turn (spawning 30 daemons takes minutes of the machine).
+ * An interval of 0 samples the cluster with no writes: its CPU is the idle floor the writes add to.
+ */
+export async function processConvergenceRates(
+  nodeCount: number,
+  sampleSeconds: number,
+  writeIntervalsMs: readonly number[],
+): Promise<ProcessConvergenceResult[]> {
   const cluster = await spawnCluster(nodeCount, `pc${nodeCount}-`)
   const controllers: AbortController[] = []
   const arrivals = new Map<string, { latency: number; source: RecordEvent['source']; observer: string }[]>()
+  const perObserver = new Map<string, number>()
   let collecting = false
   try {
     const settledBeforeSampling = await waitFor(
@@ -61,7 +75,6 @@ export async function processConvergence(
       { timeoutMs: 120_000, intervalMs: 500 },
     ).catch(() => false)
     await sleep(5_000)
-    const perObserver = new Map<string, number>()
     await Promise.all(
       cluster.map((proc) =>
         follow(proc, controllers, (event) => {
@@ -76,61 +89,93 @@ export async function processConvergence(
         }),
       ),
     )
-    const connections = await Promise.all(cluster.map((proc) => peersOf(proc)))
-    const cpuBefore = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
-    collecting = true
-    // Nothing is written while a mesh is idle (no heartbeats): each daemon writes a record every `writeEveryMs`,
-    // a job that waits for a label no node has (a spec batch, and the coordinator's note of why it waits).
-    const writers = cluster.map((proc, i) =>
-      writeLoop(proc, writeEveryMs, i * (writeEveryMs / nodeCount), () => collecting),
-    )
-    await sleep(sampleSeconds * 1_000)
-    collecting = false
-    await Promise.all(writers)
-    const cpuAfter = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
-    // Writes from the last second may still be in flight: give them time, then judge.
-    await sleep(2_000)
-    const complete: number[] = []
-    let incomplete = 0
-    const bySource = { gossip: [] as number[], sync: [] as number[] }
-    const lastCopyBy = { gossip: 0, sync: 0 }
-    const late = new Map<string, number>()
-    for (const copies of arrivals.values()) {
-      for (const copy of copies) {
-        if (copy.source !== 'local') bySource[copy.source].push(copy.latency)
-        if (copy.latency > 1_000) late.set(copy.observer, (late.get(copy.observer) ?? 0) + 1)
-      }
-      if (copies.length < nodeCount - 1) {
-        incomplete++
-        continue
-      }
-      const last = copies.reduce((a, b) => (b.latency > a.latency ? b : a))
-      complete.push(last.latency)
-      if (last.source !== 'local') lastCopyBy[last.source]++
+    const results: ProcessConvergenceResult[] = []
+    for (const writeEveryMs of writeIntervalsMs) {
+      arrivals.clear()
+      perObserver.clear()
+      const connections = await Promise.all(cluster.map((proc) => peersOf(proc)))
+      const cpuBefore = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
+      collecting = true
+      // Nothing is written while a mesh is idle (no heartbeats): each daemon writes a record every `writeEveryMs`,
+      // a job that waits for a label no node has (a spec batch, and the coordinator's note of why it waits).
+      const writers =
+        writeEveryMs === 0
+          ? []
+          : cluster.map((proc, i) =>
+              writeLoop(proc, writeEveryMs, i * (writeEveryMs / nodeCount), () => collecting),
+            )
+      await sleep(sampleSeconds * 1_000)
+      collecting = false
+      await Promise.all(writers)
+      const cpuAfter = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
+      // Writes from the last second may still be in flight: give them time, then judge.
+      collecting = true
+      await sleep(2_000)
+      collecting = false
+      results.push(
+        judge(arrivals, nodeCount, {
+          nodes: nodeCount,
+          sampleSeconds,
+          settledBeforeSampling,
+          observersReporting: perObserver.size,
+          writesPerNodePerSecond: writeEveryMs === 0 ? 0 : 1_000 / writeEveryMs,
+          totalCores:
+            Math.round(
+              (cpuAfter.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) / sampleSeconds) * 100,
+            ) / 100,
+          connections: summarize(connections),
+        }),
+      )
+      // Let the backlog of a saturated phase drain before the next one starts.
+      await sleep(5_000)
     }
-    return {
-      nodes: nodeCount,
-      sampleSeconds,
-      writes: complete.length,
-      incomplete,
-      settledBeforeSampling,
-      observersReporting: perObserver.size,
-      writesPerNodePerSecond: 1_000 / writeEveryMs,
-      totalCores:
-        Math.round((cpuAfter.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) / sampleSeconds) * 100) /
-        100,
-      connections: summarize(connections),
-      convergence: summarize(complete),
-      copies: { gossip: summarize(bySource.gossip), sync: summarize(bySource.sync) },
-      lastCopyBy,
-      lateCopiesByObserver: Object.fromEntries([...late].sort((a, b) => b[1] - a[1]).slice(0, 5)),
-    }
+    return results
   } finally {
     for (const controller of controllers) controller.abort()
     // A CPU profile is written only on a clean exit.
     if (process.env.SHOAL_BENCH_CPU_PROF !== undefined)
       await Promise.all(cluster.map((proc) => signalDaemon(proc, 'SIGTERM')))
     await cleanupDaemons()
+  }
+}
+
+type Copy = { latency: number; source: RecordEvent['source']; observer: string }
+
+/** A write converged when every other node reported it; its latency is the last copy's. */
+function judge(
+  arrivals: ReadonlyMap<string, Copy[]>,
+  nodeCount: number,
+  base: Omit<
+    ProcessConvergenceResult,
+    'writes' | 'incomplete' | 'convergence' | 'copies' | 'lastCopyBy' | 'lateCopiesByObserver'
+  >,
+): ProcessConvergenceResult {
+  const complete: number[] = []
+  let incomplete = 0
+  const bySource = { gossip: [] as number[], sync: [] as number[] }
+  const lastCopyBy = { gossip: 0, sync: 0 }
+  const late = new Map<string, number>()
+  for (const copies of arrivals.values()) {
+    for (const copy of copies) {
+      if (copy.source !== 'local') bySource[copy.source].push(copy.latency)
+      if (copy.latency > 1_000) late.set(copy.observer, (late.get(copy.observer) ?? 0) + 1)
+    }
+    if (copies.length < nodeCount - 1) {
+      incomplete++
+      continue
+    }
+    const last = copies.reduce((a, b) => (b.latency > a.latency ? b : a))
+    complete.push(last.latency)
+    if (last.source !== 'local') lastCopyBy[last.source]++
+  }
+  return {
+    ...base,
+    writes: complete.length,
+    incomplete,
+    convergence: summarize(complete),
+    copies: { gossip: summarize(bySource.gossip), sync: summarize(bySource.sync) },
+    lastCopyBy,
+    lateCopiesByObserver: Object.fromEntries([...late].sort((a, b) => b[1] - a[1]).slice(0, 5)),
   }
 }
 
