@@ -22,6 +22,8 @@ export interface ProcessConvergenceResult {
   writesPerNodePerSecond: number
   /** CPU of all daemons together during the window, in cores (the machine has two). */
   totalCores: number
+  /** Each daemon's longest event-loop delay during the window (ms; sampled by a 1 s timer, so stalls show). */
+  eventLoopLagMax: Summary
   /** Connections each daemon had open when sampling began. */
   connections: Summary
   /** Stamp of a record → merged on every other daemon and announced on its event stream (ms). */
@@ -30,6 +32,8 @@ export interface ProcessConvergenceResult {
   copies: { gossip: Summary; sync: Summary }
   /** Writes whose last copy arrived by each path. */
   lastCopyBy: { gossip: number; sync: number }
+  /** The p99 of writes made in each 10 s of the window, in order (a stall shows as one bad slice). */
+  p99Per10s: number[]
   /** Copies later than 1 s, by the daemon that received them (the five with most). */
   lateCopiesByObserver: Record<string, number>
 }
@@ -108,6 +112,10 @@ export async function processConvergenceRates(
       collecting = false
       await Promise.all(writers)
       const cpuAfter = await Promise.all(cluster.map((proc) => cpuSeconds(proc.pid)))
+      // The daemons' event-loop histograms were reset when `peersOf` scraped them at the start.
+      const lagMax = await Promise.all(
+        cluster.map((proc) => metricOf(proc, 'nodejs_eventloop_lag_max_seconds')),
+      )
       // Writes from the last second may still be in flight: give them time, then judge.
       collecting = true
       await sleep(2_000)
@@ -124,6 +132,7 @@ export async function processConvergenceRates(
               (cpuAfter.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) / sampleSeconds) * 100,
             ) / 100,
           connections: summarize(connections),
+          eventLoopLagMax: summarize(lagMax.map((seconds) => seconds * 1_000)),
         }),
       )
       // Let the backlog of a saturated phase drain before the next one starts.
@@ -139,6 +148,11 @@ export async function processConvergenceRates(
   }
 }
 
+/** A write's wall stamp, from its id `<origin>/<wall>/<counter>`. */
+function wallOf(id: string): number {
+  return Number(id.split('/')[1])
+}
+
 type Copy = { latency: number; source: RecordEvent['source']; observer: string }
 
 /** A write converged when every other node reported it; its latency is the last copy's. */
@@ -147,7 +161,7 @@ function judge(
   nodeCount: number,
   base: Omit<
     ProcessConvergenceResult,
-    'writes' | 'incomplete' | 'convergence' | 'copies' | 'lastCopyBy' | 'lateCopiesByObserver'
+    'writes' | 'incomplete' | 'convergence' | 'copies' | 'lastCopyBy' | 'lateCopiesByObserver' | 'p99Per10s'
   >,
 ): ProcessConvergenceResult {
   const complete: number[] = []
@@ -155,7 +169,9 @@ function judge(
   const bySource = { gossip: [] as number[], sync: [] as number[] }
   const lastCopyBy = { gossip: 0, sync: 0 }
   const late = new Map<string, number>()
-  for (const copies of arrivals.values()) {
+  const slices = new Map<number, number[]>()
+  const firstWall = Math.min(...[...arrivals.keys()].map(wallOf))
+  for (const [id, copies] of arrivals) {
     for (const copy of copies) {
       if (copy.source !== 'local') bySource[copy.source].push(copy.latency)
       if (copy.latency > 1_000) late.set(copy.observer, (late.get(copy.observer) ?? 0) + 1)
@@ -166,6 +182,8 @@ function judge(
     }
     const last = copies.reduce((a, b) => (b.latency > a.latency ? b : a))
     complete.push(last.latency)
+    const slice = Math.floor((wallOf(id) - firstWall) / 10_000)
+    slices.set(slice, [...(slices.get(slice) ?? []), last.latency])
     if (last.source !== 'local') lastCopyBy[last.source]++
   }
   return {
@@ -175,6 +193,7 @@ function judge(
     convergence: summarize(complete),
     copies: { gossip: summarize(bySource.gossip), sync: summarize(bySource.sync) },
     lastCopyBy,
+    p99Per10s: [...slices].sort((a, b) => a[0] - b[0]).map(([, latencies]) => summarize(latencies).p99),
     lateCopiesByObserver: Object.fromEntries([...late].sort((a, b) => b[1] - a[1]).slice(0, 5)),
   }
 }
@@ -196,9 +215,14 @@ async function writeLoop(
   }
 }
 
-async function peersOf(proc: DaemonProcess): Promise<number> {
+/** A gauge from a daemon's /metrics (scraping also resets its event-loop delay histogram). */
+async function metricOf(proc: DaemonProcess, name: string): Promise<number> {
   const res = await fetch(`${proc.status.httpUrl}/metrics`)
-  return samplesIn(await res.text(), 'shoal_peers')[0] ?? Number.NaN
+  return samplesIn(await res.text(), name)[0] ?? Number.NaN
+}
+
+function peersOf(proc: DaemonProcess): Promise<number> {
+  return metricOf(proc, 'shoal_peers')
 }
 
 async function follow(
