@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { cliLatency } from './cli-latency.js'
 import { convergence } from './convergence.js'
-import { processConvergence } from './convergence-processes.js'
+import { processConvergence, processConvergenceRates } from './convergence-processes.js'
 import { cpuScaling } from './cpu-scaling.js'
 import { failover, healTime, leaseTraffic } from './failover.js'
 import { failureDetection, falseDeaths } from './failure-detection.js'
@@ -17,13 +17,23 @@ import { servicesBench } from './services.js'
 import { simulation } from './simulation.js'
 import { webLoad } from './web-load.js'
 
+/** Seconds of writes the convergence benchmarks sample (shorter while investigating). */
+const CONVERGENCE_SECONDS = Number(process.env.SHOAL_BENCH_CONVERGENCE_SECONDS ?? 60)
 const FALSE_DEATH_MINUTES = Number(process.env.SHOAL_BENCH_FALSE_DEATH_MINUTES ?? 10)
 
 const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'convergence-10': () => processConvergence(10),
-  'convergence-30': () => processConvergence(30),
+  'convergence-30': () => processConvergence(30, CONVERGENCE_SECONDS),
   // A quieter mesh: each of the 30 daemons writes once every 10 s (3 writes a second between them).
-  'convergence-30-quiet': () => processConvergence(30, 60, 10_000),
+  'convergence-30-quiet': () => processConvergence(30, CONVERGENCE_SECONDS, 10_000),
+  // Investigation: one 30-daemon cluster idle, then at 3, 6 and 15 writes/s ($SHOAL_BENCH_CONVERGENCE_RATES:
+  // write intervals in ms, 0 for no writes), so CPU per received record can be read from the slope.
+  'convergence-30-rates': () =>
+    processConvergenceRates(
+      30,
+      CONVERGENCE_SECONDS,
+      (process.env.SHOAL_BENCH_CONVERGENCE_RATES ?? '0,10000,5000,2000').split(',').map(Number),
+    ),
   'state-overhead': () => convergence(10),
   'failure-detection': () => failureDetection(10),
   idle: () => idle(60),

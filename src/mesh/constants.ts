@@ -43,6 +43,20 @@ export const MDNS_INTERVAL_MS = 2_000
 /** Gossipsub RPCs larger than this are refused by gossipsub itself (its decoder default). */
 export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024
 
+/**
+ * Gossipsub mesh degree: D peers to forward each message to (at least Dlo, at most Dhi; Dout of them dialled by
+ * us, the first Dscore kept by score when pruning). Publishing floods (gossipsub's default `floodPublish`): the
+ * writer sends to every connected peer, and in a cluster of up to a few dozen nodes every node is connected to
+ * every other (probing dials them all), so the first copy a node gets comes straight from the writer. Mesh
+ * forwarding only adds duplicates there: each node sent each message to all its mesh peers, and with the
+ * default D = 6 (mesh degree 6–12) every node received and decrypted 7–13 copies of every message.
+ */
+export const GOSSIP_D = 3
+export const GOSSIP_D_LOW = 2
+export const GOSSIP_D_HIGH = 4
+export const GOSSIP_D_OUT = 1
+export const GOSSIP_D_SCORE = 2
+
 /** Gossip messages smaller than this get no IDONTWANT (gossipsub's default is 512 bytes). */
 export const IDONTWANT_MIN_BYTES = 16 * 1024
 

@@ -18,6 +18,11 @@ import { ListenFailedError, PeerUnresponsiveError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import {
   DIAL_TIMEOUT_MS,
+  GOSSIP_D,
+  GOSSIP_D_HIGH,
+  GOSSIP_D_LOW,
+  GOSSIP_D_OUT,
+  GOSSIP_D_SCORE,
   GOSSIP_INVALID_MESSAGE_DECAY,
   GOSSIP_INVALID_MESSAGE_WEIGHT,
   GOSSIP_MAX_RPC_BYTES,
@@ -130,6 +135,11 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
           emitSelf: false,
           allowPublishToZeroTopicPeers: true,
           maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
+          D: GOSSIP_D,
+          Dlo: GOSSIP_D_LOW,
+          Dhi: GOSSIP_D_HIGH,
+          Dout: GOSSIP_D_OUT,
+          Dscore: GOSSIP_D_SCORE,
           // Without a fast id, gossipsub verifies the signature of every duplicate copy before noticing it
           // is one: with D mesh peers that is up to D Ed25519 verifications per message instead of one.
           fastMsgIdFn: fastMessageId,
