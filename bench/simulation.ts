@@ -1,4 +1,8 @@
 // Many real daemons in one process (real mesh, gossip, LevelDB, probing on loopback), as many as one event loop holds.
+
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { destroyNodes, startNode, type TestNode } from '../test/helpers/in-process.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
 import { type Summary, summarize } from './stats.js'
@@ -17,6 +21,18 @@ export interface SimulationPoint {
   gossipInPerNodePerSecond: number
   /** Probe frames each node sent, per second (its liveness work). */
   probesPerNodePerSecond: number
+  /** From the first start to every node alive in every view (ms). */
+  settleMs: number
+  /** The shared event loop's delay while writes ran (ms): how saturated the one process is. */
+  eventLoopDelayP99Ms: number
+  /** Open connections per node while writes ran (mean). */
+  connectionsPerNode: number
+  /** CPU time of the whole process while writes ran, per node (ms of CPU per second): each node's share. */
+  cpuMsPerNodePerSecond: number
+  /** The same over 5 s with no writes, just after the nodes settled: each node's cost of being in the mesh. */
+  idleCpuMsPerNodePerSecond: number
+  /** Resident memory of the process with every node running (MiB). */
+  rssMiB: number
 }
 
 export interface SimulationResult {
@@ -39,6 +55,7 @@ export async function simulation(
 
 async function measure(size: number, sampleSeconds: number): Promise<SimulationPoint> {
   const nodes: TestNode[] = []
+  const begun = Date.now()
   try {
     nodes.push(await startNode({ name: `s${size}-0` }))
     for (let i = 1; i < size; i += 10) {
@@ -56,7 +73,20 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
       () => true,
       () => false,
     )
+    const settleMs = Date.now() - begun
+    progress(`${size} nodes: settled=${settled} after ${settleMs} ms`)
+    const idleCpuBefore = process.cpuUsage()
+    const idleStarted = Date.now()
     await sleep(5_000)
+    const idleCpu = process.cpuUsage(idleCpuBefore)
+    const idleCpuMsPerNodePerSecond =
+      Math.round(
+        ((idleCpu.user + idleCpu.system) / 1_000 / ((Date.now() - idleStarted) / 1_000) / size) * 100,
+      ) / 100
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    loopDelay.enable()
+    const profiler = await startProfile()
+    const cpuBefore = process.cpuUsage()
     const arrivals = new Map<string, { at: number[]; stamp: number }>()
     const unwatch = nodes.map((node) =>
       node.daemon.state.watchAll(({ record, source }) => {
@@ -76,6 +106,13 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
       await sleep(1_000 / WRITES_PER_SECOND)
     }
     const seconds = (Date.now() - started) / 1_000
+    const cpu = process.cpuUsage(cpuBefore)
+    loopDelay.disable()
+    await profiler?.stop(`sim-${size}`)
+    const connectionsPerNode =
+      Math.round(
+        (nodes.reduce((sum, node) => sum + node.daemon.mesh.connectedPeers().length, 0) / size) * 10,
+      ) / 10
     const gossipAfter = nodes.map((node) => counter(node, 'shoal_gossip_messages_in_total'))
     const probesAfter = nodes.map((node) => probes(node))
     await sleep(2_000)
@@ -97,6 +134,12 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
       convergence: summarize(latencies),
       gossipInPerNodePerSecond: perNode(await Promise.all(gossipAfter), await Promise.all(gossipBefore)),
       probesPerNodePerSecond: perNode(await Promise.all(probesAfter), await Promise.all(probesBefore)),
+      settleMs,
+      cpuMsPerNodePerSecond: Math.round(((cpu.user + cpu.system) / 1_000 / seconds / size) * 100) / 100,
+      idleCpuMsPerNodePerSecond,
+      eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+      connectionsPerNode,
+      rssMiB: Math.round(process.memoryUsage().rss / 1024 ** 2),
     }
   } finally {
     await destroyNodes(nodes)
@@ -110,4 +153,25 @@ async function counter(node: TestNode, name: string): Promise<number> {
 
 function probes(node: TestNode): Promise<number> {
   return counter(node, 'shoal_probes_total')
+}
+
+function progress(line: string): void {
+  process.stderr.write(`[simulation] ${line}\n`)
+}
+
+/** SHOAL_SIM_CPU_PROF=<dir>: a CPU profile of the writes window only (not of the starts), one file per size. */
+async function startProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
+  const dir = process.env.SHOAL_SIM_CPU_PROF
+  if (dir === undefined) return undefined
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return {
+    async stop(name) {
+      const { profile } = await session.post('Profiler.stop')
+      await writeFile(`${dir}/${name}.cpuprofile`, JSON.stringify(profile))
+      session.disconnect()
+    },
+  }
 }

@@ -28,6 +28,7 @@ import {
 } from './constants.js'
 import { PeerDialer } from './dialer.js'
 import { reuseEd25519KeyObjects } from './ed25519-keys.js'
+import { mendLengthPrefixedDecoder } from './length-prefix-fix.js'
 import { quietMdns } from './quiet-mdns.js'
 import type {
   GossipTopicHandler,
@@ -49,8 +50,9 @@ const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
   ignore: TopicValidatorResult.Ignore,
 }
 
-// Before any connection exists (see xsalsa20-fix.ts and yamux-window-fix.ts).
+// Before any connection exists (see xsalsa20-fix.ts, yamux-window-fix.ts and length-prefix-fix.ts).
 mendXsalsa20()
+if (process.env.SHOAL_NO_LPFIX === undefined) mendLengthPrefixedDecoder()
 mendYamuxWindowUpdates()
 export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   readonly peerId: string
