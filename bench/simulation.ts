@@ -51,7 +51,7 @@ export interface SimulationResult {
 }
 
 /** Cluster-wide writes a second, the same at every size: a node's share of the work should not grow with N. */
-const WRITES_PER_SECOND = 5
+const WRITES_PER_SECOND = Number(process.env.SHOAL_SIM_WRITES ?? 5)
 
 /** Nodes started at once, and how long a wave may take to appear in every view before the next starts anyway. */
 const WAVE = Number(process.env.SHOAL_SIM_WAVE ?? 10)

@@ -209,7 +209,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
           return connection.remotePeer.toString()
         },
         isConnected: (peer) => this.isConnected(peer),
-        connectionCount: () => node.getPeers().length,
+        connectionCount: () => this.connectedPeers().length,
       },
       { bootstrap: init.bootstrap, selfPeerId: this.peerId, targetConnections: init.targetConnections },
       this.log,
@@ -234,7 +234,11 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   }
 
   connectedPeers(): string[] {
-    return this.node?.getPeers().map(String) ?? []
+    // Not libp2p's getPeers(), which parses every peer id back from its string: O(N) base58 decodes each time
+    // the dialer or a gauge asks. A connection's remote peer already knows its string.
+    const peers = new Set<string>()
+    for (const connection of this.node?.getConnections() ?? []) peers.add(connection.remotePeer.toString())
+    return [...peers]
   }
 
   isConnected(peer: string): boolean {
