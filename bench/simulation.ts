@@ -79,7 +79,10 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
         startNode({ name: `s${size}-${i + j}`, join: joined[(i + j) % joined.length] }),
       )
       nodes.push(...(await Promise.all(wave)))
-      if (nodes.length < size) await allAlive(nodes, WAVE_SETTLE_MS)
+      if (nodes.length < size) {
+        const inView = await allAlive(nodes, WAVE_SETTLE_MS)
+        progress(`${nodes.length} started, all in every view: ${inView}, ${Date.now() - begun} ms`)
+      }
     }
     progress(`${size} nodes: started after ${Date.now() - begun} ms`)
     // All of them share this process's one event loop: past a few dozen they may never all look alive at once.

@@ -3,6 +3,12 @@ import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { describe, expect, it } from 'vitest'
 import { mendLengthPrefixedDecoder } from '../../src/mesh/length-prefix-fix.js'
 
+/** Reads a 2-byte big-endian length, as noise's decoder does. */
+function uint16(data: { subarray(start?: number, end?: number): Uint8Array }): number {
+  const bytes = data.subarray(0, 2)
+  return (bytes[0]! << 8) | bytes[1]!
+}
+
 /** Noise's framing: a 2-byte big-endian length, then the frame. */
 function frame(body: string): Uint8Array {
   const bytes = new TextEncoder().encode(body)
@@ -15,7 +21,7 @@ function decoder() {
     lengthDecoder: (data) => {
       asked.push(data.byteLength)
       if (data.byteLength < 2) throw new RangeError('Could not decode int16BE')
-      return data.getUint16(0)
+      return uint16(data)
     },
     encodingLength: () => 2,
   })
@@ -45,7 +51,7 @@ describe('the length-prefixed decoder mend', () => {
 
   it('still refuses a frame longer than the limit', () => {
     const decode = new LengthPrefixedDecoder({
-      lengthDecoder: (data) => data.getUint16(0),
+      lengthDecoder: (data) => uint16(data),
       encodingLength: () => 2,
       maxDataLength: 4,
     })
