@@ -52,7 +52,7 @@ const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
 
 // Before any connection exists (see xsalsa20-fix.ts, yamux-window-fix.ts and length-prefix-fix.ts).
 mendXsalsa20()
-if (process.env.SHOAL_NO_LPFIX === undefined) mendLengthPrefixedDecoder()
+mendLengthPrefixedDecoder()
 mendYamuxWindowUpdates()
 export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   readonly peerId: string
