@@ -38,7 +38,11 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'failure-detection': () => failureDetection(10),
   idle: () => idle(60),
   'idle-traffic': () => idleTraffic([8, 20], 60),
-  simulation: () => simulation([10, 20, 40], 30),
+  simulation: () =>
+    simulation(
+      (process.env.SHOAL_SIM_SIZES ?? '10,20,40').split(',').map(Number),
+      Number(process.env.SHOAL_SIM_SECONDS ?? 30),
+    ),
   'cpu-scaling': () => cpuScaling(),
   'cli-latency': () => cliLatency(40),
   'false-deaths': () => falseDeaths(FALSE_DEATH_MINUTES),

@@ -121,9 +121,12 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
   /** Another observer's declarations changed (undefined: its record is gone). */
   observe(observer: string, value: LivenessValue | undefined): void {
     if (observer === this.self) return
+    const before = this.opinions.get(observer)
     if (value === undefined) this.opinions.delete(observer)
     else this.opinions.set(observer, value)
-    this.judgeAll()
+    // Only the members either version names can change state: judging all of them, each against every
+    // opinion, cost each node O(N²) per opinion received, and the whole mesh O(N³) while suspicions spread.
+    this.judgeMany([...mentioned(before), ...mentioned(value)])
   }
 
   /** This node's probe reached the member, which says it is at `incarnation`. */
@@ -248,6 +251,16 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
     return counts
   }
 
+  /** Whether another observer (alive or suspect here) suspects `peer` at its current incarnation. */
+  private suspectedByAnyone(peer: string, member: Member): boolean {
+    for (const [observer, opinion] of this.opinions) {
+      const entry = opinion.suspects[peer]
+      if (entry === undefined || entry.i < member.incarnation || observer === peer) continue
+      if (counts(this.members.get(observer)?.state)) return true
+    }
+    return false
+  }
+
   /** Other observers (alive or suspect here) that suspect `peer` at its current incarnation. */
   private suspectedBy(peer: string, member: Member): string[] {
     const observers: string[] = []
@@ -281,7 +294,24 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
   }
 
   private judge(peer: string): void {
-    if (this.evaluate(peer)) this.judgeAll()
+    this.judgeMany([peer])
+  }
+
+  /**
+   * Judges `peers`, then whoever they suspect when their own opinions start or stop counting (they became, or
+   * stopped being, dead or left). Whether a member is dead or left does not depend on anyone's state, so this
+   * reaches what judgeAll would, judging only what can change.
+   */
+  private judgeMany(peers: Iterable<string>): void {
+    const pending = [...new Set(peers)]
+    while (pending.length > 0) {
+      const peer = pending.pop()!
+      const previous = this.members.get(peer)?.state
+      if (!this.evaluate(peer)) continue
+      if (counts(previous) === counts(this.members.get(peer)?.state)) continue
+      const opinion = this.opinions.get(peer)
+      if (opinion !== undefined) pending.push(...Object.keys(opinion.suspects))
+    }
   }
 
   /** Sets the member's state from what is known of it; true (and an event) if it changed. */
@@ -292,7 +322,7 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
       ? 'left'
       : this.declaredDead(peer, member)
         ? 'dead'
-        : member.suspectedHere || !member.confirmed || this.suspectedBy(peer, member).length > 0
+        : member.suspectedHere || !member.confirmed || this.suspectedByAnyone(peer, member)
           ? 'suspect'
           : 'alive'
     const previous = member.state
@@ -301,4 +331,14 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
     this.emit('peer:state', peer, state, previous)
     return true
   }
+}
+
+/** Whether an observer in this state has its opinions counted (the dead and the departed do not). */
+function counts(state: Liveness | undefined): boolean {
+  return state !== 'dead' && state !== 'left'
+}
+
+/** The members an opinion suspects or declares dead. */
+function mentioned(opinion: LivenessValue | undefined): string[] {
+  return opinion === undefined ? [] : [...Object.keys(opinion.suspects), ...Object.keys(opinion.dead)]
 }

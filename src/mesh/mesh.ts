@@ -33,6 +33,7 @@ import {
 } from './constants.js'
 import { PeerDialer } from './dialer.js'
 import { reuseEd25519KeyObjects } from './ed25519-keys.js'
+import { mendLengthPrefixedDecoder } from './length-prefix-fix.js'
 import { quietMdns } from './quiet-mdns.js'
 import type {
   GossipTopicHandler,
@@ -54,8 +55,9 @@ const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
   ignore: TopicValidatorResult.Ignore,
 }
 
-// Before any connection exists (see xsalsa20-fix.ts and yamux-window-fix.ts).
+// Before any connection exists (see xsalsa20-fix.ts, yamux-window-fix.ts and length-prefix-fix.ts).
 mendXsalsa20()
+mendLengthPrefixedDecoder()
 mendYamuxWindowUpdates()
 export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   readonly peerId: string
@@ -217,7 +219,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
           return connection.remotePeer.toString()
         },
         isConnected: (peer) => this.isConnected(peer),
-        connectionCount: () => node.getPeers().length,
+        connectionCount: () => this.connectedPeers().length,
       },
       { bootstrap: init.bootstrap, selfPeerId: this.peerId, targetConnections: init.targetConnections },
       this.log,
@@ -242,7 +244,11 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
   }
 
   connectedPeers(): string[] {
-    return this.node?.getPeers().map(String) ?? []
+    // Not libp2p's getPeers(), which parses every peer id back from its string: O(N) base58 decodes each time
+    // the dialer or a gauge asks. A connection's remote peer already knows its string.
+    const peers = new Set<string>()
+    for (const connection of this.node?.getConnections() ?? []) peers.add(connection.remotePeer.toString())
+    return [...peers]
   }
 
   isConnected(peer: string): boolean {

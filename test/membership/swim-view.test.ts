@@ -77,6 +77,20 @@ describe('the SWIM view', () => {
     expect(view.state('a')).toBe('alive')
   })
 
+  it('counts an observer’s suspicions again once it refutes its death, and no more once it leaves', () => {
+    const { view } = setup()
+    view.learn('a', { incarnation: 1, left: false }, true)
+    view.learn('b', { incarnation: 1, left: false }, true)
+    view.learn('c', { incarnation: 1, left: false }, true)
+    view.observe('b', { suspects: { a: { i: 1 } }, dead: {} })
+    view.observe('c', { suspects: {}, dead: { b: { i: 1, at: 1 } } })
+    expect([view.state('a'), view.state('b')]).toEqual(['alive', 'dead'])
+    view.learn('b', { incarnation: 2, left: false }, true)
+    expect([view.state('a'), view.state('b')]).toEqual(['suspect', 'alive'])
+    view.learn('b', { incarnation: 2, left: true }, true)
+    expect([view.state('a'), view.state('b')]).toEqual(['alive', 'left'])
+  })
+
   it('says how far this node must raise its own incarnation to refute', () => {
     const { view } = setup()
     expect(view.doubtAboutSelf()).toBeUndefined()

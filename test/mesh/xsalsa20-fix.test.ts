@@ -29,4 +29,17 @@ describe('the pnet cipher (xsalsa20) with its memory leak mended', () => {
     // Unmended, each turn grew it by another MiB: 20 rounds × 3 streams ≈ 60 MiB more.
     expect(wasmBytes()).toBeLessThanOrEqual(settled + (1 << 20))
   })
+
+  it('takes a fresh view of the memory without growing it, so other streams keep theirs', () => {
+    mendXsalsa20()
+    const view = (cipher: unknown) => (cipher as { _xor: { _memory: Uint8Array } })._xor._memory
+    const key = randomBytes(32)
+    const [a, b] = [xsalsa20(randomBytes(24), key), xsalsa20(randomBytes(24), key)]
+    a.update(randomBytes(view(a).length + (1 << 20))) // grows the shared memory: b's view is now detached
+    expect(view(b).length).toBe(0)
+    b.update(randomBytes(64))
+    // Growing by nothing (the first mend) detached a's view in turn, and so on at every alternation.
+    expect(view(a).length).toBeGreaterThan(0)
+    expect(view(b).length).toBe(view(a).length)
+  })
 })
