@@ -99,7 +99,9 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
 
     // Helpers started by the daemons (the exec spawner) count as theirs; the jobs themselves do not.
     const cpuAfter = await Promise.all(procs.map((proc) => cpuOfProcessAndChildren(proc.pid)))
-    const daemonCpuSeconds = cpuAfter.map((cpu, i) => cpu.own + cpu.children - cpuBefore[i]!.own - cpuBefore[i]!.children)
+    const daemonCpuSeconds = cpuAfter.map(
+      (cpu, i) => cpu.own + cpu.children - cpuBefore[i]!.own - cpuBefore[i]!.children,
+    )
     const spawnerCpuSeconds = cpuAfter.reduce((sum, cpu, i) => sum + cpu.children - cpuBefore[i]!.children, 0)
     const gossipMessages = (await sumMetric(procs, 'shoal_gossip_messages_out_total')) - gossipBefore
     // Summed over the daemons: under load the role may move (the term says how often it did).

@@ -134,6 +134,11 @@ export class Scheduler {
 
   private soon(): void {
     if (this.timer !== undefined || this.tickTimer === undefined) return
+    // While busy, a pass that wrote is followed by the next only after the busy gap (see SCHEDULE_BUSY_GAP_MS).
+    const delay = Math.max(
+      SCHEDULE_DEBOUNCE_MS,
+      this.lastWritingPassAt + SCHEDULE_BUSY_GAP_MS - performance.now(),
+    )
     this.timer = setTimeout(() => {
       this.timer = undefined
       if (this.passing !== undefined) {
@@ -145,7 +150,7 @@ export class Scheduler {
         .finally(() => {
           this.passing = undefined
         })
-    }, Math.max(SCHEDULE_DEBOUNCE_MS, this.lastWritingPassAt + SCHEDULE_BUSY_GAP_MS - performance.now()))
+    }, delay)
   }
 
   private soonAfter(ms: number): void {
