@@ -23,6 +23,7 @@ import {
   GOSSIP_D_LOW,
   GOSSIP_D_OUT,
   GOSSIP_D_SCORE,
+  GOSSIP_FACTOR,
   GOSSIP_INVALID_MESSAGE_DECAY,
   GOSSIP_INVALID_MESSAGE_WEIGHT,
   GOSSIP_MAX_RPC_BYTES,
@@ -142,6 +143,7 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
           Dhi: GOSSIP_D_HIGH,
           Dout: GOSSIP_D_OUT,
           Dscore: GOSSIP_D_SCORE,
+          gossipFactor: GOSSIP_FACTOR,
           // Without a fast id, gossipsub verifies the signature of every duplicate copy before noticing it
           // is one: with D mesh peers that is up to D Ed25519 verifications per message instead of one.
           fastMsgIdFn: fastMessageId,
