@@ -24,9 +24,12 @@ describe('job retention', () => {
   it('deletes a finished job’s records everywhere after the retention, and keeps a parent still waited on', async () => {
     await agreedCoordinator(nodes)
     const jobs = nodes[1]!.daemon.jobs
-    // Two submissions: records come in batches per submission, and a job goes with the last of its batch.
+    // Two submissions: records come in batches per submission, and a job goes with the last of its batch. The
+    // second waits for the first job's end, so their run reports are not written in one batch either (a busy
+    // node's reports share a record: RUN_BUSY_GAP_MS).
     const first = await jobs.submit([{ driver: 'exec', command: ['true'], submissionId: 'done' }])
     const done = first.jobs[0]!.id
+    expect((await jobs.wait([done], 30_000)).jobs[0]!.state).toBe('succeeded')
     const { jobs: submitted } = await jobs.submit([
       { driver: 'exec', command: ['true'], submissionId: 'parent' },
       // Waits on its parent, then on a node that does not exist: unfinished, so its parent stays.
