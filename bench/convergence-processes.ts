@@ -1,11 +1,11 @@
 // Convergence across N daemon processes: each write (a job spec batch), from its stamp until every other daemon merged it.
 import { createClient } from '../cli/client.js'
 import type { RecordEvent } from '../src/api/types.js'
-import { samplesIn } from '../test/helpers/metrics.js'
+import { metricSamples } from '../test/helpers/metrics.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
 import { cpuSeconds, nodesOf, spawnCluster } from './processes.js'
-import { type Summary, summarize } from './stats.js'
+import { round, type Summary, summarize } from './stats.js'
 
 export interface ProcessConvergenceResult {
   nodes: number
@@ -127,10 +127,7 @@ export async function processConvergenceRates(
           settledBeforeSampling,
           observersReporting: perObserver.size,
           writesPerNodePerSecond: writeEveryMs === 0 ? 0 : 1_000 / writeEveryMs,
-          totalCores:
-            Math.round(
-              (cpuAfter.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) / sampleSeconds) * 100,
-            ) / 100,
+          totalCores: round(cpuAfter.reduce((sum, cpu, i) => sum + cpu - cpuBefore[i]!, 0) / sampleSeconds),
           connections: summarize(connections),
           eventLoopLagMax: summarize(lagMax.map((seconds) => seconds * 1_000)),
         }),
@@ -217,8 +214,7 @@ async function writeLoop(
 
 /** A gauge from a daemon's /metrics (scraping also resets its event-loop delay histogram). */
 async function metricOf(proc: DaemonProcess, name: string): Promise<number> {
-  const res = await fetch(`${proc.status.httpUrl}/metrics`)
-  return samplesIn(await res.text(), name)[0] ?? Number.NaN
+  return (await metricSamples(proc.status.httpUrl, name))[0] ?? Number.NaN
 }
 
 function peersOf(proc: DaemonProcess): Promise<number> {

@@ -6,7 +6,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { STATE_TOPIC } from '../src/state/constants.js'
 import { destroyNodes, startNode, type TestNode } from '../test/helpers/in-process.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { type Summary, summarize } from './stats.js'
+import { round, type Summary, summarize } from './stats.js'
 
 export interface SimulationPoint {
   nodes: number
@@ -95,10 +95,9 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
     await sleep(5_000)
     await idleProfiler?.stop(`idle-${size}`)
     const idleCpu = process.cpuUsage(idleCpuBefore)
-    const idleCpuMsPerNodePerSecond =
-      Math.round(
-        ((idleCpu.user + idleCpu.system) / 1_000 / ((Date.now() - idleStarted) / 1_000) / size) * 100,
-      ) / 100
+    const idleCpuMsPerNodePerSecond = round(
+      (idleCpu.user + idleCpu.system) / 1_000 / ((Date.now() - idleStarted) / 1_000) / size,
+    )
     const loopDelay = monitorEventLoopDelay({ resolution: 10 })
     loopDelay.enable()
     const profiler = await startProfile()
@@ -127,7 +126,7 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
       (sum, c) => ({ rpcs: sum.rpcs + c.rpcs, copies: sum.copies + c.copies, ihave: sum.ihave + c.ihave }),
       { rpcs: 0, copies: 0, ihave: 0 },
     )
-    const rate = (total: number) => Math.round((total / size / seconds) * 100) / 100
+    const rate = (total: number) => round(total / size / seconds)
     const cpu = process.cpuUsage(cpuBefore)
     loopDelay.disable()
     await profiler?.stop(`sim-${size}`)
@@ -149,7 +148,7 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
     }
     incomplete += n - arrivals.size
     const perNode = (after: number[], before: number[]) =>
-      Math.round((after.reduce((s, v, i) => s + v - before[i]!, 0) / size / seconds) * 100) / 100
+      rate(after.reduce((s, v, i) => s + v - before[i]!, 0))
     return {
       nodes: size,
       settled,
@@ -162,7 +161,7 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
       ihaveInPerNodePerSecond: rate(rpcTotals.ihave),
       probesPerNodePerSecond: perNode(await Promise.all(probesAfter), await Promise.all(probesBefore)),
       settleMs,
-      cpuMsPerNodePerSecond: Math.round(((cpu.user + cpu.system) / 1_000 / seconds / size) * 100) / 100,
+      cpuMsPerNodePerSecond: rate((cpu.user + cpu.system) / 1_000),
       idleCpuMsPerNodePerSecond,
       eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
       connectionsPerNode,

@@ -158,12 +158,12 @@ export class Jobs extends EventEmitter<JobEvents> {
     return this.scheduler.placedUsage()
   }
 
-  /** A new policy (a reload): the runner judges work by it from now on; drivers it enables are made. */
   /** What this node accepts to run now (services judge their instances by it too). */
   currentPolicy(): JobPolicy {
     return this.policy
   }
 
+  /** A new policy (a reload): the runner judges work by it from now on; drivers it enables are made. */
   setPolicy(policy: JobPolicy): void {
     this.policy = policy
     this.addDrivers()

@@ -187,7 +187,8 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
     const member = this.members.get(peer)
     const { suspicionMinMs: min, suspicionMaxMs: max } = this.timings
     const expected = Math.max(1, Math.min(INDIRECT_CHECKS, this.members.size - 1))
-    const confirmations = member === undefined ? 0 : Math.min(expected, this.suspectedBy(peer, member).length)
+    const confirmations =
+      member === undefined ? 0 : Math.min(expected, [...this.suspectedBy(peer, member)].length)
     const timeout = Math.max(min, max - ((max - min) * Math.log(confirmations + 1)) / Math.log(expected + 1))
     return Math.round(timeout)
   }
@@ -251,27 +252,13 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
     return counts
   }
 
-  /** Whether another observer (alive or suspect here) suspects `peer` at its current incarnation. */
-  private suspectedByAnyone(peer: string, member: Member): boolean {
+  /** Other observers (alive or suspect here) that suspect `peer` at its current incarnation. */
+  private *suspectedBy(peer: string, member: Member): Generator<string> {
     for (const [observer, opinion] of this.opinions) {
       const entry = opinion.suspects[peer]
       if (entry === undefined || entry.i < member.incarnation || observer === peer) continue
-      if (counts(this.members.get(observer)?.state)) return true
+      if (counts(this.members.get(observer)?.state)) yield observer
     }
-    return false
-  }
-
-  /** Other observers (alive or suspect here) that suspect `peer` at its current incarnation. */
-  private suspectedBy(peer: string, member: Member): string[] {
-    const observers: string[] = []
-    for (const [observer, opinion] of this.opinions) {
-      if (observer === peer) continue
-      const observerState = this.members.get(observer)?.state
-      if (observerState === 'dead' || observerState === 'left') continue
-      const entry = opinion.suspects[peer]
-      if (entry !== undefined && entry.i >= member.incarnation) observers.push(observer)
-    }
-    return observers
   }
 
   private declaredDead(peer: string, member: Member): boolean {
@@ -322,7 +309,7 @@ export class SwimView extends EventEmitter<SwimViewEvents> {
       ? 'left'
       : this.declaredDead(peer, member)
         ? 'dead'
-        : member.suspectedHere || !member.confirmed || this.suspectedByAnyone(peer, member)
+        : member.suspectedHere || !member.confirmed || !this.suspectedBy(peer, member).next().done
           ? 'suspect'
           : 'alive'
     const previous = member.state

@@ -49,7 +49,7 @@ export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024
  * writer sends to every connected peer, and in a cluster of up to a few dozen nodes every node is connected to
  * every other (probing dials them all), so the first copy a node gets comes straight from the writer. Mesh
  * forwarding only adds duplicates there: each node sent each message to all its mesh peers, and with the
- * default D = 6 (mesh degree 6–12) every node received and decrypted 7–13 copies of every message.
+ * default D = 6 (a mesh of 4–12 peers) every node received and decrypted up to 13 copies of every message.
  */
 export const GOSSIP_D = 3
 export const GOSSIP_D_LOW = 2
