@@ -264,13 +264,18 @@ export class JobBook {
     for (const id of going) if (this.controls.value(id) !== undefined) plain.push(this.controls.removal(id))
     const fenced: LocalWrite[] = []
     for (const record of this.assignmentBatches.list()) {
+      const ids = this.batchJobs.get(record.key)
+      // Not indexed yet: the state holds a record from the moment it is merged, and tells the book once it is
+      // durable; a batch judged in between would look as if it held nothing live.
+      if (ids === undefined) continue
       const live = (id: string): boolean =>
         !going.has(id) && this.assignments.get(id)?.at(-1)?.batch === record.key
-      if (!(this.batchJobs.get(record.key) ?? []).some(live)) {
+      if (!ids.some(live)) {
         fenced.push(this.assignmentBatches.removal(this.assignmentBatches.idOf(record.key)))
       }
     }
     for (const record of this.runBatches.list()) {
+      if (!this.batchJobs.has(record.key)) continue
       const live = record.value!.reports.some(
         (report) =>
           !going.has(report.job) &&

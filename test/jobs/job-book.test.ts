@@ -1,8 +1,9 @@
-// The job book's collection: a job collected takes its assignment and reports with it, even from shared batches.
+// The job book's collection: a job collected takes its assignment and reports with it, even from shared batches;
+// a batch the state holds but has not told the book of yet is never judged empty.
 import { afterEach, describe, expect, it } from 'vitest'
 import { COORDINATOR_LEASE_ID, coordinatorKinds, leaseFence, leaseKind } from '../../src/coordinator/index.js'
 import { JobBook } from '../../src/jobs/job-book.js'
-import { type AssignValue, jobKinds } from '../../src/jobs/records.js'
+import { type AssignValue, jobKinds, type RunValue } from '../../src/jobs/records.js'
 import { prepareSubmission } from '../../src/jobs/submit.js'
 import { type LocalState, localState } from '../helpers/local-state.js'
 
@@ -87,5 +88,33 @@ describe('job book collection', () => {
     const late = book.garbage(new Set([second]))
     expect(late.jobs).toBe(1)
     expect(late.fenced).toHaveLength(1)
+  })
+
+  it('never collects an assignment or report batch that is merged but not yet indexed (still being persisted)', async () => {
+    const { local, book } = await bookWithLease()
+    const self = local.identity.peerId
+    const id = await submitOne(local, book, 'fresh')
+    const ended: RunValue = {
+      node: self,
+      attempt: 1,
+      state: 'succeeded',
+      exitCode: 0,
+      reason: null,
+      startedAt: Date.now() - 10,
+      finishedAt: Date.now(),
+      pid: 1,
+    }
+    // The state merges a write at once and tells the book once it is on disk: judged in between, the new
+    // batches' jobs are not in the book yet, which must not read as "nothing live in them".
+    const writing = local.state.write([
+      ...book.assignmentWrites([[id, assigned(self)]]).map((write) => ({ ...write, term: 1 })),
+      ...book.runWrites([[id, ended]]),
+    ])
+    const meanwhile = book.garbage(new Set())
+    await writing
+    expect(meanwhile.fenced).toEqual([])
+    expect(meanwhile.plain).toEqual([])
+    expect(book.run(id, 1)?.state).toBe('succeeded')
+    expect(book.garbage(new Set())).toEqual({ fenced: [], plain: [], jobs: 0 })
   })
 })
