@@ -132,15 +132,21 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /**
    * Writes records as coordinator under `term` (the fencing token). Refused unless this node holds that
    * term right now; receivers refuse them too once they know a newer term (see lease.ts, judgeFenced).
+   * `unfenced` go first in the same write (kinds without a term): one write is merged, announced and
+   * gossiped as one, so nothing sees one half of it without the other.
    */
-  async writeAsCoordinator(term: number, writes: readonly LocalWrite[]): Promise<WriteResult[]> {
+  async writeAsCoordinator(
+    term: number,
+    writes: readonly LocalWrite[],
+    unfenced: readonly LocalWrite[] = [],
+  ): Promise<WriteResult[]> {
     if (!this.isHolder()) {
       throw new NotCoordinatorError(`this node does not hold the coordinator role (term ${this.term()})`)
     }
     if (term !== this.ownTerm) {
       throw new StaleTermError(`term ${term} is not the coordinator term this node holds (${this.ownTerm})`)
     }
-    return this.components.state.write(writes.map((write) => ({ ...write, term })))
+    return this.components.state.write([...unfenced, ...writes.map((write) => ({ ...write, term }))])
   }
 
   view(): CoordinatorView {

@@ -3,7 +3,6 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Coordinator } from '../coordinator/index.js'
 import { NotCoordinatorError, StaleTermError } from '../errors.js'
-import type { ReplicatedState } from '../state/index.js'
 import { COLLECT_SLICE } from './constants.js'
 import type { JobBook } from './job-book.js'
 import type { JobMetrics } from './metrics.js'
@@ -17,7 +16,6 @@ const SCAN_SLICE = 2_000
 const BATCHES_PER_WRITE = 256
 
 export interface CollectorComponents {
-  state: Pick<ReplicatedState, 'write'>
   jobs: JobBook
   coordinator: Pick<Coordinator, 'isHolder' | 'term' | 'writeAsCoordinator'>
   metrics: JobMetrics
@@ -74,7 +72,7 @@ export class JobCollector {
    * returns how many jobs went.
    */
   async collect(): Promise<number> {
-    const { state, jobs, coordinator } = this.c
+    const { jobs, coordinator } = this.c
     if (!coordinator.isHolder()) return 0
     const term = coordinator.term()
     const collectable = this.init.retentionMs > 0 ? await this.expired() : new Set<string>()
@@ -85,11 +83,19 @@ export class JobCollector {
       if (job === undefined || !isFinal(deriveState(job).state)) collectable.delete(id)
     }
     const garbage = jobs.garbage(collectable)
-    for (let i = 0; i < garbage.fenced.length; i += BATCHES_PER_WRITE) {
-      await coordinator.writeAsCoordinator(term, garbage.fenced.slice(i, i + BATCHES_PER_WRITE))
-    }
-    for (let i = 0; i < garbage.plain.length; i += BATCHES_PER_WRITE) {
-      await state.write(garbage.plain.slice(i, i + BATCHES_PER_WRITE))
+    // Specs (and reports) go in the same write as assignments, before them: a job seen without its
+    // assignment but with its spec would be pending, and placed again.
+    const writes = [
+      ...garbage.plain.map((write) => ({ write, fenced: false })),
+      ...garbage.fenced.map((write) => ({ write, fenced: true })),
+    ]
+    for (let i = 0; i < writes.length; i += BATCHES_PER_WRITE) {
+      const slice = writes.slice(i, i + BATCHES_PER_WRITE)
+      await coordinator.writeAsCoordinator(
+        term,
+        slice.filter((entry) => entry.fenced).map((entry) => entry.write),
+        slice.filter((entry) => !entry.fenced).map((entry) => entry.write),
+      )
     }
     if (garbage.jobs > 0) {
       this.c.metrics.collected.inc(garbage.jobs)

@@ -98,7 +98,6 @@ export class Jobs extends EventEmitter<JobEvents> {
     })
     this.collector = new JobCollector(
       {
-        state,
         jobs: book,
         coordinator,
         metrics: this.metrics,

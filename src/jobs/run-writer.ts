@@ -17,6 +17,8 @@ interface Queued {
 
 export class RunWriter {
   private readonly pending = new Map<string, Queued>()
+  /** Reports handed to a write that has not resolved yet (by `<job>/<attempt>`, with how many writes hold each). */
+  private readonly inFlight = new Map<string, number>()
   private timer: NodeJS.Timeout | undefined
   private timerDue = Number.POSITIVE_INFINITY
   /** performance.now() of the last write: the next waits until RUN_BUSY_GAP_MS after it. */
@@ -43,6 +45,15 @@ export class RunWriter {
     if (due < this.timerDue) this.wakeAt(due)
   }
 
+  /**
+   * True while a report of this attempt is queued or being written: the job book (which learns of a report once
+   * it is durable) does not show it yet, so what this node last said of the attempt is here, not there.
+   */
+  holds(jobId: string, attempt: number): boolean {
+    const key = `${jobId}/${attempt}`
+    return this.pending.has(key) || this.inFlight.has(key)
+  }
+
   /** Writes everything queued, due or not; resolves when it is durable. */
   flush(): Promise<void> {
     clearTimeout(this.timer)
@@ -67,13 +78,16 @@ export class RunWriter {
 
   private write(upTo: number): Promise<void> {
     const writes: Array<readonly [id: string, value: RunValue]> = []
+    const keys: string[] = []
     let next = Number.POSITIVE_INFINITY
     for (const [key, queued] of this.pending) {
       if (queued.due <= upTo) {
         writes.push([queued.jobId, queued.value])
+        keys.push(key)
         this.pending.delete(key)
       } else next = Math.min(next, queued.due)
     }
+    for (const key of keys) this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1)
     if (writes.length > 0) this.lastWriteAt = performance.now()
     if (next < this.timerDue) this.wakeAt(next)
     if (writes.length === 0) return this.flushing
@@ -83,6 +97,13 @@ export class RunWriter {
         () => undefined,
         (err: Error) => this.log.error({ err, count: writes.length }, 'could not write run reports'),
       )
+      .finally(() => {
+        for (const key of keys) {
+          const left = (this.inFlight.get(key) ?? 1) - 1
+          if (left > 0) this.inFlight.set(key, left)
+          else this.inFlight.delete(key)
+        }
+      })
     return this.flushing
   }
 }

@@ -152,6 +152,9 @@ export class Runner {
     }
     if (mine === undefined || this.attempts.has(`${id}/${mine}`) || this.admission.get(id) !== undefined)
       return
+    // Ended here a moment ago (or reported otherwise): its report is on its way into the book, which would
+    // read as "never started" until then, and run it again or replace its outcome with a cancel.
+    if (this.writer.holds(id, mine)) return
     const reported = this.c.jobs.run(id, mine)
     if (reported !== undefined && reported.node === this.self && reported.state !== 'running') return
     if (cancelled) {

@@ -1,64 +1,15 @@
 // The job book's collection: a job collected takes its assignment and reports with it, even from shared batches;
 // a batch the state holds but has not told the book of yet is never judged empty.
 import { afterEach, describe, expect, it } from 'vitest'
-import { COORDINATOR_LEASE_ID, coordinatorKinds, leaseFence, leaseKind } from '../../src/coordinator/index.js'
-import { JobBook } from '../../src/jobs/job-book.js'
-import { type AssignValue, jobKinds, type RunValue } from '../../src/jobs/records.js'
-import { prepareSubmission } from '../../src/jobs/submit.js'
-import { type LocalState, localState } from '../helpers/local-state.js'
+import type { RunValue } from '../../src/jobs/records.js'
+import { assigned, bookWithLease as openBook, submitOne, writeAssignments } from '../helpers/job-records.js'
+import type { LocalState } from '../helpers/local-state.js'
 
 const opened: LocalState[] = []
 afterEach(async () => {
   for (const local of opened.splice(0)) await local.close()
 })
-
-async function bookWithLease(): Promise<{ local: LocalState; book: JobBook }> {
-  const local = await localState([...coordinatorKinds, ...jobKinds], leaseFence)
-  opened.push(local)
-  const { state, identity } = local
-  const now = Date.now()
-  await state.kind(leaseKind).put(
-    COORDINATOR_LEASE_ID,
-    {
-      holder: identity.peerId,
-      holderName: 'self',
-      term: 1,
-      claim: state.clockNow(),
-      since: now,
-      expiresAt: now + 3_000,
-      durationMs: 3_000,
-    },
-    { term: 1 },
-  )
-  const book = new JobBook(state)
-  book.start()
-  return { local, book }
-}
-
-async function submitOne(local: LocalState, book: JobBook, submissionId: string): Promise<string> {
-  const submission = await prepareSubmission([{ driver: 'exec', command: ['true'], submissionId }], {
-    now: Date.now(),
-    submittedBy: local.identity.peerId,
-    exists: (id) => book.has(id),
-  })
-  await local.state.write(book.specWrites(submission.fresh))
-  return submission.fresh[0]!.id
-}
-
-function assigned(node: string): AssignValue {
-  const at = Date.now()
-  return {
-    attempt: 1,
-    generation: 0,
-    phase: 'assigned',
-    node,
-    outcome: null,
-    reason: null,
-    failures: 0,
-    retryAt: null,
-    at,
-  }
-}
+const bookWithLease = () => openBook(opened)
 
 describe('job book collection', () => {
   it('drops a collected job’s assignment from a batch it shares with a live job, and frees the batch later', async () => {
@@ -67,12 +18,12 @@ describe('job book collection', () => {
     // Two submissions, one scheduling pass: one assignment batch holds both jobs.
     const first = await submitOne(local, book, 'first')
     const second = await submitOne(local, book, 'second')
-    const assignments = book.assignmentWrites([
+    const both = [
       [first, assigned(self)],
       [second, assigned(self)],
-    ])
-    expect(assignments).toHaveLength(1)
-    await local.state.write(assignments.map((write) => ({ ...write, term: 1 })))
+    ] as const
+    expect(book.assignmentWrites(both)).toHaveLength(1)
+    await writeAssignments(local, book, both)
     expect(book.assignment(first)?.node).toBe(self)
 
     // The first is collected alone: its spec batch goes, the shared assignment batch stays for the second.
