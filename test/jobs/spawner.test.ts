@@ -5,12 +5,14 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { logCutNote } from '../../src/jobs/drivers/capped-log.js'
 import { SpawnError, Spawner } from '../../src/jobs/drivers/spawner.js'
+import type { HelperKind } from '../../src/jobs/drivers/spawner-link.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait.js'
 
-describe('spawner', () => {
+// Both helpers keep the same promises: Perl's where there is a perl (Debian's perl-base), Node's elsewhere.
+describe.each<HelperKind>(['perl', 'node'])('spawner (%s helper)', (kind) => {
   let dir: string
-  const spawner = new Spawner()
+  const spawner = new Spawner(undefined, kind)
 
   beforeAll(async () => {
     dir = await makeTempDir('shoal-spawner-')
@@ -52,6 +54,29 @@ describe('spawner', () => {
     expect(Number(pid)).toBe(child.pid)
     // Detached: the child leads its own group, so a stop reaches what it started.
     expect(Number(pgid)).toBe(child.pid)
+  })
+
+  it('passes arguments and environment exactly, whatever characters they hold', async () => {
+    const odd = 'two\nlines, spaces\ttab, = signs, ünïcødé, 12 $HOME'
+    const { child, logPath } = await run('sh', ['-c', 'printf "%s|%s|%s" "$1" "$ODD" "$#"', 'sh', odd, ''], {
+      env: { ODD: `a=b=${odd}` },
+    })
+    expect(await child.exited).toEqual({ exitCode: 0, signal: null })
+    expect(await readFile(logPath, 'utf8')).toBe(`${odd}|a=b=${odd}|2`)
+  })
+
+  it('gives the child stdin from /dev/null, stderr in the log, and default signal dispositions', async () => {
+    const { child, logPath } = await run('sh', [
+      '-c',
+      'readlink /proc/$$/fd/0; grep SigIgn /proc/$$/status; echo to-stderr >&2',
+    ])
+    expect(await child.exited).toEqual({ exitCode: 0, signal: null })
+    const [stdin, ignored, stderr] = (await readFile(logPath, 'utf8')).trim().split('\n')
+    expect(stdin).toBe('/dev/null')
+    // The helper ignores SIGPIPE for itself; a job must not inherit that (`yes | head` would never end).
+    const mask = BigInt(`0x${ignored!.split(/\s+/)[1]}`)
+    expect(mask & (1n << 12n)).toBe(0n)
+    expect(stderr).toBe('to-stderr')
   })
 
   it('reports a child killed by a signal', async () => {
@@ -105,7 +130,7 @@ describe('spawner', () => {
   })
 
   it('lets an idle helper go, and starts another for the next child', async () => {
-    const brief = new Spawner(100)
+    const brief = new Spawner(100, kind)
     const request = (script: string, log: string) => ({
       file: 'sh',
       args: ['-c', script],
@@ -141,7 +166,7 @@ describe('spawner', () => {
   })
 
   it('keeps writing a child’s output to its log after the daemon leaves, until the child ends', async () => {
-    const leaving = new Spawner()
+    const leaving = new Spawner(undefined, kind)
     const logPath = join(dir, 'after-close.log')
     await leaving.spawn({
       file: 'sh',
@@ -156,7 +181,7 @@ describe('spawner', () => {
   })
 
   it('refuses spawns once closed', async () => {
-    const closed = new Spawner()
+    const closed = new Spawner(undefined, kind)
     await closed.close()
     const error = await closed
       .spawn({ file: 'true', args: [], cwd: dir, env: {}, outputPath: join(dir, 'never.log') })
