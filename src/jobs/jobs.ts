@@ -57,6 +57,8 @@ export class Jobs extends EventEmitter<JobEvents> {
   /** Jobs changed since the last 'job:views' event, and the timer that sends it. */
   private readonly viewsDue = new Set<string>()
   private viewsTimer: NodeJS.Timeout | undefined
+  /** The submission being written: the next waits for it (see `submit`). */
+  private submitting: Promise<unknown> = Promise.resolve()
   /** The jobs part's records, indexed by job (tests and the API read jobs through the service). */
   readonly book: JobBook
   /**
@@ -220,8 +222,18 @@ export class Jobs extends EventEmitter<JobEvents> {
     if (views.length > 0) this.emit('job:views', views)
   }
 
-  /** Validates and writes a submission (all or nothing); returns every submitted job, new or already known. */
-  async submit(inputs: readonly unknown[]): Promise<{ jobs: JobView[]; created: number }> {
+  /**
+   * Validates and writes a submission (all or nothing); returns every submitted job, new or already known.
+   * Submissions on one node go one at a time: a job is known to the book only once its spec is durable, so two
+   * at once with the same submission id would both find it new and write it twice.
+   */
+  submit(inputs: readonly unknown[]): Promise<{ jobs: JobView[]; created: number }> {
+    const submitted = this.submitting.then(() => this.submitNow(inputs))
+    this.submitting = submitted.catch(() => undefined)
+    return submitted
+  }
+
+  private async submitNow(inputs: readonly unknown[]): Promise<{ jobs: JobView[]; created: number }> {
     const { state } = this.components
     const submission = await prepareSubmission(inputs, {
       now: this.now(),
