@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { createClient } from '../cli/client.js'
 import type { JobView } from '../src/api/types.js'
+import { defaultHelperKind } from '../src/jobs/drivers/spawner-link.js'
 import { agreedProcesses } from '../test/helpers/coordinator.js'
 import { metricSamples } from '../test/helpers/metrics.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
@@ -131,6 +132,8 @@ export async function jobsBench(count: number, daemons: number): Promise<unknown
       jobs: count,
       daemons,
       cores,
+      // The exec driver's spawning helper the daemons used (they inherit this environment).
+      spawner: defaultHelperKind(),
       baseline: { tool: `xargs -P ${cores}`, seconds: round(baselineSeconds) },
       submitSeconds: round(submitSeconds),
       submissionRatePerSecond: Math.round(count / submitSeconds),

@@ -40,8 +40,14 @@ export function findPerl(): string | null {
   return perlPath
 }
 
-/** The helper a spawner uses by default: Perl when there is one. */
+/**
+ * The helper a spawner uses by default: Perl when there is one. `SHOAL_JOB_SPAWNER=node` (or `perl`) in the
+ * daemon's environment chooses instead: a way round a platform where the Perl helper misbehaves, and how the
+ * benchmark compares the two.
+ */
 export function defaultHelperKind(): HelperKind {
+  const chosen = process.env.SHOAL_JOB_SPAWNER
+  if (chosen === 'node' || chosen === 'perl') return chosen
   return findPerl() === null ? 'node' : 'perl'
 }
 
