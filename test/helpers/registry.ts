@@ -72,6 +72,8 @@ export interface CountingProxy {
   host: string
   /** GET requests for each blob digest that reached the origin. */
   blobGets: Map<string, number>
+  /** The Range header of each of those GETs, in order (undefined: the whole blob). */
+  blobRanges: Map<string, Array<string | undefined>>
   /** Bytes of blob bodies sent to clients. */
   blobBytes(): number
   /** Slows blob bodies to about this many bytes per second (0: full speed). */
@@ -84,12 +86,16 @@ export interface CountingProxy {
 /** A proxy in front of the registry that counts blob fetches (the origin's own view) and can slow them. */
 export async function startCountingProxy(target: string): Promise<CountingProxy> {
   const blobGets = new Map<string, number>()
+  const blobRanges = new Map<string, Array<string | undefined>>()
   let bytes = 0
   let rate = 0
   let cutAfter: number | undefined
   const server: Server = createServer((req, res) => {
     const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')
-    if (blob !== null && req.method === 'GET') blobGets.set(blob[1]!, (blobGets.get(blob[1]!) ?? 0) + 1)
+    if (blob !== null && req.method === 'GET') {
+      blobGets.set(blob[1]!, (blobGets.get(blob[1]!) ?? 0) + 1)
+      blobRanges.set(blob[1]!, [...(blobRanges.get(blob[1]!) ?? []), req.headers.range])
+    }
     const upstream = request(
       {
         host: '127.0.0.1',
@@ -128,6 +134,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   return {
     host: `127.0.0.1:${port}`,
     blobGets,
+    blobRanges,
     blobBytes: () => bytes,
     throttle(bytesPerSecond) {
       rate = bytesPerSecond
