@@ -6,7 +6,7 @@ import { parseReference } from '../layers/index.js'
 import { PEER_ID_PATTERN } from '../state/index.js'
 import { DEFAULT_BACKOFF_MS, MAX_BACKOFF_MS, MAX_JOB_SPEC_BYTES, MAX_RETRIES } from './constants.js'
 import { NETWORK_PATTERN, workdirEscape } from './policy.js'
-import { durationInput, labelsInput, resourcesInput, SpecReader } from './spec-input.js'
+import { durationInput, labelsInput, processText, resourcesInput, SpecReader } from './spec-input.js'
 
 export const JOB_ID_PATTERN = /^j[0-9a-f]{16}$/
 export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const
@@ -19,13 +19,16 @@ export const jobInputSchema = z.strictObject({
   driver: z.enum(['exec', 'docker'], { error: 'driver must be "exec" or "docker"' }),
   image: z.string().min(1).max(512).optional(),
   command: z
-    .array(z.string().max(64 * 1024))
+    .array(processText(64 * 1024))
     .max(4096)
     .default([]),
   env: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*'), z.string())
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*'),
+      processText(64 * 1024),
+    )
     .optional(),
-  workdir: z.string().min(1).max(4096).optional(),
+  workdir: processText(4096).min(1).optional(),
   network: z
     .string()
     .regex(NETWORK_PATTERN, 'network is none, bridge, host, container:<name> or a network name')

@@ -2,7 +2,7 @@
 import { z } from 'zod'
 import { InvalidServiceError, ShoalError } from '../errors.js'
 import { NETWORK_PATTERN, workdirEscape } from '../jobs/policy.js'
-import { durationInput, labelsInput, resourcesInput, SpecReader } from '../jobs/spec-input.js'
+import { durationInput, labelsInput, processText, resourcesInput, SpecReader } from '../jobs/spec-input.js'
 import { parseReference } from '../layers/index.js'
 import {
   DEFAULT_HEALTH_INTERVAL_MS,
@@ -18,13 +18,7 @@ import {
 /** Service names: DNS-label-like, so they fit in container names, paths and record keys. */
 export const SERVICE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
 
-const commandInput = z.union([
-  z
-    .string()
-    .min(1)
-    .max(64 * 1024),
-  z.array(z.string().max(64 * 1024)).max(4096),
-])
+const commandInput = z.union([processText(64 * 1024).min(1), z.array(processText(64 * 1024)).max(4096)])
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*')
 /** Persistent variables: a JSON object (values of any JSON type). */
 export const varsSchema = z.record(z.string().min(1).max(256), z.json())
@@ -48,8 +42,8 @@ export const serviceInputSchema = z.strictObject({
     })
     .optional(),
   command: commandInput.optional(),
-  env: z.record(envName, z.string()).optional(),
-  workdir: z.string().min(1).max(4096).optional(),
+  env: z.record(envName, processText(64 * 1024)).optional(),
+  workdir: processText(4096).min(1).optional(),
   network: z
     .string()
     .regex(NETWORK_PATTERN, 'network is none, bridge, host, container:<name> or a network name')

@@ -91,6 +91,22 @@ describe.each<HelperKind>(['perl', 'node'])('spawner (%s helper)', (kind) => {
     expect((error as SpawnError).code).toBe('ENOENT')
   })
 
+  it('refuses text holding a NUL (the kernel would cut it there) before anything runs', async () => {
+    const request = { file: 'true', args: [] as string[], cwd: dir, env: {}, outputPath: join(dir, 'nul.log') }
+    for (const bad of [
+      { ...request, file: 'tr\0ue' },
+      { ...request, args: ['a\0b'] },
+      { ...request, cwd: `${dir}\0/etc` },
+      { ...request, env: { X: 'a\0b' } },
+      { ...request, outputPath: `${request.outputPath}\0x` },
+    ]) {
+      const error = await spawner.spawn(bad).catch((err: unknown) => err)
+      expect(error).toBeInstanceOf(SpawnError)
+      expect((error as SpawnError).code).toBe('EINVAL')
+    }
+    expect(existsSync(request.outputPath)).toBe(false)
+  })
+
   it('rejects a log file it cannot open, as such', async () => {
     const error = await spawner
       .spawn({ file: 'true', args: [], cwd: dir, env: {}, outputPath: join(dir, 'missing', 'out.log') })

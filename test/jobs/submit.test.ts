@@ -73,6 +73,12 @@ describe('submissions', () => {
       }),
     )
     await bad([exec({ env: { 'NOT-A-NAME': 'x' } })]).toThrow(/job at env.NOT-A-NAME/)
+    // The kernel ends a process's strings at NUL: a command, variable or workdir holding one is refused.
+    for (const nul of [{ command: ['echo', 'a\0b'] }, { env: { X: 'a\0b' } }, { workdir: 'a\0b' }]) {
+      await bad([exec(nul)]).toThrow(
+        expect.objectContaining({ code: 'SHOAL_INVALID_JOB', message: expect.stringMatching(/NUL/) }),
+      )
+    }
     const docker = (network: string) => ({ driver: 'docker', image: 'busybox:1', network })
     for (const network of ['host; rm -rf /', 'container:', '../x', '']) {
       await bad([docker(network)]).toThrow(expect.objectContaining({ code: 'SHOAL_INVALID_JOB' }))

@@ -94,6 +94,13 @@ describe('services', () => {
     await expect(services.add([{ name: 'neg', command: ['true'], replicas: -1 }])).rejects.toMatchObject({
       code: 'SHOAL_INVALID_SERVICE',
     })
+    // The kernel ends a process's strings at NUL: none may hold one.
+    for (const nul of [{ command: 'echo a\0b' }, { command: ['echo', 'a\0b'] }, { env: { X: 'a\0b' } }]) {
+      await expect(services.add([{ name: 'nul', command: ['true'], ...nul }])).rejects.toMatchObject({
+        code: 'SHOAL_INVALID_SERVICE',
+        message: expect.stringMatching(/NUL/),
+      })
+    }
     await services.add([{ name: 'dup', command: ['sleep', '600'] }])
     await expect(services.add([{ name: 'dup', command: ['true'] }])).rejects.toMatchObject({
       code: 'SHOAL_SERVICE_EXISTS',

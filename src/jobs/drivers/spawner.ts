@@ -66,6 +66,12 @@ export class Spawner {
   /** Starts a child; resolves once it runs (rejects with a SpawnError if it could not start). */
   spawn(request: SpawnRequest): Promise<SpawnedChild> {
     if (this.closed) return Promise.reject(new SpawnError('the spawner is closed', 'ECLOSED'))
+    // Specs from the API never hold one (see processText); a record from another member might.
+    if (holdsNul(request)) {
+      return Promise.reject(
+        new SpawnError('a command, argument, variable or path holds a NUL character', 'EINVAL'),
+      )
+    }
     clearTimeout(this.idleTimer)
     const helper = this.helper ?? this.startHelper()
     const req = this.nextRequest++
@@ -143,4 +149,16 @@ export class Spawner {
     }
     this.pending.clear()
   }
+}
+
+/** True if any text the child would be given holds a NUL (the kernel would cut it there; the Perl helper's frames use NUL). */
+function holdsNul({ file, args, cwd, env, outputPath }: SpawnRequest): boolean {
+  const texts = [
+    file,
+    cwd,
+    outputPath,
+    ...args,
+    ...Object.entries(env).flatMap(([name, value]) => [name, value ?? '']),
+  ]
+  return texts.some((text) => text.includes('\0'))
 }
