@@ -92,7 +92,13 @@ describe.each<HelperKind>(['perl', 'node'])('spawner (%s helper)', (kind) => {
   })
 
   it('refuses text holding a NUL (the kernel would cut it there) before anything runs', async () => {
-    const request = { file: 'true', args: [] as string[], cwd: dir, env: {}, outputPath: join(dir, 'nul.log') }
+    const request = {
+      file: 'true',
+      args: [] as string[],
+      cwd: dir,
+      env: {},
+      outputPath: join(dir, 'nul.log'),
+    }
     for (const bad of [
       { ...request, file: 'tr\0ue' },
       { ...request, args: ['a\0b'] },
