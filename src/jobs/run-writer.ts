@@ -25,9 +25,14 @@ export class RunWriter {
   private lastWriteAt = Number.NEGATIVE_INFINITY
   private flushing: Promise<void> = Promise.resolve()
 
+  /**
+   * @param onSettled called with the jobs of a write once it has resolved (or failed) and the writer holds
+   *   nothing more of them: what waited on `holds` can look again.
+   */
   constructor(
     private readonly writeReports: WriteRunReports,
     private readonly log: Logger,
+    private readonly onSettled: (jobIds: readonly string[]) => void = () => undefined,
   ) {}
 
   /**
@@ -103,6 +108,8 @@ export class RunWriter {
           if (left > 0) this.inFlight.set(key, left)
           else this.inFlight.delete(key)
         }
+        const settled = writes.filter(([id, value]) => !this.holds(id, value.attempt)).map(([id]) => id)
+        if (settled.length > 0) this.onSettled(settled)
       })
     return this.flushing
   }

@@ -67,12 +67,16 @@ export class Runner {
   private readonly attempts = new Map<string, Attempt>()
   private readonly writer: RunWriter
   private readonly admission: Admission<Waiting>
+  /** Jobs whose look waited for a report of theirs the writer still held (see `look`). */
+  private readonly deferred = new Set<string>()
   private started = false
   private unwatch: (() => void) | undefined
 
   constructor(private readonly c: RunnerComponents) {
     this.self = c.self
-    this.writer = new RunWriter(c.writeReports, c.log)
+    this.writer = new RunWriter(c.writeReports, c.log, (ids) => {
+      for (const id of ids) if (this.deferred.delete(id)) this.look(id)
+    })
     this.admission = new Admission(c.capacity)
   }
 
@@ -154,7 +158,11 @@ export class Runner {
       return
     // Ended here a moment ago (or reported otherwise): its report is on its way into the book, which would
     // read as "never started" until then, and run it again or replace its outcome with a cancel.
-    if (this.writer.holds(id, mine)) return
+    if (this.writer.holds(id, mine)) {
+      // Looked at again once the writer has it in the book (the change may have been a new assignment).
+      this.deferred.add(id)
+      return
+    }
     const reported = this.c.jobs.run(id, mine)
     if (reported !== undefined && reported.node === this.self && reported.state !== 'running') return
     if (cancelled) {

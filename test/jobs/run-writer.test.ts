@@ -106,4 +106,25 @@ describe('run writer', () => {
     await vi.advanceTimersByTimeAsync(RUNNING_REPORT_DELAY_MS * 2)
     expect(batches).toHaveLength(2)
   })
+
+  it('holds a report from when it is queued until its write has resolved, then says which jobs settled', async () => {
+    const gate = Promise.withResolvers<void>()
+    const settled: string[][] = []
+    const gated = new RunWriter(
+      async () => gate.promise,
+      pino({ level: 'silent' }),
+      (ids) => settled.push([...ids]),
+    )
+    gated.report('j0000000000000040', run('succeeded'))
+    expect(gated.holds('j0000000000000040', 1)).toBe(true)
+    expect(gated.holds('j0000000000000040', 2)).toBe(false)
+    await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS)
+    // Being written: still held, nothing settled.
+    expect(gated.holds('j0000000000000040', 1)).toBe(true)
+    expect(settled).toEqual([])
+    gate.resolve()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(gated.holds('j0000000000000040', 1)).toBe(false)
+    expect(settled).toEqual([['j0000000000000040']])
+  })
 })
