@@ -17,14 +17,12 @@ export interface HelperLink {
   send(request: HelperRequest): void
   /** The daemon's side ends: the helper leaves once its children have ended. */
   leave(): void
-  /** False once the daemon's side has ended or the helper has gone. */
-  readonly open: boolean
 }
 
 /** The perl on PATH, if any (looked up once). */
 let perlPath: string | null | undefined
 
-export function findPerl(): string | null {
+function findPerl(): string | null {
   if (perlPath !== undefined) return perlPath
   perlPath = null
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
@@ -85,9 +83,6 @@ function startPerlHelper(onReply: (reply: HelperReply) => void): HelperLink {
       open = false
       helper.stdin!.end()
     },
-    get open() {
-      return open
-    },
   }
 }
 
@@ -106,9 +101,6 @@ function startNodeHelper(onReply: (reply: HelperReply) => void): HelperLink {
     },
     leave: () => {
       if (helper.connected) helper.disconnect()
-    },
-    get open() {
-      return helper.connected
     },
   }
 }
