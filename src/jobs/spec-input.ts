@@ -8,11 +8,10 @@ import { DEFAULT_CPU_MILLIS } from './constants.js'
  * Text a process is given (an argument, an environment value, a working directory): the kernel ends such
  * strings at the first NUL, so a NUL could only cut them short, and the spawner refuses them.
  */
-export const processText = (maxLength: number) =>
-  z
-    .string()
-    .max(maxLength)
-    .refine((value) => !value.includes('\0'), 'may not contain a NUL character')
+export function processText(maxLength?: number) {
+  const text = maxLength === undefined ? z.string() : z.string().max(maxLength)
+  return text.refine((value) => !value.includes('\0'), 'may not contain a NUL character')
+}
 
 const label = z.string().regex(LABEL_KEY, 'keys start with a letter or digit and use [A-Za-z0-9._/-]')
 /** Tags, constraints: up to 64 labels. */

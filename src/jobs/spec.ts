@@ -25,7 +25,7 @@ export const jobInputSchema = z.strictObject({
   env: z
     .record(
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*'),
-      processText(64 * 1024),
+      processText(),
     )
     .optional(),
   workdir: processText(4096).min(1).optional(),

@@ -42,7 +42,7 @@ export const serviceInputSchema = z.strictObject({
     })
     .optional(),
   command: commandInput.optional(),
-  env: z.record(envName, processText(64 * 1024)).optional(),
+  env: z.record(envName, processText()).optional(),
   workdir: processText(4096).min(1).optional(),
   network: z
     .string()
