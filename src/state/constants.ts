@@ -65,6 +65,12 @@ export const REPUBLISH_ATTEMPTS = 4
 
 /** A sync round that takes longer than this is abandoned; the next round starts over. */
 export const SYNC_TIMEOUT_MS = 30_000
+/**
+ * A new connection's round that fails is tried again this many times, this much later times the try (while the
+ * peer stays connected): after a heal, what each side wrote meanwhile crosses only by these rounds.
+ */
+export const CONNECT_SYNC_RETRIES = 3
+export const CONNECT_SYNC_RETRY_MS = 2_000
 
 /** Most keys one sync round may list or request: far above any real state, low enough to bound memory. */
 export const MAX_SYNC_ENTRIES = 1_000_000

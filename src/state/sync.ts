@@ -1,10 +1,13 @@
 // Anti-entropy over a stream protocol: compare bucket digests, list differing buckets, exchange what is newer.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { ShoalError, SyncLimitError, SyncProtocolError } from '../errors.js'
 import type { Mesh, Stream } from '../mesh/index.js'
 import {
+  CONNECT_SYNC_RETRIES,
+  CONNECT_SYNC_RETRY_MS,
   DIGEST_BUCKETS,
   MAX_SYNC_ENTRIES,
   MAX_SYNC_FRAME_BYTES,
@@ -157,8 +160,8 @@ export class SyncService {
   private readonly inFlight = new Map<string, Promise<void>>()
   private readonly intervalMs: number
   private readonly onConnect = (peer: string, direction: 'inbound' | 'outbound'): void => {
-    // The side that dialled starts the round, so each new connection syncs exactly once.
-    if (direction === 'outbound') this.syncInBackground(peer)
+    // The side that dialled starts the round, so each new connection syncs once (again if that round fails).
+    if (direction === 'outbound') void this.syncOnConnect(peer)
   }
 
   private readonly unknownKindWarnings: PeerWarnings
@@ -204,6 +207,28 @@ export class SyncService {
       this.scheduleNext()
     }, delay)
     this.timer.unref()
+  }
+
+  /**
+   * A new connection's round. Records written on the far side of a healed partition reach this side only by
+   * sync (their gossip went nowhere), so a round that fails is tried again while the peer stays connected,
+   * rather than leaving the repair to a periodic round with a random peer, SYNC_INTERVAL_MS away.
+   */
+  private async syncOnConnect(peer: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.syncWith(peer)
+        return
+      } catch (err) {
+        this.log.debug(
+          { peer, attempt, err: (err as Error).message },
+          'sync round on a new connection failed',
+        )
+        if (attempt > CONNECT_SYNC_RETRIES) return
+        await sleep(CONNECT_SYNC_RETRY_MS * attempt, undefined, { ref: false })
+        if (this.timer === undefined || !this.mesh.isConnected(peer)) return
+      }
+    }
   }
 
   private syncInBackground(peer: string): void {
