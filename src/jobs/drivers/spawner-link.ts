@@ -53,10 +53,17 @@ export function startHelper(kind: HelperKind, onReply: (reply: HelperReply) => v
   return kind === 'perl' ? startPerlHelper(onReply) : startNodeHelper(onReply)
 }
 
+/**
+ * The helper's source goes in its environment, not its arguments: renamed `shoal-job-spawner`, a process keeps
+ * the length of its original command line, and `ps` would show that name followed by kilobytes of blanks.
+ */
+const SOURCE_VARIABLE = 'SHOAL_SPAWNER_SOURCE'
+
 function startPerlHelper(onReply: (reply: HelperReply) => void): HelperLink {
-  const helper = spawn(findPerl() ?? 'perl', ['-e', perlHelperSource(LOG_CLOSE_GRACE_MS)], {
+  const boot = `eval $ENV{${SOURCE_VARIABLE}}; die $@ if $@`
+  const helper = spawn(findPerl() ?? 'perl', ['-e', boot], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: {},
+    env: { [SOURCE_VARIABLE]: perlHelperSource(LOG_CLOSE_GRACE_MS) },
   })
   let open = true
   helper.stdin!.on('error', () => {
@@ -87,9 +94,9 @@ function startPerlHelper(onReply: (reply: HelperReply) => void): HelperLink {
 }
 
 function startNodeHelper(onReply: (reply: HelperReply) => void): HelperLink {
-  const helper = spawn(process.execPath, ['-e', nodeHelperSource(LOG_CLOSE_GRACE_MS)], {
+  const helper = spawn(process.execPath, ['-e', `eval(process.env.${SOURCE_VARIABLE})`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: {},
+    env: { [SOURCE_VARIABLE]: nodeHelperSource(LOG_CLOSE_GRACE_MS) },
   })
   helper.on('message', (reply: HelperReply) => onReply(reply))
   helper.unref()
