@@ -8,8 +8,8 @@
  * exit is reported once the log has every byte (or after LOG_CLOSE_GRACE_MS if a process outside the group still
  * holds a pipe). When the daemon goes (its channel closes) the helper stays until its children have ended, so
  * their output keeps reaching their logs; a restarted daemon stops the ones that moved.
- * Plain CommonJS run with `node -e`, so the same code runs from the sources (tests) and from the bundle; it
- * names itself `shoal-job-spawner` in `ps` rather than showing this source.
+ * Plain CommonJS that `node -e` evaluates from the helper's environment (spawner-link.ts), so the same code
+ * runs from the sources (tests) and from the bundle; it names itself `shoal-job-spawner` in `ps`.
  */
 export function nodeHelperSource(logCloseGraceMs: number): string {
   return `
