@@ -19,7 +19,14 @@ import {
 } from './constants.js'
 import type { StateMetrics } from './metrics.js'
 import { PeerWarnings, UNKNOWN_KIND_WARN_EVERY_MS, warnUnknownKind } from './peer-warnings.js'
-import { compareRecords, compareVersions, kindOf, type Version, versionOf } from './record.js'
+import {
+  compareRecords,
+  compareVersions,
+  kindOf,
+  type StateRecord,
+  type Version,
+  versionOf,
+} from './record.js'
 import type { Replica } from './types.js'
 import { judgeRecord } from './validate.js'
 import { decodeWireRecord, toWire } from './wire.js'
@@ -286,10 +293,12 @@ export class SyncService {
 
       let received = 0
       const budget = { records: Math.min(want.length, MAX_SYNC_ENTRIES) }
+      const fenced: StateRecord[] = []
       for (let frame = await frames.read(); frame.t !== 'end'; frame = await frames.read()) {
         if (frame.t !== 'records') throw new SyncProtocolError(`expected records, got ${frame.t}`)
-        received += await this.receiveRecords(frame.r, peer, budget)
+        received += await this.receiveRecords(frame.r, peer, budget, fenced)
       }
+      received += await this.receiveFenced(fenced, peer)
       await stream.close({ signal })
       this.metrics.syncRounds.inc({ role: 'initiator', result: 'ok' })
       if (push.length + received > 0)
@@ -331,11 +340,13 @@ export class SyncService {
       let received = 0
       // A push may bring at most what a round lists: the initiator's whole state is no bigger than that.
       const budget = { records: MAX_SYNC_ENTRIES }
+      const fenced: StateRecord[] = []
       for (let frame = await frames.read(); frame.t !== 'push-end'; frame = await frames.read()) {
-        if (frame.t === 'records') received += await this.receiveRecords(frame.r, peer, budget)
+        if (frame.t === 'records') received += await this.receiveRecords(frame.r, peer, budget, fenced)
         else if (frame.t === 'want') this.addWanted(wanted, frame.k, listed)
         else throw new SyncProtocolError(`unexpected ${frame.t} frame`)
       }
+      received += await this.receiveFenced(fenced, peer)
       await this.sendRecords(frames, [...wanted])
       await frames.write({ t: 'end' })
       await stream.close({ signal })
@@ -379,27 +390,53 @@ export class SyncService {
     this.metrics.syncRecords.inc({ direction: 'sent' }, keys.length)
   }
 
+  /**
+   * Judges and merges one frame of records; those of fenced kinds are kept in `fenced` for the end of the round
+   * (see receiveFenced).
+   */
   private async receiveRecords(
     inputs: readonly unknown[],
     peer: string,
     budget: { records: number },
+    fenced: StateRecord[],
   ): Promise<number> {
     budget.records -= inputs.length
     if (budget.records < 0) throw new SyncLimitError('the peer sent more records than the round asked for')
+    this.metrics.syncRecords.inc({ direction: 'received' }, inputs.length)
     const ctx = this.state.validationContext()
-    const valid = []
+    const now: StateRecord[] = []
     for (const input of inputs) {
       const decoded = decodeWireRecord(input)
       if (typeof decoded === 'string') {
         this.metrics.recordsDropped.inc({ reason: decoded, source: 'sync' })
         continue
       }
+      if (ctx.kinds.of(decoded.key)?.fenced === true) fenced.push(decoded)
+      else now.push(decoded)
+    }
+    return this.judgeAndMerge(now, peer)
+  }
+
+  /**
+   * The round's records of fenced kinds, judged once everything else it carried is merged: after a heal, one
+   * round brings the new coordinator's lease and the work written under it, and the work judged before the lease
+   * would be refused as "newer than the newest known lease", then wait for another round to come again.
+   */
+  private receiveFenced(fenced: readonly StateRecord[], peer: string): Promise<number> {
+    return this.judgeAndMerge(fenced, peer)
+  }
+
+  private async judgeAndMerge(records: readonly StateRecord[], peer: string): Promise<number> {
+    if (records.length === 0) return 0
+    const ctx = this.state.validationContext()
+    const valid: StateRecord[] = []
+    for (const record of records) {
       // Gossip often delivers a record while the round that listed it is under way: nothing to judge then,
       // and a signature check is the dearest step (thousands a round while a cluster takes in a big batch).
       // The same test the merge applies (applyRemote), so nothing it would take is skipped.
-      const mine = this.state.get(decoded.key)
-      if (mine !== undefined && compareRecords(mine, decoded) >= 0) continue
-      const result = judgeRecord(decoded, ctx)
+      const mine = this.state.get(record.key)
+      if (mine !== undefined && compareRecords(mine, record) >= 0) continue
+      const result = judgeRecord(record, ctx)
       if (result.ok) {
         valid.push(result.record)
         continue
@@ -408,7 +445,6 @@ export class SyncService {
       if (result.reason === 'unknown-kind')
         warnUnknownKind(this.unknownKindWarnings, result.origin ?? peer, result.detail)
     }
-    this.metrics.syncRecords.inc({ direction: 'received' }, inputs.length)
     return this.state.applyRemote(valid, 'sync', peer)
   }
 }
