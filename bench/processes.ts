@@ -73,12 +73,6 @@ export async function socketMetric(dataDir: string, name: string): Promise<numbe
   return samplesIn(Buffer.concat(chunks).toString('utf8'), name).reduce((a, b) => a + b, 0)
 }
 
-/** CPU seconds of a process and of its direct children still running (a daemon's helper processes). */
-export async function cpuSecondsWithChildren(pid: number): Promise<number> {
-  const { own, children } = await cpuOfProcessAndChildren(pid)
-  return own + children
-}
-
 /** CPU seconds of a process and, apart, of its live children (a daemon's exec spawner helper). */
 export async function cpuOfProcessAndChildren(pid: number): Promise<{ own: number; children: number }> {
   const own = await cpuSeconds(pid)

@@ -130,12 +130,10 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
     const cpu = process.cpuUsage(cpuBefore)
     loopDelay.disable()
     await profiler?.stop(`sim-${size}`)
-    const meshPeersPerNode =
-      Math.round((nodes.reduce((sum, node) => sum + meshPeers(node), 0) / size) * 10) / 10
-    const connectionsPerNode =
-      Math.round(
-        (nodes.reduce((sum, node) => sum + node.daemon.mesh.connectedPeers().length, 0) / size) * 10,
-      ) / 10
+    const meshPeersPerNode = round(nodes.reduce((sum, node) => sum + meshPeers(node), 0) / size)
+    const connectionsPerNode = round(
+      nodes.reduce((sum, node) => sum + node.daemon.mesh.connectedPeers().length, 0) / size,
+    )
     const gossipAfter = nodes.map((node) => counter(node, 'shoal_gossip_messages_in_total'))
     const probesAfter = nodes.map((node) => probes(node))
     await sleep(2_000)

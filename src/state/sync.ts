@@ -298,7 +298,7 @@ export class SyncService {
         if (frame.t !== 'records') throw new SyncProtocolError(`expected records, got ${frame.t}`)
         received += await this.receiveRecords(frame.r, peer, budget, fenced)
       }
-      received += await this.receiveFenced(fenced, peer)
+      received += await this.judgeAndMerge(fenced, peer)
       await stream.close({ signal })
       this.metrics.syncRounds.inc({ role: 'initiator', result: 'ok' })
       if (push.length + received > 0)
@@ -346,7 +346,7 @@ export class SyncService {
         else if (frame.t === 'want') this.addWanted(wanted, frame.k, listed)
         else throw new SyncProtocolError(`unexpected ${frame.t} frame`)
       }
-      received += await this.receiveFenced(fenced, peer)
+      received += await this.judgeAndMerge(fenced, peer)
       await this.sendRecords(frames, [...wanted])
       await frames.write({ t: 'end' })
       await stream.close({ signal })
@@ -391,8 +391,10 @@ export class SyncService {
   }
 
   /**
-   * Judges and merges one frame of records; those of fenced kinds are kept in `fenced` for the end of the round
-   * (see receiveFenced).
+   * Judges and merges one frame of records. Those of fenced kinds are kept in `fenced`, judged once everything
+   * else the round carried is merged: after a heal, one round brings the new coordinator's lease and the work
+   * written under it, and work judged before its lease would be refused as "newer than the newest known lease",
+   * then wait for another round.
    */
   private async receiveRecords(
     inputs: readonly unknown[],
@@ -415,15 +417,6 @@ export class SyncService {
       else now.push(decoded)
     }
     return this.judgeAndMerge(now, peer)
-  }
-
-  /**
-   * The round's records of fenced kinds, judged once everything else it carried is merged: after a heal, one
-   * round brings the new coordinator's lease and the work written under it, and the work judged before the lease
-   * would be refused as "newer than the newest known lease", then wait for another round to come again.
-   */
-  private receiveFenced(fenced: readonly StateRecord[], peer: string): Promise<number> {
-    return this.judgeAndMerge(fenced, peer)
   }
 
   private async judgeAndMerge(records: readonly StateRecord[], peer: string): Promise<number> {

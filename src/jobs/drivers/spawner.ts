@@ -60,7 +60,7 @@ export class Spawner {
    */
   constructor(
     private readonly idleMs = SPAWNER_IDLE_MS,
-    readonly kind: HelperKind = defaultHelperKind(),
+    private readonly kind: HelperKind = defaultHelperKind(),
   ) {}
 
   /** Starts a child; resolves once it runs (rejects with a SpawnError if it could not start). */
