@@ -5,7 +5,7 @@ import { metricSamples } from '../test/helpers/metrics.js'
 import { cleanupDaemons, type DaemonProcess, signalDaemon } from '../test/helpers/processes.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
 import { cpuSeconds, nodesOf, spawnCluster } from './processes.js'
-import { round, type Summary, summarize } from './stats.js'
+import { p99WithUnconverged, round, type Summary, summarize } from './stats.js'
 
 export interface ProcessConvergenceResult {
   nodes: number
@@ -26,8 +26,10 @@ export interface ProcessConvergenceResult {
   eventLoopLagMax: Summary
   /** Connections each daemon had open when sampling began. */
   connections: Summary
-  /** Stamp of a record → merged on every other daemon and announced on its event stream (ms). */
+  /** Stamp of a record → merged on every other daemon and announced on its event stream (ms), complete writes. */
   convergence: Summary
+  /** The p99 over every write, incomplete ones counted as never converged (null: more than 1 % were). */
+  p99AllWrites: number | null
   /** How the copies arrived: each copy's latency by the path it took (gossip or anti-entropy sync). */
   copies: { gossip: Summary; sync: Summary }
   /** Writes whose last copy arrived by each path. */
@@ -158,7 +160,14 @@ function judge(
   nodeCount: number,
   base: Omit<
     ProcessConvergenceResult,
-    'writes' | 'incomplete' | 'convergence' | 'copies' | 'lastCopyBy' | 'lateCopiesByObserver' | 'p99Per10s'
+    | 'writes'
+    | 'incomplete'
+    | 'convergence'
+    | 'p99AllWrites'
+    | 'copies'
+    | 'lastCopyBy'
+    | 'lateCopiesByObserver'
+    | 'p99Per10s'
   >,
 ): ProcessConvergenceResult {
   const complete: number[] = []
@@ -188,6 +197,7 @@ function judge(
     writes: complete.length,
     incomplete,
     convergence: summarize(complete),
+    p99AllWrites: p99WithUnconverged(complete, incomplete),
     copies: { gossip: summarize(bySource.gossip), sync: summarize(bySource.sync) },
     lastCopyBy,
     p99Per10s: [...slices].sort((a, b) => a[0] - b[0]).map(([, latencies]) => summarize(latencies).p99),

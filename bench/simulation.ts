@@ -6,7 +6,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { STATE_TOPIC } from '../src/state/constants.js'
 import { destroyNodes, startNode, type TestNode } from '../test/helpers/in-process.js'
 import { sleep, waitFor } from '../test/helpers/wait.js'
-import { round, type Summary, summarize } from './stats.js'
+import { p99WithUnconverged, round, type Summary, summarize } from './stats.js'
 
 export interface SimulationPoint {
   nodes: number
@@ -16,8 +16,10 @@ export interface SimulationPoint {
   writes: number
   /** Writes some node never merged within the window. */
   incomplete: number
-  /** A write's stamp → merged on the last other node (ms). */
+  /** A write's stamp → merged on the last other node (ms), writes that reached every node. */
   convergence: Summary
+  /** The p99 over every write, incomplete ones counted as never converged (null: more than 1 % were). */
+  p99AllWrites: number | null
   /** Gossip messages each node received (accepted), per second, while writes ran. */
   gossipInPerNodePerSecond: number
   /** Gossipsub RPCs each node received per second while writes ran (messages, control, subscriptions). */
@@ -153,6 +155,7 @@ async function measure(size: number, sampleSeconds: number): Promise<SimulationP
       writes: latencies.length,
       incomplete,
       convergence: summarize(latencies),
+      p99AllWrites: p99WithUnconverged(latencies, incomplete),
       gossipInPerNodePerSecond: perNode(await Promise.all(gossipAfter), await Promise.all(gossipBefore)),
       rpcsInPerNodePerSecond: rate(rpcTotals.rpcs),
       copiesInPerNodePerSecond: rate(rpcTotals.copies),

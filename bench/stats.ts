@@ -33,3 +33,16 @@ export function summarize(samples: readonly number[]): Summary {
     mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
   }
 }
+
+/**
+ * The p99 of every write, those that never reached every node counted as slower than any that did: the measure
+ * "every write converged on every node within X" asks for. Null when more than 1 % never converged.
+ */
+export function p99WithUnconverged(converged: readonly number[], unconverged: number): number | null {
+  const all = [...converged, ...Array.from({ length: unconverged }, () => Number.POSITIVE_INFINITY)]
+  const p99 = percentile(
+    all.sort((a, b) => a - b),
+    99,
+  )
+  return Number.isFinite(p99) ? round(p99) : null
+}

@@ -30,6 +30,8 @@ my ($wake_r, $wake_w);
 pipe($wake_r, $wake_w) or die "pipe: $!";
 nonblocking($_) for $wake_r, $wake_w;
 $SIG{CHLD} = sub { syswrite($wake_w, 'x') };
+open(my $null, '<', '/dev/null') or die "open /dev/null: $!";
+my $NULL_FD = fileno($null);
 my $inbuf = '';
 my $leaving = 0;
 binmode STDIN;
@@ -59,16 +61,19 @@ sub start {
   binmode $log;
   pipe(my $out_r, my $out_w) or return reply('error', $req, errname($! + 0), "pipe: $!");
   pipe(my $status_r, my $status_w) or return reply('error', $req, errname($! + 0), "pipe: $!");
+  # Whatever the child can be given ready is made here: every page the child writes before exec is a
+  # copy-on-write fault, and the environment is the most it would write. The helper itself never reads %ENV.
+  %ENV = %$env;
+  my $out_fd = fileno($out_w);
   my $pid = fork();
   if (!defined $pid) { return reply('error', $req, errname($! + 0), "fork: $!") }
   if ($pid == 0) {
-    close $status_r;
-    $SIG{$_} = 'DEFAULT' for qw(PIPE CHLD);
+    $SIG{PIPE} = 'DEFAULT';
+    $SIG{CHLD} = 'DEFAULT';
     setsid();
-    open(STDIN, '<', '/dev/null');
-    open(STDOUT, '>&', $out_w);
-    open(STDERR, '>&', $out_w);
-    %ENV = %$env;
+    POSIX::dup2($NULL_FD, 0);
+    POSIX::dup2($out_fd, 1);
+    POSIX::dup2($out_fd, 2);
     my $failure;
     if (!chdir($cwd)) { $failure = errname($! + 0) . " chdir $cwd: $!" }
     else {
