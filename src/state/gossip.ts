@@ -20,8 +20,14 @@ import {
 import { PublisherRate } from './publisher-rate.js'
 import type { StateRecord } from './record.js'
 import type { Replica } from './types.js'
-import { type DropReason, validateRecord } from './validate.js'
-import { toWire } from './wire.js'
+import {
+  type DropReason,
+  judgeRecord,
+  type RecordDrop,
+  undecodable,
+  type ValidationContext,
+} from './validate.js'
+import { decodeWireRecord, toWire } from './wire.js'
 
 /** Reasons that mark the publisher as broken or hostile: the whole message is refused and the peer penalised. */
 const HOSTILE: ReadonlySet<DropReason> = new Set([
@@ -133,22 +139,25 @@ export class StateGossip {
     timer.unref()
   }
 
+  /**
+   * Judges a message's records: those of fenced kinds last, with the rest of the message seen as merged (as
+   * sync does with a round), so a new term's lease and work written under it may travel in one message. The
+   * first record that marks the publisher broken or hostile refuses the whole message, judging nothing after it.
+   */
   private validate(message: GossipMessage): GossipVerdict {
     const envelope = decodeEnvelope(message.data)
     if (typeof envelope === 'string') return this.dropMessage(envelope, message.from, 'reject')
     const ctx = this.state.validationContext({ gossipSigner: message.from })
+    const unfenced: StateRecord[] = []
+    const fenced: StateRecord[] = []
     const accepted: StateRecord[] = []
     let firstDrop: DropReason | undefined
-    for (const input of envelope.r) {
-      const result = validateRecord(input, ctx)
-      if (result.ok) {
-        accepted.push(result.record)
-        continue
-      }
+    /** Counts a refused record; true if it refuses the whole message. */
+    const refuses = (result: RecordDrop): boolean => {
       this.metrics.recordsDropped.inc({ reason: result.reason, source: 'gossip' })
       if (HOSTILE.has(result.reason)) {
         this.log.debug({ from: message.from, detail: result.detail }, 'refused record')
-        return this.dropMessage(result.reason, message.from, 'reject')
+        return true
       }
       if (result.reason === 'skew') {
         const origin = result.origin ?? message.from
@@ -161,7 +170,34 @@ export class StateGossip {
       if (result.reason === 'unknown-kind')
         warnUnknownKind(this.unknownKindWarnings, result.origin ?? message.from, result.detail)
       firstDrop ??= result.reason
+      return false
     }
+    for (const input of envelope.r) {
+      const decoded = decodeWireRecord(input)
+      if (typeof decoded !== 'string') {
+        ;(ctx.kinds.of(decoded.key)?.fenced === true ? fenced : unfenced).push(decoded)
+        continue
+      }
+      const result = undecodable(decoded)
+      if (refuses(result)) return this.dropMessage(result.reason, message.from, 'reject')
+    }
+    const judge = (records: readonly StateRecord[], judging: ValidationContext): RecordDrop | undefined => {
+      for (const record of records) {
+        const result = judgeRecord(record, judging)
+        if (result.ok) accepted.push(result.record)
+        else if (refuses(result)) return result
+      }
+      return undefined
+    }
+    const hostile =
+      judge(unfenced, ctx) ??
+      judge(
+        fenced,
+        accepted.length > 0
+          ? this.state.validationContext({ gossipSigner: message.from, alongside: accepted })
+          : ctx,
+      )
+    if (hostile !== undefined) return this.dropMessage(hostile.reason, message.from, 'reject')
     // Records we merely cannot use (clock skew, a kind from a newer version) are not the sender's fault.
     if (accepted.length === 0) return this.dropMessage(firstDrop ?? 'schema', message.from, 'ignore')
     if (!this.rate.take(message.from, accepted.length)) {

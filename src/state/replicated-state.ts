@@ -16,6 +16,7 @@ import { type FenceFactory, KindHandle, type KindSource } from './kind-handle.js
 import { type AnyRecordKind, type Fence, KindRegistry, type RecordKind } from './kinds.js'
 import { loadRecords } from './load.js'
 import { createStateMetrics, type StateMetrics } from './metrics.js'
+import { OverlaySource } from './overlay-source.js'
 import { compareRecords, kindOf, type StateRecord, subjectOf } from './record.js'
 import { RecordIndex } from './record-index.js'
 import { createRecordSigner, type RecordSigner, RecordVerifier } from './signer.js'
@@ -28,6 +29,7 @@ import type {
   RecordChange,
   RecordWatcher,
   Replica,
+  ValidationOptions,
   WriteOptions,
   WriteResult,
 } from './types.js'
@@ -75,6 +77,7 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
   private readonly tombstoneTtlMs: number
   private readonly tombstoneGcIntervalMs: number
   private readonly fence: Fence | undefined
+  private readonly fenceFactory: FenceFactory | undefined
   private readonly watchers = new Map<string, Set<RecordWatcher>>()
   private readonly everyWatcher = new Set<RecordWatcher>()
   private gcTimer: NodeJS.Timeout | undefined
@@ -93,6 +96,7 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
     this.maxClockSkewMs = init.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? TOMBSTONE_TTL_MS
     this.tombstoneGcIntervalMs = init.tombstoneGcIntervalMs ?? TOMBSTONE_GC_INTERVAL_MS
+    this.fenceFactory = init.fence
     this.fence = init.fence?.(this)
     this.log = partLogger(components.logger, 'state')
     this.metrics = createStateMetrics(components.metrics, () => this.index.countByKind())
@@ -272,15 +276,20 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
   }
 
   /** How received records are judged right now (our clock, our kinds). */
-  validationContext(options: { gossipSigner?: string } = {}): ValidationContext {
+  validationContext(options: ValidationOptions = {}): ValidationContext {
+    const { alongside, ...rest } = options
+    const fence =
+      alongside !== undefined && alongside.length > 0 && this.fenceFactory !== undefined
+        ? this.fenceFactory(new OverlaySource(this, alongside))
+        : this.fence
     return {
       kinds: this.kinds,
       verifier: this.verifier,
       now: this.clock.now(),
       maxSkewMs: this.maxClockSkewMs,
       tombstoneTtlMs: this.tombstoneTtlMs,
-      fence: this.fence,
-      ...options,
+      fence,
+      ...rest,
     }
   }
 

@@ -53,6 +53,16 @@ export interface KindBackend {
   clockNow(): Stamp
 }
 
+export interface ValidationOptions {
+  /** For gossip: the peer that signed the message (see ValidationContext). */
+  gossipSigner?: string
+  /**
+   * Records already judged valid that arrived with the ones to judge (the rest of one gossip message): the
+   * fence sees them as if merged, so work written under a new term is judged after the lease that began it.
+   */
+  alongside?: readonly StateRecord[]
+}
+
 /** What gossip and sync need of the state: its records, its digest, how to judge and merge what arrives. */
 export interface Replica {
   readonly peerId: string
@@ -60,6 +70,6 @@ export interface Replica {
   readonly digest: SyncDigest
   get(key: string): StateRecord | undefined
   keysInBucket(bucket: number): ReadonlySet<string>
-  validationContext(options?: { gossipSigner?: string }): ValidationContext
+  validationContext(options?: ValidationOptions): ValidationContext
   applyRemote(records: readonly StateRecord[], source: 'gossip' | 'sync', from: string): Promise<number>
 }

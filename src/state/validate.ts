@@ -50,9 +50,15 @@ export interface ValidationContext {
   gossipSigner?: string
 }
 
-export type ValidationResult =
-  | { ok: true; record: StateRecord }
-  | { ok: false; reason: DropReason; detail: string; origin?: string }
+/** Why one record was refused, and by whose writing. */
+export interface RecordDrop {
+  ok: false
+  reason: DropReason
+  detail: string
+  origin?: string
+}
+
+export type ValidationResult = { ok: true; record: StateRecord } | RecordDrop
 
 function drop(reason: DropReason, detail: string, origin?: string): ValidationResult {
   return origin === undefined ? { ok: false, reason, detail } : { ok: false, reason, detail, origin }
@@ -60,9 +66,17 @@ function drop(reason: DropReason, detail: string, origin?: string): ValidationRe
 
 export function validateRecord(input: unknown, ctx: ValidationContext): ValidationResult {
   const decoded = decodeWireRecord(input)
-  if (typeof decoded === 'string')
-    return drop(decoded, `record failed to ${decoded === 'decode' ? 'parse' : 'validate'} (${decoded})`)
+  if (typeof decoded === 'string') return undecodable(decoded)
   return judgeRecord(decoded, ctx)
+}
+
+/** The drop of a wire record that did not decode, for the reason its decoder gave. */
+export function undecodable(reason: DropReason): RecordDrop {
+  return {
+    ok: false,
+    reason,
+    detail: `record failed to ${reason === 'decode' ? 'parse' : 'validate'} (${reason})`,
+  }
 }
 
 /**

@@ -1,0 +1,74 @@
+// A new coordinator's lease and the work written under it are both taken from gossip: in one message or two in a row.
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { COORDINATOR_LEASE_KEY, type LeaseValue } from '../../src/coordinator/index.js'
+import { agreedCoordinator } from '../helpers/coordinator.js'
+import { destroyNodes, startNode, type TestNode } from '../helpers/in-process.js'
+import { metric } from '../helpers/metrics.js'
+import { envelope, type RoguePeer, signedWire, startRogueAgainst } from '../helpers/rogue-peer.js'
+import { waitFor } from '../helpers/wait.js'
+
+let node: TestNode
+let peer: RoguePeer
+beforeAll(async () => {
+  node = await startNode({ name: 'fg' })
+  // A bare member that claims the next term by hand: the way to send a lease and its work in one breath.
+  peer = await startRogueAgainst(node)
+})
+afterAll(async () => {
+  await peer?.stop()
+  await destroyNodes([node].filter(Boolean))
+})
+
+/** A lease for the next term claimed by the bare member, and a record of work under that term. */
+function claimAndWork(round: number): { term: number; lease: unknown; work: unknown; key: string } {
+  const me = peer.identity.peerId
+  const term = node.daemon.coordinator.term() + 1
+  const wall = Date.now()
+  const value: LeaseValue = {
+    holder: me,
+    holderName: 'claimant',
+    term,
+    claim: { wall, counter: 0, node: me },
+    since: wall,
+    expiresAt: wall + 3_000,
+    durationMs: 3_000,
+  }
+  const key = `work/round-${round}`
+  return {
+    term,
+    key,
+    lease: signedWire(peer.identity, COORDINATOR_LEASE_KEY, value, { wall, counter: 1 }, { term }),
+    work: signedWire(peer.identity, key, { round }, { wall, counter: 2 }, { term }),
+  }
+}
+
+const staleTermDrops = () =>
+  metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'gossip' })
+
+// Round after round at once: each claim renews the member's hold before the node could claim itself.
+it('takes work in the same gossip message as the lease of its term, before or after it', async () => {
+  await agreedCoordinator([node], 'a coordinator', 20_000)
+  for (let round = 1; round <= 4; round++) {
+    const { term, lease, work, key } = claimAndWork(round)
+    // The work first in every other round: a message's fenced records are judged after the rest of it.
+    await peer.publish(round % 2 === 0 ? envelope(work, lease) : envelope(lease, work))
+    await waitFor(`the work of round ${round} under term ${term}`, () => node.daemon.state.get(key), {
+      timeoutMs: 5_000,
+    })
+    expect(node.daemon.coordinator.term()).toBe(term)
+  }
+  expect(await staleTermDrops()).toBe(0)
+})
+
+it('takes work gossiped right after the lease of its term, in a message of its own', async () => {
+  for (let round = 11; round <= 14; round++) {
+    const { term, lease, work, key } = claimAndWork(round)
+    // Not awaited one before the other: both are on the wire before the first is delivered.
+    await Promise.all([peer.publish(envelope(lease)), peer.publish(envelope(work))])
+    await waitFor(`the work of round ${round} under term ${term}`, () => node.daemon.state.get(key), {
+      timeoutMs: 5_000,
+    })
+    expect(node.daemon.coordinator.term()).toBe(term)
+  }
+  expect(await staleTermDrops()).toBe(0)
+})
