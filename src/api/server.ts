@@ -31,7 +31,7 @@ import {
 import type { ApiComponents, ApiContext, ApiInit } from './context.js'
 import { HostPolicy, isCrossOriginWrite, isLoopbackHost } from './host-policy.js'
 import { sendError } from './http.js'
-import { listen, listenOwnerOnly, openToGroup } from './listen.js'
+import { listen, listenOwnerOnly } from './listen.js'
 import { Router } from './router.js'
 import { coordinatorRoutes } from './routes/coordinator.js'
 import { eventRoutes } from './routes/events.js'
@@ -106,8 +106,7 @@ export class ApiServer {
     // The socket opens last: clients take it answering to mean the daemon is ready, status included.
     const socketServer = createServer(SERVER_OPTIONS, (req, res) => void this.dispatch(req, res, false))
     socketServer.on('clientError', answerClientError)
-    await listenOwnerOnly(socketServer, this.init.socketPath)
-    if (this.init.socketGid !== undefined) await openToGroup(this.init.socketPath, this.init.socketGid)
+    await listenOwnerOnly(socketServer, this.init.socketPath, this.init.socketGid)
     this.socketServer = socketServer
     this.log.info({ socket: this.init.socketPath, http: this.tcpUrl }, 'API listening')
   }

@@ -70,6 +70,30 @@ describe('the API socket', () => {
     }
   })
 
+  it('with a group, is the group’s (0660) from the moment it appears at its path', async () => {
+    // Root may give it any group; anyone else, one of their own.
+    const gid = process.getuid?.() === 0 ? 65534 : process.getgid!()
+    const socketPath = join(dir, 'shoal.sock')
+    const server = okServer()
+    const firstSight: Array<{ mode: number; gid: number }> = []
+    // Looks once per turn of the event loop, after its I/O: a chmod begun after the rename would still be
+    // under way the first time the socket is seen.
+    const look = (): void => {
+      const info = statSync(socketPath, { throwIfNoEntry: false })
+      if (info === undefined) setImmediate(look)
+      else firstSight.push({ mode: info.mode & 0o777, gid: info.gid })
+    }
+    setImmediate(look)
+    await listenOwnerOnly(server, socketPath, gid)
+    try {
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(firstSight).toEqual([{ mode: 0o660, gid }])
+      expect(await get(socketPath)).toBe('ok')
+    } finally {
+      await close(server)
+    }
+  })
+
   it('replaces a socket file a crashed daemon left behind', async () => {
     const socketPath = join(dir, 'shoal.sock')
     await writeFile(socketPath, 'stale')
