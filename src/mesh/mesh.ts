@@ -147,9 +147,6 @@ export class Libp2pMesh extends EventEmitter<MeshEvents> implements Mesh {
           // Without a fast id, gossipsub verifies the signature of every duplicate copy before noticing it
           // is one: with D mesh peers that is up to D Ed25519 verifications per message instead of one.
           fastMsgIdFn: fastMessageId,
-          // The messages of one RPC (an IWANT answer, a batched forward) are validated and delivered one after
-          // another, not all validated first: a new term's lease is merged before work under it is judged.
-          awaitRpcMessageHandler: true,
           // IDONTWANT costs a control message to every mesh peer per message; it saves more than that
           // only for large messages (record batches), not for ~1 KiB heartbeats. Measured: −11 % CPU.
           idontwantMinDataSize: IDONTWANT_MIN_BYTES,
