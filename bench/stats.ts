@@ -39,10 +39,7 @@ export function summarize(samples: readonly number[]): Summary {
  * "every write converged on every node within X" asks for. Null when more than 1 % never converged.
  */
 export function p99WithUnconverged(converged: readonly number[], unconverged: number): number | null {
-  const all = [...converged, ...Array.from({ length: unconverged }, () => Number.POSITIVE_INFINITY)]
-  const p99 = percentile(
-    all.sort((a, b) => a - b),
-    99,
-  )
+  const never = Array.from({ length: unconverged }, () => Number.POSITIVE_INFINITY)
+  const p99 = percentile([...converged].sort((a, b) => a - b).concat(never), 99)
   return Number.isFinite(p99) ? round(p99) : null
 }

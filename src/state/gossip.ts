@@ -175,7 +175,7 @@ export class StateGossip {
     for (const input of envelope.r) {
       const decoded = decodeWireRecord(input)
       if (typeof decoded !== 'string') {
-        ;(ctx.kinds.of(decoded.key)?.fenced === true ? fenced : unfenced).push(decoded)
+        ;(ctx.kinds.isFenced(decoded.key) ? fenced : unfenced).push(decoded)
         continue
       }
       const result = undecodable(decoded)

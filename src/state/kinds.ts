@@ -69,6 +69,11 @@ export class KindRegistry {
     return this.kinds.get(kindOf(key))
   }
 
+  /** Whether a key's kind is fenced: judged against the newest lease, after whatever arrived with it. */
+  isFenced(key: string): boolean {
+    return this.of(key)?.fenced === true
+  }
+
   has(name: string): boolean {
     return this.kinds.has(name)
   }

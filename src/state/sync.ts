@@ -413,7 +413,7 @@ export class SyncService {
         this.metrics.recordsDropped.inc({ reason: decoded, source: 'sync' })
         continue
       }
-      if (ctx.kinds.of(decoded.key)?.fenced === true) fenced.push(decoded)
+      if (ctx.kinds.isFenced(decoded.key)) fenced.push(decoded)
       else now.push(decoded)
     }
     return this.judgeAndMerge(now, peer)
