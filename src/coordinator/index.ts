@@ -6,6 +6,7 @@ export * as coordinatorConstants from './constants.js'
 export { Coordinator } from './coordinator.js'
 export type { LeaseValue } from './lease.js'
 export {
+  awaitsLease,
   COORDINATOR_LEASE_ID,
   COORDINATOR_LEASE_KEY,
   coordinatorKinds,

@@ -77,8 +77,17 @@ export function judgeFenced(
   return `${record.key} was written under term ${record.term} by ${record.origin} after term ${current.term} began`
 }
 
+/** Whether a fenced record is ahead of the newest lease known: no lease yet, or one of an older term. */
+export function awaitsLease(record: StateRecord, lease: StateRecord<LeaseValue> | undefined): boolean {
+  const current = lease?.value
+  return current === undefined || current === null || record.term > current.term
+}
+
 /** The fence for the state: fenced records are judged against the newest lease the state holds. */
 export const leaseFence: FenceFactory = (records) => {
   const leases = records.kind(leaseKind)
-  return { judge: (record) => judgeFenced(record, leases.get(COORDINATOR_LEASE_ID)) }
+  return {
+    judge: (record) => judgeFenced(record, leases.get(COORDINATOR_LEASE_ID)),
+    awaitsLease: (record) => awaitsLease(record, leases.get(COORDINATOR_LEASE_ID)),
+  }
 }

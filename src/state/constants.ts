@@ -98,3 +98,12 @@ export const STORE_CACHE_BYTES = 1024 * 1024
 
 /** LevelDB memtable size (its default is 4 MiB); smaller flushes sooner, which suits small, steady writes. */
 export const STORE_WRITE_BUFFER_BYTES = 1024 * 1024
+
+/**
+ * Fenced records gossiped before the lease of their term (a lease and its work in one gossipsub RPC are validated
+ * before either is delivered) wait this long for it, at most this many and this many bytes; then they are
+ * dropped, and anti-entropy brings them with their lease.
+ */
+export const AWAITING_LEASE_MS = 10_000
+export const AWAITING_LEASE_MAX_RECORDS = 512
+export const AWAITING_LEASE_MAX_BYTES = 4 * 1024 * 1024

@@ -141,8 +141,10 @@ export class StateGossip {
 
   /**
    * Judges a message's records: those of fenced kinds last, with the rest of the message seen as merged (as
-   * sync does with a round), so a new term's lease and work written under it may travel in one message. The
-   * first record that marks the publisher broken or hostile refuses the whole message, judging nothing after it.
+   * sync does with a round), so a new term's lease and work written under it may travel in one message. Fenced
+   * records of a term no known lease has yet are held for that lease (it may be in the next message of the same
+   * RPC, validated before this one is delivered). The first record that marks the publisher broken or hostile
+   * refuses the whole message, judging nothing after it.
    */
   private validate(message: GossipMessage): GossipVerdict {
     const envelope = decodeEnvelope(message.data)
@@ -151,6 +153,7 @@ export class StateGossip {
     const unfenced: StateRecord[] = []
     const fenced: StateRecord[] = []
     const accepted: StateRecord[] = []
+    const awaitingLease: StateRecord[] = []
     let firstDrop: DropReason | undefined
     /** Counts a refused record; true if it refuses the whole message. */
     const refuses = (result: RecordDrop): boolean => {
@@ -185,6 +188,7 @@ export class StateGossip {
       for (const record of records) {
         const result = judgeRecord(record, judging)
         if (result.ok) accepted.push(result.record)
+        else if (result.reason === 'unknown-term') awaitingLease.push(record)
         else if (refuses(result)) return result
       }
       return undefined
@@ -199,13 +203,15 @@ export class StateGossip {
       )
     if (hostile !== undefined) return this.dropMessage(hostile.reason, message.from, 'reject')
     // Records we merely cannot use (clock skew, a kind from a newer version) are not the sender's fault.
-    if (accepted.length === 0) return this.dropMessage(firstDrop ?? 'schema', message.from, 'ignore')
-    if (!this.rate.take(message.from, accepted.length)) {
-      this.metrics.recordsDropped.inc({ reason: 'rate', source: 'gossip' }, accepted.length)
+    const taken = accepted.length + awaitingLease.length
+    if (taken === 0) return this.dropMessage(firstDrop ?? 'schema', message.from, 'ignore')
+    if (!this.rate.take(message.from, taken)) {
+      this.metrics.recordsDropped.inc({ reason: 'rate', source: 'gossip' }, taken)
       // Each node counts for itself: a relay forwarded what its own count allowed, and is not to blame.
       const sentItself = message.via === undefined || message.via === message.from
       return this.dropMessage('rate', message.from, sentItself ? 'reject' : 'ignore')
     }
+    if (awaitingLease.length > 0) this.state.holdForLease(awaitingLease, message.from)
     this.validated.set(message.data, accepted)
     return 'accept'
   }

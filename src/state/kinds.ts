@@ -47,6 +47,11 @@ export type AnyRecordKind = RecordKind<any>
 export interface Fence {
   /** Why this record is refused (it comes from a coordinator whose term is over), or undefined. */
   judge(record: StateRecord): string | undefined
+  /**
+   * Whether a record this fence refuses may yet be accepted: its term is newer than any lease this node knows,
+   * so the lease that makes it valid may be on its way (refused as `unknown-term`, not `stale-term`).
+   */
+  awaitsLease(record: StateRecord): boolean
 }
 
 /** The kinds a state was built with, by name; fixed once built. */

@@ -15,6 +15,7 @@ export interface StateMetrics {
 export function createStateMetrics(
   registry: Registry,
   countRecords: () => Map<string, number>,
+  countAwaitingLease: () => number,
 ): StateMetrics {
   const metrics: StateMetrics = {
     gossipIn: new Counter({
@@ -66,6 +67,17 @@ export function createStateMetrics(
     metrics.gossipDropped.inc({ reason }, 0)
     for (const source of ['gossip', 'sync']) metrics.recordsDropped.inc({ reason, source }, 0)
   }
+  // Held records the lease of their term never came for, or came and refused.
+  for (const reason of ['unknown-term', 'stale-term'])
+    metrics.recordsDropped.inc({ reason, source: 'awaiting' }, 0)
+  new Gauge({
+    name: 'shoal_records_awaiting_lease',
+    help: 'Gossiped records of a coordinator term no known lease has yet, held until it comes (or a short while)',
+    registers: [registry],
+    collect() {
+      this.set(countAwaitingLease())
+    },
+  })
   new Gauge({
     name: 'shoal_records',
     help: 'Records held in the replicated state, by kind (tombstones included)',

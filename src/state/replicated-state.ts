@@ -4,7 +4,11 @@ import type { Registry } from 'prom-client'
 import { InvalidRecordError, RecordTooLargeError, StaleTermError, UnknownKindError } from '../errors.js'
 import { partLogger } from '../logger.js'
 import type { Mesh } from '../mesh/index.js'
+import { AwaitingLease } from './awaiting-lease.js'
 import {
+  AWAITING_LEASE_MAX_BYTES,
+  AWAITING_LEASE_MAX_RECORDS,
+  AWAITING_LEASE_MS,
   MAX_CLOCK_SKEW_MS,
   MAX_RECORD_BYTES,
   TOMBSTONE_GC_INTERVAL_MS,
@@ -81,6 +85,13 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
   private readonly watchers = new Map<string, Set<RecordWatcher>>()
   private readonly everyWatcher = new Set<RecordWatcher>()
   private gcTimer: NodeJS.Timeout | undefined
+  /** Gossiped fenced records whose term no known lease has yet. */
+  private readonly awaitingLease = new AwaitingLease({
+    holdMs: AWAITING_LEASE_MS,
+    maxRecords: AWAITING_LEASE_MAX_RECORDS,
+    maxBytes: AWAITING_LEASE_MAX_BYTES,
+  })
+  private awaitingTimer: NodeJS.Timeout | undefined
   private started = false
 
   constructor(
@@ -99,7 +110,11 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
     this.fenceFactory = init.fence
     this.fence = init.fence?.(this)
     this.log = partLogger(components.logger, 'state')
-    this.metrics = createStateMetrics(components.metrics, () => this.index.countByKind())
+    this.metrics = createStateMetrics(
+      components.metrics,
+      () => this.index.countByKind(),
+      () => this.awaitingLease.size,
+    )
     this.gossip = new StateGossip(mesh, this, this.metrics, partLogger(components.logger, 'state:gossip'))
     this.sync = new SyncService(mesh, this, this.metrics, partLogger(components.logger, 'state:sync'), {
       intervalMs: init.syncIntervalMs,
@@ -139,6 +154,8 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
     if (!this.started) return
     this.started = false
     clearInterval(this.gcTimer)
+    clearTimeout(this.awaitingTimer)
+    this.awaitingTimer = undefined
     this.sync.stop()
     await this.gossip.stop()
   }
@@ -226,6 +243,7 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
   async refence(): Promise<number> {
     const fence = this.fence
     if (fence === undefined) return 0
+    await this.releaseAwaiting(fence)
     const refused: StateRecord[] = []
     for (const name of this.kinds.names()) {
       if (this.kinds.get(name)?.fenced !== true) continue
@@ -241,6 +259,47 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
       'removed records written under a coordinator term that had already ended',
     )
     return refused.length
+  }
+
+  /**
+   * Holds gossiped records of a fenced kind whose term is newer than any lease this node knows: within one
+   * gossipsub RPC every message is validated before any is delivered, so the lease that makes them valid can
+   * arrive just behind them. They are judged again when a newer lease arrives (refence), or dropped after
+   * AWAITING_LEASE_MS; anti-entropy brings them with their lease then.
+   */
+  holdForLease(records: readonly StateRecord[], from: string): void {
+    let dropped = 0
+    for (const record of records) dropped += this.awaitingLease.hold(record, from)
+    this.metrics.recordsDropped.inc({ reason: 'unknown-term', source: 'awaiting' }, dropped)
+    this.scheduleAwaitingExpiry()
+  }
+
+  private scheduleAwaitingExpiry(): void {
+    const due = this.awaitingLease.nextExpiry()
+    if (this.awaitingTimer !== undefined || due === undefined) return
+    this.awaitingTimer = setTimeout(
+      () => {
+        this.awaitingTimer = undefined
+        const expired = this.awaitingLease.expire()
+        this.metrics.recordsDropped.inc({ reason: 'unknown-term', source: 'awaiting' }, expired)
+        this.scheduleAwaitingExpiry()
+      },
+      Math.max(0, due - performance.now()) + 1,
+    )
+    this.awaitingTimer.unref()
+  }
+
+  /** Merges the held records a newer lease now accepts; drops those it refuses; keeps those still ahead of it. */
+  private async releaseAwaiting(fence: Fence): Promise<void> {
+    if (this.awaitingLease.size === 0) return
+    const { accepted, refused } = this.awaitingLease.release((record) => {
+      if (fence.judge(record) === undefined) return 'accept'
+      return fence.awaitsLease(record) ? 'wait' : 'refuse'
+    })
+    this.metrics.recordsDropped.inc({ reason: 'stale-term', source: 'awaiting' }, refused)
+    const bySender = new Map<string, StateRecord[]>()
+    for (const { record, from } of accepted) bySender.set(from, [...(bySender.get(from) ?? []), record])
+    for (const [from, records] of bySender) await this.applyRemote(records, 'gossip', from)
   }
 
   private encodeLocal(write: LocalWrite): StateRecord {

@@ -72,4 +72,6 @@ export interface Replica {
   keysInBucket(bucket: number): ReadonlySet<string>
   validationContext(options?: ValidationOptions): ValidationContext
   applyRemote(records: readonly StateRecord[], source: 'gossip' | 'sync', from: string): Promise<number>
+  /** Holds gossiped fenced records whose term no known lease has yet, until one arrives or a short while passes. */
+  holdForLease(records: readonly StateRecord[], from: string): void
 }

@@ -17,6 +17,7 @@ export type DropReason =
   | 'skew'
   | 'stale-tombstone'
   | 'stale-term'
+  | 'unknown-term'
 
 export const DROP_REASONS: readonly DropReason[] = [
   'decode',
@@ -30,6 +31,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'skew',
   'stale-tombstone',
   'stale-term',
+  'unknown-term',
 ]
 
 export interface ValidationContext {
@@ -123,7 +125,10 @@ export function judgeRecord(record: StateRecord, ctx: ValidationContext): Valida
   }
   if (kind.fenced === true) {
     const refusal = record.term < 1 ? `${record.key} carries no term` : ctx.fence?.judge(record)
-    if (refusal !== undefined) return drop('stale-term', refusal, record.origin)
+    if (refusal === undefined) return { ok: true, record }
+    // A term no lease is known of yet may be the next one: its lease can be a message behind (see AwaitingLease).
+    const ahead = record.term >= 1 && ctx.fence?.awaitsLease(record) === true
+    return drop(ahead ? 'unknown-term' : 'stale-term', refusal, record.origin)
   }
   return { ok: true, record }
 }

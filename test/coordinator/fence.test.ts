@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { judgeFenced, type LeaseValue, leaseKind } from '../../src/coordinator/index.js'
+import { awaitsLease, judgeFenced, type LeaseValue, leaseKind } from '../../src/coordinator/index.js'
 import type { StateRecord } from '../../src/state/index.js'
 import { writerViolation } from '../../src/state/kinds.js'
 
@@ -57,6 +57,13 @@ describe('the fence between coordinator terms', () => {
   it('refuses work under a term newer than any lease it knows, and any work before it knows a lease', () => {
     expect(judgeFenced(record(NEW, 6, 2000), lease)).toMatch(/newer than the newest known lease/)
     expect(judgeFenced(record(NEW, 1, 2000), undefined)).toMatch(/no coordinator lease is known/)
+  })
+
+  it('says which refused work may yet be taken: a term ahead of every known lease, not one that is over', () => {
+    expect(awaitsLease(record(NEW, 6, 2000), lease)).toBe(true)
+    expect(awaitsLease(record(NEW, 1, 2000), undefined)).toBe(true)
+    expect(awaitsLease(record(OLD, 4, 1001), lease)).toBe(false)
+    expect(awaitsLease(record(OLD, 5, 2000), lease)).toBe(false)
   })
 })
 

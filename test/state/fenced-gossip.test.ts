@@ -1,4 +1,4 @@
-// A new coordinator's lease and the work written under it are both taken from gossip: in one message or two in a row.
+// A new coordinator's lease and the work written under it are both taken from gossip: in one message, two in a row, or the work first.
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { COORDINATOR_LEASE_KEY, type LeaseValue } from '../../src/coordinator/index.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
@@ -46,6 +46,11 @@ function claimAndWork(round: number): { term: number; lease: unknown; work: unkn
 
 const staleTermDrops = () =>
   metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'gossip' })
+const awaitingLease = () => metric(node, 'shoal_records_awaiting_lease')
+/** Held records dropped: their lease never came (unknown-term) or came and refused them (stale-term). */
+const awaitingDrops = async () =>
+  (await metric(node, 'shoal_records_dropped_total', { reason: 'unknown-term', source: 'awaiting' })) +
+  (await metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'awaiting' }))
 
 // Round after round at once: each claim renews the member's hold before the node could claim itself.
 it('takes work in the same gossip message as the lease of its term, before or after it', async () => {
@@ -74,3 +79,44 @@ it('takes work gossiped right after the lease of its term, in a message of its o
   }
   expect(await staleTermDrops()).toBe(0)
 })
+
+// Within one gossipsub RPC every message is validated before any is delivered: work one message ahead of its lease.
+it('holds work gossiped before the lease of its term, and takes it when the lease comes', async () => {
+  const dropsBefore = await awaitingDrops()
+  for (let round = 21; round <= 23; round++) {
+    const { term, lease, work, key } = claimAndWork(round)
+    await peer.publish(envelope(work))
+    await waitFor(
+      `the work of round ${round} to wait for its lease`,
+      async () => (await awaitingLease()) === 1,
+      {
+        timeoutMs: 5_000,
+      },
+    )
+    expect(node.daemon.state.get(key)).toBeUndefined()
+    await peer.publish(envelope(lease))
+    // Sooner than any anti-entropy round would bring it (the work is not sent again).
+    await waitFor(`the work of round ${round} under term ${term}`, () => node.daemon.state.get(key), {
+      timeoutMs: 2_000,
+    })
+    expect(node.daemon.coordinator.term()).toBe(term)
+    expect(await awaitingLease()).toBe(0)
+  }
+  expect(await staleTermDrops()).toBe(0)
+  expect(await awaitingDrops()).toBe(dropsBefore)
+})
+
+it('drops held work whose lease never comes, after a short while', async () => {
+  const { term, work, key } = claimAndWork(31)
+  const dropsBefore = await awaitingDrops()
+  await peer.publish(envelope(work))
+  await waitFor('the work to wait for its lease', async () => (await awaitingLease()) === 1, {
+    timeoutMs: 5_000,
+  })
+  await waitFor('the held work to be dropped', async () => (await awaitingDrops()) === dropsBefore + 1, {
+    timeoutMs: 15_000,
+  })
+  expect(await awaitingLease()).toBe(0)
+  expect(node.daemon.state.get(key)).toBeUndefined()
+  expect(node.daemon.coordinator.term()).toBeLessThan(term)
+}, 30_000)

@@ -33,7 +33,11 @@ async function scriptedGossip(recipients: number[]) {
   const current = new Map<string, StateRecord>()
   const state = { get: (key: string) => current.get(key) } as unknown as ReplicatedState
   const { mesh, published } = scriptedMesh(recipients)
-  const metrics = createStateMetrics(new Registry(), () => new Map())
+  const metrics = createStateMetrics(
+    new Registry(),
+    () => new Map(),
+    () => 0,
+  )
   const gossip = new StateGossip(mesh, state, metrics, pino({ level: 'silent' }))
   await gossip.start()
   /** Writes a record as this node: it becomes the current one for its key. */
