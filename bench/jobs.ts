@@ -210,7 +210,16 @@ async function lostWork(cluster: DaemonProcess[], coordinator: DaemonProcess): P
   )
   const seconds = (performance.now() - killedAt) / 1000
   for (const job of jobs) await client.post(`/v1/jobs/${job.id}/cancel`, {}).catch(() => undefined)
-  await killJobProcesses(new Set(theirs))
+  // A daemon killed at the end leaves its jobs running (a restart would stop them): all must have ended first.
+  await waitFor(
+    'the long jobs to be cancelled',
+    async () => {
+      const views = await Promise.all(jobs.map((job) => client.get<JobView>(`/v1/jobs/${job.id}`)))
+      return views.every((job) => job.state === 'cancelled')
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  ).catch(() => undefined)
+  await killJobProcesses(new Set(jobs.map((job) => job.id)))
   return { jobsOnDeadNode: theirs.length, secondsUntilRunningElsewhere: round(seconds) }
 }
 

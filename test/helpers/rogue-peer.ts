@@ -23,6 +23,11 @@ export interface RoguePeer {
   /** Publishes raw bytes on the state topic, as gossipsub-signed messages from this peer. */
   publish(data: Uint8Array | string): Promise<void>
   /**
+   * Publishes several messages in one gossipsub RPC to the target, as an IWANT answer or a batched forward
+   * carries them: its receiver handles the messages of one RPC together.
+   */
+  publishInOneRpc(data: readonly string[]): Promise<void>
+  /**
    * One sync round driven by hand: each item is sent as one frame (an object as JSON, a string as its bytes), or
    * raw with no length prefix (`{ raw }`); then every frame the target answers is read until it ends the stream.
    */
@@ -68,6 +73,26 @@ export async function startRoguePeer(
         STATE_TOPIC,
         typeof data === 'string' ? new TextEncoder().encode(data) : data,
       )
+    },
+    async publishInOneRpc(data) {
+      // gossipsub's own sender, held back while the messages are published, then given them all at once.
+      const pubsub = node.services.pubsub as unknown as {
+        sendRpc(to: string, rpc: { subscriptions: unknown[]; messages: unknown[] }): boolean
+      }
+      const send = pubsub.sendRpc.bind(pubsub)
+      const held: unknown[] = []
+      pubsub.sendRpc = (_to, rpc) => {
+        held.push(...rpc.messages)
+        return true
+      }
+      try {
+        for (const text of data)
+          await node.services.pubsub.publish(STATE_TOPIC, new TextEncoder().encode(text))
+      } finally {
+        pubsub.sendRpc = send
+      }
+      if (!send(target.peerId, { subscriptions: [], messages: held }))
+        throw new Error('no stream to the target')
     },
     async sync(frames) {
       const signal = AbortSignal.timeout(20_000)

@@ -1,4 +1,4 @@
-// A new coordinator's lease and the work written under it are both taken from gossip: in one message, two in a row, or the work first.
+// A new coordinator's lease and the work written under it are both taken from gossip: one message, one RPC, two, or the work first.
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { COORDINATOR_LEASE_KEY, type LeaseValue } from '../../src/coordinator/index.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
@@ -80,7 +80,20 @@ it('takes work gossiped right after the lease of its term, in a message of its o
   expect(await staleTermDrops()).toBe(0)
 })
 
-// Within one gossipsub RPC every message is validated before any is delivered: work one message ahead of its lease.
+// Within one gossipsub RPC every message is validated before any is delivered (an IWANT answer after a reconnect).
+it('takes work that comes in the same gossipsub RPC as the lease of its term, in a message after it', async () => {
+  for (let round = 15; round <= 18; round++) {
+    const { term, lease, work, key } = claimAndWork(round)
+    await peer.publishInOneRpc([envelope(lease), envelope(work)])
+    await waitFor(`the work of round ${round} under term ${term}`, () => node.daemon.state.get(key), {
+      timeoutMs: 5_000,
+    })
+    expect(node.daemon.coordinator.term()).toBe(term)
+  }
+  expect(await staleTermDrops()).toBe(0)
+})
+
+// The same, with the work a message ahead of its lease on the wire.
 it('holds work gossiped before the lease of its term, and takes it when the lease comes', async () => {
   const dropsBefore = await awaitingDrops()
   for (let round = 21; round <= 23; round++) {
