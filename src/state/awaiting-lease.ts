@@ -40,15 +40,15 @@ export class AwaitingLease {
 
   /** Holds a record; returns how many were dropped for room (the oldest past a bound). */
   hold(record: StateRecord, from: string): number {
-    let dropped = 0
     const previous = this.held.get(record.key)
     if (previous !== undefined) {
-      if (compareRecords(previous.record, record) >= 0) return dropped
+      if (compareRecords(previous.record, record) >= 0) return 0
       this.remove(record.key, previous)
     }
     this.held.set(record.key, { record, from, until: this.now() + this.limits.holdMs })
     this.bytes += record.body.length
     // Insertion order is age order: the first entries are the oldest.
+    let dropped = 0
     for (const [key, entry] of this.held) {
       if (this.held.size <= this.limits.maxRecords && this.bytes <= this.limits.maxBytes) break
       this.remove(key, entry)

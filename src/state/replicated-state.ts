@@ -298,7 +298,11 @@ export class ReplicatedState implements KindBackend, KindSource, Replica {
     })
     this.metrics.recordsDropped.inc({ reason: 'stale-term', source: 'awaiting' }, refused)
     const bySender = new Map<string, StateRecord[]>()
-    for (const { record, from } of accepted) bySender.set(from, [...(bySender.get(from) ?? []), record])
+    for (const { record, from } of accepted) {
+      const records = bySender.get(from) ?? []
+      records.push(record)
+      bySender.set(from, records)
+    }
     for (const [from, records] of bySender) await this.applyRemote(records, 'gossip', from)
   }
 
