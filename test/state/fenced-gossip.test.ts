@@ -1,4 +1,4 @@
-// A new coordinator's lease and the work written under it are both taken from gossip: one message, one RPC, two, or the work first.
+// A new term's lease and the work under it, both taken from gossip: one message, one RPC, two, or the work first.
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { COORDINATOR_LEASE_KEY, type LeaseValue } from '../../src/coordinator/index.js'
 import { agreedCoordinator } from '../helpers/coordinator.js'
