@@ -58,3 +58,10 @@ export const HOLDER_STALL_THRESHOLD_MS = 1_000
 
 /** How long a stalled node holds off (claims, and a holder's acts): the news in its sockets is read in that time. */
 export const QUIET_AFTER_STALL_MS = 1_000
+
+/**
+ * A lease carries the terms before it (term, holder, claim stamp), this many: the fence bounds an old term's work
+ * by the claim of the term that followed it, not only by the newest claim, so a node that learns a later lease
+ * without the one between still refuses what a superseded coordinator wrote after its successor began.
+ */
+export const LEASE_HISTORY_TERMS = 16

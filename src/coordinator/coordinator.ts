@@ -17,7 +17,7 @@ import {
   STALL_THRESHOLD_MS,
   STARTUP_GRACE_MS,
 } from './constants.js'
-import { COORDINATOR_LEASE_ID, type LeaseValue, leaseKind } from './lease.js'
+import { COORDINATOR_LEASE_ID, historyAfter, type LeaseValue, leaseKind } from './lease.js'
 import { type CoordinatorMetrics, createCoordinatorMetrics, type StepDownReason } from './metrics.js'
 import type {
   CoordinatorComponents,
@@ -306,6 +306,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       since: now,
       expiresAt: now + LEASE_MS,
       durationMs: LEASE_MS,
+      history: historyAfter(this.lease()?.value ?? undefined),
     }
     this.writing = true
     this.ownTerm = term

@@ -10,6 +10,7 @@ export {
   COORDINATOR_LEASE_ID,
   COORDINATOR_LEASE_KEY,
   coordinatorKinds,
+  historyAfter,
   judgeFenced,
   LEASE_KIND,
   leaseFence,

@@ -8,6 +8,7 @@ import {
   type StateRecord,
   subjectOf,
 } from '../state/index.js'
+import { LEASE_HISTORY_TERMS } from './constants.js'
 
 export const LEASE_KIND = 'lease'
 /** The one lease: `lease/coordinator`. */
@@ -15,6 +16,15 @@ export const COORDINATOR_LEASE_ID = 'coordinator'
 export const COORDINATOR_LEASE_KEY = `${LEASE_KIND}/${COORDINATOR_LEASE_ID}`
 
 const uint = z.number().int().nonnegative()
+const stampSchema = z.object({ wall: uint, counter: uint, node: z.string().regex(PEER_ID_PATTERN) })
+
+/** One term before the current one: who held it and when it was claimed. */
+const pastTermSchema = z.object({
+  term: uint.min(1),
+  holder: z.string().regex(PEER_ID_PATTERN),
+  claim: stampSchema,
+})
+export type PastTerm = z.infer<typeof pastTermSchema>
 
 export const leaseValueSchema = z.object({
   holder: z.string().regex(PEER_ID_PATTERN),
@@ -25,7 +35,7 @@ export const leaseValueSchema = z.object({
    * The HLC stamp taken just before the claim: the fence between terms. Fenced records written under an
    * older term are refused if stamped after it.
    */
-  claim: z.object({ wall: uint, counter: uint, node: z.string().regex(PEER_ID_PATTERN) }),
+  claim: stampSchema,
   /** Holder's wall time when the term began and when the lease ends unless renewed (for display). */
   since: uint,
   expiresAt: uint,
@@ -33,6 +43,8 @@ export const leaseValueSchema = z.object({
   durationMs: uint.min(1).max(60_000),
   /** Set by a holder that stopped cleanly, so the others elect at once instead of waiting out the lease. */
   released: z.boolean().optional(),
+  /** The terms before this one, oldest first (at most LEASE_HISTORY_TERMS): what the fence bounds old work by. */
+  history: z.array(pastTermSchema).max(LEASE_HISTORY_TERMS).optional(),
 })
 export type LeaseValue = z.infer<typeof leaseValueSchema>
 
@@ -49,17 +61,37 @@ export const leaseKind = defineKind<LeaseValue>({
     if (value.claim.node !== record.origin) return 'the claim stamp is not the holder’s'
     // The claim is the fence between terms: one dated after its own record would let an old term's work through.
     if (value.claim.wall > record.stamp.wall) return 'the claim stamp is later than the lease record'
-    return undefined
+    return historyViolation(value)
   },
 })
+
+/** Past terms must rise, and their claims come in order before this term's own. */
+function historyViolation(value: LeaseValue): string | undefined {
+  const terms = [...(value.history ?? []), value]
+  for (let i = 1; i < terms.length; i++) {
+    const [before, after] = [terms[i - 1]!, terms[i]!]
+    if (before.term >= after.term) return 'the lease history does not rise term by term'
+    if (compareStamps(before.claim, after.claim) > 0) return 'the lease history has a claim out of order'
+  }
+  return undefined
+}
+
+/** The history a claim of the next term carries: the lease it supersedes, appended, the oldest dropped. */
+export function historyAfter(lease: LeaseValue | undefined): PastTerm[] {
+  if (lease === undefined) return []
+  const past: PastTerm = { term: lease.term, holder: lease.holder, claim: lease.claim }
+  return [...(lease.history ?? []), past].slice(-LEASE_HISTORY_TERMS)
+}
 
 /** The kinds the coordinator writes. */
 export const coordinatorKinds = [leaseKind]
 
 /**
  * The fence as a pure function of the newest lease: a fenced record is accepted if its writer holds the
- * current term, or if it was stamped before the current term began (its coordinator was legitimate then;
- * a concurrent loser of a same-term race included). Everything else is a stale coordinator's work.
+ * current term, or if it was stamped before the term after its own began (its coordinator was legitimate then;
+ * a concurrent loser of a same-term race included). The term after its own is the first the lease's history
+ * knows (the current one if none): a node that never saw a term in between still bounds old work by it.
+ * Everything else is a stale coordinator's work.
  */
 export function judgeFenced(
   record: StateRecord,
@@ -73,8 +105,9 @@ export function judgeFenced(
     return `${record.key} was written under term ${record.term}, newer than the newest known lease (${current.term})`
   }
   if (record.term === current.term && record.origin === current.holder) return undefined
-  if (compareStamps(record.stamp, current.claim) < 0) return undefined
-  return `${record.key} was written under term ${record.term} by ${record.origin} after term ${current.term} began`
+  const next = [...(current.history ?? []), current].find((past) => past.term > record.term) ?? current
+  if (compareStamps(record.stamp, next.claim) < 0) return undefined
+  return `${record.key} was written under term ${record.term} by ${record.origin} after term ${next.term} began`
 }
 
 /** Whether a fenced record is ahead of the newest lease known: no lease yet, or one of an older term. */
