@@ -119,6 +119,54 @@ it('holds work gossiped before the lease of its term, and takes it when the leas
   expect(await awaitingDrops()).toBe(dropsBefore)
 })
 
+// Leases are one record, last writer wins: a node can learn term n + 2 without ever seeing term n + 1's lease.
+it('withdraws work of a term written after the next term began, known only from a later lease’s history', async () => {
+  const me = peer.identity.peerId
+  const first = node.daemon.coordinator.term() + 10
+  const wall = Date.now()
+  const claimOf = (node: string, at: number) => ({ wall: at, counter: 0, node })
+  const lease = (term: number, at: number, history: LeaseValue['history']) => {
+    const value: LeaseValue = {
+      holder: me,
+      holderName: 'claimant',
+      term,
+      claim: claimOf(me, at),
+      since: at,
+      expiresAt: at + 3_000,
+      durationMs: 3_000,
+      history,
+    }
+    return signedWire(peer.identity, COORDINATOR_LEASE_KEY, value, { wall: at, counter: 1 }, { term })
+  }
+  const key = 'work/after-the-next-term-began'
+  const work = signedWire(
+    peer.identity,
+    key,
+    { late: true },
+    { wall: wall + 20, counter: 0 },
+    { term: first },
+  )
+  await peer.publish(envelope(lease(first, wall, []), work))
+  await waitFor('the work under the first term', () => node.daemon.state.get(key), { timeoutMs: 5_000 })
+  const withdrawn = () =>
+    metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'refence' })
+  const withdrawnBefore = await withdrawn()
+
+  // Term first + 1 was claimed by another peer 10 ms before that work was written; this node never hears of it
+  // but from the history of term first + 2, claimed after the work.
+  const other = node.daemon.state.peerId
+  const history = [
+    { term: first, holder: me, claim: claimOf(me, wall) },
+    { term: first + 1, holder: other, claim: claimOf(other, wall + 10) },
+  ]
+  await peer.publish(envelope(lease(first + 2, wall + 30, history)))
+  await waitFor('the work to be withdrawn', () => node.daemon.state.get(key) === undefined, {
+    timeoutMs: 5_000,
+  })
+  expect(node.daemon.coordinator.term()).toBe(first + 2)
+  expect(await withdrawn()).toBe(withdrawnBefore + 1)
+})
+
 it('drops held work whose lease never comes, after a short while', async () => {
   const { term, work, key } = claimAndWork(31)
   const dropsBefore = await awaitingDrops()
