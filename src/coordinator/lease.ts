@@ -105,7 +105,8 @@ export function judgeFenced(
     return `${record.key} was written under term ${record.term}, newer than the newest known lease (${current.term})`
   }
   if (record.term === current.term && record.origin === current.holder) return undefined
-  const next = [...(current.history ?? []), current].find((past) => past.term > record.term) ?? current
+  // History terms are all older than the current one: none after the record's own means the current term.
+  const next = current.history?.find((past) => past.term > record.term) ?? current
   if (compareStamps(record.stamp, next.claim) < 0) return undefined
   return `${record.key} was written under term ${record.term} by ${record.origin} after term ${next.term} began`
 }

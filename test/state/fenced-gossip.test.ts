@@ -19,28 +19,52 @@ afterAll(async () => {
   await destroyNodes([node].filter(Boolean))
 })
 
-/** A lease for the next term claimed by the bare member, and a record of work under that term. */
-function claimAndWork(round: number): { term: number; lease: unknown; work: unknown; key: string } {
+/** A claim stamp of `node` at wall time `at`. */
+const claimOf = (node: string, at: number) => ({ wall: at, counter: 0, node })
+
+/** The bare member's lease for `term`, claimed at `at` (its record stamped then too), with a history if given. */
+function leaseWire(term: number, at: number, history?: LeaseValue['history']): unknown {
   const me = peer.identity.peerId
-  // Well past the node's term: should the node claim between two rounds (it sees no live holder, and waits out
-  // only a grace), its claim can never take the term the member is about to claim.
-  const term = node.daemon.coordinator.term() + 10
-  const wall = Date.now()
   const value: LeaseValue = {
     holder: me,
     holderName: 'claimant',
     term,
-    claim: { wall, counter: 0, node: me },
-    since: wall,
-    expiresAt: wall + 3_000,
+    claim: claimOf(me, at),
+    since: at,
+    expiresAt: at + 3_000,
     durationMs: 3_000,
   }
+  if (history !== undefined) value.history = history
+  return signedWire(peer.identity, COORDINATOR_LEASE_KEY, value, { wall: at, counter: 1 }, { term })
+}
+
+/** A lease for the next term claimed by the bare member, and a record of work under that term. */
+function claimAndWork(round: number): { term: number; lease: unknown; work: unknown; key: string } {
+  // Well past the node's term: should the node claim between two rounds (it sees no live holder, and waits out
+  // only a grace), its claim can never take the term the member is about to claim.
+  const term = node.daemon.coordinator.term() + 10
+  const wall = Date.now()
   const key = `work/round-${round}`
   return {
     term,
     key,
-    lease: signedWire(peer.identity, COORDINATOR_LEASE_KEY, value, { wall, counter: 1 }, { term }),
+    lease: leaseWire(term, wall),
     work: signedWire(peer.identity, key, { round }, { wall, counter: 2 }, { term }),
+  }
+}
+
+/** Round after round: sends each round's lease and work as `send` does, and sees the work taken under its term. */
+async function takesWorkEachRound(
+  rounds: readonly number[],
+  send: (round: number, lease: unknown, work: unknown) => Promise<unknown>,
+): Promise<void> {
+  for (const round of rounds) {
+    const { term, lease, work, key } = claimAndWork(round)
+    await send(round, lease, work)
+    await waitFor(`the work of round ${round} under term ${term}`, () => node.daemon.state.get(key), {
+      timeoutMs: 5_000,
+    })
+    expect(node.daemon.coordinator.term()).toBe(term)
   }
 }
 
@@ -55,41 +79,26 @@ const awaitingDrops = async () =>
 // Round after round at once: each claim renews the member's hold before the node could claim itself.
 it('takes work in the same gossip message as the lease of its term, before or after it', async () => {
   await agreedCoordinator([node], 'a coordinator', 20_000)
-  for (let round = 1; round <= 4; round++) {
-    const { term, lease, work, key } = claimAndWork(round)
-    // The work first in every other round: a message's fenced records are judged after the rest of it.
-    await peer.publish(round % 2 === 0 ? envelope(work, lease) : envelope(lease, work))
-    await waitFor(`the work of round ${round} under term ${term}`, () => node.daemon.state.get(key), {
-      timeoutMs: 5_000,
-    })
-    expect(node.daemon.coordinator.term()).toBe(term)
-  }
+  // The work first in every other round: a message's fenced records are judged after the rest of it.
+  await takesWorkEachRound([1, 2, 3, 4], (round, lease, work) =>
+    peer.publish(round % 2 === 0 ? envelope(work, lease) : envelope(lease, work)),
+  )
   expect(await staleTermDrops()).toBe(0)
 })
 
 it('takes work gossiped right after the lease of its term, in a message of its own', async () => {
-  for (let round = 11; round <= 14; round++) {
-    const { term, lease, work, key } = claimAndWork(round)
-    // Not awaited one before the other: both are on the wire before the first is delivered.
-    await Promise.all([peer.publish(envelope(lease)), peer.publish(envelope(work))])
-    await waitFor(`the work of round ${round} under term ${term}`, () => node.daemon.state.get(key), {
-      timeoutMs: 5_000,
-    })
-    expect(node.daemon.coordinator.term()).toBe(term)
-  }
+  // Not awaited one before the other: both are on the wire before the first is delivered.
+  await takesWorkEachRound([11, 12, 13, 14], (_, lease, work) =>
+    Promise.all([peer.publish(envelope(lease)), peer.publish(envelope(work))]),
+  )
   expect(await staleTermDrops()).toBe(0)
 })
 
 // Within one gossipsub RPC every message is validated before any is delivered (an IWANT answer after a reconnect).
 it('takes work that comes in the same gossipsub RPC as the lease of its term, in a message after it', async () => {
-  for (let round = 15; round <= 18; round++) {
-    const { term, lease, work, key } = claimAndWork(round)
-    await peer.publishInOneRpc([envelope(lease), envelope(work)])
-    await waitFor(`the work of round ${round} under term ${term}`, () => node.daemon.state.get(key), {
-      timeoutMs: 5_000,
-    })
-    expect(node.daemon.coordinator.term()).toBe(term)
-  }
+  await takesWorkEachRound([15, 16, 17, 18], (_, lease, work) =>
+    peer.publishInOneRpc([envelope(lease), envelope(work)]),
+  )
   expect(await staleTermDrops()).toBe(0)
 })
 
@@ -120,24 +129,10 @@ it('holds work gossiped before the lease of its term, and takes it when the leas
 })
 
 // Leases are one record, last writer wins: a node can learn term n + 2 without ever seeing term n + 1's lease.
-it('withdraws work of a term written after the next term began, known only from a later lease’s history', async () => {
+it('withdraws a term’s work written after the next term began, known only from a later lease’s history', async () => {
   const me = peer.identity.peerId
   const first = node.daemon.coordinator.term() + 10
   const wall = Date.now()
-  const claimOf = (node: string, at: number) => ({ wall: at, counter: 0, node })
-  const lease = (term: number, at: number, history: LeaseValue['history']) => {
-    const value: LeaseValue = {
-      holder: me,
-      holderName: 'claimant',
-      term,
-      claim: claimOf(me, at),
-      since: at,
-      expiresAt: at + 3_000,
-      durationMs: 3_000,
-      history,
-    }
-    return signedWire(peer.identity, COORDINATOR_LEASE_KEY, value, { wall: at, counter: 1 }, { term })
-  }
   const key = 'work/after-the-next-term-began'
   const work = signedWire(
     peer.identity,
@@ -146,7 +141,7 @@ it('withdraws work of a term written after the next term began, known only from 
     { wall: wall + 20, counter: 0 },
     { term: first },
   )
-  await peer.publish(envelope(lease(first, wall, []), work))
+  await peer.publish(envelope(leaseWire(first, wall, []), work))
   await waitFor('the work under the first term', () => node.daemon.state.get(key), { timeoutMs: 5_000 })
   const withdrawn = () =>
     metric(node, 'shoal_records_dropped_total', { reason: 'stale-term', source: 'refence' })
@@ -159,7 +154,7 @@ it('withdraws work of a term written after the next term began, known only from 
     { term: first, holder: me, claim: claimOf(me, wall) },
     { term: first + 1, holder: other, claim: claimOf(other, wall + 10) },
   ]
-  await peer.publish(envelope(lease(first + 2, wall + 30, history)))
+  await peer.publish(envelope(leaseWire(first + 2, wall + 30, history)))
   await waitFor('the work to be withdrawn', () => node.daemon.state.get(key) === undefined, {
     timeoutMs: 5_000,
   })

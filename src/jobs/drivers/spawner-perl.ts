@@ -5,10 +5,11 @@ import type { HelperReply, HelperRequest } from './spawner-protocol.js'
  * Requests come on stdin as `<length>\n<payload>`, the payload NUL-separated fields (req, file, cwd, log path,
  * max bytes, cut note, argument count, arguments, then `NAME=value` environment entries; the spawner refuses a
  * request whose text holds a NUL); replies go to stdout one per line: `spawned <req> <pid>`,
- * `error <req> <code> <message>`, `exit <req> <code|-> <signal|->`. The same behaviour as the Node helper (spawner-node.ts): each child in its own session
- * and process group, stdin from /dev/null, stdout and stderr through one pipe into its log up to the cap (then
- * the note, then drained), its group killed when it exits, the exit reported once the log has every byte (or
- * after the grace), and the helper stays until its children end when the daemon goes (stdin closes).
+ * `error <req> <code> <message>`, `exit <req> <code|-> <signal|->`. The same behaviour as the Node helper
+ * (spawner-node.ts): each child in its own session and process group, stdin from /dev/null, stdout and stderr
+ * through one pipe into its log up to the cap (then the note, then drained), its group killed when it exits, the
+ * exit reported once the log has every byte (or after the grace), and the helper stays until its children end
+ * when the daemon goes (stdin closes).
  * Only modules of perl-base. A pipe carries a failed chdir or exec back from the child (close-on-exec: an
  * empty read means it ran).
  */
