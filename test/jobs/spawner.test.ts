@@ -1,6 +1,6 @@
 // The spawner: children started by its helper process report their pid, exit code or signal, and why they failed.
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { logCutNote } from '../../src/jobs/drivers/capped-log.js'
@@ -9,8 +9,9 @@ import type { HelperKind } from '../../src/jobs/drivers/spawner-link.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait.js'
 
-// Both helpers keep the same promises: Perl's where there is a perl (Debian's perl-base), Node's elsewhere.
-describe.each<HelperKind>(['perl', 'node'])('spawner (%s helper)', (kind) => {
+// Every helper keeps the same promises: Python's where there is a python3, Perl's where there is only a perl
+// (Debian's perl-base), Node's elsewhere.
+describe.each<HelperKind>(['python', 'perl', 'node'])('spawner (%s helper)', (kind) => {
   let dir: string
   const spawner = new Spawner(undefined, kind)
 
@@ -77,6 +78,15 @@ describe.each<HelperKind>(['perl', 'node'])('spawner (%s helper)', (kind) => {
     const mask = BigInt(`0x${ignored!.split(/\s+/)[1]}`)
     expect(mask & (1n << 12n)).toBe(0n)
     expect(stderr).toBe('to-stderr')
+  })
+
+  it('finds a command on the job’s PATH, and runs a file with no #! line with /bin/sh, as execvp does', async () => {
+    const bin = join(dir, `bin-${kind}`)
+    await mkdir(bin)
+    await writeFile(join(bin, 'greet'), 'echo "greeted $1"\nexit 5\n', { mode: 0o755 })
+    const { child, logPath } = await run('greet', ['you'], { env: { PATH: `${bin}:/usr/bin:/bin` } })
+    expect(await child.exited).toEqual({ exitCode: 5, signal: null })
+    expect(await readFile(logPath, 'utf8')).toBe('greeted you\n')
   })
 
   it('reports a child killed by a signal', async () => {

@@ -1,16 +1,22 @@
-// Starts a spawning helper (Perl where there is a perl, else Node) and carries requests to it and replies back.
-import { type ChildProcess, spawn } from 'node:child_process'
+// Starts a spawning helper (Python, else Perl, else Node) and carries requests to it and replies back.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import type { Socket } from 'node:net'
 import { delimiter, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { LOG_CLOSE_GRACE_MS } from '../constants.js'
+import { decodeLineReply, encodeLineRequest } from './spawner-lines.js'
 import { nodeHelperSource } from './spawner-node.js'
-import { decodePerlReply, encodePerlRequest, perlHelperSource } from './spawner-perl.js'
+import { perlHelperSource } from './spawner-perl.js'
 import type { HelperReply, HelperRequest } from './spawner-protocol.js'
+import { pythonHelperSource } from './spawner-python.js'
 
-/** Which helper runs the children: `perl` forks cheaply; `node` is the fallback where there is no perl. */
-export type HelperKind = 'perl' | 'node'
+/**
+ * Which helper runs the children: `python` starts them with `posix_spawn` (no copy of any process); `perl` forks
+ * a small process; `node` forks a whole V8 process, the fallback where there is neither.
+ */
+export type HelperKind = 'python' | 'perl' | 'node'
+const HELPER_KINDS: readonly string[] = ['python', 'perl', 'node']
 
 export interface HelperLink {
   readonly process: ChildProcess
@@ -19,38 +25,67 @@ export interface HelperLink {
   leave(): void
 }
 
-/** The perl on PATH, if any (looked up once). */
-let perlPath: string | null | undefined
-
-function findPerl(): string | null {
-  if (perlPath !== undefined) return perlPath
-  perlPath = null
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    const candidate = join(dir, 'perl')
+/** The first executable of that name in the directories, if any. */
+function findExecutable(name: string, dirs: readonly string[]): string | null {
+  for (const dir of dirs) {
+    const candidate = join(dir, name)
     try {
       accessSync(candidate, constants.X_OK)
-      perlPath = candidate
-      break
+      return candidate
     } catch {
       // Not in this directory.
     }
   }
-  return perlPath
+  return null
+}
+
+const pathDirs = (): string[] => (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)
+
+/** Interpreters found, looked up once: a path, or null for none. */
+const found = new Map<'python' | 'perl', string | null>()
+
+function findPerl(): string | null {
+  if (!found.has('perl')) found.set('perl', findExecutable('perl', pathDirs()))
+  return found.get('perl')!
 }
 
 /**
- * The helper a spawner uses by default: Perl when there is one. `SHOAL_JOB_SPAWNER=node` (or `perl`) in the
- * daemon's environment chooses instead: a way round a platform where the Perl helper misbehaves, and how the
- * benchmark compares the two.
+ * The system's python3 first (a user's PATH may start with a version manager's shim, a shell script in front of
+ * the interpreter), then PATH; only one whose `os` has `posix_spawnp` with `setsid` (Python 3.8 and later). The
+ * check runs python once, the first time a helper starts.
+ */
+function findPython(): string | null {
+  if (found.has('python')) return found.get('python')!
+  let python = findExecutable('python3', ['/usr/bin', '/usr/local/bin', ...pathDirs()])
+  if (python !== null) {
+    try {
+      execFileSync(python, ['-I', '-S', '-c', PYTHON_CHECK], { stdio: 'ignore', timeout: 10_000, env: {} })
+    } catch {
+      python = null
+    }
+  }
+  found.set('python', python)
+  return python
+}
+
+const PYTHON_CHECK =
+  'import os, sys; os.posix_spawnp; os.POSIX_SPAWN_DUP2; sys.exit(sys.version_info < (3, 8))'
+
+/**
+ * The helper a spawner uses by default: Python when there is one that can, else Perl, else Node.
+ * `SHOAL_JOB_SPAWNER=python|perl|node` in the daemon's environment chooses instead: a way round a platform where
+ * one misbehaves, and how the benchmarks compare them.
  */
 export function defaultHelperKind(): HelperKind {
   const chosen = process.env.SHOAL_JOB_SPAWNER
-  if (chosen === 'node' || chosen === 'perl') return chosen
+  if (chosen !== undefined && HELPER_KINDS.includes(chosen)) return chosen as HelperKind
+  if (findPython() !== null) return 'python'
   return findPerl() === null ? 'node' : 'perl'
 }
 
 export function startHelper(kind: HelperKind, onReply: (reply: HelperReply) => void): HelperLink {
-  return kind === 'perl' ? startPerlHelper(onReply) : startNodeHelper(onReply)
+  if (kind === 'node') return startNodeHelper(onReply)
+  return kind === 'python' ? startPythonHelper(onReply) : startPerlHelper(onReply)
 }
 
 /**
@@ -59,19 +94,35 @@ export function startHelper(kind: HelperKind, onReply: (reply: HelperReply) => v
  */
 const SOURCE_VARIABLE = 'SHOAL_SPAWNER_SOURCE'
 
+/** Python cannot rename itself: it starts as `shoal-job-spawner` (argv0), `-I -S` keep out the user's site and variables. */
+function startPythonHelper(onReply: (reply: HelperReply) => void): HelperLink {
+  const boot = `import os; exec(os.environ.pop('${SOURCE_VARIABLE}'))`
+  const helper = spawn(findPython() ?? 'python3', ['-I', '-S', '-c', boot], {
+    argv0: 'shoal-job-spawner',
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { [SOURCE_VARIABLE]: pythonHelperSource(LOG_CLOSE_GRACE_MS) },
+  })
+  return lineLink(helper, onReply)
+}
+
 function startPerlHelper(onReply: (reply: HelperReply) => void): HelperLink {
   const boot = `eval $ENV{${SOURCE_VARIABLE}}; die $@ if $@`
   const helper = spawn(findPerl() ?? 'perl', ['-e', boot], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { [SOURCE_VARIABLE]: perlHelperSource(LOG_CLOSE_GRACE_MS) },
   })
+  return lineLink(helper, onReply)
+}
+
+/** Requests down the helper's stdin, replies up its stdout, one per line (spawner-lines.ts). */
+function lineLink(helper: ChildProcess, onReply: (reply: HelperReply) => void): HelperLink {
   let open = true
   helper.stdin!.on('error', () => {
     // EPIPE: the helper has gone; its exit fails what was waiting.
     open = false
   })
   createInterface({ input: helper.stdout! }).on('line', (line) => {
-    const reply = decodePerlReply(line)
+    const reply = decodeLineReply(line)
     if (reply !== undefined) onReply(reply)
   })
   helper.once('exit', () => {
@@ -84,7 +135,7 @@ function startPerlHelper(onReply: (reply: HelperReply) => void): HelperLink {
   return {
     process: helper,
     send: (request) => {
-      if (open) helper.stdin!.write(encodePerlRequest(request))
+      if (open) helper.stdin!.write(encodeLineRequest(request))
     },
     leave: () => {
       open = false

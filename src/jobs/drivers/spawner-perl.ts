@@ -1,5 +1,4 @@
 // The spawning helper in Perl (perl-base: Essential on Debian): forks a few MB instead of a whole V8 process per job.
-import type { HelperReply, HelperRequest } from './spawner-protocol.js'
 
 /**
  * Requests come on stdin as `<length>\n<payload>`, the payload NUL-separated fields (req, file, cwd, log path,
@@ -205,38 +204,4 @@ while (1) {
   finish_if_done($_) for grep { defined $_->{status} } values %jobs;
 }
 `
-}
-
-/** One request as the Perl helper reads it. */
-export function encodePerlRequest(request: HelperRequest): Buffer {
-  const env = Object.entries(request.env)
-    .filter((entry): entry is [string, string] => entry[1] !== undefined)
-    .map(([name, value]) => `${name}=${value}`)
-  const fields = [
-    String(request.req),
-    request.file,
-    request.cwd,
-    request.outputPath,
-    String(request.maxBytes),
-    request.cutNote,
-    String(request.args.length),
-    ...request.args,
-    ...env,
-  ]
-  const payload = Buffer.from(fields.join('\0'), 'utf8')
-  return Buffer.concat([Buffer.from(`${payload.length}\n`), payload])
-}
-
-/** One reply line of the Perl helper; undefined for a line it never writes. */
-export function decodePerlReply(line: string): HelperReply | undefined {
-  const [type, req, first, ...rest] = line.split(' ')
-  const id = Number(req)
-  if (!Number.isInteger(id)) return undefined
-  if (type === 'spawned') return { req: id, type, pid: Number(first) }
-  if (type === 'error') return { req: id, type, code: first, message: rest.join(' ') }
-  if (type === 'exit') {
-    const signal = rest[0] === undefined || rest[0] === '-' ? null : rest[0]
-    return { req: id, type, exitCode: first === '-' ? null : Number(first), signal }
-  }
-  return undefined
 }
