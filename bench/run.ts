@@ -15,6 +15,7 @@ import { layersLab } from './layers-lab.js'
 import { layersThroughput } from './layers-throughput.js'
 import { servicesBench } from './services.js'
 import { simulation } from './simulation.js'
+import { spawnersBench } from './spawners.js'
 import { webLoad } from './web-load.js'
 
 /** Seconds of writes the convergence benchmarks sample (shorter while investigating). */
@@ -52,6 +53,8 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'lease-traffic': () => leaseTraffic(30),
   'layers-throughput': () => layersThroughput(500, 6),
   jobs: () => jobsBench(10_000, 5),
+  // The exec driver's spawning helpers alone: CPU per child, children included, against xargs (3 alternating rounds).
+  spawners: () => spawnersBench(3000, 3),
   'layers-lab': () => layersLab(8, 100),
   // The image size: S ≈ 200 MB in 4 layers (the baseline alone takes over two minutes).
   'layers-lab-200': () => layersLab(8, 100, [50e6, 50e6, 50e6, 50e6]),

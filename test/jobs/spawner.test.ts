@@ -1,7 +1,10 @@
 // The spawner: children started by its helper process report their pid, exit code or signal, and why they failed.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { logCutNote } from '../../src/jobs/drivers/capped-log.js'
 import { SpawnError, Spawner } from '../../src/jobs/drivers/spawner.js'
@@ -215,6 +218,33 @@ describe.each<HelperKind>(['python', 'perl', 'node'])('spawner (%s helper)', (ki
     expect(await readFile(logPath, 'utf8')).toBe('late\n')
   })
 
+  it('keeps writing a child’s output to its log when the daemon is killed, and leaves after the child', async () => {
+    const logPath = join(dir, 'after-kill.log')
+    // A stand-in daemon in its own process: starts one child, says its pid, and waits to be killed.
+    const daemon = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', STAND_IN_DAEMON, kind, dir, logPath],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    try {
+      const exited = once(daemon, 'exit').then(() => {
+        throw new Error('the stand-in daemon ended before it started a child')
+      })
+      const [line] = (await Promise.race([
+        once(createInterface({ input: daemon.stdout! }), 'line'),
+        exited,
+      ])) as [string]
+      const childPid = Number(line)
+      const helperPid = await parentOf(childPid)
+      expect(await parentOf(helperPid)).toBe(daemon.pid)
+      daemon.kill('SIGKILL')
+      await waitFor('the helper to leave after its child', () => !existsSync(`/proc/${helperPid}`))
+      expect(await readFile(logPath, 'utf8')).toBe('late\n')
+    } finally {
+      daemon.kill('SIGKILL')
+    }
+  })
+
   it('refuses spawns once closed', async () => {
     const closed = new Spawner(undefined, kind)
     await closed.close()
@@ -230,3 +260,21 @@ async function parentOf(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
 }
+
+/** A daemon's part in a process of its own (`node --import tsx -e`): argv is the helper kind, a cwd and a log path. */
+const STAND_IN_DAEMON = `
+await import(${JSON.stringify(new URL('../../src/polyfill.ts', import.meta.url).pathname)})
+const { Spawner } = await import(${JSON.stringify(new URL('../../src/jobs/drivers/spawner.ts', import.meta.url).pathname)})
+const [kind, cwd, outputPath] = process.argv.slice(1)
+// The helper does not keep its daemon alive: this does, until the test kills it.
+setInterval(() => undefined, 1000)
+const spawner = new Spawner(undefined, kind)
+// One child ends while the other still runs: the helper reports that exit to a daemon that is gone.
+await spawner.spawn({
+  file: 'sleep', args: ['0.3'], cwd, env: { PATH: process.env.PATH }, outputPath: outputPath + '.first',
+})
+const child = await spawner.spawn({
+  file: 'sh', args: ['-c', 'sleep 0.8; echo late'], cwd, env: { PATH: process.env.PATH }, outputPath,
+})
+console.log(child.pid)
+`

@@ -45,8 +45,12 @@ def errname(err):
 def reply(*parts):
     line = ' '.join(str(part) for part in parts).replace('\\r', ' ').replace('\\n', ' ') + '\\n'
     data = memoryview(line.encode('utf-8', 'surrogateescape'))
-    while data:
-        data = data[os.write(1, data):]
+    try:
+        while data:
+            data = data[os.write(1, data):]
+    except OSError:
+        # The daemon has gone (killed): its children still run, and their output still goes to their logs.
+        pass
 
 def text(raw):
     return os.fsdecode(raw)
