@@ -51,6 +51,14 @@ export const SCHEDULE_TICK_MS = 1_000
  */
 export const SCHEDULE_BUSY_GAP_MS = 100
 
+/**
+ * A pass writes notes (why a waiting job cannot be placed anywhere: its reason, and nothing else, changed) at
+ * most this often; a note found sooner is written by a later pass (one runs every SCHEDULE_TICK_MS while work
+ * waits). Placements, retries and ends never wait for it. A note is advice to whoever reads the job; one per
+ * submission, each a record every node checks and stores, was half the gossip of a trickle of such jobs.
+ */
+export const SCHEDULE_NOTE_GAP_MS = 1_000
+
 /** While a job waits on its image's layer lookup (layers' IMAGE_LOOKUP_WAIT_MS at most), passes come this often. */
 export const IMAGE_LOOKUP_RECHECK_MS = 100
 

@@ -69,6 +69,7 @@ async function harness(
   cpus: readonly number[],
   holder?: TestIdentity,
   imageBytesHeld: (ref: string) => ReadonlyMap<string, number> | undefined = () => new Map(),
+  noteGapMs?: number,
 ): Promise<Harness> {
   const local = await localState([...coordinatorKinds, ...jobKinds], leaseFence)
   opened.push(local)
@@ -114,6 +115,7 @@ async function harness(
     now: () => Date.now(),
     startTimeoutMs: 60_000,
     handoverSettleMs: 0,
+    noteGapMs,
   })
   // As the job service does: every change to a job's records is news for the scheduler.
   book.start()
@@ -327,6 +329,39 @@ describe('scheduler', () => {
       h.local.state.write([{ ...h.book.assignmentWrites([[specs[0]!.id, pendingAssign()]])[0]!, term: 1 }]),
     ).rejects.toMatchObject({ code: 'SHOAL_STALE_TERM' })
   })
+  it('notes why jobs cannot be placed at most once per gap, and never holds a placement back for it', async () => {
+    const gapMs = 1_500
+    const h = await harness([2], undefined, () => new Map(), gapMs)
+    const specs = async (inputs: ReadonlyArray<Record<string, unknown>>): Promise<JobSpec[]> => {
+      const submission = await prepareSubmission(
+        inputs.map((input) => ({ driver: 'exec', command: ['true'], ...input })),
+        { now: Date.now(), submittedBy: h.local.identity.peerId, exists: (id) => h.book.has(id) },
+      )
+      await h.local.state.write(h.book.specWrites(submission.fresh))
+      return submission.fresh
+    }
+    const nowhere = { constraints: { gpu: 'a100' } }
+    const [first] = await specs([{ ...nowhere, submissionId: 'first' }])
+    await h.scheduler.passNow()
+    const notedAt = performance.now()
+    expect(h.book.read(first!.id)!.assign).toMatchObject({ phase: 'pending', reason: expect.any(String) })
+    const [second, placeable] = await specs([
+      { ...nowhere, submissionId: 'second' },
+      { submissionId: 'placeable' },
+    ])
+    await h.scheduler.passNow()
+    // Within the gap: the placeable job is placed at once, the second note waits.
+    expect(performance.now() - notedAt).toBeLessThan(gapMs)
+    expect(h.book.read(placeable!.id)!.assign).toMatchObject({
+      phase: 'assigned',
+      node: h.nodes[0]!.identity.peerId,
+    })
+    expect(h.book.read(second!.id)!.assign?.reason ?? null).toBeNull()
+    await new Promise((resolve) => setTimeout(resolve, gapMs))
+    await h.scheduler.passNow()
+    expect(h.book.read(second!.id)!.assign).toMatchObject({ phase: 'pending', reason: expect.any(String) })
+  })
+
   it('holds a docker job while its image’s layers are looked up, then places it near the most bytes', async () => {
     let held: Map<string, number> | undefined
     let peers: string[] = []

@@ -24,6 +24,8 @@ export interface PlaceContext {
   /** A job waits on its image's layer lookup: pass again shortly. */
   imageLookupPending(): void
   write(id: string, value: AssignValue): void
+  /** Why a waiting job cannot be placed anywhere, when that changed and nothing else did (see SCHEDULE_NOTE_GAP_MS). */
+  note(id: string, value: AssignValue): void
   /** A job was placed (for the metric). */
   placed(): void
 }
@@ -68,7 +70,7 @@ export function placeWaiting(ctx: PlaceContext): void {
       // (A service is never queued ahead: jobs of its shape behind it may still be.)
       if (reason === undefined && (spec.restart !== 'always' || ctx.aheadShare === 0)) noRoom.add(shape)
       else if (reason !== undefined && assign?.reason !== reason) {
-        ctx.write(spec.id, {
+        ctx.note(spec.id, {
           ...(assign ?? pendingValue({ attempt: 1, generation: 0, now })),
           reason,
           at: now,

@@ -13,6 +13,7 @@ import {
   QUEUE_AHEAD_MS,
   SCHEDULE_BUSY_GAP_MS,
   SCHEDULE_DEBOUNCE_MS,
+  SCHEDULE_NOTE_GAP_MS,
   SCHEDULE_TICK_MS,
 } from '../constants.js'
 import type { JobBook } from '../job-book.js'
@@ -55,6 +56,8 @@ export interface SchedulerComponents {
   startTimeoutMs: number
   /** After taking the role, placing waits this long (work the last coordinator placed is still arriving). */
   handoverSettleMs: number
+  /** Notes of why jobs wait are written at most this often. @default SCHEDULE_NOTE_GAP_MS */
+  noteGapMs?: number
   /** What other parts (services) hold on each node: jobs are placed in what is left. @default nothing */
   reserved?(node: string): Amounts
 }
@@ -74,6 +77,8 @@ export class Scheduler {
   private passing: Promise<void> | undefined
   /** performance.now() when the last pass that wrote assignments began. */
   private lastWritingPassAt = Number.NEGATIVE_INFINITY
+  /** performance.now() when the last pass that wrote notes began (see SCHEDULE_NOTE_GAP_MS). */
+  private lastNotesAt = Number.NEGATIVE_INFINITY
   private timer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
   private readonly onPeerState = (peer: string, state: Liveness): void => {
@@ -185,6 +190,14 @@ export class Scheduler {
     const write = (id: string, value: AssignValue): void => {
       assignments.push([id, value])
     }
+    // Written with this pass if the last notes are old enough; otherwise a later pass finds them again.
+    const notesDue = started >= this.lastNotesAt + (this.c.noteGapMs ?? SCHEDULE_NOTE_GAP_MS)
+    let noted = false
+    const note = (id: string, value: AssignValue): void => {
+      if (!notesDue) return
+      noted = true
+      write(id, value)
+    }
     const now = this.c.now()
     const classify = {
       placements: this.placements,
@@ -221,12 +234,14 @@ export class Scheduler {
         imageLookupPending: () => this.soonAfter(IMAGE_LOOKUP_RECHECK_MS),
         now,
         write,
+        note,
         placed: () => this.c.metrics.placements.inc(),
       })
     } else this.soonAfter(this.c.handoverSettleMs)
     this.c.metrics.passSeconds.inc((performance.now() - started) / 1000)
     // One record per node for the pass (more if it is large), written in groups between which the daemon answers.
     if (assignments.length > 0) this.lastWritingPassAt = started
+    if (noted) this.lastNotesAt = started
     const records: LocalWrite[] = this.c.jobs.assignmentWrites(assignments)
     for (let i = 0; i < records.length; i += ASSIGNMENT_RECORDS_PER_WRITE) {
       await this.c.coordinator.writeAsCoordinator(term, records.slice(i, i + ASSIGNMENT_RECORDS_PER_WRITE))
