@@ -51,8 +51,8 @@ function findPerl(): string | null {
 
 /**
  * The system's python3 first (a user's PATH may start with a version manager's shim, a shell script in front of
- * the interpreter), then PATH; only one whose `os` has `posix_spawnp` with `setsid` (Python 3.8 and later). The
- * check runs python once, the first time a helper starts.
+ * the interpreter), then PATH; only one that can start a child as the helper does (`posix_spawn` with `setsid`:
+ * Python 3.8 and later, on a C library that has it). The check runs once, when the first spawner is made.
  */
 function findPython(): string | null {
   if (found.has('python')) return found.get('python')!
@@ -68,8 +68,13 @@ function findPython(): string | null {
   return python
 }
 
-const PYTHON_CHECK =
-  'import os, sys; os.posix_spawnp; os.POSIX_SPAWN_DUP2; sys.exit(sys.version_info < (3, 8))'
+/** Starts a child as the helper does (in a new session, dup2, default signals): Python 3.8+ on a libc that can. */
+const PYTHON_CHECK = [
+  'import os, signal, sys',
+  "pid = os.posix_spawn(sys.executable, [sys.executable, '-S', '-c', ''], {}, setsid=True,",
+  '  setsigdef={signal.SIGPIPE}, file_actions=[(os.POSIX_SPAWN_DUP2, 2, 1)])',
+  'sys.exit(os.waitpid(pid, 0)[1] != 0)',
+].join('\n')
 
 /**
  * The helper a spawner uses by default: Python when there is one that can, else Perl, else Node.
