@@ -47,8 +47,23 @@ const CLOCK_TICKS_PER_SECOND = 100
 
 /** The fields of /proc/<pid>/stat after the command name (which may contain spaces): state, ppid, … */
 async function statFields(pid: number | string): Promise<string[]> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  return fieldsOfStat(await readFile(`/proc/${pid}/stat`, 'utf8'))
+}
+
+function fieldsOfStat(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/**
+ * CPU seconds of a process itself and of the children it has waited for (their whole lives), from the text of
+ * its /proc/<pid>/stat.
+ */
+export function cpuOfStat(stat: string): { own: number; reaped: number } {
+  const fields = fieldsOfStat(stat).map(Number)
+  return {
+    own: (fields[11]! + fields[12]!) / CLOCK_TICKS_PER_SECOND,
+    reaped: (fields[13]! + fields[14]!) / CLOCK_TICKS_PER_SECOND,
+  }
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */

@@ -1,10 +1,11 @@
-// CPU per child of each spawning helper (Python, Perl, Node), its children included, against `xargs -P 2` in the same run.
+// CPU per child of each spawning helper (Python, Perl, Node), children included, against `xargs -P 2` in the same run.
 import { execFile } from 'node:child_process'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { type HelperKind, type HelperLink, startHelper } from '../src/jobs/drivers/spawner-link.js'
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js'
+import { cpuOfStat } from './processes.js'
 
 const run = promisify(execFile)
 const KINDS: readonly HelperKind[] = ['python', 'perl', 'node']
@@ -14,8 +15,8 @@ const AT_ONCE = 20
 export interface SpawnerRound {
   kind: HelperKind | 'xargs'
   wallSeconds: number
-  /** The helper's own CPU per child (for xargs: xargs itself). */
-  helperCpuMs: number
+  /** The helper's own CPU per child (null for xargs: not measured apart from its children). */
+  helperCpuMs: number | null
   /** Helper and children together, per child: what starting a `true` costs the machine. */
   totalCpuMs: number
 }
@@ -26,16 +27,6 @@ export interface SpawnersResult {
   /** Median total CPU per child by helper, and over `xargs -P 2` of the same count. */
   medianTotalCpuMs: Record<string, number>
   overXargs: Record<string, number>
-}
-
-/** utime + stime and cutime + cstime of a process, in seconds (clock ticks of 1/100 s). */
-async function cpuOf(pid: number): Promise<{ own: number; children: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat
-    .slice(stat.lastIndexOf(')') + 2)
-    .split(' ')
-    .map(Number)
-  return { own: (fields[11]! + fields[12]!) / 100, children: (fields[13]! + fields[14]!) / 100 }
 }
 
 async function helperRound(kind: HelperKind, children: number, dir: string): Promise<SpawnerRound> {
@@ -71,12 +62,12 @@ async function helperRound(kind: HelperKind, children: number, dir: string): Pro
   try {
     await finished.promise
     const wallSeconds = (performance.now() - started) / 1000
-    const cpu = await cpuOf(link.process.pid!)
+    const cpu = cpuOfStat(await readFile(`/proc/${link.process.pid}/stat`, 'utf8'))
     return {
       kind,
       wallSeconds: round(wallSeconds),
       helperCpuMs: round((cpu.own * 1000) / children),
-      totalCpuMs: round(((cpu.own + cpu.children) * 1000) / children),
+      totalCpuMs: round(((cpu.own + cpu.reaped) * 1000) / children),
     }
   } finally {
     clearInterval(keepAlive)
@@ -90,16 +81,12 @@ async function xargsRound(children: number): Promise<SpawnerRound> {
   const started = performance.now()
   const { stdout } = await run('sh', ['-c', script])
   const wallSeconds = (performance.now() - started) / 1000
-  const fields = stdout
-    .slice(stdout.lastIndexOf(')') + 2)
-    .split(' ')
-    .map(Number)
-  const total = (fields[13]! + fields[14]!) / 100
+  const { reaped } = cpuOfStat(stdout)
   return {
     kind: 'xargs',
     wallSeconds: round(wallSeconds),
-    helperCpuMs: Number.NaN,
-    totalCpuMs: round((total * 1000) / children),
+    helperCpuMs: null,
+    totalCpuMs: round((reaped * 1000) / children),
   }
 }
 

@@ -261,10 +261,13 @@ async function parentOf(pid: number): Promise<number> {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
 }
 
+const POLYFILL_SOURCE = new URL('../../src/polyfill.ts', import.meta.url).pathname
+const SPAWNER_SOURCE = new URL('../../src/jobs/drivers/spawner.ts', import.meta.url).pathname
+
 /** A daemon's part in a process of its own (`node --import tsx -e`): argv is the helper kind, a cwd and a log path. */
 const STAND_IN_DAEMON = `
-await import(${JSON.stringify(new URL('../../src/polyfill.ts', import.meta.url).pathname)})
-const { Spawner } = await import(${JSON.stringify(new URL('../../src/jobs/drivers/spawner.ts', import.meta.url).pathname)})
+await import(${JSON.stringify(POLYFILL_SOURCE)})
+const { Spawner } = await import(${JSON.stringify(SPAWNER_SOURCE)})
 const [kind, cwd, outputPath] = process.argv.slice(1)
 // The helper does not keep its daemon alive: this does, until the test kills it.
 setInterval(() => undefined, 1000)

@@ -99,7 +99,10 @@ export function startHelper(kind: HelperKind, onReply: (reply: HelperReply) => v
  */
 const SOURCE_VARIABLE = 'SHOAL_SPAWNER_SOURCE'
 
-/** Python cannot rename itself: it starts as `shoal-job-spawner` (argv0), `-I -S` keep out the user's site and variables. */
+/**
+ * Python cannot rename itself: it starts as `shoal-job-spawner` (argv0); `-I -S` keep the user's site packages and
+ * PYTHON* variables out.
+ */
 function startPythonHelper(onReply: (reply: HelperReply) => void): HelperLink {
   const boot = `import os; exec(os.environ.pop('${SOURCE_VARIABLE}'))`
   const helper = spawn(findPython() ?? 'python3', ['-I', '-S', '-c', boot], {

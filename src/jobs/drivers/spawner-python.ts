@@ -37,7 +37,8 @@ leaving = False
 class Job:
     def __init__(self, req, pid, log, out, limit, note):
         self.req, self.pid, self.log, self.out, self.limit, self.note = req, pid, log, out, limit, note
-        self.written, self.cut, self.log_failed, self.status, self.grace_at, self.done = 0, False, False, None, None, False
+        self.written, self.cut, self.log_failed, self.done = 0, False, False, False
+        self.status, self.grace_at = None, None
 
 def errname(err):
     return errno.errorcode.get(err.errno or 0, 'EIO')
@@ -70,7 +71,8 @@ def start(req, file, cwd, path, limit, note, env, args):
     try:
         log = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as err:
-        return reply('error', req, 'ELOG', "cannot open the log file: %s: %s, open '%s'" % (errname(err), err.strerror, text(path)))
+        message = "cannot open the log file: %s: %s, open '%s'" % (errname(err), err.strerror, text(path))
+        return reply('error', req, 'ELOG', message)
     out_r, out_w = os.pipe()
     failure = None
     try:
