@@ -1,5 +1,5 @@
 // The runner on every node: starts the attempts assigned to it, enforces timeouts and cancels, stops moved work.
-import { mkdir, readdir, rm } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import { asShoalError, DriverUnavailableError, JobRefusedError } from '../errors.js'
@@ -18,7 +18,7 @@ import type { RunState } from './records.js'
 import { RunWriter, type WriteRunReports } from './run-writer.js'
 import type { JobSpec } from './spec.js'
 import { cancelRequested } from './view.js'
-import { prepareWorkdir } from './workdir.js'
+import { makeJobDir, prepareWorkdir } from './workdir.js'
 
 export interface RunnerComponents {
   /** This node's peer id. */
@@ -225,7 +225,7 @@ export class Runner {
       const workdir =
         spec.driver === 'exec'
           ? await prepareWorkdir(jobDir, spec.workdir)
-          : await mkdir(jobDir, { recursive: true }).then(() => jobDir)
+          : await makeJobDir(jobDir).then(() => jobDir)
       await this.pruneLogs(jobDir, attemptNo)
       const env = { SHOAL_JOB_ID: spec.id, SHOAL_ATTEMPT: String(attemptNo), SHOAL_JOB_NAME: spec.name }
       attempt.execution = await driver.start({

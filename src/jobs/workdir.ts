@@ -12,19 +12,37 @@ import { workdirEscape } from './policy.js'
 export async function prepareWorkdir(jobDir: string, workdir: string | null): Promise<string> {
   const root = join(jobDir, 'work')
   if (workdir === null) {
-    await mkdir(root, { recursive: true })
+    await makeJobDir(jobDir)
+    await makeJobDir(root)
     return root
   }
   const escaping = workdirEscape(workdir)
   if (escaping !== undefined) throw new JobRefusedError(escaping)
   const target = join(root, workdir)
-  await mkdir(root, { recursive: true })
+  await makeJobDir(jobDir)
+  await makeJobDir(root)
   const realRoot = await realpath(root)
   // The part that exists already must not lead out (mkdir would follow a symlink in it), nor what mkdir made.
   await confined(await deepestExisting(target), realRoot, workdir)
   await mkdir(target, { recursive: true })
   await confined(target, realRoot, workdir)
   return target
+}
+
+/**
+ * Makes a directory whose parent usually exists, as `mkdir -p` does. A recursive mkdir first tries the whole path
+ * and climbs on ENOENT, so a new job's two directories cost three calls where two plain ones do (half the CPU on
+ * a busy node's ext4, measured: docs/jobs.md); the recursive form only when the plain one cannot do it.
+ */
+export async function makeJobDir(path: string): Promise<void> {
+  try {
+    await mkdir(path)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    // ENOENT: a parent is missing; EEXIST: there already, which the recursive form accepts if it is a directory.
+    if (code !== 'ENOENT' && code !== 'EEXIST') throw err
+    await mkdir(path, { recursive: true })
+  }
 }
 
 async function confined(path: string, realRoot: string, workdir: string): Promise<void> {
