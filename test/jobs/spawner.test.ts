@@ -2,13 +2,13 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { logCutNote } from '../../src/jobs/drivers/capped-log.js'
 import { SpawnError, Spawner } from '../../src/jobs/drivers/spawner.js'
-import type { HelperKind } from '../../src/jobs/drivers/spawner-link.js'
+import { type HelperKind, usablePython } from '../../src/jobs/drivers/spawner-link.js'
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -255,12 +255,37 @@ describe.each<HelperKind>(['python', 'perl', 'node'])('spawner (%s helper)', (ki
   })
 })
 
+describe('choosing the Python helper', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await makeTempDir('shoal-python-')
+  })
+  afterAll(async () => {
+    await removeDir(dir)
+  })
+
+  it('takes the first python3 that can start a child as the helper does, and none when none can', async () => {
+    const unable = join(dir, 'unable')
+    const able = join(dir, 'able')
+    await mkdir(unable)
+    await mkdir(able)
+    // Stands for a Python too old for posix_spawn's setsid, or one on a C library without it.
+    await writeFile(join(unable, 'python3'), '#!/bin/sh\nexit 1\n', { mode: 0o755 })
+    await symlink(REAL_PYTHON, join(able, 'python3'))
+    expect(usablePython([join(dir, 'none'), unable, able])).toBe(join(able, 'python3'))
+    expect(usablePython([unable])).toBeNull()
+    expect(usablePython([join(dir, 'none')])).toBeNull()
+  })
+})
+
 /** The parent pid of a process, from /proc/<pid>/stat. */
 async function parentOf(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
 }
 
+/** The system's Python (CI installs Debian's `python3`). */
+const REAL_PYTHON = '/usr/bin/python3'
 const POLYFILL_SOURCE = new URL('../../src/polyfill.ts', import.meta.url).pathname
 const SPAWNER_SOURCE = new URL('../../src/jobs/drivers/spawner.ts', import.meta.url).pathname
 

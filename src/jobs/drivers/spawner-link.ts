@@ -51,21 +51,29 @@ function findPerl(): string | null {
 
 /**
  * The system's python3 first (a user's PATH may start with a version manager's shim, a shell script in front of
- * the interpreter), then PATH; only one that can start a child as the helper does (`posix_spawn` with `setsid`:
- * Python 3.8 and later, on a C library that has it). The check runs once, when the first spawner is made.
+ * the interpreter), then PATH. Looked up once, when the first spawner is made.
  */
 function findPython(): string | null {
-  if (found.has('python')) return found.get('python')!
-  let python = findExecutable('python3', ['/usr/bin', '/usr/local/bin', ...pathDirs()])
-  if (python !== null) {
+  if (!found.has('python')) found.set('python', usablePython(['/usr/bin', '/usr/local/bin', ...pathDirs()]))
+  return found.get('python')!
+}
+
+/**
+ * The first `python3` in these directories that can start a child as the helper does (`posix_spawn` with
+ * `setsid`: Python 3.8 and later, on a C library that has it); null if none can.
+ */
+export function usablePython(dirs: readonly string[]): string | null {
+  for (const dir of dirs) {
+    const python = findExecutable('python3', [dir])
+    if (python === null) continue
     try {
       execFileSync(python, ['-I', '-S', '-c', PYTHON_CHECK], { stdio: 'ignore', timeout: 10_000, env: {} })
+      return python
     } catch {
-      python = null
+      // Too old, or a C library without what the helper needs: the next one, or another helper.
     }
   }
-  found.set('python', python)
-  return python
+  return null
 }
 
 /** Starts a child as the helper does (in a new session, dup2, default signals): Python 3.8+ on a libc that can. */
