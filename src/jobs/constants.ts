@@ -49,7 +49,7 @@ export const SCHEDULE_TICK_MS = 1_000
  * places tens of jobs per node in one record instead of one or two (nodes hold QUEUE_AHEAD_MS of work queued
  * ahead, so they do not run dry meanwhile). A change after a quiet spell is still placed within the debounce.
  */
-export const SCHEDULE_BUSY_GAP_MS = 200
+export const SCHEDULE_BUSY_GAP_MS = 100
 
 /**
  * A pass writes notes (why a waiting job cannot be placed anywhere: its reason, and nothing else, changed) at
@@ -89,7 +89,7 @@ export const START_TIMEOUT_MS = 30_000
  * Longer jobs are not queued ahead: one could wait behind a long job while another node is free.
  */
 export const QUEUE_AHEAD_MAX_RUN_MS = 1_000
-export const QUEUE_AHEAD_MS = 500
+export const QUEUE_AHEAD_MS = 250
 export const QUEUE_AHEAD_MAX_SHARE = 4
 
 /** The runner writes a report this soon after it is due (coalescing the reports of that moment into one record). */
@@ -100,7 +100,7 @@ export const RUN_FLUSH_MS = 20
  * state write and a gossip message, so a busy node's flush should carry tens of reports, not one or two. A
  * report after a quiet spell still goes out within RUN_FLUSH_MS; under load an end is seen this much later.
  */
-export const RUN_BUSY_GAP_MS = 400
+export const RUN_BUSY_GAP_MS = 200
 
 /**
  * A job is reported `running` only once it has run this long: one that ends sooner writes one run record (its
