@@ -220,7 +220,7 @@ describe.each<HelperKind>(['python', 'perl', 'node'])('spawner (%s helper)', (ki
 
   it('keeps writing a child’s output to its log when the daemon is killed, and leaves after the child', async () => {
     const logPath = join(dir, 'after-kill.log')
-    // A stand-in daemon in its own process: starts one child, says its pid, and waits to be killed.
+    // A stand-in daemon in its own process: starts two children, says the second's pid, and waits to be killed.
     const daemon = spawn(
       process.execPath,
       ['--import', 'tsx', '--input-type=module', '-e', STAND_IN_DAEMON, kind, dir, logPath],
