@@ -52,6 +52,14 @@ export const SCHEDULE_TICK_MS = 1_000
 export const SCHEDULE_BUSY_GAP_MS = 100
 
 /**
+ * After a pass that wrote at least SCHEDULE_FLOOD_WRITES assignments, the next waits SCHEDULE_FLOOD_GAP_MS
+ * instead: a flood of short jobs is placed in half as many records, while a burst of a few tens is placed as
+ * promptly as before (a fixed longer gap doubled the time a burst of 20 took to start, measured).
+ */
+export const SCHEDULE_FLOOD_WRITES = 64
+export const SCHEDULE_FLOOD_GAP_MS = 200
+
+/**
  * A pass writes notes (why a waiting job cannot be placed anywhere: its reason, and nothing else, changed) at
  * most this often; a note found sooner is written by a later pass (one runs every SCHEDULE_TICK_MS while work
  * waits). Placements, retries and ends never wait for it. A note is advice to whoever reads the job; one per
@@ -89,7 +97,7 @@ export const START_TIMEOUT_MS = 30_000
  * Longer jobs are not queued ahead: one could wait behind a long job while another node is free.
  */
 export const QUEUE_AHEAD_MAX_RUN_MS = 1_000
-export const QUEUE_AHEAD_MS = 250
+export const QUEUE_AHEAD_MS = 500
 export const QUEUE_AHEAD_MAX_SHARE = 4
 
 /** The runner writes a report this soon after it is due (coalescing the reports of that moment into one record). */
@@ -101,6 +109,10 @@ export const RUN_FLUSH_MS = 20
  * report after a quiet spell still goes out within RUN_FLUSH_MS; under load an end is seen this much later.
  */
 export const RUN_BUSY_GAP_MS = 200
+
+/** After a write of at least RUN_FLOOD_REPORTS reports, the next waits RUN_FLOOD_GAP_MS (see SCHEDULE_FLOOD_WRITES). */
+export const RUN_FLOOD_REPORTS = 32
+export const RUN_FLOOD_GAP_MS = 400
 
 /**
  * A job is reported `running` only once it has run this long: one that ends sooner writes one run record (its

@@ -1,6 +1,12 @@
 // Writes run records in small batches (one state write, one gossip message); `running` reports wait to be needed.
 import type { Logger } from 'pino'
-import { RUN_BUSY_GAP_MS, RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from './constants.js'
+import {
+  RUN_BUSY_GAP_MS,
+  RUN_FLOOD_GAP_MS,
+  RUN_FLOOD_REPORTS,
+  RUN_FLUSH_MS,
+  RUNNING_REPORT_DELAY_MS,
+} from './constants.js'
 import type { RunValue } from './records.js'
 
 /** Writes a batch of run reports (job id and report), durably; the job book's writes, in practice. */
@@ -21,8 +27,10 @@ export class RunWriter {
   private readonly inFlight = new Map<string, number>()
   private timer: NodeJS.Timeout | undefined
   private timerDue = Number.POSITIVE_INFINITY
-  /** performance.now() of the last write: the next waits until RUN_BUSY_GAP_MS after it. */
+  /** performance.now() of the last write: the next waits until the busy gap after it. */
   private lastWriteAt = Number.NEGATIVE_INFINITY
+  /** The busy gap after the last write: longer after a write that carried a flood of reports. */
+  private gapMs = RUN_BUSY_GAP_MS
   private flushing: Promise<void> = Promise.resolve()
 
   /**
@@ -39,7 +47,8 @@ export class RunWriter {
    * Queues a report; a later report of the same attempt before it is written replaces it (and keeps its
    * deadline, if that is sooner). An end is written within RUN_FLUSH_MS; `running` after
    * RUNNING_REPORT_DELAY_MS, so a job that ends before never reports it, unless `soon` asks for it within
-   * RUN_FLUSH_MS too. Writes are spaced RUN_BUSY_GAP_MS apart at least (a busy node's reports share a record).
+   * RUN_FLUSH_MS too. Writes are spaced RUN_BUSY_GAP_MS apart at least (a busy node's reports share a record),
+   * RUN_FLOOD_GAP_MS after a write of RUN_FLOOD_REPORTS or more.
    */
   report(jobId: string, value: RunValue, soon = false): void {
     const delay = value.state === 'running' && !soon ? RUNNING_REPORT_DELAY_MS : RUN_FLUSH_MS
@@ -70,7 +79,7 @@ export class RunWriter {
   private wakeAt(due: number): void {
     clearTimeout(this.timer)
     this.timerDue = due
-    const at = Math.max(due, this.lastWriteAt + RUN_BUSY_GAP_MS)
+    const at = Math.max(due, this.lastWriteAt + this.gapMs)
     this.timer = setTimeout(
       () => {
         this.timer = undefined
@@ -93,7 +102,10 @@ export class RunWriter {
       } else next = Math.min(next, queued.due)
     }
     for (const key of keys) this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1)
-    if (writes.length > 0) this.lastWriteAt = performance.now()
+    if (writes.length > 0) {
+      this.lastWriteAt = performance.now()
+      this.gapMs = writes.length >= RUN_FLOOD_REPORTS ? RUN_FLOOD_GAP_MS : RUN_BUSY_GAP_MS
+    }
     if (next < this.timerDue) this.wakeAt(next)
     if (writes.length === 0) return this.flushing
     this.flushing = this.flushing

@@ -1,7 +1,13 @@
 // The run writer: a short job writes one run record (its end); a long one reports running, later; writes are spaced under load; stop writes all.
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { RUN_BUSY_GAP_MS, RUN_FLUSH_MS, RUNNING_REPORT_DELAY_MS } from '../../src/jobs/constants.js'
+import {
+  RUN_BUSY_GAP_MS,
+  RUN_FLOOD_GAP_MS,
+  RUN_FLOOD_REPORTS,
+  RUN_FLUSH_MS,
+  RUNNING_REPORT_DELAY_MS,
+} from '../../src/jobs/constants.js'
 import type { RunValue } from '../../src/jobs/records.js'
 import { RunWriter } from '../../src/jobs/run-writer.js'
 
@@ -23,13 +29,17 @@ function run(state: RunValue['state'], attempt = 1): RunValue {
 
 describe('run writer', () => {
   let batches: Array<Array<{ key: string; value: RunValue }>>
+  /** performance.now() of each batch's write. */
+  let writtenAt: number[]
   let writer: RunWriter
 
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     batches = []
+    writtenAt = []
     const write = async (reports: ReadonlyArray<readonly [string, RunValue]>) => {
       batches.push(reports.map(([id, value]) => ({ key: `run/${id}/${value.attempt}`, value })))
+      writtenAt.push(performance.now())
     }
     writer = new RunWriter(write, pino({ level: 'silent' }))
   })
@@ -63,7 +73,7 @@ describe('run writer', () => {
     expect(states()).toEqual([['run/j0000000000000002/1:running'], ['run/j0000000000000002/1:failed']])
   })
 
-  it('writes at most once per busy gap under a stream of reports, each write carrying what came meanwhile', async () => {
+  it('writes at most once per busy gap under a stream of reports, and waits longer after a flood', async () => {
     let n = 0
     const id = () => `j${String(++n).padStart(16, '0')}`
     // A job ends every 5 ms for a second: one write per gap, not one per RUN_FLUSH_MS.
@@ -71,12 +81,17 @@ describe('run writer', () => {
       writer.report(id(), run('succeeded'))
       await vi.advanceTimersByTimeAsync(5)
     }
-    await vi.advanceTimersByTimeAsync(RUN_BUSY_GAP_MS)
+    await vi.advanceTimersByTimeAsync(RUN_FLOOD_GAP_MS)
     expect(batches.flat()).toHaveLength(200)
     expect(batches.length).toBeLessThanOrEqual(Math.ceil(1_000 / RUN_BUSY_GAP_MS) + 1)
-    expect(batches.length).toBeGreaterThanOrEqual(Math.floor(1_000 / RUN_BUSY_GAP_MS))
+    // Each write waited out the gap its predecessor called for: the flood gap after a write of a flood.
+    expect(batches.some((batch) => batch.length >= RUN_FLOOD_REPORTS)).toBe(true)
+    for (let i = 1; i < batches.length; i++) {
+      const gap = batches[i - 1]!.length >= RUN_FLOOD_REPORTS ? RUN_FLOOD_GAP_MS : RUN_BUSY_GAP_MS
+      expect(writtenAt[i]! - writtenAt[i - 1]!).toBeGreaterThanOrEqual(gap)
+    }
     // After a quiet spell, a report goes out within RUN_FLUSH_MS again.
-    await vi.advanceTimersByTimeAsync(RUN_BUSY_GAP_MS * 2)
+    await vi.advanceTimersByTimeAsync(RUN_FLOOD_GAP_MS * 2)
     const before = batches.length
     writer.report(id(), run('succeeded'))
     await vi.advanceTimersByTimeAsync(RUN_FLUSH_MS)
