@@ -54,7 +54,7 @@ export const SCHEDULE_BUSY_GAP_MS = 100
 /**
  * After a pass that wrote at least SCHEDULE_FLOOD_WRITES assignments, the next waits SCHEDULE_FLOOD_GAP_MS
  * instead: a flood of short jobs is placed in half as many records, while a burst of a few tens is placed as
- * promptly as before (a fixed longer gap doubled the time a burst of 20 took to start, measured).
+ * promptly as before (a fixed longer gap made a burst of 20 jobs show running ~250 ms later, measured).
  */
 export const SCHEDULE_FLOOD_WRITES = 64
 export const SCHEDULE_FLOOD_GAP_MS = 200
