@@ -27,10 +27,8 @@ export class RunWriter {
   private readonly inFlight = new Map<string, number>()
   private timer: NodeJS.Timeout | undefined
   private timerDue = Number.POSITIVE_INFINITY
-  /** performance.now() of the last write: the next waits until the busy gap after it. */
-  private lastWriteAt = Number.NEGATIVE_INFINITY
-  /** The busy gap after the last write: longer after a write that carried a flood of reports. */
-  private gapMs = RUN_BUSY_GAP_MS
+  /** performance.now() before which no write follows: the busy gap after the last (longer after a flood). */
+  private nextWriteNotBefore = Number.NEGATIVE_INFINITY
   private flushing: Promise<void> = Promise.resolve()
 
   /**
@@ -79,7 +77,7 @@ export class RunWriter {
   private wakeAt(due: number): void {
     clearTimeout(this.timer)
     this.timerDue = due
-    const at = Math.max(due, this.lastWriteAt + this.gapMs)
+    const at = Math.max(due, this.nextWriteNotBefore)
     this.timer = setTimeout(
       () => {
         this.timer = undefined
@@ -103,8 +101,8 @@ export class RunWriter {
     }
     for (const key of keys) this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1)
     if (writes.length > 0) {
-      this.lastWriteAt = performance.now()
-      this.gapMs = writes.length >= RUN_FLOOD_REPORTS ? RUN_FLOOD_GAP_MS : RUN_BUSY_GAP_MS
+      const flood = writes.length >= RUN_FLOOD_REPORTS
+      this.nextWriteNotBefore = performance.now() + (flood ? RUN_FLOOD_GAP_MS : RUN_BUSY_GAP_MS)
     }
     if (next < this.timerDue) this.wakeAt(next)
     if (writes.length === 0) return this.flushing

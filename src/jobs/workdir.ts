@@ -11,16 +11,12 @@ import { workdirEscape } from './policy.js'
  */
 export async function prepareWorkdir(jobDir: string, workdir: string | null): Promise<string> {
   const root = join(jobDir, 'work')
-  if (workdir === null) {
-    await makeJobDir(jobDir)
-    await makeJobDir(root)
-    return root
-  }
-  const escaping = workdirEscape(workdir)
+  const escaping = workdir === null ? undefined : workdirEscape(workdir)
   if (escaping !== undefined) throw new JobRefusedError(escaping)
-  const target = join(root, workdir)
   await makeJobDir(jobDir)
   await makeJobDir(root)
+  if (workdir === null) return root
+  const target = join(root, workdir)
   const realRoot = await realpath(root)
   // The part that exists already must not lead out (mkdir would follow a symlink in it), nor what mkdir made.
   await confined(await deepestExisting(target), realRoot, workdir)

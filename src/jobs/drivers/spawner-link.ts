@@ -25,18 +25,17 @@ export interface HelperLink {
   leave(): void
 }
 
-/** The first executable of that name in the directories, if any. */
-function findExecutable(name: string, dirs: readonly string[]): string | null {
+/** Each executable of that name in the directories, in their order. */
+function* executables(name: string, dirs: readonly string[]): Generator<string> {
   for (const dir of dirs) {
     const candidate = join(dir, name)
     try {
       accessSync(candidate, constants.X_OK)
-      return candidate
+      yield candidate
     } catch {
       // Not in this directory.
     }
   }
-  return null
 }
 
 const pathDirs = (): string[] => (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)
@@ -45,13 +44,13 @@ const pathDirs = (): string[] => (process.env.PATH ?? '/usr/bin:/bin').split(del
 const found = new Map<'python' | 'perl', string | null>()
 
 function findPerl(): string | null {
-  if (!found.has('perl')) found.set('perl', findExecutable('perl', pathDirs()))
+  if (!found.has('perl')) found.set('perl', executables('perl', pathDirs()).next().value ?? null)
   return found.get('perl')!
 }
 
 /**
  * The system's python3 first (a user's PATH may start with a version manager's shim, a shell script in front of
- * the interpreter), then PATH. Looked up once, when the first spawner is made.
+ * the interpreter), then PATH. Looked up once, when the first helper starts.
  */
 function findPython(): string | null {
   if (!found.has('python')) found.set('python', usablePython(['/usr/bin', '/usr/local/bin', ...pathDirs()]))
@@ -63,9 +62,7 @@ function findPython(): string | null {
  * `setsid`: Python 3.8 and later, on a C library that has it); null if none can.
  */
 export function usablePython(dirs: readonly string[]): string | null {
-  for (const dir of dirs) {
-    const python = findExecutable('python3', [dir])
-    if (python === null) continue
+  for (const python of executables('python3', dirs)) {
     try {
       execFileSync(python, ['-I', '-S', '-c', PYTHON_CHECK], { stdio: 'ignore', timeout: 10_000, env: {} })
       return python

@@ -55,12 +55,12 @@ export class Spawner {
 
   /**
    * @param idleMs a helper with no children left for this long leaves (the next job starts another).
-   * @param kind the helper's language: Perl forks a few MB per child where Node forks its whole V8 process
-   *   (0.27 vs 1.0 ms of CPU per child, measured); Node where there is no perl.
+   * @param kind the helper's language (see HelperKind); by default the cheapest this machine has, looked up
+   *   when the first helper starts, so a daemon that runs no exec job never probes for one.
    */
   constructor(
     private readonly idleMs = SPAWNER_IDLE_MS,
-    private readonly kind: HelperKind = defaultHelperKind(),
+    private readonly kind?: HelperKind,
   ) {}
 
   /** Starts a child; resolves once it runs (rejects with a SpawnError if it could not start). */
@@ -94,7 +94,7 @@ export class Spawner {
   }
 
   private startHelper(): HelperLink {
-    const link = startHelper(this.kind, (reply) => this.onReply(reply))
+    const link = startHelper(this.kind ?? defaultHelperKind(), (reply) => this.onReply(reply))
     const helper = link.process
     this.helper = link
     helper.once('exit', () => this.onHelperExit(link))

@@ -77,10 +77,11 @@ export class Scheduler {
   /** How long placed attempts ran, to decide whether nodes get work queued ahead. */
   private readonly runTimes = new RunTimeAverage()
   private passing: Promise<void> | undefined
-  /** performance.now() when the last pass that wrote assignments began. */
-  private lastWritingPassAt = Number.NEGATIVE_INFINITY
-  /** The busy gap after that pass: longer after a pass that wrote a flood (see SCHEDULE_FLOOD_WRITES). */
-  private busyGapMs = SCHEDULE_BUSY_GAP_MS
+  /**
+   * performance.now() before which no pass follows: the busy gap after the start of the last pass that wrote
+   * assignments (longer after a flood, see SCHEDULE_FLOOD_WRITES).
+   */
+  private nextPassNotBefore = Number.NEGATIVE_INFINITY
   /** performance.now() when the last pass that wrote notes began (see SCHEDULE_NOTE_GAP_MS). */
   private lastNotesAt = Number.NEGATIVE_INFINITY
   private timer: NodeJS.Timeout | undefined
@@ -144,7 +145,7 @@ export class Scheduler {
   private soon(): void {
     if (this.timer !== undefined || this.tickTimer === undefined) return
     // While busy, a pass that wrote is followed by the next only after the busy gap (see SCHEDULE_BUSY_GAP_MS).
-    const delay = Math.max(SCHEDULE_DEBOUNCE_MS, this.lastWritingPassAt + this.busyGapMs - performance.now())
+    const delay = Math.max(SCHEDULE_DEBOUNCE_MS, this.nextPassNotBefore - performance.now())
     this.timer = setTimeout(() => {
       this.timer = undefined
       if (this.passing !== undefined) {
@@ -242,9 +243,8 @@ export class Scheduler {
     this.c.metrics.passSeconds.inc((performance.now() - started) / 1000)
     // One record per node for the pass (more if it is large), written in groups between which the daemon answers.
     if (assignments.length > 0) {
-      this.lastWritingPassAt = started
-      this.busyGapMs =
-        assignments.length >= SCHEDULE_FLOOD_WRITES ? SCHEDULE_FLOOD_GAP_MS : SCHEDULE_BUSY_GAP_MS
+      const flood = assignments.length >= SCHEDULE_FLOOD_WRITES
+      this.nextPassNotBefore = started + (flood ? SCHEDULE_FLOOD_GAP_MS : SCHEDULE_BUSY_GAP_MS)
     }
     if (noted) this.lastNotesAt = started
     const records: LocalWrite[] = this.c.jobs.assignmentWrites(assignments)
