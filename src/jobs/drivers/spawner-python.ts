@@ -35,8 +35,8 @@ inbuf = bytearray()
 leaving = False
 
 class Job:
-    def __init__(self, req, pid, log, out, limit, note):
-        self.req, self.pid, self.log, self.out, self.limit, self.note = req, pid, log, out, limit, note
+    def __init__(self, req, log, out, limit, note):
+        self.req, self.log, self.out, self.limit, self.note = req, log, out, limit, note
         self.written, self.cut, self.log_failed, self.done = 0, False, False, False
         self.status, self.grace_at = None, None
 
@@ -97,7 +97,7 @@ def start(req, file, cwd, path, limit, note, env, args):
         os.close(log)
         return reply('error', req, failure[0], failure[1])
     os.set_blocking(out_r, False)
-    job = Job(req, pid, log, out_r, limit, note)
+    job = Job(req, log, out_r, limit, note)
     jobs[req] = job
     by_pid[pid] = job
     selector.register(out_r, selectors.EVENT_READ, job)
